@@ -1,0 +1,37 @@
+import CAV
+
+/// Owns a `SwsContext` converting frames of one size and pixel format to another.
+/// One per rendition thread: swscale contexts are not shared across threads.
+final class Scaler {
+    private let context: OpaquePointer
+    let source: (width: Int32, height: Int32, format: AVPixelFormat)
+    let target: (width: Int32, height: Int32, format: AVPixelFormat)
+
+    /// Bicubic, like the ffmpeg CLI's scale filter, so quality compares like for like.
+    init(from source: (width: Int32, height: Int32, format: AVPixelFormat),
+         to target: (width: Int32, height: Int32, format: AVPixelFormat)) throws(AVError) {
+        guard let context = sws_getContext(
+            source.width, source.height, source.format,
+            target.width, target.height, target.format,
+            SWS_BICUBIC, nil, nil, nil)
+        else {
+            throw AVError(code: cav_averror(EINVAL), operation: "sws_getContext(\(source.width)x\(source.height) -> \(target.width)x\(target.height))")
+        }
+        self.context = context
+        self.source = source
+        self.target = target
+    }
+
+    deinit { sws_freeContext(context) }
+
+    func matches(_ frame: Frame) -> Bool {
+        frame.width == source.width && frame.height == source.height && frame.pixelFormat == source.format
+    }
+
+    /// A new frame at the target size. Timestamps are not copied.
+    func scale(_ input: Frame) throws(AVError) -> Frame {
+        let output = try Frame.video(width: target.width, height: target.height, format: target.format)
+        try check(sws_scale_frame(context, output.pointer, input.pointer), "sws_scale_frame")
+        return output
+    }
+}

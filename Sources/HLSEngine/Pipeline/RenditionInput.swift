@@ -1,0 +1,13 @@
+/// What the decode thread sends down each rendition's queue.
+enum RenditionInput: Sendable {
+    /// A decoded source frame, shared by every rendition (read-only). Its pts is
+    /// already on the output timeline. `startsSegment` is the `SegmentClock`'s decision,
+    /// made once for all renditions.
+    case video(Frame, startsSegment: Bool)
+    /// An AAC packet of the one shared audio track (read-only; take a reference to mux).
+    case audio(Packet)
+    /// The source has no more audio.
+    case audioEnd
+    /// The source has no more of anything: flush and close.
+    case end
+}

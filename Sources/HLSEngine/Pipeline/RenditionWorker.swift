@@ -1,0 +1,150 @@
+import CAV
+import Foundation
+
+/// One rung of the ladder on its own thread: scale, rotate, encode with libx264,
+/// cut into segments. It owns its scaler, encoder and muxer, and talks to the rest
+/// of the pipeline only through its input queue and the progress tracker.
+final class RenditionWorker: @unchecked Sendable {
+    // @unchecked: after `start`, every mutable member is touched only by the worker's
+    // own thread; the pipeline reads the results after `join` (a happens-before edge).
+    let index: Int
+    let rendition: Rendition
+    let queue: BoundedQueue<RenditionInput>
+    private let encoder: Encoder
+    private let muxer: SegmentedMuxer
+    private let audioTimeBase: AVRational?
+    private let rotation: Int
+    private let progress: ProgressTracker
+    private let cancellation: CancellationFlag
+    private let done = DispatchSemaphore(value: 0)
+    private var scaler: Scaler?
+    private var cutter: SegmentCutter<Packet>
+    /// Presentation times of the frames we forced to IDR; their packets start segments.
+    private var forcedKeyframes: Set<Int64> = []
+
+    private(set) var failure: Error?
+    private(set) var framesEncoded = 0
+    private(set) var codecs: String?
+    var segments: [SegmentedMuxer.Segment] { muxer.segments }
+    var initializationBytes: Int64 { muxer.initializationBytes }
+
+    struct Configuration {
+        var source: MediaInfo.Video
+        var timeBase: AVRational
+        var frameRate: AVRational
+        var options: TranscodeOptions
+        var encoderThreads: Int
+        var directory: String
+        var audio: Encoder?
+    }
+
+    init(index: Int, rendition: Rendition, configuration: Configuration,
+         progress: ProgressTracker, cancellation: CancellationFlag) throws {
+        self.index = index
+        self.rendition = rendition
+        self.progress = progress
+        self.cancellation = cancellation
+        self.rotation = configuration.source.geometry.rotation
+        self.queue = BoundedQueue(capacity: configuration.options.queueDepth)
+        self.audioTimeBase = configuration.audio?.timeBase
+        self.cutter = SegmentCutter(hasAudio: configuration.audio != nil)
+        self.encoder = try VideoEncoderSettings(
+            rendition: rendition, timeBase: configuration.timeBase, frameRate: configuration.frameRate,
+            options: configuration.options, threads: configuration.encoderThreads
+        ).makeEncoder()
+        self.muxer = try SegmentedMuxer(
+            directory: configuration.directory, format: configuration.options.segmentFormat,
+            video: encoder, audio: configuration.audio)
+    }
+
+    func start() {
+        let thread = Thread { [self] in
+            do {
+                try run()
+            } catch {
+                failure = error
+                cancellation.cancel()
+            }
+            queue.closeAndDiscard()  // unblocks the decode thread if it waits on us
+            done.signal()
+        }
+        thread.name = "vstream.rendition.\(rendition.name)"
+        thread.start()
+    }
+
+    func join() { done.wait() }
+
+    private func run() throws {
+        while let input = queue.pop() {
+            if cancellation.isCancelled { throw TranscodeError.Reason.cancelled }
+            switch input {
+            case .video(let frame, let startsSegment):
+                try encode(frame, startsSegment: startsSegment)
+            case .audio(let packet):
+                guard let timeBase = audioTimeBase else { continue }
+                let own = try packet.reference()  // the muxer rescales timestamps in place
+                try perform(cutter.audio(own, time: Double(own.pts) * timeBase.doubleValue))
+            case .audioEnd:
+                try perform(cutter.audioFinished())
+            case .end:
+                try encoder.encode(nil) { try self.encoded($0) }
+                try perform(cutter.finish())
+                try muxer.finish()
+                return
+            }
+        }
+        throw TranscodeError.Reason.cancelled  // the queue closed before `.end`
+    }
+
+    /// Scales (only when the size or format differs), rotates, and encodes one frame.
+    private func encode(_ frame: Frame, startsSegment: Bool) throws {
+        let quarterTurn = rotation == 90 || rotation == 270
+        let width = Int32(quarterTurn ? rendition.height : rendition.width)
+        let height = Int32(quarterTurn ? rendition.width : rendition.height)
+        var picture: Frame
+        if frame.width == width, frame.height == height, frame.pixelFormat == AV_PIX_FMT_YUV420P {
+            picture = try frame.reference()  // the source is already this rung: no pixel copy
+        } else {
+            if scaler?.matches(frame) != true {
+                scaler = try Scaler(from: (frame.width, frame.height, frame.pixelFormat),
+                                    to: (width, height, AV_PIX_FMT_YUV420P))
+            }
+            guard let scaler else { return }
+            picture = try scaler.scale(frame)
+        }
+        if rotation != 0 { picture = try FrameRotator.rotate(picture, clockwise: rotation) }
+        picture.pts = frame.pts
+        picture.pointer.pointee.sample_aspect_ratio = AVRational(num: 1, den: 1)
+        // I + libx264's forced-idr makes this frame an IDR; NONE lets x264 decide (never
+        // a keyframe, as scenecut is off and keyint is beyond any segment).
+        picture.pointer.pointee.pict_type = startsSegment ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE
+        if startsSegment { forcedKeyframes.insert(frame.pts) }
+        try encoder.encode(picture) { try self.encoded($0) }
+    }
+
+    /// One packet out of x264.
+    private func encoded(_ packet: Packet) throws {
+        framesEncoded += 1
+        progress.encoded(rendition: index)
+        if codecs == nil {
+            // fMP4: the SPS is in the global header; TS: in the first keyframe.
+            let extradata = encoder.context.pointee.extradata
+            let size = Int(encoder.context.pointee.extradata_size)
+            codecs = extradata.flatMap { size > 0 ? CodecString.avc1(fromH264: UnsafeBufferPointer(start: $0, count: size)) : nil }
+                ?? CodecString.avc1(fromH264: packet.bytes)
+        }
+        let startsSegment = packet.isKeyframe && forcedKeyframes.remove(packet.pts) != nil
+        let time = Double(packet.pts) * encoder.timeBase.doubleValue
+        try perform(cutter.video(packet, time: time, startsSegment: startsSegment))
+    }
+
+    private func perform(_ actions: [SegmentCutter<Packet>.Action]) throws {
+        for action in actions {
+            switch action {
+            case .startSegment: try muxer.startSegment()
+            case .writeVideo(let packet): try muxer.write(packet, stream: muxer.videoStreamIndex)
+            case .writeAudio(let packet): try muxer.write(packet, stream: muxer.audioStreamIndex)
+            }
+        }
+    }
+}

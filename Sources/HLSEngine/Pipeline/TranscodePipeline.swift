@@ -1,0 +1,137 @@
+// The transcode pipeline: decode once, encode the ladder in parallel.
+//
+//                                 ┌─ queue ─▶ rendition thread 360p:  scale ─▶ rotate ─▶ x264 ─▶ cutter ─▶ muxer ─▶ 360p/*
+//   pipeline thread               │
+//   demux ─▶ video decode ─▶ fan ─┼─ queue ─▶ rendition thread 720p:  (same)                                      720p/*
+//        └─▶ audio decode ─▶      │
+//            resample ─▶ AAC ─▶ ──┴─ queue ─▶ rendition thread 1080p: (same)                                      1080p/*
+//
+// - The pipeline thread (the one `Transcoder.run` starts) demuxes and decodes video
+//   and audio exactly once, libavcodec threading the video decoder. It encodes audio
+//   once to AAC; the same packets are muxed into every variant.
+// - Each decoded video frame is one refcounted AVFrame (`Frame`) pushed to every
+//   rendition's `BoundedQueue`: shared by reference, never copied. A rendition that
+//   needs another size scales into a new frame on its own thread; one whose size and
+//   format already match takes a reference (av_frame_ref), again with no copy.
+// - The `SegmentClock` on the pipeline thread decides once per source frame whether it
+//   starts a segment; every rendition forces an IDR on exactly those frames, so all
+//   renditions cut at the same timestamps.
+// - Queues are bounded: a slow rendition stalls the decoder instead of letting frames
+//   pile up, so memory is flat in the input's length.
+// - Ownership: the decode stage creates each Frame and Packet; after `push` it only
+//   drops its reference. Rendition threads read shared frames and never modify them;
+//   the muxer rescales timestamps in place, so a rendition muxes its own packet
+//   reference (av_packet_ref) of a shared AAC packet.
+// - One place coordinates: this file. Stages never call each other across threads;
+//   they share only queues, the `CancellationFlag` and the `ProgressTracker`.
+// - Failure or cancellation anywhere sets the flag; queues are closed, threads are
+//   joined, and everything written under the output directory is removed. The master
+//   playlist is written last and atomically, so its presence means a complete ladder.
+import CAV
+import Foundation
+
+struct TranscodePipeline {
+    let inputPath: String
+    let outputDirectory: String
+    let options: TranscodeOptions
+    let cancellation: CancellationFlag
+    let progress: ProgressTracker
+
+    /// Runs the whole transcode on the calling thread (a dedicated one).
+    func run() throws(TranscodeError) -> TranscodeResult {
+        let started = ContinuousClock.now
+        var output: OutputDirectory?
+        do {
+            progress.stage(.probing)
+            let probeInput = try MediaProbe.open(inputPath, cancellation: cancellation)
+            let info = try MediaProbe.describe(probeInput, countPackets: true)
+            let input = try MediaProbe.open(inputPath, cancellation: cancellation)
+            let renditions = Ladder.renditions(for: info.video.geometry, rungs: options.rungs)
+            output = try OutputDirectory(path: outputDirectory, renditions: renditions.map(\.name))
+            guard let output else { throw TranscodeError.Reason.io("no output directory") }
+            let result = try transcode(input: input, info: info, renditions: renditions, output: output)
+            let wall = (ContinuousClock.now - started) / .seconds(1)
+            progress.stage(.done)
+            return TranscodeResult(
+                masterPlaylist: output.masterPath, durationSeconds: result.duration,
+                sourceFrames: info.video.frameCount, hasAudio: info.audio != nil,
+                segmentFormat: options.segmentFormat, renditions: result.renditions, wallSeconds: wall)
+        } catch {
+            output?.removeEverythingWritten()
+            throw TranscodeError(input: inputPath, reason: Self.reason(for: error, cancelled: cancellation.isCancelled))
+        }
+    }
+
+    private static func reason(for error: Error, cancelled: Bool) -> TranscodeError.Reason {
+        if cancelled, (error as? TranscodeError.Reason) != .some(.cancelled) {
+            // A stage that failed because we cancelled it reports the cancellation.
+            if let reason = error as? TranscodeError.Reason, case .io = reason { return reason }
+            return .cancelled
+        }
+        if let reason = error as? TranscodeError.Reason { return reason }
+        if let error = error as? TranscodeError { return error.reason }
+        if let error = error as? AVError { return .ffmpeg(error) }
+        return .io(String(describing: error))
+    }
+
+    private func transcode(input: InputFile, info: MediaInfo, renditions: [Rendition],
+                           output: OutputDirectory) throws -> (duration: Double, renditions: [TranscodeResult.RenditionResult]) {
+        let maxPixels = Int64(MediaProbe.maxDimension) * Int64(MediaProbe.maxDimension)
+        guard let videoStream = input.stream(Int32(info.video.streamIndex)) else { throw TranscodeError.Reason.noVideoStream }
+        let decoder = try Decoder(stream: videoStream, threads: 0, maxPixels: maxPixels)
+        let audio = try info.audio.flatMap { audioInfo in
+            try input.stream(Int32(audioInfo.streamIndex)).map {
+                try DecodeStage.AudioChain(stream: $0, startTime: input.context.pointee.start_time,
+                                           bitrate: options.audioBitrate, maxPixels: maxPixels)
+            }
+        }
+        var frameRate = videoStream.pointee.avg_frame_rate
+        if !frameRate.isValid { frameRate = videoStream.pointee.r_frame_rate }
+        if !frameRate.isValid { frameRate = AVRational(num: 30, den: 1) }
+
+        let threads = ThreadBudget.encoderThreads(for: renditions, cores: ProcessInfo.processInfo.activeProcessorCount,
+                                                  override: options.encoderThreads)
+        let workers = try renditions.enumerated().map { index, rendition in
+            try RenditionWorker(
+                index: index, rendition: rendition,
+                configuration: .init(source: info.video, timeBase: videoStream.pointee.time_base, frameRate: frameRate,
+                                     options: options, encoderThreads: threads[index],
+                                     directory: output.directory(for: rendition.name), audio: audio?.encoder),
+                progress: progress, cancellation: cancellation)
+        }
+        progress.begin(framesTotal: info.video.frameCount, renditions: renditions.map(\.name))
+
+        let decode = DecodeStage(input: input, info: info, video: decoder, audio: audio, workers: workers,
+                                 segmentDuration: options.segmentDuration, cancellation: cancellation)
+        workers.forEach { $0.start() }
+        var decodeError: Error?
+        do { try decode.run() } catch {
+            decodeError = error
+            cancellation.cancel()
+        }
+        if decodeError != nil { workers.forEach { $0.queue.closeAndDiscard() } }
+        workers.forEach { $0.join() }
+        if let failure = workers.compactMap(\.failure).first(where: { ($0 as? TranscodeError.Reason) != .cancelled }) {
+            throw failure
+        }
+        if let decodeError { throw decodeError }
+        if cancellation.isCancelled { throw TranscodeError.Reason.cancelled }
+
+        // A container that declares more frames than could be read is a cut-off file.
+        let declared = info.video.frameCount
+        if info.video.frameCountSource == "container", declared > 0,
+           decode.decodedFrames < declared - max(2, declared / 100) {
+            throw TranscodeError.Reason.truncated(decodedFrames: decode.decodedFrames, declaredFrames: declared)
+        }
+        guard decode.decodedFrames > 0 else { throw TranscodeError.Reason.notMedia("no video frame could be decoded") }
+
+        progress.stage(.finalizing)
+        return try PlaylistWriter(output: output, format: options.segmentFormat, hasAudio: audio != nil)
+            .write(workers.map { worker in
+                PlaylistWriter.Variant(
+                    rendition: worker.rendition, segments: worker.segments,
+                    initializationBytes: worker.initializationBytes,
+                    codecs: worker.codecs ?? "avc1.640028", frames: worker.framesEncoded)
+            })
+    }
+}

@@ -1,0 +1,48 @@
+import CAV
+
+/// The x264 settings of one rendition. Every rendition gets the same GOP rules, so
+/// their IDRs (and segment cuts) land on the same source frames.
+struct VideoEncoderSettings {
+    var rendition: Rendition
+    var timeBase: AVRational
+    var frameRate: AVRational
+    var options: TranscodeOptions
+    var threads: Int
+
+    /// A GOP is a segment: IDRs are forced on the `SegmentClock`'s frames. keyint is set
+    /// beyond any segment so x264 never adds a keyframe of its own, and scenecut is off.
+    var keyint: Int {
+        let segmentFrames = Int((options.segmentDuration * max(frameRate.doubleValue, 1)).rounded(.up))
+        return max(2 * segmentFrames, 250)
+    }
+
+    var privateOptions: [String: String] {
+        [
+            "preset": options.preset,
+            "forced-idr": "1",
+            "x264-params": "scenecut=0:open-gop=0:keyint=\(keyint)",
+        ]
+    }
+
+    func makeEncoder() throws -> Encoder {
+        try Encoder(codecName: "libx264", options: privateOptions) { context in
+            context.pointee.width = Int32(rendition.width)
+            context.pointee.height = Int32(rendition.height)
+            context.pointee.pix_fmt = AV_PIX_FMT_YUV420P
+            context.pointee.sample_aspect_ratio = AVRational(num: 1, den: 1)
+            // The source's time base keeps variable-frame-rate timestamps exact.
+            context.pointee.time_base = timeBase
+            context.pointee.framerate = frameRate
+            context.pointee.bit_rate = Int64(rendition.videoBitrate)
+            context.pointee.rc_max_rate = Int64(rendition.maxBitrate)
+            context.pointee.rc_buffer_size = Int32(rendition.bufferSize)
+            context.pointee.gop_size = Int32(keyint)
+            context.pointee.flags |= Int32(bitPattern: AV_CODEC_FLAG_CLOSED_GOP)
+            if options.segmentFormat == .fmp4 {
+                // SPS/PPS go in init.mp4's avcC; TS repeats them in every IDR instead.
+                context.pointee.flags |= AV_CODEC_FLAG_GLOBAL_HEADER
+            }
+            context.pointee.thread_count = Int32(threads)
+        }
+    }
+}

@@ -1,0 +1,43 @@
+/// What `MediaProbe` learns about a file. Encoded as JSON by `vstream probe --json`.
+public struct MediaInfo: Sendable, Codable, Equatable {
+    public struct Video: Sendable, Codable, Equatable {
+        public var streamIndex: Int
+        public var codec: String
+        public var profile: String?
+        public var pixelFormat: String
+        public var bitDepth: Int
+        public var geometry: DisplayGeometry
+        /// Displayed size rounded to whole pixels.
+        public var displayWidth: Int
+        public var displayHeight: Int
+        /// Average frames per second (frames over duration).
+        public var frameRate: Double
+        /// The stream's base rate (r_frame_rate); differs from `frameRate` for VFR.
+        public var baseFrameRate: Double
+        public var isVariableFrameRate: Bool
+        /// Exact number of video frames.
+        public var frameCount: Int
+        /// Where `frameCount` came from: "container" (sample table) or "packets" (counted).
+        public var frameCountSource: String
+        public var startSeconds: Double
+        public var durationSeconds: Double?
+    }
+
+    public struct Audio: Sendable, Codable, Equatable {
+        public var streamIndex: Int
+        public var codec: String
+        public var sampleRate: Int
+        public var channels: Int
+        public var channelLayout: String
+        public var startSeconds: Double
+    }
+
+    public var path: String
+    public var format: String
+    public var sizeBytes: Int64
+    public var durationSeconds: Double
+    public var bitRate: Int64
+    public var video: Video
+    public var audio: Audio?
+    public var streamCount: Int
+}

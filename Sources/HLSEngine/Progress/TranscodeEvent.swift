@@ -1,0 +1,25 @@
+/// One progress report from a running transcode.
+///
+/// Progress is exact: frames encoded over the source's frame count, per rendition.
+/// `percent` reaches 100 only in the `.done` event, after the master playlist exists.
+public struct TranscodeEvent: Sendable, Codable, Equatable {
+    public enum Stage: String, Sendable, Codable {
+        case probing, transcoding, finalizing, done
+    }
+
+    public struct RenditionProgress: Sendable, Codable, Equatable {
+        public var name: String
+        public var framesEncoded: Int
+    }
+
+    public var stage: Stage
+    /// Frames encoded, averaged over the renditions (each encodes every source frame).
+    public var framesDone: Int
+    /// Video frames in the source.
+    public var framesTotal: Int
+    public var percent: Double
+    /// Source frames per second through the slowest rendition.
+    public var fps: Double
+    public var elapsedSeconds: Double
+    public var renditions: [RenditionProgress]
+}

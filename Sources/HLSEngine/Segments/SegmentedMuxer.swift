@@ -1,0 +1,181 @@
+import CAV
+import Foundation
+
+/// One rendition's muxer, cut into HLS segment files.
+///
+/// A single `AVFormatContext` muxes the whole rendition so timestamps (tfdt in fMP4,
+/// PTS in TS) run on continuously; its output goes through a custom `AVIOContext`
+/// into `SegmentFile`, which is switched to a new file at each cut.
+/// - fMP4: `movflags=frag_custom+empty_moov+default_base_moof`. The header
+///   (ftyp+moov) becomes `init.mp4`; each cut flushes one fragment (moof+mdat), and
+///   `default_base_moof` makes every fragment's offsets relative to itself, so it
+///   stands alone as a file (CMAF).
+/// - TS: PAT/PMT are re-sent at the start of every segment (`resend_headers`).
+///
+/// Timestamps. libavformat's default for fragmented MP4 moves each track's first
+/// sample to 0, which erases a source's A/V offset (a video that starts 0.5 s after its
+/// audio would play 0.5 s early; the ffmpeg CLI's own HLS muxer does exactly that). So
+/// its shifting is disabled and every packet of both tracks is moved by one shift
+/// instead: the AAC priming plus x264's reorder delay (pts - dts of the first video
+/// packet). Nothing is then negative, each fragment's tfdt is its track's real start
+/// (`frag_discont`), and audio and video keep the source's relative timing, with the
+/// priming samples decoding just before the first real audio sample.
+final class SegmentedMuxer {
+    struct Segment {
+        var fileName: String
+        var bytes: Int64
+        /// Presentation time of the segment's first video frame (its IDR: with closed
+        /// GOPs nothing in the segment presents earlier), and the end of its last one.
+        var start: Double?
+        var end: Double = 0
+        var duration: Double { end - (start ?? end) }
+    }
+
+    private let context: UnsafeMutablePointer<AVFormatContext>
+    private var io: UnsafeMutablePointer<AVIOContext>?
+    private let file = SegmentFile()
+    private let directory: String
+    private let format: SegmentFormat
+    private let videoTimeBase: AVRational
+    private let audioTimeBase: AVRational?
+    /// One frame at the nominal rate, in the video time base: the duration given to
+    /// packets the encoder leaves without one, so each fragment's last sample has one.
+    private let nominalFrameDuration: Int64
+    private(set) var initializationBytes: Int64 = 0
+    private(set) var segments: [Segment] = []
+    private var open = false
+    private var finished = false
+    /// AAC encoder delay in seconds (its `initial_padding`), known up front.
+    private let audioPriming: Double
+    /// The shift of every timestamp, in seconds; fixed by the first video packet,
+    /// which `SegmentCutter` always writes before any audio.
+    private var shift: Double?
+
+    let videoStreamIndex: Int32 = 0
+    let audioStreamIndex: Int32 = 1
+
+    init(directory: String, format: SegmentFormat, video: Encoder, audio: Encoder?) throws {
+        self.directory = directory
+        self.format = format
+        self.videoTimeBase = video.timeBase
+        let rate = video.context.pointee.framerate
+        self.nominalFrameDuration = rate.isValid ? max(1, av_rescale_q(1, av_inv_q(rate), video.timeBase)) : 1
+        self.audioTimeBase = audio?.timeBase
+        self.audioPriming = audio.map { Double($0.context.pointee.initial_padding) / Double(max($0.context.pointee.sample_rate, 1)) } ?? 0
+        var context: UnsafeMutablePointer<AVFormatContext>? = nil
+        try check(avformat_alloc_output_context2(&context, nil, format.muxerName, nil), "avformat_alloc_output_context2(\(format.muxerName))")
+        guard let context else { throw AVError(code: AVError.invalidData, operation: "avformat_alloc_output_context2") }
+        self.context = context
+
+        for encoder in [video, audio].compactMap({ $0 }) {
+            guard let stream = avformat_new_stream(context, nil) else { fatalError("avformat_new_stream: out of memory") }
+            try check(avcodec_parameters_from_context(stream.pointee.codecpar, encoder.context), "avcodec_parameters_from_context")
+            stream.pointee.time_base = encoder.timeBase
+            if encoder === video { stream.pointee.avg_frame_rate = encoder.context.pointee.framerate }
+        }
+
+        let bufferSize: Int32 = 1 << 16
+        guard let buffer = av_malloc(Int(bufferSize)) else { fatalError("av_malloc: out of memory") }
+        io = avio_alloc_context(
+            buffer.assumingMemoryBound(to: UInt8.self), bufferSize, 1,
+            Unmanaged.passUnretained(file).toOpaque(), nil,
+            { opaque, bytes, count in
+                guard let opaque, let bytes else { return -1 }
+                return Unmanaged<SegmentFile>.fromOpaque(opaque).takeUnretainedValue().write(bytes, count: Int(count))
+            }, nil)
+        guard let io else { av_free(buffer); fatalError("avio_alloc_context: out of memory") }
+        io.pointee.seekable = 0
+        context.pointee.pb = io
+        context.pointee.flags |= AVFMT_FLAG_CUSTOM_IO
+        context.pointee.avoid_negative_ts = AVFMT_AVOID_NEG_TS_DISABLED  // we shift, see above
+
+        var options: OpaquePointer? = nil
+        defer { av_dict_free(&options) }
+        switch format {
+        case .fmp4:
+            av_dict_set(&options, "movflags", "+frag_custom+empty_moov+default_base_moof+frag_discont+skip_trailer", 0)
+            av_dict_set(&options, "use_editlist", "0", 0)
+            try file.open(path("init.mp4"))
+        case .mpegts:
+            break  // TS has no initialization segment; headers go into the first segment.
+        }
+        try check(avformat_write_header(context, &options), "avformat_write_header(\(format.muxerName))")
+        avio_flush(io)
+        if format == .fmp4 {
+            initializationBytes = file.close()
+            if let failure = file.failure { throw TranscodeError.Reason.io(failure) }
+        }
+    }
+
+    deinit {
+        if let io {
+            var buffer: UnsafeMutablePointer<UInt8>? = io.pointee.buffer
+            av_freep(&buffer)
+            var context: UnsafeMutablePointer<AVIOContext>? = io
+            avio_context_free(&context)
+        }
+        avformat_free_context(context)
+    }
+
+    private func path(_ name: String) -> String { directory + "/" + name }
+
+    /// Closes the segment being written, if any, and opens the next one.
+    func startSegment() throws {
+        try closeSegment()
+        let name = String(format: "segment_%05d.%@", segments.count, format.segmentExtension)
+        try file.open(path(name))
+        if format == .mpegts {
+            av_opt_set(context.pointee.priv_data, "mpegts_flags", "+resend_headers", 0)
+        }
+        segments.append(Segment(fileName: name, bytes: 0))
+        open = true
+    }
+
+    /// Writes one packet (not interleaved: `SegmentCutter` has ordered them). The
+    /// caller keeps `packet`; it is rescaled in place, so pass a reference of a shared one.
+    func write(_ packet: Packet, stream: Int32) throws {
+        guard open else { throw TranscodeError.Reason.io("packet before the first segment") }
+        let from = stream == videoStreamIndex ? videoTimeBase : (audioTimeBase ?? videoTimeBase)
+        if stream == videoStreamIndex {
+            if packet.duration <= 0 { packet.pointer.pointee.duration = nominalFrameDuration }
+            if let last = segments.indices.last {
+                let pts = Double(packet.pts) * from.doubleValue
+                if segments[last].start == nil { segments[last].start = pts }
+                segments[last].end = max(segments[last].end, pts + Double(packet.duration) * from.doubleValue)
+            }
+        }
+        guard let target = context.pointee.streams[Int(stream)] else {
+            throw TranscodeError.Reason.io("muxer has no stream \(stream)")
+        }
+        if shift == nil {
+            let reorderDelay = stream == videoStreamIndex ? Double(packet.pts - packet.dts) * from.doubleValue : 0
+            shift = max(0, reorderDelay) + audioPriming
+        }
+        let offset = av_rescale_q(Int64(((shift ?? 0) * 1_000_000).rounded(.up)), AVRational(num: 1, den: 1_000_000), from)
+        packet.pointer.pointee.pts += offset
+        packet.pointer.pointee.dts += offset
+        packet.pointer.pointee.stream_index = stream
+        av_packet_rescale_ts(packet.pointer, from, target.pointee.time_base)
+        try check(av_write_frame(context, packet.pointer), "av_write_frame")
+        if let failure = file.failure { throw TranscodeError.Reason.io(failure) }
+    }
+
+    /// Flushes the fragment in progress into the current file and closes it.
+    private func closeSegment() throws {
+        guard open, let io else { return }
+        try check(av_write_frame(context, nil), "av_write_frame(flush)")
+        avio_flush(io)
+        segments[segments.count - 1].bytes = file.close()
+        if let failure = file.failure { throw TranscodeError.Reason.io(failure) }
+        open = false
+    }
+
+    /// Closes the last segment. Anything the trailer writes is discarded: with
+    /// `skip_trailer` and closed fragments there is nothing a player needs.
+    func finish() throws {
+        guard !finished else { return }
+        finished = true
+        try closeSegment()
+        try check(av_write_trailer(context), "av_write_trailer")
+    }
+}

@@ -1,0 +1,27 @@
+/// What a finished transcode produced.
+public struct TranscodeResult: Sendable, Codable, Equatable {
+    public struct RenditionResult: Sendable, Codable, Equatable {
+        public var rendition: Rendition
+        /// Relative to the output directory, e.g. "720p/index.m3u8".
+        public var playlist: String
+        public var codecs: String
+        /// Peak segment bit rate and whole-variant average, measured (bits per second).
+        public var peakBandwidth: Int
+        public var averageBandwidth: Int
+        public var frameCount: Int
+        public var segmentCount: Int
+        /// Bytes of every file of the variant, initialization segment included.
+        public var totalBytes: Int64
+        public var durationSeconds: Double
+        public var frameRate: Double
+    }
+
+    /// Absolute path of `master.m3u8`.
+    public var masterPlaylist: String
+    public var durationSeconds: Double
+    public var sourceFrames: Int
+    public var hasAudio: Bool
+    public var segmentFormat: SegmentFormat
+    public var renditions: [RenditionResult]
+    public var wallSeconds: Double
+}

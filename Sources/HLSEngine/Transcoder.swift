@@ -1,0 +1,65 @@
+import Foundation
+
+/// Transcodes one video file into an HLS ladder (H.264/AAC, 2 s segments,
+/// master and variant playlists), in-process.
+///
+/// ```swift
+/// let transcoder = Transcoder(input: "upload.mp4", output: "out/", options: TranscodeOptions())
+/// Task { for await event in transcoder.events { print(event.percent) } }
+/// let result = try await transcoder.run()
+/// print(result.masterPlaylist)
+/// ```
+///
+/// The work runs on threads of its own (one decoding, one per rendition), not on the
+/// Swift concurrency pool. Cancelling the task that awaits `run()` stops it within a
+/// second and removes what was written.
+public final class Transcoder: Sendable {
+    public let input: String
+    public let output: String
+    public let options: TranscodeOptions
+
+    /// Progress events, from probing to `.done`. Ends when `run()` returns. Buffers
+    /// only the newest event, so a slow reader never holds the transcode back.
+    public let events: AsyncStream<TranscodeEvent>
+
+    private let progress: ProgressTracker
+    private let cancellation = CancellationFlag()
+
+    /// - Parameters:
+    ///   - input: path of a local media file.
+    ///   - output: directory for `master.m3u8` and one folder per rendition; created if needed.
+    public init(input: String, output: String, options: TranscodeOptions = TranscodeOptions()) {
+        self.input = input
+        self.output = output
+        self.options = options
+        let (stream, continuation) = AsyncStream.makeStream(of: TranscodeEvent.self, bufferingPolicy: .bufferingNewest(1))
+        self.events = stream
+        self.progress = ProgressTracker(continuation: continuation)
+    }
+
+    /// Transcodes. Call once.
+    /// - Returns: the renditions written, with their measured bit rates and durations.
+    /// - Throws: `TranscodeError`, naming the input; nothing is left in `output` then.
+    public func run() async throws -> TranscodeResult {
+        let pipeline = TranscodePipeline(inputPath: input, outputDirectory: output, options: options,
+                                         cancellation: cancellation, progress: progress)
+        let progress = self.progress
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<TranscodeResult, Error>) in
+                let thread = Thread {
+                    let result = Result { () throws(TranscodeError) -> TranscodeResult in try pipeline.run() }
+                    progress.finish()
+                    continuation.resume(with: result.mapError { $0 as Error })
+                }
+                thread.name = "vstream.pipeline"
+                thread.stackSize = 8 << 20
+                thread.start()
+            }
+        } onCancel: {
+            cancellation.cancel()
+        }
+    }
+
+    /// Stops a running transcode, like cancelling the task that awaits `run()`.
+    public func cancel() { cancellation.cancel() }
+}

@@ -1,0 +1,95 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import HLSEngine
+
+struct TranscodeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "transcode", abstract: "Transcode a file into an HLS ladder (360p/720p/1080p H.264 + AAC).")
+
+    enum ProgressStyle: String, ExpressibleByArgument, CaseIterable { case bar, json, none }
+
+    @Argument(help: "The source media file.") var input: String
+    @Option(name: [.short, .customLong("output")], help: "Output directory.") var output: String
+    @Option(help: "Comma-separated rungs (short sides).") var ladder = "360,720,1080"
+    @Option(help: "Segment length in seconds.") var segmentSeconds: Double = 2
+    @Option(help: "x264 preset.") var preset = "veryfast"
+    @Option(help: "fmp4 or ts.") var segmentFormat = "fmp4"
+    @Option(help: "bar (default on a terminal), json (one event per line on stdout) or none.")
+    var progress: ProgressStyle?
+    @Option(help: "x264 threads per rendition (default: sized for this host).") var encoderThreads: Int?
+
+    func validate() throws {
+        guard SegmentFormat(rawValue: segmentFormat) != nil else { throw ValidationError("--segment-format must be fmp4 or ts") }
+        guard segmentSeconds >= 0.5, segmentSeconds <= 60 else { throw ValidationError("--segment-seconds must be within 0.5...60") }
+        guard !parsedLadder.isEmpty else { throw ValidationError("--ladder must list positive sizes, e.g. 360,720,1080") }
+    }
+
+    var parsedLadder: [Int] {
+        let values = ladder.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "p", with: "")) }
+        return values.contains(where: { ($0 ?? 0) <= 0 || ($0 ?? 0) > MediaProbe.maxDimension }) ? [] : values.compactMap { $0 }
+    }
+
+    func run() async throws {
+        var options = TranscodeOptions()
+        options.rungs = parsedLadder
+        options.segmentDuration = segmentSeconds
+        options.preset = preset
+        options.segmentFormat = SegmentFormat(rawValue: segmentFormat) ?? .fmp4
+        options.encoderThreads = encoderThreads
+        let transcoder = Transcoder(input: input, output: output, options: options)
+        let style = progress ?? (Terminal.isInteractive ? .bar : .none)
+
+        // Ctrl-C cancels: the engine stops within a second and removes partial output.
+        signal(SIGINT, SIG_IGN)
+        let interrupt = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+        interrupt.setEventHandler { transcoder.cancel() }
+        interrupt.resume()
+
+        let reporter = Task {
+            var bar = ProgressBar()
+            for await event in transcoder.events {
+                switch style {
+                case .json: Terminal.printLine(JSON.line(event))
+                case .bar: bar.draw(event)
+                case .none: break
+                }
+            }
+            if style == .bar { bar.finish() }
+        }
+        do {
+            let result = try await transcoder.run()
+            await reporter.value
+            if style == .json {
+                Terminal.printLine(JSON.line(result))
+            } else {
+                for rendition in result.renditions {
+                    print("  \(rendition.rendition.name): \(rendition.rendition.width)x\(rendition.rendition.height), "
+                          + "\(rendition.segmentCount) segments, avg \(rendition.averageBandwidth / 1000) kbit/s, "
+                          + "peak \(rendition.peakBandwidth / 1000) kbit/s")
+                }
+                print("master playlist: \(result.masterPlaylist)")
+            }
+        } catch {
+            await reporter.value
+            Terminal.fail(error)
+        }
+    }
+}
+
+/// A one-line progress bar on stderr.
+struct ProgressBar {
+    private var drawn = false
+
+    mutating func draw(_ event: TranscodeEvent) {
+        let width = 30
+        let filled = Int(Double(width) * event.percent / 100)
+        let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
+        let line = String(format: "\r[%@] %5.1f%%  %d/%d frames  %.1f fps  %@   ",
+                          bar, event.percent, event.framesDone, event.framesTotal, event.fps, event.stage.rawValue)
+        FileHandle.standardError.write(Data(line.utf8))
+        drawn = true
+    }
+
+    func finish() { if drawn { FileHandle.standardError.write(Data("\n".utf8)) } }
+}
