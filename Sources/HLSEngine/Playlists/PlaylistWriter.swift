@@ -33,7 +33,9 @@ struct PlaylistWriter {
             let average = Int((Double(segmentBytes * 8) / max(duration, 0.001)).rounded(.up))
             let peak = max(Int((rates.max() ?? 0).rounded(.up)), average)
             let codecs = hasAudio ? "\(variant.codecs),\(CodecString.aacLC)" : variant.codecs
-            let frameRate = duration > 0 ? Double(variant.frames) / duration : 0
+            // Apple's HLS authoring spec: FRAME-RATE is the variant's maximum frame rate.
+            // Measured per segment, so one jittery frame interval cannot inflate it.
+            let frameRate = zip(variant.segments, durations).map { $1 > 0 ? Double($0.videoFrames) / $1 : 0 }.max() ?? 0
             masterVariants.append(.init(uri: playlistPath, bandwidth: peak, averageBandwidth: average, codecs: codecs,
                                         width: variant.rendition.width, height: variant.rendition.height,
                                         frameRate: frameRate))

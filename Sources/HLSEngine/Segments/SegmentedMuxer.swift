@@ -28,6 +28,7 @@ final class SegmentedMuxer {
         /// GOPs nothing in the segment presents earlier), and the end of its last one.
         var start: Double?
         var end: Double = 0
+        var videoFrames = 0
         var duration: Double { end - (start ?? end) }
     }
 
@@ -38,9 +39,18 @@ final class SegmentedMuxer {
     private let format: SegmentFormat
     private let videoTimeBase: AVRational
     private let audioTimeBase: AVRational?
-    /// One frame at the nominal rate, in the video time base: the duration given to
-    /// packets the encoder leaves without one, so each fragment's last sample has one.
+    /// One frame at the nominal rate, in the video time base: the duration of the last
+    /// frame when the input had only one.
     private let nominalFrameDuration: Int64
+    /// The latest video packet, held back until the next one gives its true duration
+    /// (next dts - its dts). An fMP4 fragment's tfdt is the sum of the sample durations
+    /// before it, so a guessed duration on a fragment's last frame would shift every
+    /// later segment of a variable-frame-rate video.
+    private var heldVideo: Packet?
+    private var lastVideoDuration: Int64 = 0
+    /// `startSegment` was called: the cut happens when the next video packet (the
+    /// segment's IDR) arrives and the held packet has been written to the old segment.
+    private var cutPending = false
     private(set) var initializationBytes: Int64 = 0
     private(set) var segments: [Segment] = []
     private var open = false
@@ -119,8 +129,17 @@ final class SegmentedMuxer {
 
     private func path(_ name: String) -> String { directory + "/" + name }
 
-    /// Closes the segment being written, if any, and opens the next one.
+    /// Closes the segment being written, if any, and opens the next one. The first
+    /// segment opens at once; later cuts wait for the IDR (see `heldVideo`).
     func startSegment() throws {
+        if heldVideo != nil {
+            cutPending = true
+            return
+        }
+        try openNextSegment()
+    }
+
+    private func openNextSegment() throws {
         try closeSegment()
         let name = String(format: "segment_%05d.%@", segments.count, format.segmentExtension)
         try file.open(path(name))
@@ -132,13 +151,35 @@ final class SegmentedMuxer {
     }
 
     /// Writes one packet (not interleaved: `SegmentCutter` has ordered them). The
-    /// caller keeps `packet`; it is rescaled in place, so pass a reference of a shared one.
+    /// muxer takes `packet` and rescales it in place, so pass a reference of a shared one.
     func write(_ packet: Packet, stream: Int32) throws {
         guard open else { throw TranscodeError.Reason.io("packet before the first segment") }
+        guard stream == videoStreamIndex else { return try mux(packet, stream: stream) }
+        if let held = heldVideo {
+            lastVideoDuration = max(1, packet.dts - held.dts)
+            held.pointer.pointee.duration = lastVideoDuration
+            try mux(held, stream: videoStreamIndex)
+        }
+        heldVideo = packet
+        if cutPending {
+            cutPending = false
+            try openNextSegment()
+        }
+    }
+
+    /// Writes the held video packet, with the previous frame's duration.
+    private func releaseHeldVideo() throws {
+        guard let held = heldVideo else { return }
+        heldVideo = nil
+        held.pointer.pointee.duration = lastVideoDuration > 0 ? lastVideoDuration : nominalFrameDuration
+        try mux(held, stream: videoStreamIndex)
+    }
+
+    private func mux(_ packet: Packet, stream: Int32) throws {
         let from = stream == videoStreamIndex ? videoTimeBase : (audioTimeBase ?? videoTimeBase)
         if stream == videoStreamIndex {
-            if packet.duration <= 0 { packet.pointer.pointee.duration = nominalFrameDuration }
             if let last = segments.indices.last {
+                segments[last].videoFrames += 1
                 let pts = Double(packet.pts) * from.doubleValue
                 if segments[last].start == nil { segments[last].start = pts }
                 segments[last].end = max(segments[last].end, pts + Double(packet.duration) * from.doubleValue)
@@ -175,6 +216,7 @@ final class SegmentedMuxer {
     func finish() throws {
         guard !finished else { return }
         finished = true
+        try releaseHeldVideo()
         try closeSegment()
         try check(av_write_trailer(context), "av_write_trailer")
     }
