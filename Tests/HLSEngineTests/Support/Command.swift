@@ -11,6 +11,13 @@ struct Command {
         var status: Int32
         var stdout: String
         var stderr: String
+        /// Peak resident memory of the child, in bytes (getrusage via wait4).
+        var maxRSS: Int = 0
+    }
+
+    struct Exit {
+        var status: Int32
+        var maxRSS: Int
     }
 
     /// A spawned child, stopped by PID.
@@ -18,27 +25,33 @@ struct Command {
         let pid: pid_t
 
         /// Polls until the child exits; kills it with SIGKILL after `timeout` seconds.
-        func wait(timeout: TimeInterval) -> Int32 {
+        /// The status is the exit code, or 128 + the signal that ended it.
+        @discardableResult
+        func wait(timeout: TimeInterval) -> Exit {
             let deadline = Date().addingTimeInterval(timeout)
             var status: Int32 = 0
+            var usage = rusage()
             while true {
-                let result = waitpid(pid, &status, WNOHANG)
+                let result = wait4(pid, &status, WNOHANG, &usage)
                 if result == pid { break }
-                if result < 0 { return -1 }
+                if result < 0 { return Exit(status: -1, maxRSS: 0) }
                 if Date() > deadline {
                     kill(pid, SIGKILL)
-                    _ = waitpid(pid, &status, 0)
-                    return -9
+                    _ = wait4(pid, &status, 0, &usage)
+                    return Exit(status: -9, maxRSS: usage.ru_maxrss * 1024)
                 }
-                usleep(20_000)
+                usleep(5_000)
             }
             // WIFEXITED / WEXITSTATUS are macros; decode the status word by hand.
-            return status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+            let code = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+            return Exit(status: code, maxRSS: usage.ru_maxrss * 1024)
         }
+
+        func signal(_ number: Int32) { kill(pid, number) }
 
         func stop() {
             kill(pid, SIGTERM)
-            _ = wait(timeout: 5)
+            wait(timeout: 5)
         }
     }
 
@@ -66,10 +79,11 @@ struct Command {
             try? FileManager.default.removeItem(atPath: base + ".err")
         }
         let child = try spawn(arguments, stdout: base + ".out", stderr: base + ".err")
-        let status = child.wait(timeout: timeout)
-        return Output(status: status,
+        let exit = child.wait(timeout: timeout)
+        return Output(status: exit.status,
                       stdout: (try? String(contentsOfFile: base + ".out", encoding: .utf8)) ?? "",
-                      stderr: (try? String(contentsOfFile: base + ".err", encoding: .utf8)) ?? "")
+                      stderr: (try? String(contentsOfFile: base + ".err", encoding: .utf8)) ?? "",
+                      maxRSS: exit.maxRSS)
     }
 
     /// The number of decoded video frames, counted by ffprobe: an oracle independent of our probe.
