@@ -38,7 +38,8 @@ struct CommandLineTests {
     func badInputGetsOneLineNamingTheFile(_ fixture: String) throws {
         let output = Fixtures.temporaryDirectory("cli-bad") + "/hls"
         let input = Fixtures.path(fixture)
-        let run = try Command.run([Self.binary, "transcode", input, "-o", output])
+        let run = try Command.run([Self.binary, "transcode", input, "-o", output], measuringMemory: true)
+        #expect(run.maxRSS > 0, "GNU time measured it")
         #expect(run.status == 65, "exit \(run.status)")  // EX_DATAERR: bad media, not a crash
         let lines = run.stderr.split(separator: "\n")
         #expect(lines.count == 1, "stderr: \(run.stderr)")
@@ -54,7 +55,7 @@ struct CommandLineTests {
         let child = try Command.spawn([Self.binary, "transcode", Fixtures.path("h264_1080p30_stereo.mp4"), "-o", output])
         // Wait until it is writing segments: really mid-transcode.
         let deadline = Date().addingTimeInterval(30)
-        while !FileManager.default.fileExists(atPath: output + "/1080p/segment_00000.m4s") && Date() < deadline {
+        while !FileManager.default.fileExists(atPath: output + "/1080p/segment_00000.m4s.part") && Date() < deadline {
             usleep(10_000)
         }
         let sent = ContinuousClock.now

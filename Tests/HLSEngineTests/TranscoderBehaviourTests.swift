@@ -29,6 +29,7 @@ struct TranscoderBehaviourTests {
         #expect(result.hasAudio)
         for rendition in result.renditions {
             let files = try FileManager.default.contentsOfDirectory(atPath: outcome.directory + "/" + rendition.rendition.name)
+            #expect(!files.contains { $0.hasSuffix(".part") }, "every segment was completed and renamed")
             let bytes = try files.filter { !$0.hasSuffix(".m3u8") }.reduce(Int64(0)) { total, name in
                 let size = try FileManager.default.attributesOfItem(atPath: outcome.directory + "/\(rendition.rendition.name)/\(name)")[.size] as? Int64
                 return total + (size ?? 0)

@@ -57,8 +57,8 @@ final class SegmentedMuxer {
     private var finished = false
     /// AAC encoder delay in seconds (its `initial_padding`), known up front.
     private let audioPriming: Double
-    /// The shift of every timestamp, in seconds; fixed by the first video packet,
-    /// which `SegmentCutter` always writes before any audio.
+    /// The shift of every timestamp, in seconds; fixed by the first video packet
+    /// handed to `write`, which `SegmentCutter` always sends before any audio.
     private var shift: Double?
 
     let videoStreamIndex: Int32 = 0
@@ -155,6 +155,10 @@ final class SegmentedMuxer {
     func write(_ packet: Packet, stream: Int32) throws {
         guard open else { throw TranscodeError.Reason.io("packet before the first segment") }
         guard stream == videoStreamIndex else { return try mux(packet, stream: stream) }
+        if shift == nil {
+            // The first video packet (the cutter writes it before any audio) fixes the shift.
+            shift = max(0, Double(packet.pts - packet.dts) * videoTimeBase.doubleValue) + audioPriming
+        }
         if let held = heldVideo {
             lastVideoDuration = max(1, packet.dts - held.dts)
             held.pointer.pointee.duration = lastVideoDuration
@@ -188,11 +192,8 @@ final class SegmentedMuxer {
         guard let target = context.pointee.streams[Int(stream)] else {
             throw TranscodeError.Reason.io("muxer has no stream \(stream)")
         }
-        if shift == nil {
-            let reorderDelay = stream == videoStreamIndex ? Double(packet.pts - packet.dts) * from.doubleValue : 0
-            shift = max(0, reorderDelay) + audioPriming
-        }
-        let offset = av_rescale_q(Int64(((shift ?? 0) * 1_000_000).rounded(.up)), AVRational(num: 1, den: 1_000_000), from)
+        guard let shift else { throw TranscodeError.Reason.io("audio before the first video packet") }
+        let offset = av_rescale_q(Int64((shift * 1_000_000).rounded(.up)), AVRational(num: 1, den: 1_000_000), from)
         packet.pointer.pointee.pts += offset
         packet.pointer.pointee.dts += offset
         packet.pointer.pointee.stream_index = stream

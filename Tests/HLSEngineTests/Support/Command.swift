@@ -11,13 +11,12 @@ struct Command {
         var status: Int32
         var stdout: String
         var stderr: String
-        /// Peak resident memory of the child, in bytes (getrusage via wait4).
+        /// Peak resident memory of the program in bytes, when run with `measuringMemory`.
         var maxRSS: Int = 0
     }
 
     struct Exit {
         var status: Int32
-        var maxRSS: Int
     }
 
     /// A spawned child, stopped by PID.
@@ -34,17 +33,17 @@ struct Command {
             while true {
                 let result = wait4(pid, &status, WNOHANG, &usage)
                 if result == pid { break }
-                if result < 0 { return Exit(status: -1, maxRSS: 0) }
+                if result < 0 { return Exit(status: -1) }
                 if Date() > deadline {
                     kill(pid, SIGKILL)
                     _ = wait4(pid, &status, 0, &usage)
-                    return Exit(status: -9, maxRSS: usage.ru_maxrss * 1024)
+                    return Exit(status: -9)
                 }
                 usleep(5_000)
             }
             // WIFEXITED / WEXITSTATUS are macros; decode the status word by hand.
             let code = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-            return Exit(status: code, maxRSS: usage.ru_maxrss * 1024)
+            return Exit(status: code)
         }
 
         func signal(_ number: Int32) { kill(pid, number) }
@@ -72,18 +71,24 @@ struct Command {
     }
 
     /// Runs to completion (or `timeout`) and returns what it printed.
-    static func run(_ arguments: [String], timeout: TimeInterval = 120) throws -> Output {
+    ///
+    /// `measuringMemory` runs it under GNU time for its peak RSS. wait4's ru_maxrss cannot
+    /// be used here: a child spawned from this (large) test process inherits our RSS
+    /// high-water mark at exec; GNU time's own forked child starts from a small process.
+    static func run(_ arguments: [String], timeout: TimeInterval = 120, measuringMemory: Bool = false) throws -> Output {
         let base = FileManager.default.temporaryDirectory.appendingPathComponent("cmd-\(UUID().uuidString)").path
         defer {
-            try? FileManager.default.removeItem(atPath: base + ".out")
-            try? FileManager.default.removeItem(atPath: base + ".err")
+            for suffix in [".out", ".err", ".rss"] { try? FileManager.default.removeItem(atPath: base + suffix) }
         }
-        let child = try spawn(arguments, stdout: base + ".out", stderr: base + ".err")
+        let command = measuringMemory ? ["/usr/bin/time", "-f", "%M", "-o", base + ".rss"] + arguments : arguments
+        let child = try spawn(command, stdout: base + ".out", stderr: base + ".err")
         let exit = child.wait(timeout: timeout)
+        let kilobytes = (try? String(contentsOfFile: base + ".rss", encoding: .utf8))?
+            .split(separator: "\n").last.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) } ?? 0
         return Output(status: exit.status,
                       stdout: (try? String(contentsOfFile: base + ".out", encoding: .utf8)) ?? "",
                       stderr: (try? String(contentsOfFile: base + ".err", encoding: .utf8)) ?? "",
-                      maxRSS: exit.maxRSS)
+                      maxRSS: kilobytes * 1024)
     }
 
     /// The number of decoded video frames, counted by ffprobe: an oracle independent of our probe.

@@ -133,6 +133,7 @@ struct SegmentMedia {
     }
 
     private mutating func read(_ path: String) throws {
+        av_log_set_level(AV_LOG_ERROR)  // failures surface as thrown errors and expectations
         var context: UnsafeMutablePointer<AVFormatContext>?
         guard avformat_open_input(&context, path, nil, nil) >= 0, let context else {
             throw ReadError(message: "cannot open \(path)")
