@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "HLSEngine", targets: ["HLSEngine"]),
+        .library(name: "BenchKit", targets: ["BenchKit"]),
         .executable(name: "vstream", targets: ["vstream"]),
     ],
     dependencies: [
@@ -19,12 +20,24 @@ let package = Package(
             dependencies: ["CAV"],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
+        // `vstream bench`: the engine against the ffmpeg CLI, as whole processes.
+        .target(
+            name: "BenchKit",
+            dependencies: ["HLSEngine"],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
         .executableTarget(
             name: "vstream",
             dependencies: [
                 "HLSEngine",
+                "BenchKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        .testTarget(
+            name: "BenchKitTests",
+            dependencies: ["BenchKit", "HLSEngine"],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         .testTarget(
