@@ -1,3 +1,5 @@
+import Foundation
+
 /// How to transcode. The defaults are the product's ladder.
 public struct TranscodeOptions: Sendable, Equatable {
     /// Short sides of the rungs to produce ("360p" is 360). Rungs above the source are skipped.
@@ -9,8 +11,14 @@ public struct TranscodeOptions: Sendable, Equatable {
     public var segmentFormat: SegmentFormat = .fmp4
     /// x264 threads per rendition; nil sizes them for this host (see `ThreadBudget`).
     public var encoderThreads: Int? = nil
-    /// Decoded frames that may wait for each rendition thread. Bounds memory.
-    public var queueDepth: Int = 8
+    /// Decoded frames that may wait for each rendition thread. Bounds memory; 4 keeps
+    /// every encoder fed (measured: 8 bought no speed, only memory; see docs/performance.md).
+    public var queueDepth: Int = 4
+    /// libavcodec threads for the video decoder; 0 lets libavcodec choose. The default
+    /// is one on hosts of up to 2 cores: decoding 1080p H.264 single-threaded still runs
+    /// several times faster than the ladder encodes, and frame threading there only
+    /// costs CPU and memory that x264 needs (measured in docs/performance.md).
+    public var decoderThreads: Int = ProcessInfo.processInfo.activeProcessorCount <= 2 ? 1 : 0
     /// AAC-LC bit rate of the one audio track shared by every variant.
     public var audioBitrate: Int = 128_000
 

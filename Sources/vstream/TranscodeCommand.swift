@@ -18,6 +18,8 @@ struct TranscodeCommand: AsyncParsableCommand {
     @Option(help: "bar (default on a terminal), json (one event per line on stdout) or none.")
     var progress: ProgressStyle?
     @Option(help: "x264 threads per rendition (default: sized for this host).") var encoderThreads: Int?
+    @Option(help: ArgumentHelp("Decoded frames queued per rendition.", visibility: .hidden)) var queueDepth: Int?
+    @Option(help: ArgumentHelp("Video decoder threads (0: libavcodec decides).", visibility: .hidden)) var decoderThreads: Int?
 
     func validate() throws {
         guard SegmentFormat(rawValue: segmentFormat) != nil else { throw ValidationError("--segment-format must be fmp4 or ts") }
@@ -37,6 +39,8 @@ struct TranscodeCommand: AsyncParsableCommand {
         options.preset = preset
         options.segmentFormat = SegmentFormat(rawValue: segmentFormat) ?? .fmp4
         options.encoderThreads = encoderThreads
+        if let queueDepth { options.queueDepth = max(1, queueDepth) }
+        if let decoderThreads { options.decoderThreads = max(0, decoderThreads) }
         let transcoder = Transcoder(input: input, output: output, options: options)
         let style = progress ?? (Terminal.isInteractive ? .bar : .none)
 

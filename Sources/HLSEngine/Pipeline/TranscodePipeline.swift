@@ -78,7 +78,7 @@ struct TranscodePipeline {
                            output: OutputDirectory) throws -> (duration: Double, renditions: [TranscodeResult.RenditionResult]) {
         let maxPixels = Int64(MediaProbe.maxDimension) * Int64(MediaProbe.maxDimension)
         guard let videoStream = input.stream(Int32(info.video.streamIndex)) else { throw TranscodeError.Reason.noVideoStream }
-        let decoder = try Decoder(stream: videoStream, threads: 0, maxPixels: maxPixels)
+        let decoder = try Decoder(stream: videoStream, threads: Int32(options.decoderThreads), maxPixels: maxPixels)
         let audio = try info.audio.flatMap { audioInfo in
             try input.stream(Int32(audioInfo.streamIndex)).map {
                 try DecodeStage.AudioChain(stream: $0, startTime: input.context.pointee.start_time,
