@@ -28,10 +28,9 @@ final class Scaler {
         frame.width == source.width && frame.height == source.height && frame.pixelFormat == source.format
     }
 
-    /// A new frame at the target size. Timestamps are not copied.
-    func scale(_ input: Frame) throws(AVError) -> Frame {
-        let output = try Frame.video(width: target.width, height: target.height, format: target.format)
+    /// Scales `input` into `output`, whose buffers (of the target size) are reused.
+    /// Timestamps are not copied.
+    func scale(_ input: Frame, into output: Frame) throws(AVError) {
         try check(sws_scale_frame(context, output.pointer, input.pointer), "sws_scale_frame")
-        return output
     }
 }

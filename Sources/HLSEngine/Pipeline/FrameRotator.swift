@@ -4,13 +4,9 @@ import CAV
 /// to the pixels so every player shows the same upright picture.
 /// libswscale cannot rotate; this runs on the (already scaled) rendition frame.
 enum FrameRotator {
-    /// A new yuv420p frame: `frame` turned clockwise by `degrees` (90, 180 or 270).
-    static func rotate(_ frame: Frame, clockwise degrees: Int) throws(AVError) -> Frame {
-        let quarterTurn = degrees == 90 || degrees == 270
-        let output = try Frame.video(
-            width: quarterTurn ? frame.height : frame.width,
-            height: quarterTurn ? frame.width : frame.height,
-            format: frame.pixelFormat)
+    /// Writes `frame` turned clockwise by `degrees` (90, 180 or 270) into `output`, a
+    /// yuv420p frame of the turned size.
+    static func rotate(_ frame: Frame, clockwise degrees: Int, into output: Frame) {
         for plane: Int32 in 0..<3 {
             let shift: Int32 = plane == 0 ? 0 : 1  // 4:2:0 chroma is half size each way
             guard let source = frame.plane(plane), let target = output.plane(plane) else { continue }
@@ -19,7 +15,6 @@ enum FrameRotator {
                 width: Int(frame.width >> shift), height: Int(frame.height >> shift),
                 target: target, targetStride: Int(output.lineSize(plane)), clockwise: degrees)
         }
-        return output
     }
 
     /// Rotates one 8-bit plane of `width` x `height`.

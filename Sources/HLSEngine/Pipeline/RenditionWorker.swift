@@ -18,6 +18,9 @@ final class RenditionWorker: @unchecked Sendable {
     private let cancellation: CancellationFlag
     private let done = DispatchSemaphore(value: 0)
     private var scaler: Scaler?
+    /// Reused buffers for the scaler's output and the rotator's output.
+    private let scaledFrames: FramePool
+    private let rotatedFrames: FramePool
     private var cutter: SegmentCutter<Packet>
     /// Presentation times of the frames we forced to IDR; their packets start segments.
     private var forcedKeyframes: Set<Int64> = []
@@ -45,6 +48,13 @@ final class RenditionWorker: @unchecked Sendable {
         self.progress = progress
         self.cancellation = cancellation
         self.rotation = configuration.source.geometry.rotation
+        let quarterTurn = rotation == 90 || rotation == 270
+        // Scaling happens in the source's orientation; rotation then turns the picture upright.
+        self.scaledFrames = FramePool(width: Int32(quarterTurn ? rendition.height : rendition.width),
+                                      height: Int32(quarterTurn ? rendition.width : rendition.height),
+                                      format: AV_PIX_FMT_YUV420P)
+        self.rotatedFrames = FramePool(width: Int32(rendition.width), height: Int32(rendition.height),
+                                       format: AV_PIX_FMT_YUV420P)
         self.queue = BoundedQueue(capacity: configuration.options.queueDepth)
         self.audioTimeBase = configuration.audio?.timeBase
         self.cutter = SegmentCutter(hasAudio: configuration.audio != nil)
@@ -98,10 +108,9 @@ final class RenditionWorker: @unchecked Sendable {
 
     /// Scales (only when the size or format differs), rotates, and encodes one frame.
     private func encode(_ frame: Frame, startsSegment: Bool) throws {
-        let quarterTurn = rotation == 90 || rotation == 270
-        let width = Int32(quarterTurn ? rendition.height : rendition.width)
-        let height = Int32(quarterTurn ? rendition.width : rendition.height)
+        let width = scaledFrames.width, height = scaledFrames.height
         var picture: Frame
+        var pooled: [(Frame, FramePool)] = []
         if frame.width == width, frame.height == height, frame.pixelFormat == AV_PIX_FMT_YUV420P {
             picture = try frame.reference()  // the source is already this rung: no pixel copy
         } else {
@@ -110,9 +119,16 @@ final class RenditionWorker: @unchecked Sendable {
                                     to: (width, height, AV_PIX_FMT_YUV420P))
             }
             guard let scaler else { return }
-            picture = try scaler.scale(frame)
+            picture = try scaledFrames.take()
+            try scaler.scale(frame, into: picture)
+            pooled.append((picture, scaledFrames))
         }
-        if rotation != 0 { picture = try FrameRotator.rotate(picture, clockwise: rotation) }
+        if rotation != 0 {
+            let upright = try rotatedFrames.take()
+            FrameRotator.rotate(picture, clockwise: rotation, into: upright)
+            picture = upright
+            pooled.append((upright, rotatedFrames))
+        }
         picture.pts = frame.pts
         picture.pointer.pointee.sample_aspect_ratio = AVRational(num: 1, den: 1)
         // I + libx264's forced-idr makes this frame an IDR; NONE lets x264 decide (never
@@ -120,6 +136,7 @@ final class RenditionWorker: @unchecked Sendable {
         picture.pointer.pointee.pict_type = startsSegment ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE
         if startsSegment { forcedKeyframes.insert(frame.pts) }
         try encoder.encode(picture) { try self.encoded($0) }
+        for (used, pool) in pooled { pool.recycle(used) }
     }
 
     /// One packet out of x264.
