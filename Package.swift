@@ -7,10 +7,12 @@ let package = Package(
     products: [
         .library(name: "HLSEngine", targets: ["HLSEngine"]),
         .library(name: "BenchKit", targets: ["BenchKit"]),
+        .library(name: "StreamServer", targets: ["StreamServer"]),
         .executable(name: "vstream", targets: ["vstream"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // libavcodec, libavformat, libswscale, libswresample, libavutil (Debian: lib*-dev).
@@ -18,6 +20,12 @@ let package = Package(
         .target(
             name: "HLSEngine",
             dependencies: ["CAV"],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        // The service: storage signing, uploads, the video lifecycle (HTTP routes to come).
+        .target(
+            name: "StreamServer",
+            dependencies: ["HLSEngine", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         // `vstream bench`: the engine against the ffmpeg CLI, as whole processes.
@@ -33,6 +41,11 @@ let package = Package(
                 "BenchKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        .testTarget(
+            name: "StreamServerTests",
+            dependencies: ["StreamServer"],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         .testTarget(

@@ -1,0 +1,19 @@
+/// An error the API answers with: an HTTP status and `{"error": "..."}`.
+public struct APIError: Error, Sendable, Equatable, Encodable {
+    public var status: Int
+    public var error: String
+
+    public init(_ status: Int, _ message: String) {
+        self.status = status
+        self.error = message
+    }
+
+    enum CodingKeys: String, CodingKey { case error }
+
+    public static func badRequest(_ message: String) -> APIError { APIError(400, message) }
+    public static func forbidden(_ message: String) -> APIError { APIError(403, message) }
+    public static func notFound(_ message: String) -> APIError { APIError(404, message) }
+    public static func conflict(_ message: String) -> APIError { APIError(409, message) }
+    public static func tooLarge(_ message: String) -> APIError { APIError(413, message) }
+    public static func unsupportedMediaType(_ message: String) -> APIError { APIError(415, message) }
+}
