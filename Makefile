@@ -6,7 +6,7 @@
 SWIFT ?= $(shell command -v swift 2>/dev/null || echo /opt/swift/usr/bin/swift)
 DEBIAN_PACKAGES = pkg-config ffmpeg libavcodec-dev libavformat-dev libswscale-dev \
 	libswresample-dev libavutil-dev gstreamer1.0-tools gstreamer1.0-plugins-base \
-	gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav time
+	gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav time libsqlite3-dev
 FIXTURES = fixtures/media
 SAMPLE = $(FIXTURES)/h264_1080p30_stereo.mp4
 

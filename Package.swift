@@ -13,10 +13,14 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         // libavcodec, libavformat, libswscale, libswresample, libavutil (Debian: lib*-dev).
         .systemLibrary(name: "CAV", path: "Sources/CAV"),
+        // libsqlite3 (Debian: libsqlite3-dev): the embedded default's metadata store.
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
         .target(
             name: "HLSEngine",
             dependencies: ["CAV"],
@@ -25,7 +29,12 @@ let package = Package(
         // The service: storage signing, uploads, the video lifecycle (HTTP routes to come).
         .target(
             name: "StreamServer",
-            dependencies: ["HLSEngine", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "HLSEngine", "CSQLite",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         // `vstream bench`: the engine against the ffmpeg CLI, as whole processes.
@@ -39,13 +48,14 @@ let package = Package(
             dependencies: [
                 "HLSEngine",
                 "BenchKit",
+                "StreamServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         .testTarget(
             name: "StreamServerTests",
-            dependencies: ["StreamServer"],
+            dependencies: ["StreamServer", .product(name: "HummingbirdTesting", package: "hummingbird")],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         .testTarget(

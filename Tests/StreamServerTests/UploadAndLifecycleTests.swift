@@ -27,7 +27,7 @@ struct UploadRequestTests {
                 _ = try UploadPlan(request, maxBytes: limit)
                 Issue.record("accepted \(request)")
             } catch {
-                #expect(error.status == status, "\(request): \(error.error)")
+                #expect(error.statusCode == status, "\(request): \(error.error)")
             }
         }
     }

@@ -1,10 +1,10 @@
 /// An error the API answers with: an HTTP status and `{"error": "..."}`.
 public struct APIError: Error, Sendable, Equatable, Encodable {
-    public var status: Int
+    public var statusCode: Int
     public var error: String
 
     public init(_ status: Int, _ message: String) {
-        self.status = status
+        self.statusCode = status
         self.error = message
     }
 

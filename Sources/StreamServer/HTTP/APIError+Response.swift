@@ -1,0 +1,13 @@
+import Foundation
+import Hummingbird
+
+extension APIError: HTTPResponseError {
+    public var status: HTTPResponse.Status { .init(code: statusCode) }
+
+    /// Renders `{"error": "..."}` with the status.
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        let body = (try? JSONEncoder().encode(self)) ?? Data("{\"error\":\"\"}".utf8)
+        return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"],
+                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+    }
+}

@@ -1,0 +1,26 @@
+import Foundation
+import Hummingbird
+import Logging
+
+/// Builds the HTTP application: one function, so tests build it with test settings.
+public func buildApplication(_ state: ServerState, logger: Logger = Logger(label: "vstream")) -> some ApplicationProtocol {
+    let router = buildRouter(state)
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname(state.configuration.host, port: state.configuration.port),
+                             serverName: "vstream"),
+        logger: logger)
+}
+
+public func buildRouter(_ state: ServerState) -> Router<BasicRequestContext> {
+    let router = Router(context: BasicRequestContext.self)
+    router.add(middleware: JSONErrorMiddleware())
+    router.add(middleware: FileMiddleware(state.configuration.webDirectory, searchForIndexHtml: true))
+    router.get("healthz") { _, _ in HealthResponse(status: "ok") }
+    UploadRoutes(state: state).add(to: router)
+    VideoRoutes(state: state).add(to: router)
+    HLSRoutes(state: state).add(to: router)
+    return router
+}
+
+struct HealthResponse: ResponseEncodable { var status: String }

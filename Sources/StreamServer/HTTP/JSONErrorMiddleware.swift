@@ -1,0 +1,16 @@
+import Hummingbird
+
+/// Gives every error the API's shape, `{"error": "..."}`: also those raised by
+/// Hummingbird itself (FileMiddleware refusing a `..` path, an unknown route).
+struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            let response = try await next(request, context)
+            return response
+        } catch let error as APIError {
+            throw error
+        } catch let error as any HTTPResponseError {
+            throw APIError(Int(error.status.code), error.status.reasonPhrase.lowercased())
+        }
+    }
+}

@@ -1,0 +1,30 @@
+import Foundation
+
+/// How `vstream serve` runs. Every field has an environment variable and a flag.
+public struct ServerConfiguration: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 8080
+    /// `VSTREAM_DATA_DIR`: objects, SQLite database and scratch space of the embedded default.
+    public var dataDirectory = "./data"
+    /// The browser page's folder (`web/`).
+    public var webDirectory = "web"
+    /// `VSTREAM_MAX_UPLOAD_BYTES`: 5 GiB by default.
+    public var maxUploadBytes: Int64 = 5 << 30
+    /// How long a signed part URL stays valid.
+    public var partURLLifetime: TimeInterval = 3600
+    /// Run the transcode worker in this process (`--no-worker` turns it off).
+    public var embeddedWorker = true
+
+    public init() {}
+
+    /// Reads `HOST`, `PORT`, `VSTREAM_DATA_DIR`, `VSTREAM_MAX_UPLOAD_BYTES`, `VSTREAM_WEB_DIR`.
+    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> ServerConfiguration {
+        var configuration = ServerConfiguration()
+        if let host = environment["HOST"], !host.isEmpty { configuration.host = host }
+        if let port = environment["PORT"].flatMap(Int.init) { configuration.port = port }
+        if let directory = environment["VSTREAM_DATA_DIR"], !directory.isEmpty { configuration.dataDirectory = directory }
+        if let web = environment["VSTREAM_WEB_DIR"], !web.isEmpty { configuration.webDirectory = web }
+        if let limit = environment["VSTREAM_MAX_UPLOAD_BYTES"].flatMap(Int64.init) { configuration.maxUploadBytes = limit }
+        return configuration
+    }
+}

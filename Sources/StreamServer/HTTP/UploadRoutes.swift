@@ -1,0 +1,194 @@
+import Foundation
+import Hummingbird
+
+/// Direct-to-storage resumable uploads. The server signs and coordinates; the bytes go
+/// to storage. In the embedded default the server is that storage, behind the same
+/// kind of signed part URLs as S3, so the browser code is identical.
+struct UploadRoutes {
+    let state: ServerState
+
+    struct CreatedUpload: ResponseEncodable {
+        var videoId: String
+        var uploadId: String
+        var partSize: Int64
+        var partCount: Int
+    }
+
+    struct PartList: ResponseEncodable { var parts: [UploadedPart] }
+    struct SignRequest: Decodable { var partNumbers: [Int]? }
+    struct SignedURLs: ResponseEncodable { var urls: [String: String]; var expiresAt: String }
+    struct CompleteRequest: Decodable {
+        struct Part: Decodable { var partNumber: Int?; var etag: String? }
+        var parts: [Part]?
+    }
+    struct Accepted: ResponseEncodable { var videoId: String; var status: String }
+
+    func add(to router: Router<BasicRequestContext>) {
+        let uploads = router.group("api/uploads")
+        uploads.post { request, context in try await create(request, context) }
+        uploads.get(":id/parts") { _, context in try await parts(context) }
+        uploads.post(":id/sign") { request, context in try await sign(request, context) }
+        uploads.put(":id/parts/:part") { request, context in try await putPart(request, context) }
+        uploads.post(":id/complete") { request, context in try await complete(request, context) }
+        uploads.delete(":id") { _, context in try await abort(context) }
+    }
+
+    func create(_ request: Request, _ context: BasicRequestContext) async throws -> EditedResponse<CreatedUpload> {
+        let body = try await JSONBody.decode(UploadRequest.self, request, context)
+        let plan = try UploadPlan(body, maxBytes: state.configuration.maxUploadBytes)
+        let id = UUID()
+        let key = "uploads/\(id.uuidString.lowercased())/source"  // never derived from the filename
+        let uploadID = try await state.storage.createMultipartUpload(key: key)
+        let now = Date()
+        try await state.store.insert(VideoRecord(
+            id: id, title: plan.title, originalFilename: plan.filename, size: plan.size, contentType: plan.contentType,
+            lastModified: plan.lastModified, status: .uploading, uploadID: uploadID, sourceKey: key,
+            hlsPrefix: "hls/\(id.uuidString.lowercased())", partCount: plan.partCount, createdAt: now, updatedAt: now))
+        return EditedResponse(status: .created, response: CreatedUpload(
+            videoId: id.uuidString.lowercased(), uploadId: uploadID, partSize: plan.partSize, partCount: plan.partCount))
+    }
+
+    /// What storage says has landed (never what the browser remembers).
+    func parts(_ context: BasicRequestContext) async throws -> PartList {
+        let video = try await uploadingVideo(context)
+        return PartList(parts: try await state.storage.listParts(key: video.sourceKey, uploadID: video.uploadID ?? ""))
+    }
+
+    func sign(_ request: Request, _ context: BasicRequestContext) async throws -> SignedURLs {
+        let video = try await uploadingVideo(context)
+        let body = try await JSONBody.decode(SignRequest.self, request, context)
+        let plan = PartRange(count: video.partCount)
+        let numbers = body.partNumbers ?? []
+        try plan.validate(numbers)
+        let expires = Int(Date().timeIntervalSince1970 + state.configuration.partURLLifetime)
+        var urls: [String: String] = [:]
+        for number in numbers {
+            let signature = state.partSigner.signature(method: "PUT", key: video.sourceKey, uploadID: video.uploadID ?? "",
+                                                       partNumber: number, expires: expires)
+            urls[String(number)] = "/api/uploads/\(video.id.uuidString.lowercased())/parts/\(number)?expires=\(expires)&signature=\(signature)"
+        }
+        return SignedURLs(urls: urls, expiresAt: ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval(expires))))
+    }
+
+    /// The embedded default's stand-in for S3's presigned part PUT.
+    func putPart(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let video = try await uploadingVideo(context)
+        guard let number = context.parameters.get("part", as: Int.self), (1...video.partCount).contains(number) else {
+            throw APIError.badRequest("part number out of range 1...\(video.partCount)")
+        }
+        let query = request.uri.queryParameters
+        guard let expires = query.get("expires", as: Int.self), let signature = query.get("signature") else {
+            throw APIError.forbidden("missing signature")
+        }
+        do {
+            try state.partSigner.verify(method: "PUT", key: video.sourceKey, uploadID: video.uploadID ?? "", partNumber: number,
+                                        expires: expires, signature: signature, now: Date())
+        } catch .expired {
+            throw APIError.forbidden("the signed URL has expired")
+        } catch {
+            throw APIError.forbidden("invalid signature")
+        }
+        let partSize = UploadPlan.partSize
+        let expected = number < video.partCount ? partSize : video.size - partSize * Int64(video.partCount - 1)
+        let chunks = request.body.map { Array($0.readableBytesView) }
+        let stored: UploadedPart
+        do {
+            stored = try await state.storage.writePart(uploadID: video.uploadID ?? "", partNumber: number,
+                                                       maxBytes: expected, chunks: chunks)
+        } catch StorageError.invalidPart(let reason) {
+            throw APIError.tooLarge(reason)
+        }
+        guard stored.size == expected else {
+            throw APIError.badRequest("part \(number) has \(stored.size) bytes; expected \(expected)")
+        }
+        return Response(status: .ok, headers: [.eTag: "\"\(stored.etag)\"", .accessControlExposeHeaders: "ETag"])
+    }
+
+    /// Completes the upload, sets PROCESSING and queues the transcode. Idempotent.
+    func complete(_ request: Request, _ context: BasicRequestContext) async throws -> EditedResponse<Accepted> {
+        var video = try await existingVideo(context)
+        let body = try await JSONBody.decode(CompleteRequest.self, request, context)
+        var lifecycle = VideoLifecycle(status: video.status)
+        let actions: [VideoLifecycle.Action]
+        do {
+            actions = try lifecycle.uploadCompleted()
+        } catch {
+            throw APIError.conflict("the video is \(video.status.rawValue)")
+        }
+        for action in actions {
+            switch action {
+            case .completeMultipartUpload:
+                let parts = try (body.parts ?? []).map { part -> (partNumber: Int, etag: String) in
+                    guard let number = part.partNumber, let etag = part.etag else { throw APIError.badRequest("each part needs partNumber and etag") }
+                    return (number, etag)
+                }
+                guard parts.count == video.partCount else {
+                    throw APIError.badRequest("expected \(video.partCount) parts, got \(parts.count)")
+                }
+                do {
+                    try await state.storage.completeMultipartUpload(key: video.sourceKey, uploadID: video.uploadID ?? "", parts: parts)
+                } catch StorageError.invalidPart(let reason) {
+                    throw APIError.badRequest(reason)
+                }
+            case .persist(let status, _):
+                video.status = status
+                guard try await state.store.update(video, expected: .uploading) else {
+                    throw APIError.conflict("the upload changed while completing")
+                }
+            case .enqueueTranscode:
+                if state.configuration.embeddedWorker { await state.worker.enqueue(video.id) }
+            default:
+                break
+            }
+        }
+        return EditedResponse(status: .accepted, response: Accepted(videoId: video.id.uuidString.lowercased(), status: video.status.rawValue))
+    }
+
+    func abort(_ context: BasicRequestContext) async throws -> Response {
+        let video = try await existingVideo(context)
+        var lifecycle = VideoLifecycle(status: video.status)
+        guard (try? lifecycle.uploadAborted()) != nil else { throw APIError.conflict("the video is \(video.status.rawValue)") }
+        try await state.storage.abortMultipartUpload(key: video.sourceKey, uploadID: video.uploadID ?? "")
+        try await state.store.delete(video.id)
+        return Response(status: .noContent)
+    }
+
+    private func existingVideo(_ context: BasicRequestContext) async throws -> VideoRecord {
+        guard let id = context.parameters.get("id").flatMap(UUID.init(uuidString:)),
+              let video = try await state.store.video(id) else { throw APIError.notFound("no such upload") }
+        return video
+    }
+
+    private func uploadingVideo(_ context: BasicRequestContext) async throws -> VideoRecord {
+        let video = try await existingVideo(context)
+        guard video.status == .uploading else { throw APIError.conflict("the upload is already \(video.status.rawValue)") }
+        return video
+    }
+}
+
+/// Part numbers a sign request may ask for.
+struct PartRange {
+    var count: Int
+    func validate(_ numbers: [Int]) throws(APIError) {
+        guard !numbers.isEmpty else { throw .badRequest("partNumbers is empty") }
+        guard numbers.count <= 100 else { throw .badRequest("at most 100 parts per call") }
+        if let bad = numbers.first(where: { $0 < 1 || $0 > count }) { throw .badRequest("part \(bad) is out of range 1...\(count)") }
+    }
+}
+
+/// JSON bodies with our error format: malformed JSON is a 400 `{"error": ...}`.
+enum JSONBody {
+    static func decode<T: Decodable>(_ type: T.Type, _ request: Request, _ context: BasicRequestContext) async throws -> T {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: 1 << 20)
+        } catch {
+            throw APIError.tooLarge("the request body is over 1 MiB")
+        }
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
+        } catch {
+            throw APIError.badRequest("malformed JSON body")
+        }
+    }
+}

@@ -1,0 +1,153 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+/// The video list, one video, its deletion, and its live events.
+struct VideoRoutes {
+    let state: ServerState
+
+    struct RenditionSummary: Codable, Sendable {
+        var name: String
+        var width: Int
+        var height: Int
+        var averageBandwidth: Int
+        var peakBandwidth: Int
+    }
+
+    struct VideoResponse: ResponseEncodable, Sendable {
+        var id: String
+        var title: String
+        var status: String
+        var progress: Double
+        var durationSeconds: Double?
+        var width: Int?
+        var height: Int?
+        var renditions: [RenditionSummary]
+        var playbackUrl: String?
+        var posterUrl: String?
+        var error: String?
+        var createdAt: String
+    }
+
+    struct VideoList: ResponseEncodable { var videos: [VideoResponse] }
+
+    func add(to router: Router<BasicRequestContext>) {
+        let videos = router.group("api/videos")
+        videos.get { _, _ in
+            var list: [VideoResponse] = []
+            for video in try await state.store.videos() { list.append(await response(video)) }
+            return VideoList(videos: list)
+        }
+        videos.get(":id") { _, context in await response(try await video(context)) }
+        videos.delete(":id") { _, context in try await delete(context) }
+        videos.get(":id/events") { request, context in try await EventStream(state: state).response(request, video: try await video(context)) }
+    }
+
+    func video(_ context: BasicRequestContext) async throws -> VideoRecord {
+        guard let id = context.parameters.get("id").flatMap(UUID.init(uuidString:)),
+              let video = try await state.store.video(id) else { throw APIError.notFound("no such video") }
+        return video
+    }
+
+    func response(_ video: VideoRecord) async -> VideoResponse {
+        let live = await state.hub.latestEvent(for: video.id)
+        let progress: Double = switch video.status {
+        case .ready: 100
+        case .processing: live?.percent ?? 0
+        case .uploading, .failed: 0
+        }
+        let renditions = video.renditions.flatMap { try? JSONDecoder().decode([RenditionSummary].self, from: Data($0.utf8)) } ?? []
+        return VideoResponse(
+            id: video.id.uuidString.lowercased(), title: video.title, status: video.status.rawValue, progress: progress,
+            durationSeconds: video.durationSeconds, width: video.width, height: video.height, renditions: renditions,
+            playbackUrl: video.status == .ready ? "/\(video.hlsPrefix)/master.m3u8" : nil, posterUrl: nil,
+            error: video.error, createdAt: ISO8601DateFormatter().string(from: video.createdAt))
+    }
+
+    /// Removes the row and every object: the upload's parts, the source, the HLS output.
+    func delete(_ context: BasicRequestContext) async throws -> Response {
+        let video = try await video(context)
+        guard video.status != .processing else { throw APIError.conflict("the video is being transcoded; try again when it is done") }
+        if let uploadID = video.uploadID, video.status == .uploading {
+            try await state.storage.abortMultipartUpload(key: video.sourceKey, uploadID: uploadID)
+        }
+        try await state.storage.delete(key: video.sourceKey)
+        try await state.storage.deletePrefix(video.hlsPrefix)
+        try await state.store.delete(video.id)
+        await state.hub.forget(video.id)
+        return Response(status: .noContent)
+    }
+}
+
+/// `GET /api/videos/{id}/events`: Server-Sent Events. The current state at once, then
+/// `progress` events, then one `ready` or `failed`; a `: ping` comment every 15 s.
+struct EventStream {
+    let state: ServerState
+    static let pingInterval: Duration = .seconds(15)
+
+    func response(_ request: Request, video: VideoRecord) async throws -> Response {
+        let lastEventID = HTTPField.Name("Last-Event-ID").flatMap { request.headers[$0] }.flatMap(Int.init)
+        let hub = state.hub
+        let id = video.id
+        // Subscribe before reading the state, so nothing published in between is lost.
+        let events = await hub.subscribe(id)
+        let current = await hub.latestEvent(for: id)
+        let initial = Self.stateEvent(video, live: current)
+        let body = ResponseBody { writer in
+            if initial.id != lastEventID || lastEventID == nil { try await writer.write(Self.encode(initial)) }
+            if initial.kind == .ready || initial.kind == .failed {
+                try await writer.finish(nil)
+                return
+            }
+            // Events and pings merged into one sequence; the ping task ends with the response.
+            let (merged, continuation) = AsyncStream.makeStream(of: VideoEvent?.self)
+            let forward = Task {
+                for await event in events { continuation.yield(event) }
+                continuation.finish()
+            }
+            let ping = Task {
+                while !Task.isCancelled {
+                    try await Task.sleep(for: Self.pingInterval)
+                    continuation.yield(nil)
+                }
+            }
+            defer {
+                forward.cancel()
+                ping.cancel()
+            }
+            for await item in merged {
+                guard let event = item else {
+                    try await writer.write(ByteBuffer(string: ": ping\n\n"))
+                    continue
+                }
+                try await writer.write(Self.encode(event))
+                if event.kind == .ready || event.kind == .failed { break }
+            }
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)
+    }
+
+    /// The event a client gets on connecting: what the row says, with the latest live progress.
+    static func stateEvent(_ video: VideoRecord, live: VideoEvent?) -> VideoEvent {
+        switch video.status {
+        case .ready:
+            return VideoEvent(id: live?.id ?? 0, kind: .ready, status: .ready, percent: 100,
+                              playbackUrl: "/\(video.hlsPrefix)/master.m3u8")
+        case .failed:
+            return VideoEvent(id: live?.id ?? 0, kind: .failed, status: .failed, percent: 0, error: video.error)
+        case .processing, .uploading:
+            var event = live ?? VideoEvent(id: 0, kind: .state, status: video.status, percent: 0)
+            event.kind = .state
+            event.status = video.status
+            return event
+        }
+    }
+
+    static func encode(_ event: VideoEvent) -> ByteBuffer {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let data = String(decoding: (try? encoder.encode(event)) ?? Data("{}".utf8), as: UTF8.self)
+        return ByteBuffer(string: "id: \(event.id)\nevent: \(event.kind.rawValue)\ndata: \(data)\n\n")
+    }
+}

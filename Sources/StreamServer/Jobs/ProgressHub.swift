@@ -1,0 +1,66 @@
+import Foundation
+
+/// What SSE clients are told about a video.
+public struct VideoEvent: Sendable, Codable, Equatable {
+    public enum Kind: String, Sendable, Codable { case state, progress, ready, failed }
+    public var id: Int
+    public var kind: Kind
+    public var status: VideoLifecycle.Status
+    public var stage: String?
+    public var percent: Double
+    public var framesDone: Int?
+    public var framesTotal: Int?
+    public var fps: Double?
+    public var renditions: [String: Int]?
+    public var playbackUrl: String?
+    public var error: String?
+}
+
+/// The in-process progress channel (the embedded default; Redis pub/sub in production).
+/// Keeps each video's latest event, throttles to at most 4 a second, and fans events
+/// out to subscribers.
+public actor ProgressHub {
+    private var latest: [UUID: VideoEvent] = [:]
+    private var lastSent: [UUID: ContinuousClock.Instant] = [:]
+    private var subscribers: [UUID: [UUID: AsyncStream<VideoEvent>.Continuation]] = [:]
+    private var sequence = 0
+    private let interval: Duration
+
+    public init(interval: Duration = .milliseconds(250)) { self.interval = interval }
+
+    public func latestEvent(for video: UUID) -> VideoEvent? { latest[video] }
+
+    /// Publishes an event; progress ticks closer together than `interval` are dropped,
+    /// final events never are.
+    public func publish(_ video: UUID, _ make: (Int) -> VideoEvent) {
+        let now = ContinuousClock.now
+        let candidate = make(sequence + 1)
+        if candidate.kind == .progress, let last = lastSent[video], now - last < interval { return }
+        sequence += 1
+        latest[video] = candidate
+        lastSent[video] = now
+        for continuation in subscribers[video, default: [:]].values { continuation.yield(candidate) }
+        if candidate.kind == .ready || candidate.kind == .failed {
+            for continuation in subscribers[video, default: [:]].values { continuation.finish() }
+            subscribers[video] = nil
+        }
+    }
+
+    /// Events for `video` from now on; ends after a final event.
+    public func subscribe(_ video: UUID) -> AsyncStream<VideoEvent> {
+        let (stream, continuation) = AsyncStream.makeStream(of: VideoEvent.self, bufferingPolicy: .bufferingNewest(16))
+        let token = UUID()
+        subscribers[video, default: [:]][token] = continuation
+        continuation.onTermination = { _ in Task { await self.unsubscribe(video, token) } }
+        return stream
+    }
+
+    private func unsubscribe(_ video: UUID, _ token: UUID) {
+        subscribers[video]?[token] = nil
+    }
+
+    public func forget(_ video: UUID) {
+        latest[video] = nil
+        lastSent[video] = nil
+    }
+}

@@ -1,0 +1,123 @@
+import CSQLite
+import Foundation
+
+/// The embedded default's metadata store: SQLite in the data directory, with the same
+/// schema as PostgreSQL. One connection, used from this actor only.
+public actor SQLiteStore {
+    private let database: SQLiteConnection
+
+    public init(path: String) throws {
+        database = try SQLiteConnection(path: path)
+        try Self.migrate(database)
+    }
+
+    /// Each migration runs once, inside a transaction, and is recorded; running them
+    /// again (every start-up) changes nothing.
+    static let migrations: [(version: Int, sql: String)] = [
+        (1, """
+            CREATE TABLE videos (
+                id TEXT PRIMARY KEY,
+                title TEXT NOT NULL,
+                original_filename TEXT NOT NULL,
+                size INTEGER NOT NULL,
+                content_type TEXT NOT NULL,
+                last_modified INTEGER NOT NULL,
+                status TEXT NOT NULL CHECK (status IN ('UPLOADING', 'PROCESSING', 'READY', 'FAILED')),
+                upload_id TEXT,
+                source_key TEXT NOT NULL,
+                hls_prefix TEXT NOT NULL,
+                part_count INTEGER NOT NULL,
+                duration REAL,
+                width INTEGER,
+                height INTEGER,
+                renditions TEXT,
+                error TEXT,
+                created_at REAL NOT NULL,
+                updated_at REAL NOT NULL
+            );
+            CREATE INDEX videos_created_at ON videos (created_at);
+            """),
+    ]
+
+    static func migrate(_ database: SQLiteConnection) throws {
+        try database.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at REAL NOT NULL)")
+        let applied = Set(try database.query("SELECT version FROM schema_migrations").compactMap { $0[0].integer })
+        for migration in migrations where !applied.contains(Int64(migration.version)) {
+            try database.execute("BEGIN")
+            do {
+                try database.execute(migration.sql)
+                try database.run("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+                                 [.integer(Int64(migration.version)), .real(Date().timeIntervalSince1970)])
+                try database.execute("COMMIT")
+            } catch {
+                try? database.execute("ROLLBACK")
+                throw error
+            }
+        }
+    }
+
+    public func insert(_ video: VideoRecord) throws {
+        try database.run("""
+            INSERT INTO videos (id, title, original_filename, size, content_type, last_modified, status, upload_id,
+                source_key, hls_prefix, part_count, duration, width, height, renditions, error, created_at, updated_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, Self.values(video))
+    }
+
+    /// Writes a state change (and what came with it). `expected` makes it conditional:
+    /// the row changes only if it is still in that state; returns whether it did.
+    @discardableResult
+    public func update(_ video: VideoRecord, expected: VideoLifecycle.Status? = nil) throws -> Bool {
+        var sql = """
+            UPDATE videos SET status = ?, upload_id = ?, duration = ?, width = ?, height = ?, renditions = ?,
+                error = ?, updated_at = ? WHERE id = ?
+            """
+        var values: [SQLiteValue] = [.text(video.status.rawValue), .optionalText(video.uploadID),
+                                     .optionalReal(video.durationSeconds), .optionalInteger(video.width.map(Int64.init)),
+                                     .optionalInteger(video.height.map(Int64.init)), .optionalText(video.renditions),
+                                     .optionalText(video.error), .real(Date().timeIntervalSince1970), .text(video.id.uuidString)]
+        if let expected {
+            sql += " AND status = ?"
+            values.append(.text(expected.rawValue))
+        }
+        try database.run(sql, values)
+        return database.changes > 0
+    }
+
+    public func video(_ id: UUID) throws -> VideoRecord? {
+        try database.query("SELECT * FROM videos WHERE id = ?", [.text(id.uuidString)]).first.map(Self.record)
+    }
+
+    public func videos(limit: Int = 100) throws -> [VideoRecord] {
+        try database.query("SELECT * FROM videos ORDER BY created_at DESC LIMIT ?", [.integer(Int64(limit))]).map(Self.record)
+    }
+
+    public func delete(_ id: UUID) throws {
+        try database.run("DELETE FROM videos WHERE id = ?", [.text(id.uuidString)])
+    }
+
+    /// Rows in `status`, oldest first (used at start-up to resume interrupted jobs).
+    public func videos(in status: VideoLifecycle.Status) throws -> [VideoRecord] {
+        try database.query("SELECT * FROM videos WHERE status = ? ORDER BY created_at", [.text(status.rawValue)]).map(Self.record)
+    }
+
+    private static func values(_ video: VideoRecord) -> [SQLiteValue] {
+        [.text(video.id.uuidString), .text(video.title), .text(video.originalFilename), .integer(video.size),
+         .text(video.contentType), .integer(video.lastModified), .text(video.status.rawValue), .optionalText(video.uploadID),
+         .text(video.sourceKey), .text(video.hlsPrefix), .integer(Int64(video.partCount)), .optionalReal(video.durationSeconds),
+         .optionalInteger(video.width.map(Int64.init)), .optionalInteger(video.height.map(Int64.init)),
+         .optionalText(video.renditions), .optionalText(video.error),
+         .real(video.createdAt.timeIntervalSince1970), .real(video.updatedAt.timeIntervalSince1970)]
+    }
+
+    private static func record(_ row: [SQLiteValue]) -> VideoRecord {
+        VideoRecord(
+            id: UUID(uuidString: row[0].text ?? "") ?? UUID(), title: row[1].text ?? "", originalFilename: row[2].text ?? "",
+            size: row[3].integer ?? 0, contentType: row[4].text ?? "", lastModified: row[5].integer ?? 0,
+            status: VideoLifecycle.Status(rawValue: row[6].text ?? "") ?? .failed, uploadID: row[7].text,
+            sourceKey: row[8].text ?? "", hlsPrefix: row[9].text ?? "", partCount: Int(row[10].integer ?? 0),
+            durationSeconds: row[11].real, width: row[12].integer.map(Int.init), height: row[13].integer.map(Int.init),
+            renditions: row[14].text, error: row[15].text,
+            createdAt: Date(timeIntervalSince1970: row[16].real ?? 0), updatedAt: Date(timeIntervalSince1970: row[17].real ?? 0))
+    }
+}

@@ -1,0 +1,24 @@
+import Foundation
+
+/// A row of the videos table: the stable metadata, written only at state changes.
+public struct VideoRecord: Sendable, Codable, Equatable {
+    public var id: UUID
+    public var title: String
+    public var originalFilename: String
+    public var size: Int64
+    public var contentType: String
+    public var lastModified: Int64
+    public var status: VideoLifecycle.Status
+    public var uploadID: String?
+    public var sourceKey: String
+    public var hlsPrefix: String
+    public var partCount: Int
+    public var durationSeconds: Double?
+    public var width: Int?
+    public var height: Int?
+    /// JSON: the renditions written (name, size, bandwidth).
+    public var renditions: String?
+    public var error: String?
+    public var createdAt: Date
+    public var updatedAt: Date
+}

@@ -1,0 +1,30 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import StreamServer
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the HTTP service: resumable uploads, transcoding, live progress and playback.")
+
+    @Option(help: "Address to listen on (env HOST).") var host: String?
+    @Option(help: "Port (env PORT).") var port: Int?
+    @Option(help: "Data directory of the embedded default (env VSTREAM_DATA_DIR).") var dataDir: String?
+    @Option(help: "The web page's folder (env VSTREAM_WEB_DIR).") var webDir: String?
+    @Flag(help: "Do not run the transcode worker in this process.") var noWorker = false
+
+    func run() async throws {
+        var configuration = ServerConfiguration.fromEnvironment()
+        if let host { configuration.host = host }
+        if let port { configuration.port = port }
+        if let dataDir { configuration.dataDirectory = dataDir }
+        if let webDir { configuration.webDirectory = webDir }
+        configuration.embeddedWorker = !noWorker
+        let state = try await ServerState(configuration: configuration)
+        let app = buildApplication(state)
+        Terminal.printLine("vstream is serving on http://\(configuration.host):\(configuration.port)/ "
+                           + "(data in \(URL(fileURLWithPath: configuration.dataDirectory).standardizedFileURL.path))")
+        try await app.runService()
+    }
+}

@@ -1,0 +1,155 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Testing
+@testable import StreamServer
+
+/// The HTTP API on the embedded default. Each test body runs in-process (.router) and
+/// against a real server on 127.0.0.1 (.live).
+@Suite("HTTP API", .serialized)
+struct APITests {
+    static let setups: [TestingSetup] = [.router, .live]
+
+    @Test(arguments: setups)
+    func healthAndPage(_ setup: TestingSetup) async throws {
+        let app = buildApplication(try await makeState())
+        try await app.test(setup) { client in
+            #expect(try await client.json(.get, "/healthz").object["status"] as? String == "ok")
+            try await client.execute(uri: "/", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(String(buffer: response.body).contains("<script type=\"module\" src=\"/app.js\">"))
+            }
+        }
+    }
+
+    @Test(arguments: setups)
+    func badRequestsGetClearErrorsAndStoreNothing(_ setup: TestingSetup) async throws {
+        let state = try await makeState { $0.maxUploadBytes = 50 << 20 }
+        let app = buildApplication(state)
+        try await app.test(setup) { client in
+            func expectError(_ method: HTTPRequest.Method, _ uri: String, _ body: String?, _ status: Int) async throws {
+                let answer = try await client.json(method, uri, body)
+                #expect(answer.status == status, "\(method) \(uri) \(body ?? "")")
+                #expect(answer.object["error"] is String, "\(uri): errors are {\"error\": \"...\"}")
+            }
+            try await expectError(.post, "/api/uploads", #"{"filename":"a.mp4","size":100,"contentType":"video/mp4"}"#, 400)
+            try await expectError(.post, "/api/uploads", #"{"filename":"a.mp4","size":0,"contentType":"video/mp4","lastModified":1}"#, 400)
+            try await expectError(.post, "/api/uploads", #"{"filename":"a.mp4","size":60000000,"contentType":"video/mp4","lastModified":1}"#, 413)
+            try await expectError(.post, "/api/uploads", #"{"filename":"a.txt","size":100,"contentType":"text/plain","lastModified":1}"#, 415)
+            try await expectError(.post, "/api/uploads", #"{"filename": "a.mp4", "size": "#, 400)
+            try await expectError(.get, "/api/uploads/\(UUID().uuidString)/parts", nil, 404)
+            try await expectError(.get, "/api/videos/\(UUID().uuidString)", nil, 404)
+            try await expectError(.get, "/api/videos/not-a-uuid", nil, 404)
+            try await expectError(.get, "/hls/%2e%2e/%2e%2e/vstream.sqlite", nil, 400)
+            #expect((try await client.json(.get, "/api/videos").object["videos"] as? [Any])?.isEmpty == true)
+        }
+    }
+
+    @Test(arguments: setups)
+    func signedPartURLsAreScopedAndExpire(_ setup: TestingSetup) async throws {
+        let app = buildApplication(try await makeState())
+        try await app.test(setup) { client in
+            let upload = UploadDriver(client: client, file: fixture("upload_30mb.mp4"))
+            let (id, count) = try await upload.create()
+            #expect(count == 3)
+            let urls = try await upload.sign(id, [1, 2])
+            // Part 1's signature used for part 2: refused.
+            let forged = try #require(urls[1]).replacingOccurrences(of: "/parts/1?", with: "/parts/2?")
+            #expect(try await upload.put(2, url: forged).status == 403)
+            // A tampered signature and a stretched expiry: refused.
+            let tampered = try #require(urls[1]).dropLast(4) + "beef"
+            #expect(try await upload.put(1, url: String(tampered)).status == 403)
+            let stretched = try #require(urls[1]).replacingOccurrences(of: "expires=", with: "expires=9")
+            #expect(try await upload.put(1, url: stretched).status == 403)
+            #expect(try await client.json(.post, "/api/uploads/\(id)/sign", #"{"partNumbers":[4]}"#).status == 400)
+            #expect(try await client.json(.get, "/api/uploads/\(id)/parts").object["parts"] as? [Any] != nil)
+            #expect((try await client.json(.get, "/api/uploads/\(id)/parts").object["parts"] as? [Any])?.isEmpty == true,
+                    "nothing was stored")
+        }
+        let expiring = buildApplication(try await makeState { $0.partURLLifetime = -1 })
+        try await expiring.test(setup) { client in
+            let upload = UploadDriver(client: client, file: fixture("upload_30mb.mp4"))
+            let (id, _) = try await upload.create()
+            let url = try #require(try await upload.sign(id, [1])[1])
+            #expect(try await upload.put(1, url: url).status == 403)
+        }
+    }
+
+    @Test(arguments: setups)
+    func aResumedUploadSendsOnlyTheMissingPartsThenTranscodesToReady(_ setup: TestingSetup) async throws {
+        let state = try await makeState()
+        let app = buildApplication(state)
+        try await app.test(setup) { client in
+            let upload = UploadDriver(client: client, file: fixture("upload_30mb.mp4"))
+            let (id, count) = try await upload.create()
+            // The first page sends part 1, then is closed.
+            let first = try await upload.put(1, url: try #require(try await upload.sign(id, [1])[1]))
+            #expect(first.status == 200 && first.etag != nil)
+            // The reopened page asks storage what landed, and sends only the rest.
+            let landed = (try await client.json(.get, "/api/uploads/\(id)/parts").object["parts"] as? [[String: Any]] ?? [])
+                .compactMap { $0["partNumber"] as? Int }
+            #expect(landed == [1])
+            let missing = (1...count).filter { !landed.contains($0) }
+            let urls = try await upload.sign(id, missing)
+            for part in missing { #expect(try await upload.put(part, url: try #require(urls[part])).status == 200) }
+
+            #expect(try await upload.complete(id) == 202)
+            #expect(try await upload.complete(id) == 202, "complete is idempotent")
+            let events = try await upload.events(id)
+            #expect(events.first?.event == "state")
+            #expect(events.contains { $0.event == "progress" && ($0.data["framesTotal"] as? Int) == 300 })
+            #expect(events.last?.event == "ready")
+            let percents = events.compactMap { $0.data["percent"] as? Double }
+            #expect(percents == percents.sorted() && percents.last == 100)
+
+            let video = try await client.json(.get, "/api/videos/\(id)").object
+            #expect(video["status"] as? String == "READY" && video["progress"] as? Double == 100)
+            #expect((video["renditions"] as? [[String: Any]])?.compactMap { $0["name"] as? String } == ["360p", "720p"])
+            let playback = try #require(video["playbackUrl"] as? String)
+            try await client.execute(uri: playback, method: .get) { response in
+                #expect(response.status == .ok && response.headers[.contentType] == "application/vnd.apple.mpegurl")
+                #expect(String(buffer: response.body).contains("#EXT-X-STREAM-INF"))
+            }
+            try await client.execute(uri: "/hls/\(id)/720p/segment_00000.m4s", method: .get, headers: [.range: "bytes=0-99"]) { response in
+                #expect(response.status == .partialContent && response.body.readableBytes == 100)
+                #expect(response.headers[.contentType] == "video/iso.segment")
+            }
+            // The original is deleted once the ladder is stored.
+            #expect(!FileManager.default.fileExists(atPath: try state.storage.objectURL("uploads/\(id)/source").path))
+        }
+    }
+
+    @Test func mediaThatIsNotMediaEndsFailedWithAReasonAndKeepsTheOriginal() async throws {
+        let state = try await makeState()
+        let app = buildApplication(state)
+        try await app.test(.router) { client in
+            let upload = UploadDriver(client: client, file: fixture("random.bin"))
+            let (id, _) = try await upload.create()
+            #expect(try await upload.put(1, url: try #require(try await upload.sign(id, [1])[1])).status == 200)
+            #expect(try await upload.complete(id) == 202)
+            let events = try await upload.events(id)
+            let failed = try #require(events.last)
+            #expect(failed.event == "failed")
+            #expect((failed.data["error"] as? String)?.contains("not a media file") == true)
+            let video = try await client.json(.get, "/api/videos/\(id)").object
+            #expect(video["status"] as? String == "FAILED" && (video["error"] as? String)?.isEmpty == false)
+            #expect(FileManager.default.fileExists(atPath: try state.storage.objectURL("uploads/\(id)/source").path),
+                    "the original is kept for inspection")
+            // Deleting the video removes the row and every object.
+            try await client.execute(uri: "/api/videos/\(id)", method: .delete) { #expect($0.status == .noContent) }
+            #expect(try await client.json(.get, "/api/videos/\(id)").status == 404)
+            #expect(!FileManager.default.fileExists(atPath: try state.storage.objectURL("uploads/\(id)/source").path))
+        }
+    }
+
+    @Test func migrationsRunTwiceWithoutHarm() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("migrate-\(UUID().uuidString).sqlite").path
+        let first = try SQLiteStore(path: path)
+        let now = Date()
+        try await first.insert(VideoRecord(id: UUID(), title: "t", originalFilename: "t.mp4", size: 1, contentType: "video/mp4",
+                                           lastModified: 1, status: .uploading, sourceKey: "uploads/x/source", hlsPrefix: "hls/x",
+                                           partCount: 1, createdAt: now, updatedAt: now))
+        let second = try SQLiteStore(path: path)
+        #expect(try await second.videos().count == 1)
+    }
+}

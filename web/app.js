@@ -1,0 +1,272 @@
+// The vstream page: resumable direct-to-storage uploads, live transcode progress,
+// and playback. Plain ES module, no build step.
+//
+// Upload protocol (the same against R2 and the embedded default):
+//   POST /api/uploads            -> {videoId, partSize, partCount}
+//   GET  /api/uploads/:id/parts  -> the parts storage already has (resume)
+//   POST /api/uploads/:id/sign   -> presigned part URLs, in batches, on demand
+//   PUT  <signed url>            -> one 10 MiB part; the ETag header identifies it
+//   POST /api/uploads/:id/complete
+const PARALLEL = 4;
+const SIGN_BATCH = 20;
+const $ = (id) => document.getElementById(id);
+
+const fingerprint = (file) => `vstream.upload:${file.name}:${file.size}:${file.lastModified}`;
+
+async function api(method, path, body) {
+  const response = await fetch(path, {
+    method,
+    headers: body ? { "content-type": "application/json" } : {},
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await response.text();
+  const data = text ? JSON.parse(text) : {};
+  if (!response.ok) throw Object.assign(new Error(data.error || response.statusText), { status: response.status });
+  return data;
+}
+
+class Upload {
+  constructor(file) {
+    this.file = file;
+    this.paused = false;
+    this.cancelled = false;
+    this.inFlight = new Map(); // partNumber -> XMLHttpRequest
+    this.loaded = new Map();   // partNumber -> bytes sent so far
+    this.urls = new Map();     // partNumber -> {url, expiresAt}
+    this.done = new Map();     // partNumber -> etag
+    this.samples = [];
+  }
+
+  async start() {
+    const key = fingerprint(this.file);
+    const saved = JSON.parse(localStorage.getItem(key) || "null");
+    if (saved) {
+      try {
+        const { parts } = await api("GET", `/api/uploads/${saved.videoId}/parts`);
+        Object.assign(this, saved);
+        for (const part of parts) {
+          this.done.set(part.partNumber, part.etag);
+          this.loaded.set(part.partNumber, part.size);
+        }
+        $("resumed").hidden = false;
+      } catch {
+        localStorage.removeItem(key); // gone or finished: start over
+      }
+    }
+    if (!this.videoId) {
+      const created = await api("POST", "/api/uploads", {
+        filename: this.file.name, size: this.file.size, lastModified: this.file.lastModified,
+        contentType: this.file.type || "video/mp4", title: this.file.name,
+      });
+      Object.assign(this, { videoId: created.videoId, partSize: created.partSize, partCount: created.partCount });
+      localStorage.setItem(key, JSON.stringify({ videoId: this.videoId, partSize: this.partSize, partCount: this.partCount }));
+    }
+    this.started = performance.now();
+    this.report();
+    await this.run();
+  }
+
+  pending() {
+    const parts = [];
+    for (let n = 1; n <= this.partCount; n++) if (!this.done.has(n) && !this.inFlight.has(n)) parts.push(n);
+    return parts;
+  }
+
+  async run() {
+    const workers = Array.from({ length: PARALLEL }, () => this.worker());
+    await Promise.all(workers);
+    if (this.cancelled || this.paused || this.done.size < this.partCount) return;
+    // Complete with what storage says it has, not what we remember.
+    const { parts } = await api("GET", `/api/uploads/${this.videoId}/parts`);
+    await api("POST", `/api/uploads/${this.videoId}/complete`, {
+      parts: parts.map((p) => ({ partNumber: p.partNumber, etag: p.etag })),
+    });
+    localStorage.removeItem(fingerprint(this.file));
+    followTranscode(this.videoId);
+  }
+
+  async worker() {
+    while (!this.paused && !this.cancelled) {
+      const [next] = this.pending();
+      if (next === undefined) return;
+      this.inFlight.set(next, null);
+      try {
+        const etag = await this.sendWithRetry(next);
+        this.done.set(next, etag);
+      } catch (error) {
+        if (!this.paused && !this.cancelled) showError(`part ${next}: ${error.message}`);
+        this.inFlight.delete(next);
+        this.loaded.set(next, 0);
+        return;
+      }
+      this.inFlight.delete(next);
+      this.report();
+    }
+  }
+
+  async signedURL(partNumber, force = false) {
+    const cached = this.urls.get(partNumber);
+    if (!force && cached && cached.expiresAt - Date.now() > 60_000) return cached.url;
+    const batch = [partNumber, ...this.pending().filter((n) => n !== partNumber && !this.urls.has(n))].slice(0, SIGN_BATCH);
+    const { urls, expiresAt } = await api("POST", `/api/uploads/${this.videoId}/sign`, { partNumbers: batch });
+    for (const [n, url] of Object.entries(urls)) this.urls.set(Number(n), { url, expiresAt: Date.parse(expiresAt) });
+    return this.urls.get(partNumber).url;
+  }
+
+  async sendWithRetry(partNumber) {
+    for (let attempt = 0; ; attempt++) {
+      const url = await this.signedURL(partNumber, attempt > 0);
+      try {
+        return await this.send(partNumber, url);
+      } catch (error) {
+        if (this.paused || this.cancelled || attempt >= 4) throw error;
+        // 403: the URL expired (re-signed above); other failures: back off and retry.
+        if (error.status !== 403) await new Promise((r) => setTimeout(r, 500 * 2 ** attempt));
+      }
+    }
+  }
+
+  send(partNumber, url) {
+    const start = (partNumber - 1) * this.partSize;
+    const blob = this.file.slice(start, Math.min(start + this.partSize, this.file.size));
+    return new Promise((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      this.inFlight.set(partNumber, xhr);
+      xhr.open("PUT", url);
+      xhr.upload.onprogress = (event) => { this.loaded.set(partNumber, event.loaded); this.report(); };
+      xhr.onload = () => {
+        const etag = xhr.getResponseHeader("ETag");
+        if (xhr.status >= 200 && xhr.status < 300 && etag) resolve(etag.replaceAll('"', ""));
+        else reject(Object.assign(new Error(`HTTP ${xhr.status}`), { status: xhr.status }));
+      };
+      xhr.onerror = () => reject(new Error("network error"));
+      xhr.onabort = () => reject(new Error("aborted"));
+      xhr.send(blob);
+    });
+  }
+
+  pause() {
+    this.paused = true;
+    for (const xhr of this.inFlight.values()) xhr?.abort();
+  }
+
+  resume() {
+    this.paused = false;
+    this.run().catch((error) => showError(error.message));
+  }
+
+  async cancel() {
+    this.cancelled = true;
+    for (const xhr of this.inFlight.values()) xhr?.abort();
+    localStorage.removeItem(fingerprint(this.file));
+    if (this.videoId) await api("DELETE", `/api/uploads/${this.videoId}`).catch(() => {});
+    $("job").hidden = true;
+    refreshList();
+  }
+
+  report() {
+    let sent = 0;
+    for (const [n, bytes] of this.loaded) if (this.done.has(n) || this.inFlight.has(n)) sent += bytes;
+    const percent = this.file.size ? (100 * sent) / this.file.size : 100;
+    $("upload-bar").style.width = `${percent}%`;
+    $("upload-text").textContent = `uploaded ${percent.toFixed(1)}% (${this.done.size}/${this.partCount} parts)`;
+    const now = performance.now();
+    this.samples.push([now, sent]);
+    while (this.samples.length > 2 && now - this.samples[0][0] > 5000) this.samples.shift();
+    const [t0, b0] = this.samples[0];
+    const speed = now > t0 ? ((sent - b0) * 1000) / (now - t0) : 0;
+    $("speed").textContent = speed > 0 ? `${(speed / 1048576).toFixed(1)} MiB/s` : "";
+    $("eta").textContent = speed > 0 ? `ETA ${Math.ceil((this.file.size - sent) / speed)} s` : "";
+  }
+}
+
+function showError(message) {
+  $("error").textContent = message;
+  $("error").hidden = false;
+}
+
+function followTranscode(videoId) {
+  $("transcode-text").textContent = "transcoding…";
+  const events = new EventSource(`/api/videos/${videoId}/events`);
+  const update = (event) => {
+    const data = JSON.parse(event.data);
+    $("transcode-bar").style.width = `${data.percent}%`;
+    const frames = data.framesTotal ? ` (${data.framesDone}/${data.framesTotal} frames, ${(data.fps || 0).toFixed(1)} fps)` : "";
+    $("transcode-text").textContent = `${data.stage || data.status.toLowerCase()} ${data.percent.toFixed(1)}%${frames}`;
+  };
+  events.addEventListener("state", update);
+  events.addEventListener("progress", update);
+  events.addEventListener("ready", (event) => {
+    const data = JSON.parse(event.data);
+    $("transcode-bar").style.width = "100%";
+    $("transcode-text").textContent = "ready: transcoding 100%";
+    events.close();
+    play(data.playbackUrl);
+    refreshList();
+  });
+  events.addEventListener("failed", (event) => {
+    showError(`transcoding failed: ${JSON.parse(event.data).error}`);
+    events.close();
+    refreshList();
+  });
+}
+
+function play(url) {
+  const player = $("player");
+  $("player-section").hidden = false;
+  player.src = url;
+  player.play().catch(() => {});
+}
+
+async function refreshList() {
+  const { videos } = await api("GET", "/api/videos");
+  const list = $("videos");
+  list.replaceChildren(...videos.map((video) => {
+    const item = document.createElement("li");
+    const title = document.createElement("span");
+    title.textContent = `${video.title} — ${video.status}${video.status === "PROCESSING" ? ` ${video.progress.toFixed(0)}%` : ""}`;
+    item.append(title);
+    if (video.playbackUrl) {
+      const button = document.createElement("button");
+      button.textContent = "Play";
+      button.onclick = () => play(video.playbackUrl);
+      item.append(button);
+    }
+    if (video.error) {
+      const error = document.createElement("small");
+      error.textContent = video.error;
+      item.append(error);
+    }
+    return item;
+  }));
+}
+
+let current = null;
+function choose(file) {
+  if (!file) return;
+  current?.pause();
+  $("job").hidden = false;
+  $("error").hidden = true;
+  $("resumed").hidden = true;
+  $("name").textContent = file.name;
+  $("transcode-bar").style.width = "0";
+  $("transcode-text").textContent = "waiting for the upload";
+  current = new Upload(file);
+  window.vstreamUpload = current; // for tests and the curious
+  current.start().catch((error) => showError(error.message));
+}
+
+$("file").addEventListener("change", (event) => choose(event.target.files[0]));
+const drop = $("drop");
+drop.addEventListener("dragover", (event) => { event.preventDefault(); drop.classList.add("over"); });
+drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+drop.addEventListener("drop", (event) => { event.preventDefault(); drop.classList.remove("over"); choose(event.dataTransfer.files[0]); });
+$("pause").onclick = () => { current?.pause(); $("pause").hidden = true; $("resume").hidden = false; };
+$("resume").onclick = () => { current?.resume(); $("pause").hidden = false; $("resume").hidden = true; };
+$("cancel").onclick = () => current?.cancel();
+$("player").addEventListener("resize", () => {
+  const player = $("player");
+  $("rendition").textContent = `playing ${player.videoWidth}x${player.videoHeight}`;
+});
+refreshList().catch(() => {});
+setInterval(() => refreshList().catch(() => {}), 5000);
