@@ -1,24 +1,26 @@
 # vstream: the two commands of the README.
-#   make run    build, then transcode the bundled sample into ./out (no external service)
-#   make test   the whole test suite
+#   make run    build, then start `vstream serve` on the embedded default (no external service)
+#   make test   the whole test suite (Swift tests, then the browser tests)
 # Both install what they need first (Debian packages, PyPI packages), as root on Debian 12.
 
 SWIFT ?= $(shell command -v swift 2>/dev/null || echo /opt/swift/usr/bin/swift)
 DEBIAN_PACKAGES = pkg-config ffmpeg libavcodec-dev libavformat-dev libswscale-dev \
 	libswresample-dev libavutil-dev gstreamer1.0-tools gstreamer1.0-plugins-base \
-	gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav time libsqlite3-dev
+	gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav time libsqlite3-dev chromium
+PYPI_PACKAGES = playwright==1.65.2 pytest
 FIXTURES = fixtures/media
 SAMPLE = $(FIXTURES)/h264_1080p30_stereo.mp4
 
-.PHONY: run test deps build fixtures clean
+.PHONY: run test deps pydeps build fixtures clean
 
 run: deps fixtures
 	$(SWIFT) build -c release --product vstream
-	.build/release/vstream transcode $(SAMPLE) -o out
+	exec .build/release/vstream serve
 
-test: deps fixtures
+test: deps pydeps fixtures
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	python3 -m pytest -q Tests/browser
 
 # Installs only what is missing, so a second run costs nothing.
 deps:
@@ -27,6 +29,11 @@ deps:
 		echo "installing:" $$missing; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
+
+# Playwright drives Debian's Chromium (never `playwright install`).
+pydeps:
+	@python3 -c "import playwright, pytest" 2>/dev/null || python3 -m pip install -q $(PYPI_PACKAGES) \
+		|| python3 -m pip install -q --break-system-packages $(PYPI_PACKAGES)
 
 fixtures:
 	bash fixtures/make_fixtures.sh $(FIXTURES)

@@ -82,6 +82,7 @@ class Upload {
       parts: parts.map((p) => ({ partNumber: p.partNumber, etag: p.etag })),
     });
     localStorage.removeItem(fingerprint(this.file));
+    $("pause").hidden = $("resume").hidden = $("cancel").hidden = true;
     followTranscode(this.videoId);
   }
 
@@ -251,6 +252,8 @@ function choose(file) {
   $("name").textContent = file.name;
   $("transcode-bar").style.width = "0";
   $("transcode-text").textContent = "waiting for the upload";
+  $("pause").hidden = $("cancel").hidden = false;
+  $("resume").hidden = true;
   current = new Upload(file);
   window.vstreamUpload = current; // for tests and the curious
   current.start().catch((error) => showError(error.message));

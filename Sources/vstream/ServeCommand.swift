@@ -22,9 +22,11 @@ struct ServeCommand: AsyncParsableCommand {
         if let webDir { configuration.webDirectory = webDir }
         configuration.embeddedWorker = !noWorker
         let state = try await ServerState(configuration: configuration)
-        let app = buildApplication(state)
-        Terminal.printLine("vstream is serving on http://\(configuration.host):\(configuration.port)/ "
-                           + "(data in \(URL(fileURLWithPath: configuration.dataDirectory).standardizedFileURL.path))")
+        let data = URL(fileURLWithPath: configuration.dataDirectory).standardizedFileURL.path
+        let host = configuration.host
+        let app = buildApplication(state) { port in
+            Terminal.printLine("vstream is serving on http://\(host):\(port)/  (open it in a browser; data in \(data))")
+        }
         try await app.runService()
     }
 }

@@ -3,12 +3,15 @@ import Hummingbird
 import Logging
 
 /// Builds the HTTP application: one function, so tests build it with test settings.
-public func buildApplication(_ state: ServerState, logger: Logger = Logger(label: "vstream")) -> some ApplicationProtocol {
+/// `onListening` runs once the socket accepts connections (so a printed URL works).
+public func buildApplication(_ state: ServerState, logger: Logger = Logger(label: "vstream"),
+                             onListening: @escaping @Sendable (_ port: Int) async -> Void = { _ in }) -> some ApplicationProtocol {
     let router = buildRouter(state)
     return Application(
         router: router,
         configuration: .init(address: .hostname(state.configuration.host, port: state.configuration.port),
                              serverName: "vstream"),
+        onServerRunning: { channel in await onListening(channel.localAddress?.port ?? state.configuration.port) },
         logger: logger)
 }
 
