@@ -224,6 +224,13 @@ async function refreshList() {
   const list = $("videos");
   list.replaceChildren(...videos.map((video) => {
     const item = document.createElement("li");
+    if (video.posterUrl) {
+      const poster = document.createElement("img");
+      poster.src = video.posterUrl;
+      poster.alt = "";
+      poster.className = "poster";
+      item.append(poster);
+    }
     const title = document.createElement("span");
     title.textContent = `${video.title} — ${video.status}${video.status === "PROCESSING" ? ` ${video.progress.toFixed(0)}%` : ""}`;
     item.append(title);

@@ -19,6 +19,8 @@ public struct TranscodeOptions: Sendable, Equatable {
     /// several times faster than the ladder encodes, and frame threading there only
     /// costs CPU and memory that x264 needs (measured in docs/performance.md).
     public var decoderThreads: Int = ProcessInfo.processInfo.activeProcessorCount <= 2 ? 1 : 0
+    /// Write `poster.jpg` from the frame at about 10% of the video.
+    public var writePoster = true
     /// AAC-LC bit rate of the one audio track shared by every variant.
     public var audioBitrate: Int = 128_000
 

@@ -23,5 +23,7 @@ public struct TranscodeResult: Sendable, Codable, Equatable {
     public var hasAudio: Bool
     public var segmentFormat: SegmentFormat
     public var renditions: [RenditionResult]
+    /// "poster.jpg" (relative to the output) when one was written.
+    public var poster: String?
     public var wallSeconds: Double
 }

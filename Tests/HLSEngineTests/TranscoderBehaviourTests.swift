@@ -42,6 +42,19 @@ struct TranscoderBehaviourTests {
         }
     }
 
+    @Test(arguments: [("h264_1080p30_stereo.mp4", "1280x720"), ("portrait_rot90.mp4", "720x1280"),
+                      ("anamorphic_sar16x15.ts", "480x360"), ("tiny_256x144.mp4", "256x144")])
+    func posterIsAnUprightJPEGAtTheLadderSize(_ fixture: String, size: String) async throws {
+        let outcome = try await TranscodedFixtures.shared.outcome(fixture)
+        #expect(outcome.result.poster == "poster.jpg")
+        let path = outcome.directory + "/poster.jpg"
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        #expect(bytes.prefix(2) == Data([0xFF, 0xD8]), "a JPEG starts with SOI")
+        let picture = try SegmentMedia(path: path, initialization: nil)
+        #expect("\(picture.width)x\(picture.height)" == size)
+        #expect(picture.video.count == 1)
+    }
+
     @Test func cancellationStopsWithinASecondAndRemovesTheOutput() async throws {
         let directory = Fixtures.temporaryDirectory("cancel") + "/hls"
         let transcoder = Transcoder(input: Fixtures.path("h264_1080p30_stereo.mp4"), output: directory)

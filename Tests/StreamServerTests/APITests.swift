@@ -114,6 +114,11 @@ struct APITests {
                 #expect(response.status == .partialContent && response.body.readableBytes == 100)
                 #expect(response.headers[.contentType] == "video/iso.segment")
             }
+            let poster = try #require(video["posterUrl"] as? String)
+            try await client.execute(uri: poster, method: .get) { response in
+                #expect(response.status == .ok && response.headers[.contentType] == "image/jpeg")
+                #expect(Array(response.body.readableBytesView.prefix(2)) == [0xFF, 0xD8])
+            }
             // The original is deleted once the ladder is stored.
             #expect(!FileManager.default.fileExists(atPath: try state.storage.objectURL("uploads/\(id)/source").path))
         }

@@ -15,6 +15,8 @@ final class DecodeStage {
     /// (the earliest stream's first timestamp), keeping any A/V offset.
     private let videoOffset: Int64
     private var lastVideoPTS: Int64?
+    /// The poster: written from the frame with this index (about 10% in).
+    private let poster: (writer: PosterWriter, path: String, frameIndex: Int)?
 
     private(set) var decodedFrames = 0
     private(set) var corruptPackets = 0
@@ -49,7 +51,9 @@ final class DecodeStage {
     }
 
     init(input: InputFile, info: MediaInfo, video: Decoder, audio: AudioChain?, workers: [RenditionWorker],
-         segmentDuration: Double, cancellation: CancellationFlag) {
+         segmentDuration: Double, poster: (writer: PosterWriter, path: String, frameIndex: Int)?,
+         cancellation: CancellationFlag) {
+        self.poster = poster
         self.input = input
         self.info = info
         self.video = video
@@ -120,6 +124,7 @@ final class DecodeStage {
         lastVideoPTS = pts
         frame.pts = pts
         let startsSegment = clock.startsSegment(at: Double(pts) * video.timeBase.doubleValue)
+        if let poster, decodedFrames == poster.frameIndex { try poster.writer.write(frame, to: poster.path) }
         decodedFrames += 1
         broadcast(.video(frame, startsSegment: startsSegment))
     }

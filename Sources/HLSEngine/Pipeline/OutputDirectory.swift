@@ -19,6 +19,7 @@ final class OutputDirectory {
             try manager.createDirectory(atPath: self.path, withIntermediateDirectories: true)
             // A stale master would claim a complete ladder while we replace it.
             if manager.fileExists(atPath: masterPath) { try manager.removeItem(atPath: masterPath) }
+            if manager.fileExists(atPath: posterPath) { try manager.removeItem(atPath: posterPath) }
             for name in renditions {
                 let folder = directory(for: name)
                 if manager.fileExists(atPath: folder) { try manager.removeItem(atPath: folder) }
@@ -31,6 +32,7 @@ final class OutputDirectory {
     }
 
     var masterPath: String { path + "/master.m3u8" }
+    var posterPath: String { path + "/poster.jpg" }
     func directory(for rendition: String) -> String { path + "/" + rendition }
 
     /// Writes `text` to `relativePath` through a temporary file and a rename.
@@ -50,6 +52,8 @@ final class OutputDirectory {
         let manager = FileManager.default
         try? manager.removeItem(atPath: masterPath)
         try? manager.removeItem(atPath: masterPath + ".tmp")
+        try? manager.removeItem(atPath: posterPath)
+        try? manager.removeItem(atPath: posterPath + ".part")
         for name in renditionNames { try? manager.removeItem(atPath: directory(for: name)) }
         if createdRoot, (try? manager.contentsOfDirectory(atPath: path))?.isEmpty == true {
             try? manager.removeItem(atPath: path)

@@ -55,7 +55,8 @@ struct TranscodePipeline {
             return TranscodeResult(
                 masterPlaylist: output.masterPath, durationSeconds: result.duration,
                 sourceFrames: info.video.frameCount, hasAudio: info.audio != nil,
-                segmentFormat: options.segmentFormat, renditions: result.renditions, wallSeconds: wall)
+                segmentFormat: options.segmentFormat, renditions: result.renditions,
+                poster: FileManager.default.fileExists(atPath: output.posterPath) ? "poster.jpg" : nil, wallSeconds: wall)
         } catch {
             output?.removeEverythingWritten()
             throw TranscodeError(input: inputPath, reason: Self.reason(for: error, cancelled: cancellation.isCancelled))
@@ -101,8 +102,13 @@ struct TranscodePipeline {
         }
         progress.begin(framesTotal: info.video.frameCount, renditions: renditions.map(\.name))
 
+        let posterSize = PosterWriter.size(for: renditions)
+        let poster = options.writePoster
+            ? (writer: PosterWriter(width: posterSize.width, height: posterSize.height, rotation: info.video.geometry.rotation),
+               path: output.posterPath, frameIndex: PosterWriter.frameIndex(frameCount: info.video.frameCount))
+            : nil
         let decode = DecodeStage(input: input, info: info, video: decoder, audio: audio, workers: workers,
-                                 segmentDuration: options.segmentDuration, cancellation: cancellation)
+                                 segmentDuration: options.segmentDuration, poster: poster, cancellation: cancellation)
         workers.forEach { $0.start() }
         var decodeError: Error?
         do { try decode.run() } catch {

@@ -60,7 +60,8 @@ struct VideoRoutes {
         return VideoResponse(
             id: video.id.uuidString.lowercased(), title: video.title, status: video.status.rawValue, progress: progress,
             durationSeconds: video.durationSeconds, width: video.width, height: video.height, renditions: renditions,
-            playbackUrl: video.status == .ready ? "/\(video.hlsPrefix)/master.m3u8" : nil, posterUrl: nil,
+            playbackUrl: video.status == .ready ? "/\(video.hlsPrefix)/master.m3u8" : nil,
+            posterUrl: video.status == .ready ? "/\(video.hlsPrefix)/poster.jpg" : nil,
             error: video.error, createdAt: ISO8601DateFormatter().string(from: video.createdAt))
     }
 

@@ -1,0 +1,60 @@
+import CAV
+import Foundation
+
+/// Writes `poster.jpg`: the source frame at about 10% of the video, upright, with
+/// square pixels, at the size of the largest rendition up to 1280 pixels wide, as a
+/// JPEG from libavcodec's MJPEG encoder. One frame, on the pipeline thread.
+struct PosterWriter {
+    /// Which decoded frame becomes the poster.
+    static func frameIndex(frameCount: Int) -> Int { max(0, frameCount / 10) }
+
+    /// The poster's size: the largest rendition no wider than 1280 (else the smallest).
+    static func size(for renditions: [Rendition]) -> (width: Int, height: Int) {
+        let fitting = renditions.filter { $0.width <= 1280 }
+        let chosen = fitting.last ?? renditions.first
+        return (chosen?.width ?? 2, chosen?.height ?? 2)
+    }
+
+    let width: Int
+    let height: Int
+    let rotation: Int
+
+    /// Encodes `frame` and writes it to `path` through a temporary file and a rename.
+    func write(_ frame: Frame, to path: String) throws {
+        let quarterTurn = rotation == 90 || rotation == 270
+        let scaledWidth = Int32(quarterTurn ? height : width), scaledHeight = Int32(quarterTurn ? width : height)
+        let scaler = try Scaler(from: (frame.width, frame.height, frame.pixelFormat),
+                                to: (scaledWidth, scaledHeight, AV_PIX_FMT_YUV420P))
+        var picture = try Frame.video(width: scaledWidth, height: scaledHeight, format: AV_PIX_FMT_YUV420P)
+        try scaler.scale(frame, into: picture)
+        if rotation != 0 {
+            let upright = try Frame.video(width: Int32(width), height: Int32(height), format: AV_PIX_FMT_YUV420P)
+            FrameRotator.rotate(picture, clockwise: rotation, into: upright)
+            picture = upright
+        }
+        picture.pts = 0
+        picture.pointer.pointee.quality = 3 * FF_QP2LAMBDA  // qscale 3: a good-looking still
+        let encoder = try Encoder(codecName: "mjpeg") { context in
+            context.pointee.width = Int32(width)
+            context.pointee.height = Int32(height)
+            context.pointee.pix_fmt = AV_PIX_FMT_YUV420P
+            // Limited-range input, said so explicitly (mjpeg needs this for non-J formats).
+            context.pointee.color_range = AVCOL_RANGE_MPEG
+            context.pointee.strict_std_compliance = FF_COMPLIANCE_UNOFFICIAL
+            context.pointee.time_base = AVRational(num: 1, den: 25)
+            context.pointee.flags |= AV_CODEC_FLAG_QSCALE
+        }
+        var jpeg = Data()
+        let collect: (Packet) throws -> Void = { jpeg.append(contentsOf: $0.bytes) }
+        try encoder.encode(picture, emit: collect)
+        try encoder.encode(nil, emit: collect)
+        guard !jpeg.isEmpty else { throw TranscodeError.Reason.io("the poster encoder produced nothing") }
+        let temporary = path + ".part"
+        do {
+            try jpeg.write(to: URL(fileURLWithPath: temporary))
+            guard rename(temporary, path) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        } catch {
+            throw TranscodeError.Reason.io("cannot write \(path): \(error.localizedDescription)")
+        }
+    }
+}
