@@ -87,3 +87,11 @@ struct UploadDriver {
 
     struct UploadFailure: Error { var message: String }
 }
+
+extension ServerState {
+    /// The embedded default's storage, for looking at its files.
+    var local: LocalStorage? {
+        if case .local(let storage) = backend { return storage }
+        return nil
+    }
+}

@@ -120,7 +120,7 @@ struct APITests {
                 #expect(Array(response.body.readableBytesView.prefix(2)) == [0xFF, 0xD8])
             }
             // The original is deleted once the ladder is stored.
-            #expect(!FileManager.default.fileExists(atPath: try state.storage.objectURL("uploads/\(id)/source").path))
+            #expect(!FileManager.default.fileExists(atPath: try #require(state.local).objectURL("uploads/\(id)/source").path))
         }
     }
 
@@ -138,12 +138,12 @@ struct APITests {
             #expect((failed.data["error"] as? String)?.contains("not a media file") == true)
             let video = try await client.json(.get, "/api/videos/\(id)").object
             #expect(video["status"] as? String == "FAILED" && (video["error"] as? String)?.isEmpty == false)
-            #expect(FileManager.default.fileExists(atPath: try state.storage.objectURL("uploads/\(id)/source").path),
+            #expect(FileManager.default.fileExists(atPath: try #require(state.local).objectURL("uploads/\(id)/source").path),
                     "the original is kept for inspection")
             // Deleting the video removes the row and every object.
             try await client.execute(uri: "/api/videos/\(id)", method: .delete) { #expect($0.status == .noContent) }
             #expect(try await client.json(.get, "/api/videos/\(id)").status == 404)
-            #expect(!FileManager.default.fileExists(atPath: try state.storage.objectURL("uploads/\(id)/source").path))
+            #expect(!FileManager.default.fileExists(atPath: try #require(state.local).objectURL("uploads/\(id)/source").path))
         }
     }
 

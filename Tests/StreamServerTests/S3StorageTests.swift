@@ -4,6 +4,7 @@ import Testing
 
 /// S3Storage against a real SeaweedFS: the signer, multipart uploads through presigned
 /// part URLs, paging, and what R2 refuses.
+extension SeaweedFSTests {
 @Suite("S3 storage on SeaweedFS", .serialized)
 struct S3StorageTests {
     /// A presigned PUT from "the browser": no credentials, only the URL.
@@ -97,4 +98,5 @@ struct S3StorageTests {
         try await storage.deletePrefix("hls/v1")
         await #expect(throws: S3Storage.Failure.self) { try await storage.request("HEAD", path: "/vstream/hls/v1/360p/index.m3u8") }
     }
+}
 }

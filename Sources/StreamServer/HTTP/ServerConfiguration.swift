@@ -14,6 +14,10 @@ public struct ServerConfiguration: Sendable {
     public var partURLLifetime: TimeInterval = 3600
     /// Run the transcode worker in this process (`--no-worker` turns it off).
     public var embeddedWorker = true
+    /// S3-compatible storage (R2); nil keeps the embedded local directory.
+    public var s3: S3Storage.Configuration?
+    /// `PUBLIC_BASE_URL`: where players fetch HLS objects in S3 mode (e.g. an R2 public bucket URL).
+    public var publicBaseURL: String?
 
     public init() {}
 
@@ -25,6 +29,12 @@ public struct ServerConfiguration: Sendable {
         if let directory = environment["VSTREAM_DATA_DIR"], !directory.isEmpty { configuration.dataDirectory = directory }
         if let web = environment["VSTREAM_WEB_DIR"], !web.isEmpty { configuration.webDirectory = web }
         if let limit = environment["VSTREAM_MAX_UPLOAD_BYTES"].flatMap(Int64.init) { configuration.maxUploadBytes = limit }
+        if let endpoint = environment["R2_S3_API"].flatMap(URL.init(string:)), let bucket = environment["R2_BUCKET_NAME"],
+           let key = environment["R2_ACCESS_KEY_ID"], let secret = environment["R2_SECRET_ACCESS_KEY"] {
+            configuration.s3 = .init(endpoint: endpoint, bucket: bucket, accessKeyID: key, secretAccessKey: secret,
+                                     region: environment["S3_REGION"] ?? "auto")
+        }
+        configuration.publicBaseURL = environment["PUBLIC_BASE_URL"]
         return configuration
     }
 }

@@ -1,9 +1,27 @@
 import Foundation
 
+/// The storage backend, for what differs between them: who stores a part, who signs it.
+public enum StorageBackend: Sendable {
+    /// The embedded default: the server stores parts itself, at URLs it signs.
+    case local(LocalStorage)
+    /// S3-compatible storage: the browser PUTs parts to presigned S3 URLs.
+    case s3(S3Storage)
+
+    public var storage: any ObjectStorage {
+        switch self {
+        case .local(let storage): storage
+        case .s3(let storage): storage
+        }
+    }
+}
+
 /// Everything the routes share: storage, metadata, progress, the worker, the signer.
 public struct ServerState: Sendable {
     public let configuration: ServerConfiguration
-    public let storage: LocalStorage
+    public let backend: StorageBackend
+    public var storage: any ObjectStorage { backend.storage }
+    /// Where players fetch HLS: "" (this server's /hls) or PUBLIC_BASE_URL.
+    public let playbackBase: String
     public let store: SQLiteStore
     public let hub: ProgressHub
     public let worker: TranscodeWorker
@@ -13,17 +31,29 @@ public struct ServerState: Sendable {
         self.configuration = configuration
         let root = URL(fileURLWithPath: configuration.dataDirectory).standardizedFileURL
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-        storage = try LocalStorage(root: root)
+        if let s3 = configuration.s3 {
+            let storage = S3Storage(s3)
+            try await storage.createBucketIfNeeded()
+            backend = .s3(storage)
+            playbackBase = (configuration.publicBaseURL ?? "\(s3.endpoint.absoluteString)/\(s3.bucket)")
+                .trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+        } else {
+            backend = .local(try LocalStorage(root: root))
+            playbackBase = ""
+        }
         store = try SQLiteStore(path: root.appendingPathComponent("vstream.sqlite").path)
         hub = ProgressHub()
-        worker = TranscodeWorker(storage: storage, store: store, hub: hub,
-                                 scratch: root.appendingPathComponent("scratch"), publicHLSBase: "/hls")
+        worker = TranscodeWorker(storage: backend.storage, store: store, hub: hub,
+                                 scratch: root.appendingPathComponent("scratch"), playbackBase: playbackBase)
         partSigner = LocalPartSigner(secret: try Self.loadSecret(root.appendingPathComponent("signing.key")))
         // Jobs interrupted by a restart are picked up again.
         if configuration.embeddedWorker {
             for video in try await store.videos(in: .processing) { await worker.enqueue(video.id) }
         }
     }
+
+    public func playbackURL(_ video: VideoRecord) -> String { "\(playbackBase)/\(video.hlsPrefix)/master.m3u8" }
+    public func posterURL(_ video: VideoRecord) -> String { "\(playbackBase)/\(video.hlsPrefix)/poster.jpg" }
 
     /// The HMAC secret for part URLs: made once per data directory, kept private to it.
     static func loadSecret(_ file: URL) throws -> Data {

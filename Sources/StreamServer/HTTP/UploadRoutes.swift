@@ -60,18 +60,26 @@ struct UploadRoutes {
         let plan = PartRange(count: video.partCount)
         let numbers = body.partNumbers ?? []
         try plan.validate(numbers)
-        let expires = Int(Date().timeIntervalSince1970 + state.configuration.partURLLifetime)
+        let lifetime = Int(state.configuration.partURLLifetime)
+        let expires = Int(Date().timeIntervalSince1970) + lifetime
         var urls: [String: String] = [:]
         for number in numbers {
-            let signature = state.partSigner.signature(method: "PUT", key: video.sourceKey, uploadID: video.uploadID ?? "",
-                                                       partNumber: number, expires: expires)
-            urls[String(number)] = "/api/uploads/\(video.id.uuidString.lowercased())/parts/\(number)?expires=\(expires)&signature=\(signature)"
+            switch state.backend {
+            case .local:
+                let signature = state.partSigner.signature(method: "PUT", key: video.sourceKey, uploadID: video.uploadID ?? "",
+                                                           partNumber: number, expires: expires)
+                urls[String(number)] = "/api/uploads/\(video.id.uuidString.lowercased())/parts/\(number)?expires=\(expires)&signature=\(signature)"
+            case .s3(let storage):
+                urls[String(number)] = storage.partUploadURL(key: video.sourceKey, uploadID: video.uploadID ?? "",
+                                                             partNumber: number, expires: lifetime)
+            }
         }
         return SignedURLs(urls: urls, expiresAt: ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval(expires))))
     }
 
     /// The embedded default's stand-in for S3's presigned part PUT.
     func putPart(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        guard case .local(let storage) = state.backend else { throw APIError.notFound("parts go to S3 in this mode") }
         let video = try await uploadingVideo(context)
         guard let number = context.parameters.get("part", as: Int.self), (1...video.partCount).contains(number) else {
             throw APIError.badRequest("part number out of range 1...\(video.partCount)")
@@ -93,7 +101,7 @@ struct UploadRoutes {
         let chunks = request.body.map { Array($0.readableBytesView) }
         let stored: UploadedPart
         do {
-            stored = try await state.storage.writePart(uploadID: video.uploadID ?? "", partNumber: number,
+            stored = try await storage.writePart(uploadID: video.uploadID ?? "", partNumber: number,
                                                        maxBytes: expected, chunks: chunks)
         } catch StorageError.invalidPart(let reason) {
             throw APIError.tooLarge(reason)
@@ -129,6 +137,8 @@ struct UploadRoutes {
                     try await state.storage.completeMultipartUpload(key: video.sourceKey, uploadID: video.uploadID ?? "", parts: parts)
                 } catch StorageError.invalidPart(let reason) {
                     throw APIError.badRequest(reason)
+                } catch let failure as S3Storage.Failure where failure.status == 400 {
+                    throw APIError.badRequest("storage refused the parts: \(failure.code)")
                 }
             case .persist(let status, _):
                 video.status = status

@@ -60,8 +60,8 @@ struct VideoRoutes {
         return VideoResponse(
             id: video.id.uuidString.lowercased(), title: video.title, status: video.status.rawValue, progress: progress,
             durationSeconds: video.durationSeconds, width: video.width, height: video.height, renditions: renditions,
-            playbackUrl: video.status == .ready ? "/\(video.hlsPrefix)/master.m3u8" : nil,
-            posterUrl: video.status == .ready ? "/\(video.hlsPrefix)/poster.jpg" : nil,
+            playbackUrl: video.status == .ready ? state.playbackURL(video) : nil,
+            posterUrl: video.status == .ready ? state.posterURL(video) : nil,
             error: video.error, createdAt: ISO8601DateFormatter().string(from: video.createdAt))
     }
 
@@ -93,7 +93,7 @@ struct EventStream {
         // Subscribe before reading the state, so nothing published in between is lost.
         let events = await hub.subscribe(id)
         let current = await hub.latestEvent(for: id)
-        let initial = Self.stateEvent(video, live: current)
+        let initial = Self.stateEvent(video, live: current, playbackURL: state.playbackURL(video))
         let body = ResponseBody { writer in
             if initial.id != lastEventID || lastEventID == nil { try await writer.write(Self.encode(initial)) }
             if initial.kind == .ready || initial.kind == .failed {
@@ -130,11 +130,10 @@ struct EventStream {
     }
 
     /// The event a client gets on connecting: what the row says, with the latest live progress.
-    static func stateEvent(_ video: VideoRecord, live: VideoEvent?) -> VideoEvent {
+    static func stateEvent(_ video: VideoRecord, live: VideoEvent?, playbackURL: String) -> VideoEvent {
         switch video.status {
         case .ready:
-            return VideoEvent(id: live?.id ?? 0, kind: .ready, status: .ready, percent: 100,
-                              playbackUrl: "/\(video.hlsPrefix)/master.m3u8")
+            return VideoEvent(id: live?.id ?? 0, kind: .ready, status: .ready, percent: 100, playbackUrl: playbackURL)
         case .failed:
             return VideoEvent(id: live?.id ?? 0, kind: .failed, status: .failed, percent: 0, error: video.error)
         case .processing, .uploading:

@@ -9,16 +9,16 @@ public actor TranscodeWorker {
     private let store: SQLiteStore
     private let hub: ProgressHub
     private let scratch: URL
-    private let publicHLSBase: String
+    private let playbackBase: String
     private var queue: [UUID] = []
     private var running = false
 
-    public init(storage: any ObjectStorage, store: SQLiteStore, hub: ProgressHub, scratch: URL, publicHLSBase: String) {
+    public init(storage: any ObjectStorage, store: SQLiteStore, hub: ProgressHub, scratch: URL, playbackBase: String) {
         self.storage = storage
         self.store = store
         self.hub = hub
         self.scratch = scratch
-        self.publicHLSBase = publicHLSBase
+        self.playbackBase = playbackBase
     }
 
     public func enqueue(_ video: UUID) {
@@ -36,7 +36,6 @@ public actor TranscodeWorker {
         running = false
     }
 
-    func playbackURL(_ video: UUID) -> String { "\(publicHLSBase)/\(video.uuidString.lowercased())/master.m3u8" }
 
     private func process(_ id: UUID) async {
         guard var record = try? await store.video(id), record.status == .processing else { return }
@@ -85,7 +84,7 @@ public actor TranscodeWorker {
                 case .deleteOriginal:
                     try? await storage.delete(key: record.sourceKey)
                 case .publishFinal:
-                    let url = playbackURL(id)
+                    let url = "\(playbackBase)/\(record.hlsPrefix)/master.m3u8"
                     await hub.publish(id) { VideoEvent(id: $0, kind: .ready, status: .ready, percent: 100, playbackUrl: url) }
                 default:
                     break

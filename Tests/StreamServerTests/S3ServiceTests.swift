@@ -1,0 +1,107 @@
+import Crypto
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Testing
+@testable import StreamServer
+
+/// `vstream serve` on S3-compatible storage (SeaweedFS): the browser's parts go straight
+/// to the bucket through presigned URLs; the ladder lands there and plays from PUBLIC_BASE_URL.
+extension SeaweedFSTests {
+@Suite("Service on SeaweedFS", .serialized)
+struct S3ServiceTests {
+    @Test func uploadThroughPresignedURLsToAPlayableLadderInTheBucket() async throws {
+        let seaweed = try SeaweedFS()
+        defer { seaweed.stop() }
+        _ = try await seaweed.ready()
+        let state = try await makeState { configuration in
+            configuration.s3 = .init(endpoint: seaweed.endpoint, bucket: "vstream", accessKeyID: SeaweedFS.accessKey,
+                                     secretAccessKey: SeaweedFS.secretKey, region: "us-east-1")
+            configuration.publicBaseURL = "\(seaweed.endpoint.absoluteString)/vstream"
+        }
+        let app = buildApplication(state)
+        try await app.test(.live) { client in
+            let upload = UploadDriver(client: client, file: fixture("upload_30mb.mp4"))
+            let data = upload.data
+            let (id, count) = try await upload.create()
+            let urls = try await upload.sign(id, Array(1...count))
+            for part in 1...count {
+                let url = try #require(urls[part])
+                #expect(url.hasPrefix(seaweed.endpoint.absoluteString + "/vstream/uploads/"), "a presigned S3 URL")
+                let slice = data[(part - 1) * 10_485_760..<min(part * 10_485_760, data.count)]
+                let put = try HTTPTransfer.perform(method: "PUT", url: url, headers: [:], body: .data(Data(slice)))
+                #expect(put.status == 200 && put.headers["etag"] != nil)
+            }
+            // ListParts comes from the bucket.
+            let parts = try await client.json(.get, "/api/uploads/\(id)/parts").object["parts"] as? [[String: Any]] ?? []
+            #expect(parts.count == count)
+            #expect(try await upload.complete(id) == 202)
+            #expect(try await upload.events(id).last?.event == "ready")
+
+            let video = try await client.json(.get, "/api/videos/\(id)").object
+            let playback = try #require(video["playbackUrl"] as? String)
+            #expect(playback == "\(seaweed.endpoint.absoluteString)/vstream/hls/\(id)/master.m3u8")
+            let master = try HTTPTransfer.perform(method: "GET", url: playback, headers: [:])
+            #expect(master.status == 200 && master.headers["content-type"] == "application/vnd.apple.mpegurl")
+            let segment = try HTTPTransfer.perform(method: "HEAD", url: playback.replacingOccurrences(of: "master.m3u8", with: "720p/segment_00000.m4s"), headers: [:])
+            #expect(segment.headers["content-type"] == "video/iso.segment")
+            // A real player reads it from the bucket.
+            let decoded = try runFFmpeg(["-nostdin", "-v", "error", "-i", playback, "-map", "0", "-f", "null", "-"])
+            #expect(decoded.status == 0 && decoded.stderr.isEmpty, "\(decoded.stderr)")
+            // The original was deleted once READY was recorded.
+            await #expect(throws: S3Storage.Failure.self) {
+                try await seaweed.storage().request("HEAD", path: "/vstream/uploads/\(id)/source")
+            }
+        }
+    }
+
+    @Test func corsLetsTheAppOriginSeeETagsAndRefusesOthers() async throws {
+        let seaweed = try SeaweedFS()
+        defer { seaweed.stop() }
+        let storage = try await seaweed.ready()
+        let rules = """
+            <CORSConfiguration><CORSRule><AllowedOrigin>http://app.example</AllowedOrigin>\
+            <AllowedMethod>PUT</AllowedMethod><AllowedMethod>GET</AllowedMethod><AllowedHeader>*</AllowedHeader>\
+            <ExposeHeader>ETag</ExposeHeader><MaxAgeSeconds>600</MaxAgeSeconds></CORSRule></CORSConfiguration>
+            """
+        let body = Data(rules.utf8)
+        try await storage.request("PUT", path: "/vstream", query: ["cors": ""],
+                                  headers: ["content-type": "application/xml",
+                                            "content-md5": Data(Insecure.MD5.hash(data: body)).base64EncodedString()],
+                                  body: .data(body))
+        let key = "uploads/cors/source"
+        let uploadID = try await storage.createMultipartUpload(key: key)
+        let url = storage.partUploadURL(key: key, uploadID: uploadID, partNumber: 1, expires: 600)
+        let preflight = ["origin": "http://app.example", "access-control-request-method": "PUT"]
+        let allowed = try HTTPTransfer.perform(method: "OPTIONS", url: url, headers: preflight)
+        #expect(allowed.headers["access-control-allow-origin"] == "http://app.example")
+        let put = try HTTPTransfer.perform(method: "PUT", url: url, headers: ["origin": "http://app.example"], body: .data(Data("x".utf8)))
+        #expect(put.status == 200)
+        #expect(put.headers["access-control-expose-headers"]?.lowercased().contains("etag") == true)
+        var other = preflight
+        other["origin"] = "http://evil.example"
+        let refused = try HTTPTransfer.perform(method: "OPTIONS", url: url, headers: other)
+        #expect(refused.headers["access-control-allow-origin"] == nil)
+        #expect(refused.status >= 400)
+    }
+}
+
+}
+
+/// Runs the ffmpeg CLI (a real player) and returns its exit status and stderr.
+func runFFmpeg(_ arguments: [String]) throws -> (status: Int32, stderr: String) {
+    let log = FileManager.default.temporaryDirectory.appendingPathComponent("ffmpeg-\(UUID().uuidString).log")
+    defer { try? FileManager.default.removeItem(at: log) }
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 2, log.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    let argv = (["ffmpeg"] + arguments).map { strdup($0) } + [nil]
+    defer { argv.forEach { free($0) } }
+    var pid: pid_t = 0
+    guard posix_spawnp(&pid, "ffmpeg", &actions, nil, argv, environ) == 0 else { return (-1, "cannot start ffmpeg") }
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    let code = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    return (code, (try? String(contentsOf: log, encoding: .utf8)) ?? "")
+}
