@@ -21,6 +21,8 @@ let package = Package(
         .systemLibrary(name: "CAV", path: "Sources/CAV"),
         // libcurl (Debian: libcurl4-openssl-dev): the server's calls to S3-compatible storage.
         .systemLibrary(name: "CCurl", path: "Sources/CCurl"),
+        // libpq (Debian: libpq-dev): the production metadata store.
+        .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ"),
         // libsqlite3 (Debian: libsqlite3-dev): the embedded default's metadata store.
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
         .target(
@@ -32,7 +34,7 @@ let package = Package(
         .target(
             name: "StreamServer",
             dependencies: [
-                "HLSEngine", "CSQLite", "CCurl",
+                "HLSEngine", "CSQLite", "CCurl", "CLibPQ",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

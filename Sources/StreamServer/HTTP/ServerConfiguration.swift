@@ -18,6 +18,8 @@ public struct ServerConfiguration: Sendable {
     public var s3: S3Storage.Configuration?
     /// `PUBLIC_BASE_URL`: where players fetch HLS objects in S3 mode (e.g. an R2 public bucket URL).
     public var publicBaseURL: String?
+    /// `DATABASE_URL`: PostgreSQL for the metadata; nil keeps SQLite in the data directory.
+    public var databaseURL: String?
 
     public init() {}
 
@@ -35,6 +37,7 @@ public struct ServerConfiguration: Sendable {
                                      region: environment["S3_REGION"] ?? "auto")
         }
         configuration.publicBaseURL = environment["PUBLIC_BASE_URL"]
+        if let database = environment["DATABASE_URL"], !database.isEmpty { configuration.databaseURL = database }
         return configuration
     }
 }

@@ -22,7 +22,7 @@ public struct ServerState: Sendable {
     public var storage: any ObjectStorage { backend.storage }
     /// Where players fetch HLS: "" (this server's /hls) or PUBLIC_BASE_URL.
     public let playbackBase: String
-    public let store: SQLiteStore
+    public let store: any MetadataStore
     public let hub: ProgressHub
     public let worker: TranscodeWorker
     public let partSigner: LocalPartSigner
@@ -41,7 +41,11 @@ public struct ServerState: Sendable {
             backend = .local(try LocalStorage(root: root))
             playbackBase = ""
         }
-        store = try SQLiteStore(path: root.appendingPathComponent("vstream.sqlite").path)
+        if let databaseURL = configuration.databaseURL {
+            store = try PostgresStore(url: databaseURL)
+        } else {
+            store = try SQLiteStore(path: root.appendingPathComponent("vstream.sqlite").path)
+        }
         hub = ProgressHub()
         worker = TranscodeWorker(storage: backend.storage, store: store, hub: hub,
                                  scratch: root.appendingPathComponent("scratch"), playbackBase: playbackBase)

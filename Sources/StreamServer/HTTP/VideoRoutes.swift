@@ -35,7 +35,7 @@ struct VideoRoutes {
         let videos = router.group("api/videos")
         videos.get { _, _ in
             var list: [VideoResponse] = []
-            for video in try await state.store.videos() { list.append(await response(video)) }
+            for video in try await state.store.videos(limit: 100) { list.append(await response(video)) }
             return VideoList(videos: list)
         }
         videos.get(":id") { _, context in await response(try await video(context)) }

@@ -6,14 +6,14 @@ import HLSEngine
 /// last), set READY, delete the original, publish the final event.
 public actor TranscodeWorker {
     private let storage: any ObjectStorage
-    private let store: SQLiteStore
+    private let store: any MetadataStore
     private let hub: ProgressHub
     private let scratch: URL
     private let playbackBase: String
     private var queue: [UUID] = []
     private var running = false
 
-    public init(storage: any ObjectStorage, store: SQLiteStore, hub: ProgressHub, scratch: URL, playbackBase: String) {
+    public init(storage: any ObjectStorage, store: any MetadataStore, hub: ProgressHub, scratch: URL, playbackBase: String) {
         self.storage = storage
         self.store = store
         self.hub = hub

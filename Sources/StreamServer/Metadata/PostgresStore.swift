@@ -1,0 +1,187 @@
+import CLibPQ
+import Foundation
+
+/// The production metadata store: PostgreSQL through libpq (`DATABASE_URL`).
+/// One connection, used from this actor only.
+public actor PostgresStore: MetadataStore {
+    private let connection: PGConnection
+
+    public init(url: String) throws {
+        connection = try PGConnection(url: url)
+        try Self.migrate(connection)
+    }
+
+    static let migrations: [(version: Int, sql: String)] = [
+        (1, """
+            CREATE TABLE videos (
+                id uuid PRIMARY KEY,
+                title text NOT NULL,
+                original_filename text NOT NULL,
+                size bigint NOT NULL,
+                content_type text NOT NULL,
+                last_modified bigint NOT NULL,
+                status text NOT NULL CHECK (status IN ('UPLOADING', 'PROCESSING', 'READY', 'FAILED')),
+                upload_id text,
+                source_key text NOT NULL,
+                hls_prefix text NOT NULL,
+                part_count integer NOT NULL,
+                duration double precision,
+                width integer,
+                height integer,
+                renditions jsonb,
+                error text,
+                created_at timestamptz NOT NULL,
+                updated_at timestamptz NOT NULL
+            );
+            CREATE INDEX videos_created_at ON videos (created_at);
+            CREATE INDEX videos_status ON videos (status);
+            """),
+    ]
+
+    /// Idempotent: each migration runs once, in a transaction, under an advisory lock so
+    /// that servers starting together do not race.
+    static func migrate(_ connection: PGConnection) throws {
+        try connection.execute("SELECT pg_advisory_lock(7201)")
+        defer { _ = try? connection.execute("SELECT pg_advisory_unlock(7201)") }
+        try connection.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())")
+        let applied = Set(try connection.query("SELECT version FROM schema_migrations").compactMap { $0[0].flatMap(Int.init) })
+        for migration in migrations where !applied.contains(migration.version) {
+            try connection.execute("BEGIN")
+            do {
+                try connection.execute(migration.sql)
+                try connection.query("INSERT INTO schema_migrations (version) VALUES ($1)", [String(migration.version)])
+                try connection.execute("COMMIT")
+            } catch {
+                _ = try? connection.execute("ROLLBACK")
+                throw error
+            }
+        }
+    }
+
+    private static let columns = """
+        id, title, original_filename, size, content_type, last_modified, status, upload_id, source_key, hls_prefix,
+        part_count, duration, width, height, renditions::text, error,
+        extract(epoch from created_at), extract(epoch from updated_at)
+        """
+
+    public func insert(_ video: VideoRecord) throws {
+        try connection.query("""
+            INSERT INTO videos (id, title, original_filename, size, content_type, last_modified, status, upload_id,
+                source_key, hls_prefix, part_count, duration, width, height, renditions, error, created_at, updated_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::jsonb, $16,
+                    to_timestamp($17), to_timestamp($18))
+            """, [video.id.uuidString, video.title, video.originalFilename, String(video.size), video.contentType,
+                  String(video.lastModified), video.status.rawValue, video.uploadID, video.sourceKey, video.hlsPrefix,
+                  String(video.partCount), video.durationSeconds.map { String($0) }, video.width.map(String.init),
+                  video.height.map(String.init), video.renditions, video.error,
+                  String(video.createdAt.timeIntervalSince1970), String(video.updatedAt.timeIntervalSince1970)])
+    }
+
+    @discardableResult
+    public func update(_ video: VideoRecord, expected: VideoLifecycle.Status?) throws -> Bool {
+        let rows = try connection.query("""
+            UPDATE videos SET status = $1, upload_id = $2, duration = $3, width = $4, height = $5,
+                renditions = $6::jsonb, error = $7, updated_at = now()
+            WHERE id = $8 AND ($9::text IS NULL OR status = $9)
+            RETURNING id
+            """, [video.status.rawValue, video.uploadID, video.durationSeconds.map { String($0) },
+                  video.width.map(String.init), video.height.map(String.init), video.renditions, video.error,
+                  video.id.uuidString, expected?.rawValue])
+        return !rows.isEmpty
+    }
+
+    public func video(_ id: UUID) throws -> VideoRecord? {
+        try connection.query("SELECT \(Self.columns) FROM videos WHERE id = $1", [id.uuidString]).first.map(Self.record)
+    }
+
+    public func videos(limit: Int) throws -> [VideoRecord] {
+        try connection.query("SELECT \(Self.columns) FROM videos ORDER BY created_at DESC LIMIT $1", [String(limit)]).map(Self.record)
+    }
+
+    public func videos(in status: VideoLifecycle.Status) throws -> [VideoRecord] {
+        try connection.query("SELECT \(Self.columns) FROM videos WHERE status = $1 ORDER BY created_at", [status.rawValue]).map(Self.record)
+    }
+
+    public func delete(_ id: UUID) throws {
+        try connection.query("DELETE FROM videos WHERE id = $1", [id.uuidString])
+    }
+
+    /// Inserts and updates of the videos table, from `pg_stat_user_tables`, after
+    /// flushing this connection's pending statistics.
+    func writeStatistics() throws -> (inserts: Int, updates: Int) {
+        try connection.execute("SELECT pg_stat_force_next_flush()")
+        try connection.execute("SELECT 1")  // a transaction end reports the stats
+        try connection.execute("SELECT pg_stat_clear_snapshot()")
+        let row = try connection.query("SELECT n_tup_ins, n_tup_upd FROM pg_stat_user_tables WHERE relname = 'videos'").first
+        return (Int(row?[0] ?? "") ?? -1, Int(row?[1] ?? "") ?? -1)
+    }
+
+    private static func record(_ row: [String?]) -> VideoRecord {
+        VideoRecord(
+            id: UUID(uuidString: row[0] ?? "") ?? UUID(), title: row[1] ?? "", originalFilename: row[2] ?? "",
+            size: Int64(row[3] ?? "") ?? 0, contentType: row[4] ?? "", lastModified: Int64(row[5] ?? "") ?? 0,
+            status: VideoLifecycle.Status(rawValue: row[6] ?? "") ?? .failed, uploadID: row[7], sourceKey: row[8] ?? "",
+            hlsPrefix: row[9] ?? "", partCount: Int(row[10] ?? "") ?? 0, durationSeconds: row[11].flatMap(Double.init),
+            width: row[12].flatMap(Int.init), height: row[13].flatMap(Int.init), renditions: row[14], error: row[15],
+            createdAt: Date(timeIntervalSince1970: Double(row[16] ?? "") ?? 0),
+            updatedAt: Date(timeIntervalSince1970: Double(row[17] ?? "") ?? 0))
+    }
+}
+
+struct PostgresError: Error, CustomStringConvertible {
+    var message: String
+    var description: String { "postgres: \(message)" }
+}
+
+/// Owns one libpq connection; `PQfinish` in deinit. Used by one actor only.
+final class PGConnection {
+    private let handle: OpaquePointer
+
+    init(url: String) throws {
+        guard let handle = PQconnectdb(url) else { throw PostgresError(message: "out of memory") }
+        guard PQstatus(handle) == CONNECTION_OK else {
+            let message = String(cString: PQerrorMessage(handle)).trimmingCharacters(in: .whitespacesAndNewlines)
+            PQfinish(handle)
+            throw PostgresError(message: message)
+        }
+        self.handle = handle
+    }
+
+    deinit { PQfinish(handle) }
+
+    /// Runs one or more statements with no parameters (the simple-query protocol, which
+    /// accepts a whole migration at once).
+    func execute(_ sql: String) throws {
+        if PQstatus(handle) != CONNECTION_OK { PQreset(handle) }
+        guard let result = PQexec(handle, sql) else { throw PostgresError(message: String(cString: PQerrorMessage(handle))) }
+        defer { PQclear(result) }
+        let status = PQresultStatus(result)
+        guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else {
+            throw PostgresError(message: String(cString: PQresultErrorMessage(result)).trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+    }
+
+    /// Runs a parameterised statement ($1, $2 … as text; nil is NULL) and returns the rows
+    /// as text. A connection lost to a server restart is reset first.
+    @discardableResult
+    func query(_ sql: String, _ parameters: [String?] = []) throws -> [[String?]] {
+        if PQstatus(handle) != CONNECTION_OK { PQreset(handle) }
+        // strdup copies live until the call returns; NULL pointers are SQL NULLs.
+        let cStrings: [UnsafeMutablePointer<CChar>?] = parameters.map { parameter in parameter.flatMap { strdup($0) } }
+        defer { for pointer in cStrings { free(pointer) } }
+        let values: [UnsafePointer<CChar>?] = cStrings.map { pointer in pointer.map { UnsafePointer($0) } }
+        guard let result = PQexecParams(handle, sql, Int32(values.count), nil, values, nil, nil, 0) else {
+            throw PostgresError(message: String(cString: PQerrorMessage(handle)))
+        }
+        defer { PQclear(result) }
+        let status = PQresultStatus(result)
+        guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else {
+            throw PostgresError(message: String(cString: PQresultErrorMessage(result)).trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        return (0..<PQntuples(result)).map { row in
+            (0..<PQnfields(result)).map { column in
+                PQgetisnull(result, row, column) != 0 ? nil : String(cString: PQgetvalue(result, row, column))
+            }
+        }
+    }
+}

@@ -1,0 +1,59 @@
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A PostgreSQL 15 server on 127.0.0.1 for a test: `initdb` and `pg_ctl` run as the
+/// postgres user (both refuse root), the data folder outside /root, stopped by PID.
+final class PostgreSQL: @unchecked Sendable {
+    let port: Int
+    let directory: String
+    static let bin = "/usr/lib/postgresql/15/bin"
+
+    init() throws {
+        port = Int.random(in: 50_000...59_000)
+        directory = "/tmp/vstream-pg-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try run(["chown", "postgres:postgres", directory])
+        try run(["runuser", "-u", "postgres", "--", "\(Self.bin)/initdb", "-D", "\(directory)/data", "-A", "trust",
+                 "-U", "postgres", "--no-sync"])
+        try run(["runuser", "-u", "postgres", "--", "\(Self.bin)/pg_ctl", "-D", "\(directory)/data", "-w", "-l",
+                 "\(directory)/postgres.log", "-o", "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off",
+                 "start"])
+    }
+
+    var url: String { "postgresql://postgres@127.0.0.1:\(port)/postgres" }
+
+    /// Stops the postmaster by the PID in postmaster.pid (fast shutdown), and waits.
+    func stop() {
+        if let text = try? String(contentsOfFile: "\(directory)/data/postmaster.pid", encoding: .utf8),
+           let pid = text.split(separator: "\n").first.flatMap({ pid_t($0) }) {
+            kill(pid, SIGINT)
+            for _ in 0..<200 where kill(pid, 0) == 0 { usleep(50_000) }
+        }
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    private func run(_ arguments: [String]) throws {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, "\(directory).setup.log", O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        let argv = arguments.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        guard posix_spawnp(&pid, arguments[0], &actions, nil, argv, environ) == 0 else {
+            throw POSIXError(.ENOENT)
+        }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        guard status == 0 else {
+            let log = (try? String(contentsOfFile: "\(directory).setup.log", encoding: .utf8)) ?? ""
+            throw SetupFailure(message: "\(arguments.joined(separator: " ")) failed: \(log.suffix(500))")
+        }
+    }
+
+    struct SetupFailure: Error { var message: String }
+}
