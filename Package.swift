@@ -21,6 +21,8 @@ let package = Package(
         .systemLibrary(name: "CAV", path: "Sources/CAV"),
         // libcurl (Debian: libcurl4-openssl-dev): the server's calls to S3-compatible storage.
         .systemLibrary(name: "CCurl", path: "Sources/CCurl"),
+        // hiredis (Debian: libhiredis-dev): progress and jobs on Redis.
+        .systemLibrary(name: "CHiredis", path: "Sources/CHiredis"),
         // libpq (Debian: libpq-dev): the production metadata store.
         .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ"),
         // libsqlite3 (Debian: libsqlite3-dev): the embedded default's metadata store.
@@ -34,7 +36,7 @@ let package = Package(
         .target(
             name: "StreamServer",
             dependencies: [
-                "HLSEngine", "CSQLite", "CCurl", "CLibPQ",
+                "HLSEngine", "CSQLite", "CCurl", "CLibPQ", "CHiredis",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -20,6 +20,8 @@ public struct ServerConfiguration: Sendable {
     public var publicBaseURL: String?
     /// `DATABASE_URL`: PostgreSQL for the metadata; nil keeps SQLite in the data directory.
     public var databaseURL: String?
+    /// `REDIS_URL`: progress and jobs on Redis; nil keeps them in-process.
+    public var redisURL: String?
 
     public init() {}
 
@@ -38,6 +40,7 @@ public struct ServerConfiguration: Sendable {
         }
         configuration.publicBaseURL = environment["PUBLIC_BASE_URL"]
         if let database = environment["DATABASE_URL"], !database.isEmpty { configuration.databaseURL = database }
+        if let redis = environment["REDIS_URL"], !redis.isEmpty { configuration.redisURL = redis }
         return configuration
     }
 }

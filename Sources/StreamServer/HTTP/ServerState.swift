@@ -23,8 +23,12 @@ public struct ServerState: Sendable {
     /// Where players fetch HLS: "" (this server's /hls) or PUBLIC_BASE_URL.
     public let playbackBase: String
     public let store: any MetadataStore
+    /// This node's fan-out to its SSE clients.
     public let hub: ProgressHub
     public let worker: TranscodeWorker
+    /// Redis, when configured: the progress hash and the job stream.
+    public let redisProgress: RedisProgressPublisher?
+    public let redisJobs: RedisJobQueue?
     public let partSigner: LocalPartSigner
 
     public init(configuration: ServerConfiguration) async throws {
@@ -47,13 +51,39 @@ public struct ServerState: Sendable {
             store = try SQLiteStore(path: root.appendingPathComponent("vstream.sqlite").path)
         }
         hub = ProgressHub()
-        worker = TranscodeWorker(storage: backend.storage, store: store, hub: hub,
-                                 scratch: root.appendingPathComponent("scratch"), playbackBase: playbackBase)
         partSigner = LocalPartSigner(secret: try Self.loadSecret(root.appendingPathComponent("signing.key")))
+        let scratch = root.appendingPathComponent("scratch")
+        if let redisURL = configuration.redisURL {
+            let progress = try RedisProgressPublisher(url: redisURL)
+            redisProgress = progress
+            redisJobs = try RedisJobQueue(url: redisURL)
+            worker = TranscodeWorker(storage: backend.storage, store: store, hub: progress, scratch: scratch, playbackBase: playbackBase)
+            RedisProgressSubscriber(url: redisURL, hub: hub).start()
+            if configuration.embeddedWorker { RedisJobConsumer(url: redisURL, worker: worker).start() }
+            return  // jobs wait in the stream across restarts
+        }
+        redisProgress = nil
+        redisJobs = nil
+        worker = TranscodeWorker(storage: backend.storage, store: store, hub: hub, scratch: scratch, playbackBase: playbackBase)
         // Jobs interrupted by a restart are picked up again.
         if configuration.embeddedWorker {
             for video in try await store.videos(in: .processing) { await worker.enqueue(video.id) }
         }
+    }
+
+    /// Queues a transcode: on the Redis stream, or in this process.
+    public func enqueueTranscode(_ video: UUID) async throws {
+        if let redisJobs {
+            try await redisJobs.enqueue(video)
+        } else if configuration.embeddedWorker {
+            await worker.enqueue(video)
+        }
+    }
+
+    /// The latest progress event, wherever the job runs.
+    public func latestEvent(_ video: UUID) async -> VideoEvent? {
+        if let redisProgress { return await redisProgress.latest(video) }
+        return await hub.latestEvent(for: video)
     }
 
     public func playbackURL(_ video: VideoRecord) -> String { "\(playbackBase)/\(video.hlsPrefix)/master.m3u8" }

@@ -146,7 +146,7 @@ struct UploadRoutes {
                     throw APIError.conflict("the upload changed while completing")
                 }
             case .enqueueTranscode:
-                if state.configuration.embeddedWorker { await state.worker.enqueue(video.id) }
+                try await state.enqueueTranscode(video.id)
             default:
                 break
             }

@@ -50,7 +50,7 @@ struct VideoRoutes {
     }
 
     func response(_ video: VideoRecord) async -> VideoResponse {
-        let live = await state.hub.latestEvent(for: video.id)
+        let live = await state.latestEvent(video.id)
         let progress: Double = switch video.status {
         case .ready: 100
         case .processing: live?.percent ?? 0
@@ -92,7 +92,7 @@ struct EventStream {
         let id = video.id
         // Subscribe before reading the state, so nothing published in between is lost.
         let events = await hub.subscribe(id)
-        let current = await hub.latestEvent(for: id)
+        let current = await state.latestEvent(id)
         let initial = Self.stateEvent(video, live: current, playbackURL: state.playbackURL(video))
         let body = ResponseBody { writer in
             if initial.id != lastEventID || lastEventID == nil { try await writer.write(Self.encode(initial)) }

@@ -32,13 +32,18 @@ public actor ProgressHub {
 
     /// Publishes an event; progress ticks closer together than `interval` are dropped,
     /// final events never are.
-    public func publish(_ video: UUID, _ make: (Int) -> VideoEvent) {
+    func publishEvent(_ video: UUID, _ make: (Int) -> VideoEvent) {
         let now = ContinuousClock.now
         let candidate = make(sequence + 1)
         if candidate.kind == .progress, let last = lastSent[video], now - last < interval { return }
         sequence += 1
-        latest[video] = candidate
         lastSent[video] = now
+        deliver(video, candidate)
+    }
+
+    /// Fans an event out to this node's subscribers (events from Redis arrive here).
+    public func deliver(_ video: UUID, _ candidate: VideoEvent) {
+        latest[video] = candidate
         for continuation in subscribers[video, default: [:]].values { continuation.yield(candidate) }
         if candidate.kind == .ready || candidate.kind == .failed {
             for continuation in subscribers[video, default: [:]].values { continuation.finish() }

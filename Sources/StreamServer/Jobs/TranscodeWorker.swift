@@ -7,13 +7,13 @@ import HLSEngine
 public actor TranscodeWorker {
     private let storage: any ObjectStorage
     private let store: any MetadataStore
-    private let hub: ProgressHub
+    private let hub: any ProgressPublisher
     private let scratch: URL
     private let playbackBase: String
     private var queue: [UUID] = []
     private var running = false
 
-    public init(storage: any ObjectStorage, store: any MetadataStore, hub: ProgressHub, scratch: URL, playbackBase: String) {
+    public init(storage: any ObjectStorage, store: any MetadataStore, hub: any ProgressPublisher, scratch: URL, playbackBase: String) {
         self.storage = storage
         self.store = store
         self.hub = hub
@@ -37,7 +37,9 @@ public actor TranscodeWorker {
     }
 
 
-    private func process(_ id: UUID) async {
+    /// Runs one job to its end (READY or FAILED). A video that is not PROCESSING (done
+    /// already, or deleted) is skipped, so a redelivered job is harmless.
+    public func process(_ id: UUID) async {
         guard var record = try? await store.video(id), record.status == .processing else { return }
         let work = scratch.appendingPathComponent(id.uuidString)
         defer { try? FileManager.default.removeItem(at: work) }

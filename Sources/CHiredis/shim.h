@@ -1,0 +1,4 @@
+#ifndef VSTREAM_CHIREDIS_SHIM_H
+#define VSTREAM_CHIREDIS_SHIM_H
+#include <hiredis/hiredis.h>
+#endif

@@ -1,0 +1,88 @@
+import Foundation
+
+/// Progress on Redis: the latest event in a hash (`vstream:progress:ID`, hot data that
+/// never touches PostgreSQL) and a PUBLISH on `vstream:events:ID`. At most 4 updates a
+/// second per video; final events always go out.
+public actor RedisProgressPublisher: ProgressPublisher {
+    private let connection: RedisConnection
+    private var lastSent: [UUID: ContinuousClock.Instant] = [:]
+    static let interval: Duration = .milliseconds(250)
+
+    public init(url: String) throws { connection = try RedisConnection(url: url) }
+
+    static func hashKey(_ video: UUID) -> String { "vstream:progress:\(video.uuidString.lowercased())" }
+    static func channel(_ video: UUID) -> String { "vstream:events:\(video.uuidString.lowercased())" }
+
+    public func publish(_ video: UUID, _ make: @escaping @Sendable (Int) -> VideoEvent) async {
+        let now = ContinuousClock.now
+        let probe = make(0)
+        if probe.kind == .progress, let last = lastSent[video], now - last < Self.interval { return }
+        lastSent[video] = now
+        let connection = self.connection
+        let key = Self.hashKey(video), channel = Self.channel(video)
+        // Best effort: progress is hot data; the state of record is the database.
+        _ = try? await connection.perform { connection in
+            let sequence = try connection.command("HINCRBY", key, "seq", "1").string.flatMap(Int.init) ?? 0
+            let event = make(sequence)
+            let json = String(decoding: (try? JSONEncoder().encode(event)) ?? Data(), as: UTF8.self)
+            try connection.command(["HSET", key, "event", json, "percent", String(event.percent), "stage", event.stage ?? event.status.rawValue,
+                                    "framesDone", String(event.framesDone ?? 0), "framesTotal", String(event.framesTotal ?? 0),
+                                    "fps", String(event.fps ?? 0)])
+            try connection.command("EXPIRE", key, "86400")
+            try connection.command("PUBLISH", channel, json)
+        }
+        if probe.kind == .ready || probe.kind == .failed { lastSent[video] = nil }
+    }
+
+    /// The latest event, for a client that connects mid-job to any node.
+    public func latest(_ video: UUID) async -> VideoEvent? {
+        let connection = self.connection
+        let key = Self.hashKey(video)
+        let stored: String?? = try? await connection.perform { try $0.command("HGET", key, "event").string }
+        guard let json = stored ?? nil else { return nil }
+        return try? JSONDecoder().decode(VideoEvent.self, from: Data(json.utf8))
+    }
+}
+
+/// Feeds this node's `ProgressHub` from Redis pub/sub: one PSUBSCRIBE connection per
+/// node, on a thread of its own, reconnecting with backoff if Redis goes away.
+final class RedisProgressSubscriber: @unchecked Sendable {
+    private let url: String
+    private let hub: ProgressHub
+
+    init(url: String, hub: ProgressHub) {
+        self.url = url
+        self.hub = hub
+    }
+
+    func start() {
+        let thread = Thread { [self] in run() }
+        thread.name = "vstream.redis.subscriber"
+        thread.start()
+    }
+
+    private func run() {
+        var backoff = 0.1
+        while true {
+            do {
+                let connection = try RedisConnection(url: url)
+                connection.waitForever()
+                try connection.command("PSUBSCRIBE", "vstream:events:*")
+                backoff = 0.1
+                while true {
+                    let message = try connection.nextMessage().array
+                    guard message.count == 4, message[0].string == "pmessage",
+                          let channel = message[2].string, let payload = message[3].string,
+                          let video = UUID(uuidString: String(channel.dropFirst("vstream:events:".count))),
+                          let event = try? JSONDecoder().decode(VideoEvent.self, from: Data(payload.utf8)) else { continue }
+                    let hub = self.hub
+                    Task { await hub.deliver(video, event) }
+                }
+            } catch {
+                Thread.sleep(forTimeInterval: backoff)
+                backoff = min(backoff * 2, 5)
+            }
+        }
+    }
+}
+
