@@ -28,7 +28,7 @@ def test_the_readme_run_command_serves_the_page():
                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
         url = None
-        deadline = time.time() + 1200  # the first release build takes minutes
+        deadline = time.time() + 2400  # a first release build from a cold cache takes many minutes
         while time.time() < deadline:
             line = process.stdout.readline()
             if not line:
