@@ -13,9 +13,11 @@ SAMPLE = $(FIXTURES)/h264_1080p30_stereo.mp4
 
 .PHONY: run test deps pydeps build fixtures clean
 
+# A debug build: the heavy lifting is libx264 and libav*, and a release build of the
+# server target currently takes many minutes (see the closing note).
 run: deps fixtures
-	$(SWIFT) build -c release --product vstream
-	exec .build/release/vstream serve
+	$(SWIFT) build --product vstream
+	exec .build/debug/vstream serve
 
 test: deps pydeps fixtures
 	$(SWIFT) build --build-tests
