@@ -65,10 +65,6 @@ public struct UploadPlan: Sendable, Equatable, Encodable {
 
     /// Checks part numbers asked for by `POST /api/uploads/{id}/sign`: 1...partCount, at most 100.
     public func validatePartNumbers(_ numbers: [Int]) throws(APIError) {
-        guard !numbers.isEmpty else { throw .badRequest("partNumbers is empty") }
-        guard numbers.count <= 100 else { throw .badRequest("at most 100 parts per call") }
-        if let bad = numbers.first(where: { $0 < 1 || $0 > partCount }) {
-            throw .badRequest("part \(bad) is out of range 1...\(partCount)")
-        }
+        try PartRange(count: partCount).validate(numbers)
     }
 }
