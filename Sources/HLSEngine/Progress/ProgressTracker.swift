@@ -53,12 +53,10 @@ final class ProgressTracker: Sendable {
 
     func finish() { continuation.finish() }
 
-    var snapshot: TranscodeEvent? { state.withLock { state in makeEvent(&state, force: true, record: false) } }
-
-    private func makeEvent(_ state: inout State, force: Bool, record: Bool = true) -> TranscodeEvent? {
+    private func makeEvent(_ state: inout State, force: Bool) -> TranscodeEvent? {
         let now = ContinuousClock.now
         if !force, let last = state.lastSent, now - last < interval { return nil }
-        if record { state.lastSent = now }
+        state.lastSent = now
         let elapsed = (now - started) / .seconds(1)
         let count = max(1, state.encoded.count)
         let sum = state.encoded.reduce(0, +)
