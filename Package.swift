@@ -27,6 +27,11 @@ let package = Package(
         .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ"),
         // libsqlite3 (Debian: libsqlite3-dev): the embedded default's metadata store.
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
+        // posix_spawn with a clean signal mask and no inherited descriptors.
+        .target(
+            name: "ChildProcess",
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
         .target(
             name: "HLSEngine",
             dependencies: ["CAV"],
@@ -46,7 +51,7 @@ let package = Package(
         // `vstream bench`: the engine against the ffmpeg CLI, as whole processes.
         .target(
             name: "BenchKit",
-            dependencies: ["HLSEngine"],
+            dependencies: ["HLSEngine", "ChildProcess"],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         .executableTarget(
@@ -61,7 +66,7 @@ let package = Package(
         ),
         .testTarget(
             name: "StreamServerTests",
-            dependencies: ["StreamServer", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            dependencies: ["StreamServer", "ChildProcess", .product(name: "HummingbirdTesting", package: "hummingbird")],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         .testTarget(
@@ -71,7 +76,7 @@ let package = Package(
         ),
         .testTarget(
             name: "HLSEngineTests",
-            dependencies: ["HLSEngine", "CAV"],
+            dependencies: ["HLSEngine", "CAV", "ChildProcess"],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
     ]

@@ -1,3 +1,4 @@
+import ChildProcess
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -62,23 +63,12 @@ public enum MeasuredProcess {
     }
 
     static func spawn(_ arguments: [String], stderr: String) throws -> pid_t {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        let argv = arguments.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid: pid_t = 0
-        let status = posix_spawnp(&pid, arguments[0], &actions, nil, argv, environ)
-        guard status == 0 else { throw Failure(command: arguments, status: status, stderr: String(cString: strerror(status))) }
-        return pid
+        do {
+            return try ChildProcess.spawn(arguments, stderr: stderr).pid
+        } catch let error as ChildProcess.SpawnError {
+            throw Failure(command: arguments, status: error.code, stderr: "\(error)")
+        }
     }
 
-    static func wait(_ pid: pid_t) -> Int32 {
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        return status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-    }
+    static func wait(_ pid: pid_t) -> Int32 { ChildProcess(pid: pid).wait() }
 }

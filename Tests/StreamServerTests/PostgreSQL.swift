@@ -1,3 +1,4 @@
+import ChildProcess
 import Foundation
 import Testing
 #if canImport(Glibc)
@@ -36,22 +37,10 @@ final class PostgreSQL: @unchecked Sendable {
     }
 
     private func run(_ arguments: [String]) throws {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 2, "\(directory).setup.log", O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        let argv = arguments.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid: pid_t = 0
-        guard posix_spawnp(&pid, arguments[0], &actions, nil, argv, environ) == 0 else {
-            throw POSIXError(.ENOENT)
-        }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        guard status == 0 else {
-            let log = (try? String(contentsOfFile: "\(directory).setup.log", encoding: .utf8)) ?? ""
-            throw SetupFailure(message: "\(arguments.joined(separator: " ")) failed: \(log.suffix(500))")
+        let log = "\(directory).setup.log"
+        guard try ChildProcess.run(arguments, stderr: log, timeout: 120) == 0 else {
+            let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            throw SetupFailure(message: "\(arguments.joined(separator: " ")) failed: \(text.suffix(500))")
         }
     }
 

@@ -1,4 +1,5 @@
 import Crypto
+import ChildProcess
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -95,16 +96,6 @@ struct S3ServiceTests {
 func runFFmpeg(_ arguments: [String]) throws -> (status: Int32, stderr: String) {
     let log = FileManager.default.temporaryDirectory.appendingPathComponent("ffmpeg-\(UUID().uuidString).log")
     defer { try? FileManager.default.removeItem(at: log) }
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 2, log.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    let argv = (["ffmpeg"] + arguments).map { strdup($0) } + [nil]
-    defer { argv.forEach { free($0) } }
-    var pid: pid_t = 0
-    guard posix_spawnp(&pid, "ffmpeg", &actions, nil, argv, environ) == 0 else { return (-1, "cannot start ffmpeg") }
-    var status: Int32 = 0
-    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-    let code = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-    return (code, (try? String(contentsOf: log, encoding: .utf8)) ?? "")
+    let status = try ChildProcess.run(["ffmpeg"] + arguments, stderr: log.path, timeout: 300)
+    return (status, (try? String(contentsOf: log, encoding: .utf8)) ?? "")
 }

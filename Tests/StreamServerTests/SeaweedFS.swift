@@ -1,3 +1,4 @@
+import ChildProcess
 import Foundation
 import Testing
 #if canImport(Glibc)
@@ -16,7 +17,7 @@ final class SeaweedFS: @unchecked Sendable {
     static let secretKey = "vstreamtestsecret"
     let port: Int
     let directory: URL
-    private let pid: pid_t
+    private var child: ChildProcess
 
     init() throws {
         port = Int.random(in: 41_000...49_000) / 4 * 4
@@ -28,21 +29,25 @@ final class SeaweedFS: @unchecked Sendable {
         // weed mini also runs a master, a volume server and a filer, each with a gRPC port
         // at +10000. They get ports next to the S3 one (off 8080, vstream serve's default);
         // the suites that use SeaweedFS are serialized as well (`SeaweedFSTests`).
-        let arguments = ["weed", "mini", "-dir=\(directory.path)/data", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-                         "-s3.port=\(port)", "-master.port=\(port + 1)", "-volume.port=\(port + 2)",
-                         "-filer.port=\(port + 3)", "-s3.config=\(directory.path)/identities.json", "-webdav=false",
-                         "-admin.ui=false", "-master.telemetry=false"]
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 1, directory.appendingPathComponent("weed.log").path, O_WRONLY | O_CREAT, 0o644)
-        posix_spawn_file_actions_addopen(&actions, 2, directory.appendingPathComponent("weed.log").path, O_WRONLY | O_CREAT, 0o644)
-        let argv = arguments.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid: pid_t = 0
-        let status = posix_spawnp(&pid, "weed", &actions, nil, argv, environ)
-        guard status == 0 else { throw POSIXError(POSIXErrorCode(rawValue: status) ?? .ENOENT) }
-        self.pid = pid
+        child = try Self.start(port: port, directory: directory)
+    }
+
+    private static func start(port: Int, directory: URL) throws -> ChildProcess {
+        try ChildProcess.spawn(["weed", "mini", "-dir=\(directory.path)/data", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+                                "-s3.port=\(port)", "-master.port=\(port + 1)", "-volume.port=\(port + 2)",
+                                "-filer.port=\(port + 3)", "-s3.config=\(directory.path)/identities.json", "-webdav=false",
+                                "-admin.ui=false", "-master.telemetry=false"],
+                               stdout: directory.appendingPathComponent("weed.log").path,
+                               stderr: directory.appendingPathComponent("weed.log").path, appending: true)
+    }
+
+    /// An outage: the server goes away (its data stays) until `restart`.
+    func halt() { child.stop(grace: 10) }
+
+    /// Starts it again on the same ports and data, and waits until the S3 API answers.
+    func restart() async throws {
+        child = try Self.start(port: port, directory: directory)
+        _ = try await ready()
     }
 
     var endpoint: URL { URL(string: "http://127.0.0.1:\(port)")! }
@@ -68,14 +73,7 @@ final class SeaweedFS: @unchecked Sendable {
     }
 
     func stop() {
-        kill(pid, SIGTERM)
-        var status: Int32 = 0
-        for _ in 0..<100 {
-            if waitpid(pid, &status, WNOHANG) == pid { break }
-            usleep(50_000)
-        }
-        kill(pid, SIGKILL)
-        _ = waitpid(pid, &status, WNOHANG)
+        child.stop(grace: 5)
         try? FileManager.default.removeItem(at: directory)
     }
 }

@@ -1,11 +1,11 @@
+import ChildProcess
 import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Runs an outside program (ffprobe, ffmpeg, gst-launch-1.0, python3) with posix_spawn.
-/// Output goes to temporary files, so nothing can stall on a full pipe, and waiting
-/// is a plain waitpid loop (Foundation's Process.waitUntilExit can hang on Linux).
+/// Runs an outside program (ffprobe, ffmpeg, gst-launch-1.0, python3) as a `ChildProcess`.
+/// Output goes to temporary files, so nothing can stall on a full pipe.
 struct Command {
     struct Output {
         var status: Int32
@@ -15,59 +15,11 @@ struct Command {
         var maxRSS: Int = 0
     }
 
-    struct Exit {
-        var status: Int32
-    }
-
-    /// A spawned child, stopped by PID.
-    struct Child {
-        let pid: pid_t
-
-        /// Polls until the child exits; kills it with SIGKILL after `timeout` seconds.
-        /// The status is the exit code, or 128 + the signal that ended it.
-        @discardableResult
-        func wait(timeout: TimeInterval) -> Exit {
-            let deadline = Date().addingTimeInterval(timeout)
-            var status: Int32 = 0
-            var usage = rusage()
-            while true {
-                let result = wait4(pid, &status, WNOHANG, &usage)
-                if result == pid { break }
-                if result < 0 { return Exit(status: -1) }
-                if Date() > deadline {
-                    kill(pid, SIGKILL)
-                    _ = wait4(pid, &status, 0, &usage)
-                    return Exit(status: -9)
-                }
-                usleep(5_000)
-            }
-            // WIFEXITED / WEXITSTATUS are macros; decode the status word by hand.
-            let code = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-            return Exit(status: code)
-        }
-
-        func signal(_ number: Int32) { kill(pid, number) }
-
-        func stop() {
-            kill(pid, SIGTERM)
-            wait(timeout: 5)
-        }
-    }
+    typealias Child = ChildProcess
 
     /// Starts `arguments` (searched on PATH) with stdout and stderr going to the given files.
     static func spawn(_ arguments: [String], stdout: String = "/dev/null", stderr: String = "/dev/null") throws -> Child {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        let argv = arguments.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid: pid_t = 0
-        let status = posix_spawnp(&pid, arguments[0], &actions, nil, argv, environ)
-        guard status == 0 else { throw POSIXError(POSIXErrorCode(rawValue: status) ?? .ENOENT) }
-        return Child(pid: pid)
+        try ChildProcess.spawn(arguments, stdout: stdout, stderr: stderr)
     }
 
     /// Runs to completion (or `timeout`) and returns what it printed.
@@ -82,10 +34,10 @@ struct Command {
         }
         let command = measuringMemory ? ["/usr/bin/time", "-f", "%M", "-o", base + ".rss"] + arguments : arguments
         let child = try spawn(command, stdout: base + ".out", stderr: base + ".err")
-        let exit = child.wait(timeout: timeout)
+        let status = child.wait(timeout: timeout)
         let kilobytes = (try? String(contentsOfFile: base + ".rss", encoding: .utf8))?
             .split(separator: "\n").last.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) } ?? 0
-        return Output(status: exit.status,
+        return Output(status: status,
                       stdout: (try? String(contentsOfFile: base + ".out", encoding: .utf8)) ?? "",
                       stderr: (try? String(contentsOfFile: base + ".err", encoding: .utf8)) ?? "",
                       maxRSS: kilobytes * 1024)
