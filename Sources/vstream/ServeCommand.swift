@@ -15,13 +15,17 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(help: "Do not run the transcode worker in this process.") var noWorker = false
 
     func run() async throws {
+        ServiceRuntime.bootstrap()
         var configuration = ServerConfiguration.fromEnvironment()
         if let host { configuration.host = host }
         if let port { configuration.port = port }
         if let dataDir { configuration.dataDirectory = dataDir }
         if let webDir { configuration.webDirectory = webDir }
         configuration.embeddedWorker = !noWorker
-        let state = try await ServerState(configuration: configuration)
+        let state = try await ServerState(configuration: configuration, logger: ServiceRuntime.logger)
+        // With Redis, the embedded worker is a consumer of the shared stream like any other.
+        let worker = state.redisWorker.map { worker in Task { await worker.run() } }
+        defer { worker?.cancel() }
         let data = URL(fileURLWithPath: configuration.dataDirectory).standardizedFileURL.path
         let host = configuration.host
         let app = buildApplication(state) { port in

@@ -7,7 +7,8 @@ struct VStream: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vstream",
         abstract: "An FFmpeg-linked media engine: upload, transcode to an HLS ladder, stream.",
-        subcommands: [TranscodeCommand.self, ProbeCommand.self, BenchCommand.self, ServeCommand.self, WorkerCommand.self])
+        subcommands: [TranscodeCommand.self, ProbeCommand.self, BenchCommand.self, ServeCommand.self, WorkerCommand.self,
+                      JobsCommand.self])
 
     static func main() async {
         // Errors reach the user as one line of ours; libav's chatter stays out

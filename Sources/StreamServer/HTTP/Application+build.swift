@@ -17,9 +17,11 @@ public func buildApplication(_ state: ServerState, logger: Logger = Logger(label
 
 public func buildRouter(_ state: ServerState) -> Router<BasicRequestContext> {
     let router = Router(context: BasicRequestContext.self)
+    router.add(middleware: MetricsMiddleware())
     router.add(middleware: JSONErrorMiddleware())
     router.add(middleware: FileMiddleware(state.configuration.webDirectory, searchForIndexHtml: true))
     router.get("healthz") { _, _ in HealthResponse(status: "ok") }
+    router.get("metrics") { _, _ in MetricsExposition() }
     UploadRoutes(state: state).add(to: router)
     VideoRoutes(state: state).add(to: router)
     HLSRoutes(state: state).add(to: router)

@@ -23,6 +23,9 @@ public struct ServerConfiguration: Sendable {
     /// `REDIS_URL`: progress and jobs on Redis; nil keeps them in-process.
     public var redisURL: String?
 
+    /// The job worker's settings (`vstream worker` flags, and `VSTREAM_MAX_ATTEMPTS`).
+    public var worker = RedisWorker.Settings()
+
     public init() {}
 
     /// Reads `HOST`, `PORT`, `VSTREAM_DATA_DIR`, `VSTREAM_MAX_UPLOAD_BYTES`, `VSTREAM_WEB_DIR`.
@@ -41,6 +44,10 @@ public struct ServerConfiguration: Sendable {
         configuration.publicBaseURL = environment["PUBLIC_BASE_URL"]
         if let database = environment["DATABASE_URL"], !database.isEmpty { configuration.databaseURL = database }
         if let redis = environment["REDIS_URL"], !redis.isEmpty { configuration.redisURL = redis }
+        if let attempts = environment["VSTREAM_MAX_ATTEMPTS"].flatMap(Int.init) { configuration.worker.policy.maxAttempts = max(1, attempts) }
+        if let seconds = environment["VSTREAM_RETRY_BASE_SECONDS"].flatMap(Double.init) {
+            configuration.worker.policy.backoff.base = .milliseconds(Int64(seconds * 1000))
+        }
         return configuration
     }
 }

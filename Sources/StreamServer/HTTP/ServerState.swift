@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 
 /// The storage backend, for what differs between them: who stores a part, who signs it.
 public enum StorageBackend: Sendable {
@@ -25,13 +26,18 @@ public struct ServerState: Sendable {
     public let store: any MetadataStore
     /// This node's fan-out to its SSE clients.
     public let hub: ProgressHub
-    public let worker: TranscodeWorker
+    /// One attempt at a transcode, as every kind of worker runs it.
+    public let job: TranscodeJob
+    /// The embedded default's queue (no Redis).
+    public let localJobs: InProcessJobQueue?
     /// Redis, when configured: the progress hash and the job stream.
     public let redisProgress: RedisProgressPublisher?
     public let redisJobs: RedisJobQueue?
+    /// This process's consumer of the job stream (Redis, and a worker wanted here).
+    public let redisWorker: RedisWorker?
     public let partSigner: LocalPartSigner
 
-    public init(configuration: ServerConfiguration) async throws {
+    public init(configuration: ServerConfiguration, logger: Logger = Logger(label: "vstream")) async throws {
         self.configuration = configuration
         let root = URL(fileURLWithPath: configuration.dataDirectory).standardizedFileURL
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
@@ -54,20 +60,30 @@ public struct ServerState: Sendable {
         partSigner = LocalPartSigner(secret: try Self.loadSecret(root.appendingPathComponent("signing.key")))
         let scratch = root.appendingPathComponent("scratch")
         if let redisURL = configuration.redisURL {
-            let progress = try RedisProgressPublisher(url: redisURL)
+            let progress = RedisProgressPublisher(url: redisURL)
+            let jobs = RedisJobQueue(url: redisURL)
+            try await jobs.prepare()
             redisProgress = progress
-            redisJobs = try RedisJobQueue(url: redisURL)
-            worker = TranscodeWorker(storage: backend.storage, store: store, hub: progress, scratch: scratch, playbackBase: playbackBase)
+            redisJobs = jobs
+            localJobs = nil
+            job = TranscodeJob(storage: backend.storage, store: store, publisher: progress, scratch: scratch,
+                               playbackBase: playbackBase, logger: logger)
             RedisProgressSubscriber(url: redisURL, hub: hub).start()
-            if configuration.embeddedWorker { RedisJobConsumer(url: redisURL, worker: worker).start() }
-            return  // jobs wait in the stream across restarts
+            // Jobs wait in the stream across restarts; any worker may take them.
+            redisWorker = configuration.embeddedWorker
+                ? RedisWorker(url: redisURL, job: job, settings: configuration.worker, logger: logger) : nil
+            return
         }
         redisProgress = nil
         redisJobs = nil
-        worker = TranscodeWorker(storage: backend.storage, store: store, hub: hub, scratch: scratch, playbackBase: playbackBase)
+        redisWorker = nil
+        job = TranscodeJob(storage: backend.storage, store: store, publisher: hub, scratch: scratch,
+                           playbackBase: playbackBase, logger: logger)
+        let queue = InProcessJobQueue(job: job, policy: configuration.worker.policy)
+        localJobs = queue
         // Jobs interrupted by a restart are picked up again.
         if configuration.embeddedWorker {
-            for video in try await store.videos(in: .processing) { await worker.enqueue(video.id) }
+            for video in try await store.videos(in: .processing) { await queue.enqueue(video.id) }
         }
     }
 
@@ -76,7 +92,16 @@ public struct ServerState: Sendable {
         if let redisJobs {
             try await redisJobs.enqueue(video)
         } else if configuration.embeddedWorker {
-            await worker.enqueue(video)
+            await localJobs?.enqueue(video)
+        }
+    }
+
+    /// Stops the video's transcode wherever it runs (the video is being deleted).
+    public func cancelTranscode(_ video: UUID) async throws {
+        if let redisJobs {
+            try await redisJobs.cancel(video)
+        } else {
+            await localJobs?.cancel(video)
         }
     }
 

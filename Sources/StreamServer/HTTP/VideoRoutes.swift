@@ -66,9 +66,10 @@ struct VideoRoutes {
     }
 
     /// Removes the row and every object: the upload's parts, the source, the HLS output.
+    /// A running transcode is told to stop first; it removes what it stored after that.
     func delete(_ context: BasicRequestContext) async throws -> Response {
         let video = try await video(context)
-        guard video.status != .processing else { throw APIError.conflict("the video is being transcoded; try again when it is done") }
+        if video.status == .processing { try await state.cancelTranscode(video.id) }
         if let uploadID = video.uploadID, video.status == .uploading {
             try await state.storage.abortMultipartUpload(key: video.sourceKey, uploadID: uploadID)
         }
@@ -85,6 +86,14 @@ struct VideoRoutes {
 struct EventStream {
     let state: ServerState
     static let pingInterval: Duration = .seconds(15)
+    /// How often the row is read again while a video is processing.
+    static let recheckInterval: Duration = .seconds(5)
+
+    private enum Item: Sendable {
+        case event(VideoEvent)
+        case ping
+        case recheck
+    }
 
     func response(_ request: Request, video: VideoRecord) async throws -> Response {
         let lastEventID = HTTPField.Name("Last-Event-ID").flatMap { request.headers[$0] }.flatMap(Int.init)
@@ -93,36 +102,55 @@ struct EventStream {
         // Subscribe before reading the state, so nothing published in between is lost.
         let events = await hub.subscribe(id)
         let current = await state.latestEvent(id)
-        let initial = Self.stateEvent(video, live: current, playbackURL: state.playbackURL(video))
+        let playbackURL = state.playbackURL(video)
+        let store = state.store
+        let initial = Self.stateEvent(video, live: current, playbackURL: playbackURL)
         let body = ResponseBody { writer in
             if initial.id != lastEventID || lastEventID == nil { try await writer.write(Self.encode(initial)) }
             if initial.kind == .ready || initial.kind == .failed {
                 try await writer.finish(nil)
                 return
             }
-            // Events and pings merged into one sequence; the ping task ends with the response.
-            let (merged, continuation) = AsyncStream.makeStream(of: VideoEvent?.self)
+            // Events, pings and rechecks merged into one sequence; the timer ends with the response.
+            let (merged, continuation) = AsyncStream.makeStream(of: Item.self)
             let forward = Task {
-                for await event in events { continuation.yield(event) }
+                for await event in events { continuation.yield(.event(event)) }
                 continuation.finish()
             }
-            let ping = Task {
+            let timer = Task {
+                var elapsed: Duration = .zero
                 while !Task.isCancelled {
-                    try await Task.sleep(for: Self.pingInterval)
-                    continuation.yield(nil)
+                    try await Task.sleep(for: Self.recheckInterval)
+                    elapsed += Self.recheckInterval
+                    continuation.yield(.recheck)
+                    if elapsed >= Self.pingInterval {
+                        elapsed = .zero
+                        continuation.yield(.ping)
+                    }
                 }
             }
             defer {
                 forward.cancel()
-                ping.cancel()
+                timer.cancel()
             }
             for await item in merged {
-                guard let event = item else {
+                switch item {
+                case .ping:
                     try await writer.write(ByteBuffer(string: ": ping\n\n"))
-                    continue
+                case .recheck:
+                    // The row is the state of record: a final event lost with a Redis
+                    // outage still reaches the client from here.
+                    guard let row = try? await store.video(id), row.status == .ready || row.status == .failed else { continue }
+                    try await writer.write(Self.encode(Self.stateEvent(row, live: nil, playbackURL: playbackURL)))
+                    try await writer.finish(nil)
+                    return
+                case .event(let event):
+                    try await writer.write(Self.encode(event))
+                    if event.kind == .ready || event.kind == .failed {
+                        try await writer.finish(nil)
+                        return
+                    }
                 }
-                try await writer.write(Self.encode(event))
-                if event.kind == .ready || event.kind == .failed { break }
             }
             try await writer.finish(nil)
         }

@@ -162,9 +162,19 @@ final class PGConnection {
     }
 
     /// Runs a parameterised statement ($1, $2 … as text; nil is NULL) and returns the rows
-    /// as text. A connection lost to a server restart is reset first.
+    /// as text. A connection lost to a server restart is reset, and the statement sent
+    /// once more: the statements here are single-row and safe to repeat.
     @discardableResult
     func query(_ sql: String, _ parameters: [String?] = []) throws -> [[String?]] {
+        do {
+            return try queryOnce(sql, parameters)
+        } catch where PQstatus(handle) != CONNECTION_OK {
+            PQreset(handle)
+            return try queryOnce(sql, parameters)
+        }
+    }
+
+    private func queryOnce(_ sql: String, _ parameters: [String?]) throws -> [[String?]] {
         if PQstatus(handle) != CONNECTION_OK { PQreset(handle) }
         // strdup copies live until the call returns; NULL pointers are SQL NULLs.
         let cStrings: [UnsafeMutablePointer<CChar>?] = parameters.map { parameter in parameter.flatMap { strdup($0) } }

@@ -23,6 +23,8 @@ public indirect enum RedisReply: Sendable, Equatable {
 
 public struct RedisError: Error, CustomStringConvertible {
     public var message: String
+    /// The connection is unusable (I/O error, EOF, timeout): reconnect before reusing.
+    public var connectionLost = false
     public var description: String { "redis: \(message)" }
 }
 
@@ -43,7 +45,7 @@ final class RedisConnection: @unchecked Sendable {
         if context.pointee.err != 0 {
             let message = Self.errorString(context)
             redisFree(context)
-            throw RedisError(message: "connect \(host):\(port): \(message)")
+            throw RedisError(message: "connect \(host):\(port): \(message)", connectionLost: true)
         }
         self.context = context
         let database = parsed.path.split(separator: "/").first.map(String.init) ?? ""
@@ -72,7 +74,7 @@ final class RedisConnection: @unchecked Sendable {
         var pointers: [UnsafePointer<CChar>?] = copies.map { pointer in pointer.map { UnsafePointer($0) } }
         let lengths = arguments.map { $0.utf8.count }
         guard let raw = redisCommandArgv(context, Int32(arguments.count), &pointers, lengths) else {
-            throw RedisError(message: Self.errorString(context))
+            throw RedisError(message: Self.errorString(context), connectionLost: true)
         }
         defer { freeReplyObject(raw) }
         let reply = Self.convert(raw.assumingMemoryBound(to: redisReply.self))
@@ -83,7 +85,9 @@ final class RedisConnection: @unchecked Sendable {
     /// The next message pushed on a subscribed connection.
     func nextMessage() throws -> RedisReply {
         var raw: UnsafeMutableRawPointer?
-        guard redisGetReply(context, &raw) == REDIS_OK, let raw else { throw RedisError(message: Self.errorString(context)) }
+        guard redisGetReply(context, &raw) == REDIS_OK, let raw else {
+            throw RedisError(message: Self.errorString(context), connectionLost: true)
+        }
         defer { freeReplyObject(raw) }
         return Self.convert(raw.assumingMemoryBound(to: redisReply.self))
     }
@@ -105,6 +109,38 @@ final class RedisConnection: @unchecked Sendable {
     private static func errorString(_ context: UnsafeMutablePointer<redisContext>) -> String {
         withUnsafeBytes(of: context.pointee.errstr) { bytes in
             String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
+        }
+    }
+}
+
+/// A Redis connection that survives Redis going away: a lost connection is dropped,
+/// and the next `perform` connects again. Callers decide whether to retry (the job
+/// loop does, with backoff; progress publishing drops the update).
+final class RedisClient: @unchecked Sendable {
+    let url: String
+    private let lock = NSLock()
+    private var connection: RedisConnection?
+
+    init(url: String) { self.url = url }
+
+    /// Runs `work` on the (possibly new) connection, serialised with other callers.
+    @discardableResult
+    func perform<T: Sendable>(_ work: @escaping @Sendable (RedisConnection) throws -> T) async throws -> T {
+        let connection = try current()
+        do {
+            return try await connection.perform(work)
+        } catch let error as RedisError where error.connectionLost {
+            lock.withLock { if self.connection === connection { self.connection = nil } }
+            throw error
+        }
+    }
+
+    private func current() throws -> RedisConnection {
+        try lock.withLock {
+            if let connection { return connection }
+            let fresh = try RedisConnection(url: url, timeoutSeconds: 5)
+            connection = fresh
+            return fresh
         }
     }
 }

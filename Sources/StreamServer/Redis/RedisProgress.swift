@@ -4,11 +4,11 @@ import Foundation
 /// never touches PostgreSQL) and a PUBLISH on `vstream:events:ID`. At most 4 updates a
 /// second per video; final events always go out.
 public actor RedisProgressPublisher: ProgressPublisher {
-    private let connection: RedisConnection
+    private let client: RedisClient
     private var lastSent: [UUID: ContinuousClock.Instant] = [:]
     static let interval: Duration = .milliseconds(250)
 
-    public init(url: String) throws { connection = try RedisConnection(url: url) }
+    public init(url: String) { client = RedisClient(url: url) }
 
     static func hashKey(_ video: UUID) -> String { "vstream:progress:\(video.uuidString.lowercased())" }
     static func channel(_ video: UUID) -> String { "vstream:events:\(video.uuidString.lowercased())" }
@@ -18,10 +18,9 @@ public actor RedisProgressPublisher: ProgressPublisher {
         let probe = make(0)
         if probe.kind == .progress, let last = lastSent[video], now - last < Self.interval { return }
         lastSent[video] = now
-        let connection = self.connection
         let key = Self.hashKey(video), channel = Self.channel(video)
         // Best effort: progress is hot data; the state of record is the database.
-        _ = try? await connection.perform { connection in
+        _ = try? await client.perform { connection in
             let sequence = try connection.command("HINCRBY", key, "seq", "1").string.flatMap(Int.init) ?? 0
             let event = make(sequence)
             let json = String(decoding: (try? JSONEncoder().encode(event)) ?? Data(), as: UTF8.self)
@@ -36,9 +35,8 @@ public actor RedisProgressPublisher: ProgressPublisher {
 
     /// The latest event, for a client that connects mid-job to any node.
     public func latest(_ video: UUID) async -> VideoEvent? {
-        let connection = self.connection
         let key = Self.hashKey(video)
-        let stored: String?? = try? await connection.perform { try $0.command("HGET", key, "event").string }
+        let stored: String?? = try? await client.perform { try $0.command("HGET", key, "event").string }
         guard let json = stored ?? nil else { return nil }
         return try? JSONDecoder().decode(VideoEvent.self, from: Data(json.utf8))
     }

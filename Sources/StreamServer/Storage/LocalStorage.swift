@@ -120,6 +120,10 @@ public struct LocalStorage: ObjectStorage {
         try FileManager.default.copyItem(at: source, to: file)
     }
 
+    public func data(key: String) async throws -> Data? {
+        try? Data(contentsOf: try objectURL(key))
+    }
+
     public func delete(key: String) async throws {
         let file = try objectURL(key)
         try? FileManager.default.removeItem(at: file)

@@ -19,6 +19,8 @@ public protocol ObjectStorage: Sendable {
     func put(file: URL, key: String, contentType: String, cacheControl: String) async throws
     /// A local copy of `key` for the engine to read (the file itself when storage is local).
     func fetch(key: String, to file: URL) async throws
+    /// A small object's bytes (a manifest), or nil when there is no such key.
+    func data(key: String) async throws -> Data?
     func delete(key: String) async throws
     func deletePrefix(_ prefix: String) async throws
 }

@@ -31,11 +31,22 @@ public struct S3Storage: ObjectStorage {
         public var description: String { "S3 \(status) \(code): \(message)" }
     }
 
+    /// How storage calls ride out an outage: attempts, and the backoff between them.
+    public struct TransientRetry: Sendable {
+        public var attempts: Int
+        public var backoff: Backoff
+
+        /// About 25 to 50 s of retrying in all.
+        public static let standard = TransientRetry(attempts: 10, backoff: Backoff(base: .milliseconds(500), cap: .seconds(8)))
+    }
+
     public let configuration: Configuration
     private let signer: SigV4
+    let retryPolicy: TransientRetry
 
-    public init(_ configuration: Configuration) {
+    public init(_ configuration: Configuration, retry: TransientRetry = .standard) {
         self.configuration = configuration
+        retryPolicy = retry
         signer = SigV4(accessKeyID: configuration.accessKeyID, secretAccessKey: configuration.secretAccessKey,
                        region: configuration.region)
     }
@@ -51,10 +62,36 @@ public struct S3Storage: ObjectStorage {
 
     // MARK: Requests
 
-    /// Sends one signed request. Throws `Failure` for a non-2xx answer.
+    /// Sends a signed request, retrying transient faults (connection errors and
+    /// timeouts, 5xx, 429) with backoff and jitter; the last failure is thrown.
+    /// Throws `Failure` for a non-2xx answer.
     @discardableResult
     func request(_ method: String, path: String, query: [String: String] = [:], headers extra: [String: String] = [:],
                  body: HTTPTransfer.Body = .none, downloadTo: URL? = nil) async throws -> HTTPTransfer.Response {
+        var retry = 0
+        while true {
+            do {
+                let response = try await send(method, path: path, query: query, headers: extra, body: body, downloadTo: downloadTo)
+                StorageMetrics.transferred(body: body, response: response, downloadTo: downloadTo)
+                return response
+            } catch {
+                StorageMetrics.failed(method: method, error: error)
+                guard Self.isTransient(error), retry + 1 < retryPolicy.attempts else { throw error }
+                // Equal jitter: at least half the ceiling, so a short outage is outlasted.
+                try await Task.sleep(for: retryPolicy.backoff.delay(retry: retry, jitter: Double.random(in: 0.5...1)))
+                retry += 1
+            }
+        }
+    }
+
+    static func isTransient(_ error: any Error) -> Bool {
+        if let failure = error as? Failure { return failure.status >= 500 || failure.status == 429 }
+        return error is HTTPTransfer.Failure  // no answer at all: refused, reset, timed out
+    }
+
+    /// Sends one signed request.
+    private func send(_ method: String, path: String, query: [String: String], headers extra: [String: String],
+                      body: HTTPTransfer.Body, downloadTo: URL?) async throws -> HTTPTransfer.Response {
         let payloadHash: String = switch body {
         case .data(let data): SigV4.hex(SHA256.hash(data: data))
         case .none: SigV4.emptyPayloadHash
@@ -155,6 +192,14 @@ public struct S3Storage: ObjectStorage {
 
     public func fetch(key: String, to file: URL) async throws {
         try await request("GET", path: path(try validatedKey(key)), downloadTo: file)
+    }
+
+    public func data(key: String) async throws -> Data? {
+        do {
+            return try await request("GET", path: path(try validatedKey(key))).body
+        } catch let failure as Failure where failure.status == 404 {
+            return nil
+        }
     }
 
     public func delete(key: String) async throws {

@@ -1,0 +1,250 @@
+import Foundation
+import HLSEngine
+import Logging
+
+/// One attempt at one video's transcode, the same on every kind of worker:
+///
+///     fetch the source → run the engine → store every object, the master last
+///     → set READY (a conditional update) → delete the original → publish `ready`
+///
+/// It decides nothing about retries: it reports a `JobOutcome`, and the queue's
+/// `RetryPolicy` says what happens next. Cancelling the task that runs it stops the
+/// engine within a second and removes what this attempt stored.
+///
+/// Idempotent by construction, so a redelivered job is harmless:
+/// - output keys are fixed per video (`hlsPrefix`), so a second attempt overwrites;
+/// - the manifest (`vstream.json`) and then the master playlist are stored last, so a
+///   master in storage means a complete ladder. A redelivery that finds them (the worker
+///   died between storing and READY) sets READY from the manifest without transcoding;
+/// - READY is set by an update conditional on PROCESSING: only one attempt wins;
+/// - the original is deleted only after READY is committed.
+public struct TranscodeJob: Sendable {
+    let storage: any ObjectStorage
+    let store: any MetadataStore
+    let publisher: any ProgressPublisher
+    let scratch: URL
+    let playbackBase: String
+    let logger: Logger
+
+    public init(storage: any ObjectStorage, store: any MetadataStore, publisher: any ProgressPublisher, scratch: URL,
+                playbackBase: String, logger: Logger = Logger(label: "vstream.job")) {
+        self.storage = storage
+        self.store = store
+        self.publisher = publisher
+        self.scratch = scratch
+        self.playbackBase = playbackBase
+        self.logger = logger
+    }
+
+    static let manifestName = "vstream.json"
+
+    public func run(_ id: UUID, attempt: Int = 1) async -> JobOutcome {
+        var logger = self.logger
+        logger[metadataKey: "video"] = "\(id.uuidString.lowercased())"
+        logger[metadataKey: "attempt"] = "\(attempt)"
+        let record: VideoRecord
+        do {
+            guard let found = try await store.video(id), found.status == .processing else {
+                logger.info("job skipped: the video is gone or not PROCESSING")
+                return .skipped
+            }
+            record = found
+        } catch {
+            return .failed(reason: "metadata: \(error)")
+        }
+        let work = scratch.appendingPathComponent("\(id.uuidString)-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: work) }
+        do {
+            let result: TranscodeManifest
+            if let stored = await storedManifest(record) {
+                logger.info("outputs already stored by an earlier attempt: finishing without transcoding")
+                result = stored
+            } else {
+                result = try await transcodeAndStore(record, work: work, logger: logger)
+            }
+            return try await finish(record, result, logger: logger)
+        } catch is CancellationError {
+            return await cancelled(record, logger: logger)
+        } catch let error as TranscodeError where error.reason == .cancelled {
+            return await cancelled(record, logger: logger)
+        } catch let error as TranscodeError where error.isBadMedia {
+            logger.warning("bad media", metadata: ["error": "\(error.reason)"])
+            return .rejected(reason: "\(error.reason)")
+        } catch {
+            if Task.isCancelled { return await cancelled(record, logger: logger) }
+            let reason = (error as? TranscodeError).map { "\($0.reason)" } ?? "\(error)"
+            logger.warning("attempt failed", metadata: ["error": "\(reason)"])
+            return .failed(reason: reason)
+        }
+    }
+
+    /// The last attempt failed, or the media is bad: FAILED, with a readable reason. The
+    /// original is kept for inspection; partial outputs are removed.
+    public func markFailed(_ id: UUID, reason: String) async {
+        var logger = self.logger
+        logger[metadataKey: "video"] = "\(id.uuidString.lowercased())"
+        guard var record = try? await store.video(id) else { return }
+        var lifecycle = VideoLifecycle(status: record.status)
+        guard let actions = try? lifecycle.transcodeFailed(reason, final: true) else { return }
+        for action in actions {
+            switch action {
+            case .persist:
+                record.status = .failed
+                record.error = reason
+                guard (try? await store.update(record, expected: .processing)) == true else { return }
+                logger.notice("state change", metadata: ["status": "FAILED", "error": "\(reason)"])
+            case .publishFinal:
+                await publisher.publish(id) { VideoEvent(id: $0, kind: .failed, status: .failed, percent: 0, error: reason) }
+            default:
+                break
+            }
+        }
+        try? await storage.deletePrefix(record.hlsPrefix)
+    }
+
+    // MARK: Steps
+
+    private func transcodeAndStore(_ record: VideoRecord, work: URL, logger: Logger) async throws -> TranscodeManifest {
+        let id = record.id
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        await publishProgress(id, stage: "downloading", percent: 0)
+        let source = work.appendingPathComponent("source")
+        try await storage.fetch(key: record.sourceKey, to: source)
+        try Task.checkCancellation()
+
+        let output = work.appendingPathComponent("hls")
+        let transcoder = Transcoder(input: source.path, output: output.path)
+        let publisher = self.publisher
+        let follower = Task {
+            for await event in transcoder.events where event.stage == .transcoding {
+                await publisher.publish(id) { sequence in
+                    VideoEvent(id: sequence, kind: .progress, status: .processing, stage: "transcoding",
+                               percent: event.percent, framesDone: event.framesDone, framesTotal: event.framesTotal,
+                               fps: event.fps, renditions: Dictionary(uniqueKeysWithValues: event.renditions.map { ($0.name, $0.framesEncoded) }))
+                }
+            }
+        }
+        let started = ContinuousClock.now
+        let result: TranscodeResult
+        do {
+            result = try await transcoder.run()
+            await follower.value
+        } catch {
+            follower.cancel()
+            throw error
+        }
+        let seconds = (ContinuousClock.now - started) / .seconds(1)
+        JobMetrics.recordTranscode(result, seconds: seconds)
+        logger.info("transcoded", metadata: ["seconds": "\(String(format: "%.2f", seconds))", "frames": "\(result.sourceFrames)"])
+
+        await publishProgress(id, stage: "uploading", percent: 99.9)
+        let manifest = TranscodeManifest(result)
+        try JSONEncoder().encode(manifest).write(to: output.appendingPathComponent(Self.manifestName))
+        try await storeOutputs(from: output, prefix: record.hlsPrefix)
+        Failpoint.hit(.afterOutputsStored)
+        return manifest
+    }
+
+    /// READY (conditional on PROCESSING), then the original's deletion, then the event.
+    private func finish(_ record: VideoRecord, _ manifest: TranscodeManifest, logger: Logger) async throws -> JobOutcome {
+        var record = record
+        var lifecycle = VideoLifecycle(status: record.status)
+        for action in try lifecycle.transcodeSucceeded() {
+            switch action {
+            case .persist:
+                record.status = .ready
+                record.durationSeconds = manifest.durationSeconds
+                record.width = manifest.width
+                record.height = manifest.height
+                record.renditions = manifest.renditionsJSON
+                guard try await store.update(record, expected: .processing) else {
+                    logger.info("READY not set: the video was deleted or finished elsewhere")
+                    // Deleted while this attempt stored its outputs: they are orphans now.
+                    if try await store.video(record.id) == nil { try? await storage.deletePrefix(record.hlsPrefix) }
+                    return .skipped
+                }
+                logger.notice("state change", metadata: ["status": "READY"])
+            case .deleteOriginal:
+                try? await storage.delete(key: record.sourceKey)
+                logger.info("original deleted", metadata: ["key": "\(record.sourceKey)"])
+            case .publishFinal:
+                let url = "\(playbackBase)/\(record.hlsPrefix)/master.m3u8"
+                await publisher.publish(record.id) { VideoEvent(id: $0, kind: .ready, status: .ready, percent: 100, playbackUrl: url) }
+            default:
+                break
+            }
+        }
+        return .succeeded
+    }
+
+    /// Stopped on purpose: remove whatever this attempt stored. If the video still
+    /// exists (a shutdown, not a deletion) the next attempt starts clean.
+    private func cancelled(_ record: VideoRecord, logger: Logger) async -> JobOutcome {
+        try? await storage.deletePrefix(record.hlsPrefix)
+        logger.info("attempt stopped; partial outputs removed")
+        return .cancelled
+    }
+
+    /// A manifest and a master already in storage: an earlier attempt stored everything.
+    private func storedManifest(_ record: VideoRecord) async -> TranscodeManifest? {
+        guard let master = try? await storage.data(key: "\(record.hlsPrefix)/master.m3u8"), !master.isEmpty,
+              let data = try? await storage.data(key: "\(record.hlsPrefix)/\(Self.manifestName)") else { return nil }
+        return try? JSONDecoder().decode(TranscodeManifest.self, from: data)
+    }
+
+    private func publishProgress(_ id: UUID, stage: String, percent: Double) async {
+        await publisher.publish(id) { VideoEvent(id: $0, kind: .progress, status: .processing, stage: stage, percent: percent) }
+    }
+
+    /// Every file under `directory`, with its Content-Type; the manifest and then the
+    /// master playlist last, so their presence in storage means a complete ladder.
+    private func storeOutputs(from directory: URL, prefix: String) async throws {
+        guard let enumerator = FileManager.default.enumerator(at: directory, includingPropertiesForKeys: [.isRegularFileKey]) else { return }
+        var files: [String] = []
+        for case let url as URL in enumerator where (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true {
+            files.append(String(url.path.dropFirst(directory.path.count + 1)))
+        }
+        func rank(_ path: String) -> Int { path == "master.m3u8" ? 2 : path == Self.manifestName ? 1 : 0 }
+        for relative in files.sorted(by: { (rank($0), $0) < (rank($1), $1) }) {
+            try Task.checkCancellation()
+            let type = HLSContentType.forPath(relative)
+            try await storage.put(file: directory.appendingPathComponent(relative), key: "\(prefix)/\(relative)",
+                                  contentType: type.contentType, cacheControl: type.cacheControl)
+        }
+    }
+}
+
+/// What READY needs from a finished transcode, stored beside the outputs so a
+/// redelivered job can commit READY without transcoding again.
+struct TranscodeManifest: Codable, Sendable, Equatable {
+    struct Rendition: Codable, Sendable, Equatable {
+        var name: String
+        var width: Int
+        var height: Int
+        var averageBandwidth: Int
+        var peakBandwidth: Int
+    }
+
+    var durationSeconds: Double
+    var frameCount: Int
+    var renditions: [Rendition]
+
+    init(_ result: TranscodeResult) {
+        durationSeconds = result.durationSeconds
+        frameCount = result.sourceFrames
+        renditions = result.renditions.map {
+            Rendition(name: $0.rendition.name, width: $0.rendition.width, height: $0.rendition.height,
+                      averageBandwidth: $0.averageBandwidth, peakBandwidth: $0.peakBandwidth)
+        }
+    }
+
+    var width: Int? { renditions.last?.width }
+    var height: Int? { renditions.last?.height }
+
+    /// The videos table's `renditions` column.
+    var renditionsJSON: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return String(decoding: (try? encoder.encode(renditions)) ?? Data("[]".utf8), as: UTF8.self)
+    }
+}

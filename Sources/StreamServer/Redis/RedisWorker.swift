@@ -1,0 +1,203 @@
+import Foundation
+import Logging
+
+/// The consumer loop of `vstream worker` (and of `vstream serve` with REDIS_URL): up to
+/// `concurrency` jobs at a time from the shared consumer group.
+///
+/// Each slot loops: promote due retries → take over an abandoned job (XAUTOCLAIM,
+/// idle past the visibility timeout) or else read a new one (XREADGROUP, blocking 1 s)
+/// → run it while a watcher, every 250 ms, checks for a cancel and, every third of the
+/// visibility timeout, refreshes the claim → settle the entry as `RetryPolicy` says.
+///
+/// Faults: when Redis is unreachable the slots back off and retry; a running job goes
+/// on (its claim cannot be taken while Redis is down either) and its settlement is
+/// retried until Redis answers. A claim found lost (this worker stalled past the
+/// timeout and another took the job) stops the job without touching the entry.
+public final class RedisWorker: @unchecked Sendable {
+    public struct Settings: Sendable {
+        public var concurrency = 1
+        public var visibilityTimeout: Duration = .seconds(60)
+        public var grace: Duration = .seconds(30)
+        public var policy = RetryPolicy()
+        public init() {}
+    }
+
+    private let url: String
+    private let control: RedisJobQueue
+    private let job: TranscodeJob
+    private let settings: Settings
+    private let logger: Logger
+    public let consumer: String
+    private let lock = NSLock()
+    private var drain: WorkerDrain
+
+    public init(url: String, job: TranscodeJob, settings: Settings, logger: Logger = Logger(label: "vstream.worker")) {
+        self.url = url
+        self.job = job
+        self.settings = settings
+        self.logger = logger
+        control = RedisJobQueue(url: url)
+        consumer = "\(ProcessInfo.processInfo.hostName)-\(getpid())-\(UUID().uuidString.prefix(6).lowercased())"
+        drain = WorkerDrain(grace: settings.grace)
+    }
+
+    /// Stop taking jobs; running ones get the grace period, then are handed back.
+    public func terminate() {
+        lock.withLock { drain.terminate(now: .now) }
+        logger.notice("draining: no new jobs", metadata: ["grace": "\(settings.grace)"])
+    }
+
+    private var takesJobs: Bool { lock.withLock { drain.takesJobs } }
+    private var interrupting: Bool { lock.withLock { drain.interrupts(now: .now) } }
+
+    /// Runs until `terminate()` and every running job has ended.
+    public func run() async {
+        logger.notice("worker started", metadata: ["consumer": "\(consumer)", "concurrency": "\(settings.concurrency)"])
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<max(1, settings.concurrency) {
+                group.addTask { await self.slot() }
+            }
+            group.addTask { await self.reportQueue() }
+        }
+        logger.notice("worker stopped", metadata: ["consumer": "\(consumer)"])
+    }
+
+    // MARK: One slot
+
+    private func slot() async {
+        let reader = RedisJobQueue(url: url)  // its own connection: XREADGROUP blocks it
+        var failures = 0
+        while takesJobs {
+            do {
+                try await reader.prepare()
+                try await reader.promoteDueRetries()
+                var delivery = try await reader.claimAbandoned(consumer: consumer, idle: settings.visibilityTimeout)
+                if delivery == nil { delivery = try await reader.readNew(consumer: consumer, block: .seconds(1)) }
+                failures = 0
+                if let delivery { await handle(delivery) }
+            } catch {
+                if failures == 0 { logger.warning("redis unavailable; retrying", metadata: ["error": "\(error)"]) }
+                try? await Task.sleep(for: Backoff(base: .milliseconds(200), cap: .seconds(5)).delay(retry: failures, jitter: Double.random(in: 0.5...1)))
+                failures += 1
+            }
+        }
+    }
+
+    private func handle(_ delivery: RedisJobQueue.Delivery) async {
+        var logger = self.logger
+        logger[metadataKey: "video"] = "\(delivery.video.uuidString.lowercased())"
+        guard delivery.video != RedisJobQueue.malformed else {
+            await settle { try await self.control.acknowledge(delivery) }
+            return
+        }
+        guard let attempt = settings.policy.attemptForRedelivery(entryAttempt: delivery.attempt, deliveries: delivery.deliveries) else {
+            let reason = "its worker stopped \(delivery.deliveries) times before it finished"
+            logger.error("job out of attempts", metadata: ["error": "\(reason)"])
+            await job.markFailed(delivery.video, reason: reason)
+            JobMetrics.outcome("failed")
+            await settle { try await self.control.deadLetter(delivery, attempts: delivery.deliveries, error: reason) }
+            return
+        }
+        logger.info("job started", metadata: ["attempt": "\(attempt)", "takenOver": "\(delivery.deliveries > 1)"])
+        JobMetrics.outcome("started")
+
+        let work = Task { await job.run(delivery.video, attempt: attempt) }
+        let stop = await watch(delivery, work: work)
+        var outcome = await work.value
+        switch stop {
+        case .lostClaim:
+            logger.warning("claim lost to another worker; stopped without settling")
+            return
+        case .shutdown where outcome == .cancelled:
+            outcome = .interrupted
+        default:
+            break
+        }
+
+        let disposition = settings.policy.disposition(after: outcome, attempt: attempt)
+        switch disposition {
+        case .acknowledge:
+            JobMetrics.outcome(outcome == .succeeded ? "succeeded" : outcome == .cancelled ? "cancelled" : "skipped")
+            await settle { try await self.control.acknowledge(delivery) }
+        case .retry(let next, let delay):
+            JobMetrics.outcome("retried")
+            logger.notice("job will be retried", metadata: ["next": "\(next)", "delay": "\(delay)"])
+            await settle { try await self.control.retry(delivery, attempt: next, delay: delay) }
+        case .deadLetter(let reason):
+            JobMetrics.outcome("failed")
+            await job.markFailed(delivery.video, reason: reason)
+            await settle { try await self.control.deadLetter(delivery, attempts: attempt, error: reason) }
+        case .release:
+            logger.notice("job handed back for another worker")
+            await settle { try await self.control.release(delivery) }
+        }
+    }
+
+    private enum Stop { case finished, cancelled, lostClaim, shutdown }
+
+    /// Watches a running job until it ends: cancels it when its video is deleted, when
+    /// its claim is lost, or when the shutdown grace runs out.
+    private func watch(_ delivery: RedisJobQueue.Delivery, work: Task<JobOutcome, Never>) async -> Stop {
+        let watcher = Task { () -> Stop in
+            let heartbeatEvery = settings.visibilityTimeout / 3
+            var lastBeat = ContinuousClock.now
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(250))
+                if Task.isCancelled { break }
+                if interrupting {
+                    work.cancel()
+                    return .shutdown
+                }
+                // Redis errors here are not a reason to stop: the job goes on meanwhile.
+                if (try? await control.isCancelled(delivery.video)) == true {
+                    logger.notice("video deleted: stopping its job", metadata: ["video": "\(delivery.video.uuidString.lowercased())"])
+                    work.cancel()
+                    return .cancelled
+                }
+                if ContinuousClock.now - lastBeat >= heartbeatEvery {
+                    if let mine = try? await control.heartbeat(delivery, consumer: consumer) {
+                        lastBeat = .now
+                        if !mine {
+                            work.cancel()
+                            return .lostClaim
+                        }
+                    }
+                }
+            }
+            return .finished
+        }
+        _ = await work.value
+        watcher.cancel()
+        return await watcher.value
+    }
+
+    /// Settles an entry, retrying while Redis is away (for up to ten minutes; after
+    /// that the entry stays pending and is redelivered, which the job handles).
+    private func settle(_ operation: @escaping @Sendable () async throws -> Void) async {
+        let deadline = ContinuousClock.now + .seconds(600)
+        var retry = 0
+        while true {
+            do {
+                try await operation()
+                return
+            } catch {
+                guard ContinuousClock.now < deadline else {
+                    logger.error("could not settle a job entry; it will be redelivered", metadata: ["error": "\(error)"])
+                    return
+                }
+                try? await Task.sleep(for: Backoff(base: .milliseconds(200), cap: .seconds(5)).delay(retry: retry, jitter: Double.random(in: 0.5...1)))
+                retry += 1
+            }
+        }
+    }
+
+    /// Queue depth and pending count, for /metrics, every 5 s.
+    private func reportQueue() async {
+        while takesJobs {
+            if let stats = try? await control.stats() {
+                JobMetrics.queue(depth: stats.waiting, pending: stats.pending, delayed: stats.delayed, dead: stats.dead)
+            }
+            for _ in 0..<5 where takesJobs { try? await Task.sleep(for: .seconds(1)) }
+        }
+    }
+}
