@@ -13,7 +13,7 @@ final class PostgreSQL: @unchecked Sendable {
     static let bin = "/usr/lib/postgresql/15/bin"
 
     init() throws {
-        port = Int.random(in: 50_000...59_000)
+        port = Int.random(in: 14_000...15_999)  // below the ephemeral range, as RedisServer explains
         directory = "/tmp/vstream-pg-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try run(["chown", "postgres:postgres", directory])
@@ -25,6 +25,13 @@ final class PostgreSQL: @unchecked Sendable {
     }
 
     var url: String { "postgresql://postgres@127.0.0.1:\(port)/postgres" }
+
+    /// A restart, as an operator or a failover would do it: connections drop.
+    func restart() throws {
+        try run(["runuser", "-u", "postgres", "--", "\(Self.bin)/pg_ctl", "-D", "\(directory)/data", "-w", "-m", "fast", "-l",
+                 "\(directory)/postgres.log", "-o", "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off",
+                 "restart"])
+    }
 
     /// Stops the postmaster by the PID in postmaster.pid (fast shutdown), and waits.
     func stop() {

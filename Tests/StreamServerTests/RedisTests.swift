@@ -15,7 +15,7 @@ struct RedisTests {
         .appendingPathComponent("vstream").path
 
     final class Node {
-        let port = Int.random(in: 20_000...29_000)
+        let port = Int.random(in: 20_000...25_999)
         private let child: ChildProcess
 
         init(redis: String, data: String, worker: Bool) throws {

@@ -20,7 +20,8 @@ final class SeaweedFS: @unchecked Sendable {
     private var child: ChildProcess
 
     init() throws {
-        port = Int.random(in: 41_000...49_000) / 4 * 4
+        // Below the ephemeral range, as RedisServer explains; gRPC ports land at +10000.
+        port = Int.random(in: 16_000...19_996) / 4 * 4
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("seaweed-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory.appendingPathComponent("data"), withIntermediateDirectories: true)
         // The anonymous identity reads the bucket, as players read a public R2 bucket.

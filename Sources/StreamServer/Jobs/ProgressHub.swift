@@ -21,23 +21,20 @@ public struct VideoEvent: Sendable, Codable, Equatable {
 /// out to subscribers.
 public actor ProgressHub {
     private var latest: [UUID: VideoEvent] = [:]
-    private var lastSent: [UUID: ContinuousClock.Instant] = [:]
+    private var throttle: ProgressThrottle
     private var subscribers: [UUID: [UUID: AsyncStream<VideoEvent>.Continuation]] = [:]
     private var sequence = 0
-    private let interval: Duration
 
-    public init(interval: Duration = .milliseconds(250)) { self.interval = interval }
+    public init(interval: Duration = .milliseconds(250)) { throttle = ProgressThrottle(interval: interval) }
 
     public func latestEvent(for video: UUID) -> VideoEvent? { latest[video] }
 
     /// Publishes an event; progress ticks closer together than `interval` are dropped,
     /// final events never are.
     func publishEvent(_ video: UUID, _ make: (Int) -> VideoEvent) {
-        let now = ContinuousClock.now
         let candidate = make(sequence + 1)
-        if candidate.kind == .progress, let last = lastSent[video], now - last < interval { return }
+        guard throttle.admits(candidate, for: video) else { return }
         sequence += 1
-        lastSent[video] = now
         deliver(video, candidate)
     }
 
@@ -66,6 +63,6 @@ public actor ProgressHub {
 
     public func forget(_ video: UUID) {
         latest[video] = nil
-        lastSent[video] = nil
+        throttle.forget(video)
     }
 }

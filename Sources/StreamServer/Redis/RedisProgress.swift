@@ -5,7 +5,7 @@ import Foundation
 /// second per video; final events always go out.
 public actor RedisProgressPublisher: ProgressPublisher {
     private let client: RedisClient
-    private var lastSent: [UUID: ContinuousClock.Instant] = [:]
+    private var throttle = ProgressThrottle(interval: RedisProgressPublisher.interval)
     static let interval: Duration = .milliseconds(250)
 
     public init(url: String) { client = RedisClient(url: url) }
@@ -14,10 +14,7 @@ public actor RedisProgressPublisher: ProgressPublisher {
     static func channel(_ video: UUID) -> String { "vstream:events:\(video.uuidString.lowercased())" }
 
     public func publish(_ video: UUID, _ make: @escaping @Sendable (Int) -> VideoEvent) async {
-        let now = ContinuousClock.now
-        let probe = make(0)
-        if probe.kind == .progress, let last = lastSent[video], now - last < Self.interval { return }
-        lastSent[video] = now
+        guard throttle.admits(make(0), for: video) else { return }
         let key = Self.hashKey(video), channel = Self.channel(video)
         // Best effort: progress is hot data; the state of record is the database.
         _ = try? await client.perform { connection in
@@ -30,7 +27,6 @@ public actor RedisProgressPublisher: ProgressPublisher {
             try connection.command("EXPIRE", key, "86400")
             try connection.command("PUBLISH", channel, json)
         }
-        if probe.kind == .ready || probe.kind == .failed { lastSent[video] = nil }
     }
 
     /// The latest event, for a client that connects mid-job to any node.

@@ -58,7 +58,7 @@ final class StaticHTTPServer {
     private let child: Command.Child
 
     init(root: String) throws {
-        port = Int.random(in: 20_000...40_000)
+        port = Int.random(in: 20_000...25_999)  // below the ephemeral range (32768+)
         child = try Command.spawn(["python3", "-m", "http.server", String(port), "--bind", "127.0.0.1", "--directory", root])
         var attempts = 0
         while !Self.accepts(port) && attempts < 100 {

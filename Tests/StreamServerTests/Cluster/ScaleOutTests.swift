@@ -1,0 +1,111 @@
+import ChildProcess
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+@testable import StreamServer
+
+/// Scale-out and fault tolerance, on real processes: workers are killed, Redis,
+/// PostgreSQL and S3 go away and come back, and every video still ends where it should,
+/// once.
+extension SeaweedFSTests {
+@Suite("Scale-out and faults", .serialized, .timeLimit(.minutes(4)))
+struct ScaleOutTests {
+    /// Two workers; the one transcoding is killed with SIGKILL. The other takes the job
+    /// over after the visibility timeout and finishes it.
+    @Test func aWorkerKilledMidTranscodeIsTakenOverByAnother() async throws {
+        let cluster = try await Cluster()
+        defer { cluster.stop() }
+        let workers = try ["w1", "w2"].map { try cluster.startWorker($0, ["--visibility-timeout", "4"]) }
+        let id = try await cluster.submit("h264_1080p30_stereo.mp4")
+
+        try await cluster.waitForProgress(id) { $0["stage"] == "transcoding" && (Double($0["percent"] ?? "") ?? 0) > 5 }
+        let holder = try #require(try await cluster.holder(of: id))
+        let victim = try #require(workers.first { holder.contains("-\($0.pid)-") })
+        kill(victim.pid, SIGKILL)
+        #expect(victim.child.wait(timeout: 5) == 137)
+
+        let video = try await cluster.waitForFinal(id)
+        #expect(video.status == .ready, "\(cluster.logs.suffix(2000))")
+        let survivor = try #require(workers.first { $0.pid != victim.pid })
+        #expect(survivor.output.contains("takenOver=true"), "the survivor took the abandoned job over")
+        #expect(cluster.logLines(id, "state change", "status=READY").count == 1, "READY exactly once")
+        let deletions = cluster.logLines(id, "original deleted")
+        #expect(deletions.count == 1, "the original deleted exactly once")
+        #expect(await !cluster.sourceExists(id))
+        let (plays, errors) = try cluster.playsCleanly(id)
+        #expect(plays, "\(errors)")
+        #expect(try await cluster.settledPendingCount() == 0)
+    }
+
+    /// The worker dies after storing every output but before READY. The redelivery
+    /// commits READY from what is stored: no second transcode, the same objects.
+    @Test func aWorkerKilledBeforeReadyIsCompletedWithoutTranscodingAgain() async throws {
+        let cluster = try await Cluster()
+        defer { cluster.stop() }
+        let doomed = try cluster.startWorker("doomed", ["--visibility-timeout", "3"],
+                                             environment: ["VSTREAM_FAILPOINT": "after-outputs-stored"])
+        let id = try await cluster.submit("h264_1080p30_stereo.mp4")
+        #expect(doomed.child.wait(timeout: 120) == 137, "the failpoint killed it")
+        #expect(try await cluster.store.video(id)?.status == .processing)
+        let masterBefore = try await cluster.storage.request("HEAD", path: "/vstream/\(Cluster.prefix(id))/master.m3u8")
+
+        try cluster.startWorker("heir", ["--visibility-timeout", "3"])
+        let video = try await cluster.waitForFinal(id)
+        #expect(video.status == .ready)
+        #expect(video.width == 1920 && video.height == 1080 && (video.durationSeconds ?? 0) > 4.9)
+        #expect(cluster.logLines(id, "transcoded").count == 1, "transcoded once, by the worker that died")
+        #expect(cluster.logLines(id, "outputs already stored").count == 1)
+        let masterAfter = try await cluster.storage.request("HEAD", path: "/vstream/\(Cluster.prefix(id))/master.m3u8")
+        #expect(masterAfter.headers["etag"] == masterBefore.headers["etag"], "the outputs users see were not rewritten")
+        #expect(cluster.logLines(id, "original deleted").count == 1)
+        #expect(await !cluster.sourceExists(id))
+        let (plays, errors) = try cluster.playsCleanly(id)
+        #expect(plays, "\(errors)")
+    }
+
+    /// A file that is not media fails once, with no retry, goes to the dead-letter
+    /// stream with its reason, and the worker carries on with the next job.
+    @Test func badMediaFailsAtOnceAndTheWorkerCarriesOn() async throws {
+        let cluster = try await Cluster()
+        defer { cluster.stop() }
+        try cluster.startWorker("w1")
+        let bad = try await cluster.submit("random.bin")
+        let good = try await cluster.submit("tiny_256x144.mp4")
+
+        let failed = try await cluster.waitForFinal(bad)
+        #expect(failed.status == .failed)
+        #expect(failed.error?.contains("not a media file") == true, "\(failed.error ?? "")")
+        #expect(cluster.logLines(bad, "job started").count == 1, "one attempt only")
+        #expect(await cluster.sourceExists(bad), "the original is kept for inspection")
+        let dead = try await cluster.queue.deadJobs()
+        #expect(dead.map(\.video) == [bad])
+        #expect(dead.first?.attempts == 1)
+
+        #expect(try await cluster.waitForFinal(good).status == .ready)
+        #expect(try await cluster.settledPendingCount() == 0)
+    }
+
+    /// 20 short jobs across 2 workers: all READY, none twice, none lost, nothing pending.
+    @Test func twentyJobsAcrossTwoWorkersAllFinishOnce() async throws {
+        let cluster = try await Cluster()
+        defer { cluster.stop() }
+        let workers = try ["w1", "w2"].map { try cluster.startWorker($0) }
+        var ids: [UUID] = []
+        for _ in 0..<20 { ids.append(try await cluster.submit("tiny_256x144.mp4")) }
+        for id in ids {
+            #expect(try await cluster.waitForFinal(id, timeout: .seconds(180)).status == .ready)
+        }
+        for id in ids {
+            #expect(cluster.logLines(id, "job started").count == 1, "\(id) started once")
+            #expect(cluster.logLines(id, "state change", "status=READY").count == 1)
+        }
+        let shares = workers.map { worker in ids.filter { id in worker.output.contains("video=\(id.uuidString.lowercased())") }.count }
+        #expect(shares.allSatisfy { $0 > 0 }, "both workers took jobs: \(shares)")
+        #expect(try await cluster.settledPendingCount() == 0)
+        let stats = try await cluster.queue.stats()
+        #expect(stats.waiting == 0 && stats.delayed == 0 && stats.dead == 0)
+    }
+}
+}
