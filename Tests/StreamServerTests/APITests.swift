@@ -22,6 +22,22 @@ struct APITests {
         }
     }
 
+    /// Prometheus text, with requests counted by route template and status.
+    @Test func metricsCountRequestsByRouteAndStatus() async throws {
+        MetricsExport.bootstrap()
+        let app = buildApplication(try await makeState())
+        try await app.test(.router) { client in
+            _ = try await client.json(.get, "/api/videos/\(UUID().uuidString.lowercased())")
+            try await client.execute(uri: "/metrics", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[.contentType]?.hasPrefix("text/plain; version=0.0.4") == true)
+                let text = String(buffer: response.body)
+                #expect(text.contains(#"hb_requests{http_route="/api/videos/{id}",http_request_method="GET",http_response_status_code="404"}"#),
+                        "\(text.prefix(800))")
+            }
+        }
+    }
+
     @Test(arguments: setups)
     func badRequestsGetClearErrorsAndStoreNothing(_ setup: TestingSetup) async throws {
         let state = try await makeState { $0.maxUploadBytes = 50 << 20 }

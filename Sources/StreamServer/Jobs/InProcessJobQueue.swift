@@ -36,11 +36,14 @@ public actor InProcessJobQueue {
             var attempt = 1
             while true {
                 let job = self.job, current = attempt
+                JobMetrics.outcome("started")
                 let task = Task { await job.run(video, attempt: current) }
                 running = (video, task)
                 let outcome = await task.value
                 running = nil
-                switch policy.disposition(after: outcome, attempt: attempt) {
+                let disposition = policy.disposition(after: outcome, attempt: attempt)
+                JobMetrics.record(disposition, of: outcome)
+                switch disposition {
                 case .acknowledge, .release:
                     break
                 case .deadLetter(let reason):

@@ -25,6 +25,16 @@ public enum MetricsExport {
 enum JobMetrics {
     static func outcome(_ name: String) { Counter(label: "vstream_jobs_\(name)_total").increment() }
 
+    /// The counter an attempt's end belongs to.
+    static func record(_ disposition: JobDisposition, of outcome: JobOutcome) {
+        switch disposition {
+        case .acknowledge: JobMetrics.outcome(outcome == .succeeded ? "succeeded" : outcome == .cancelled ? "cancelled" : "skipped")
+        case .retry: JobMetrics.outcome("retried")
+        case .deadLetter: JobMetrics.outcome("failed")
+        case .release: JobMetrics.outcome("released")
+        }
+    }
+
     static func recordTranscode(_ result: TranscodeResult, seconds: Double) {
         Timer(label: "vstream_transcode_seconds").recordNanoseconds(Int64(seconds * 1e9))
         guard seconds > 0 else { return }

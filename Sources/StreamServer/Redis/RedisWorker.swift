@@ -115,16 +115,14 @@ public final class RedisWorker: @unchecked Sendable {
         }
 
         let disposition = settings.policy.disposition(after: outcome, attempt: attempt)
+        JobMetrics.record(disposition, of: outcome)
         switch disposition {
         case .acknowledge:
-            JobMetrics.outcome(outcome == .succeeded ? "succeeded" : outcome == .cancelled ? "cancelled" : "skipped")
             await settle { try await self.control.acknowledge(delivery) }
         case .retry(let next, let delay):
-            JobMetrics.outcome("retried")
             logger.notice("job will be retried", metadata: ["next": "\(next)", "delay": "\(delay)"])
             await settle { try await self.control.retry(delivery, attempt: next, delay: delay) }
         case .deadLetter(let reason):
-            JobMetrics.outcome("failed")
             await job.markFailed(delivery.video, reason: reason)
             await settle { try await self.control.deadLetter(delivery, attempts: attempt, error: reason) }
         case .release:

@@ -44,13 +44,32 @@ final class Cluster: @unchecked Sendable {
     init() async throws {
         root = URL(fileURLWithPath: "/tmp/vstream-cluster-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        // Whatever started is stopped again if a later part fails to start.
         redis = try RedisServer(persistent: true)
-        postgres = try PostgreSQL()
-        seaweed = try SeaweedFS()
-        storage = try await seaweed.ready()
-        store = try PostgresStore(url: postgres.url)
+        do {
+            postgres = try PostgreSQL()
+        } catch {
+            redis.stop()
+            throw error
+        }
+        do {
+            seaweed = try SeaweedFS()
+        } catch {
+            postgres.stop()
+            redis.stop()
+            throw error
+        }
         queue = RedisJobQueue(url: redis.url)
-        try await queue.prepare()
+        do {
+            storage = try await seaweed.ready()
+            store = try PostgresStore(url: postgres.url)
+            try await queue.prepare()
+        } catch {
+            seaweed.stop()
+            postgres.stop()
+            redis.stop()
+            throw error
+        }
     }
 
     /// What every node gets: the same environment as production, pointing here.
