@@ -1,4 +1,3 @@
-import Crypto
 import ChildProcess
 import Foundation
 import Hummingbird
@@ -63,16 +62,8 @@ struct S3ServiceTests {
         let seaweed = try SeaweedFS()
         defer { seaweed.stop() }
         let storage = try await seaweed.ready()
-        let rules = """
-            <CORSConfiguration><CORSRule><AllowedOrigin>http://app.example</AllowedOrigin>\
-            <AllowedMethod>PUT</AllowedMethod><AllowedMethod>GET</AllowedMethod><AllowedHeader>*</AllowedHeader>\
-            <ExposeHeader>ETag</ExposeHeader><MaxAgeSeconds>600</MaxAgeSeconds></CORSRule></CORSConfiguration>
-            """
-        let body = Data(rules.utf8)
-        try await storage.request("PUT", path: "/vstream", query: ["cors": ""],
-                                  headers: ["content-type": "application/xml",
-                                            "content-md5": Data(Insecure.MD5.hash(data: body)).base64EncodedString()],
-                                  body: .data(body))
+        // What `vstream serve` does at start-up with S3_CORS_ORIGINS=http://app.example.
+        try await storage.allowBrowserUploads(from: ["http://app.example"])
         let key = "uploads/cors/source"
         let uploadID = try await storage.createMultipartUpload(key: key)
         let url = storage.partUploadURL(key: key, uploadID: uploadID, partNumber: 1, expires: 600)

@@ -1,6 +1,8 @@
 """Starts `vstream serve` (the embedded default) on 127.0.0.1 for the browser tests and
 stops it by PID. The binary is the debug build that `make test` has just made."""
+import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -24,28 +26,126 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture()
-def server():
-    data = tempfile.mkdtemp(prefix="vstream-browser-")
-    port = free_port()
+def start_vstream(data: str, env: dict | None = None, port: int | None = None):
+    """`vstream serve` on 127.0.0.1; returns (process, url) once it printed the URL."""
+    port = port or free_port()
     log = open(Path(data) / "serve.log", "w+")
     process = subprocess.Popen(
         [str(VSTREAM), "serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir", data],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=log, text=True)
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=log, text=True, env=env)
     url = None
-    deadline = time.time() + 30
+    deadline = time.time() + 60
     while time.time() < deadline and url is None:
         line = process.stdout.readline()
+        if not line and process.poll() is not None:
+            break
         match = re.search(r"http://127\.0\.0\.1:\d+/", line or "")
         if match:
             url = match.group(0)
-    assert url, "vstream serve did not print its URL"
+    if not url:
+        log.seek(0)
+        raise AssertionError(f"vstream serve did not print its URL: {log.read()[-2000:]}")
+    return process, url
+
+
+def stop(process, sig=signal.SIGTERM):
+    process.send_signal(sig)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture()
+def server():
+    """The embedded default: local directory, SQLite, in-process progress and jobs."""
+    data = tempfile.mkdtemp(prefix="vstream-browser-")
+    process, url = start_vstream(data)
     try:
         yield url
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
         shutil.rmtree(data, ignore_errors=True)
+
+
+def wait_for_port(port: int, timeout: float = 90) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise AssertionError(f"nothing listens on {port}")
+
+
+@pytest.fixture()
+def production_server():
+    """The production backends on 127.0.0.1: SeaweedFS for S3 (the page PUTs parts to it
+    directly, across origins), PostgreSQL 15, and Redis for progress and jobs."""
+    root = Path(tempfile.mkdtemp(prefix="vstream-prod-", dir="/tmp"))
+    root.chmod(0o755)  # the postgres user must reach its data folder inside
+    processes = []
+    postgres_data = root / "pg"
+    # Ports below Linux's ephemeral range (32768+), so no client is ever handed one.
+    base = random.randrange(16_000, 19_996, 4)
+    s3_port, redis_port, pg_port, http_port = base, base - 6000, base - 4000, base + 4000
+    try:
+        processes.append(subprocess.Popen(
+            ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL))
+
+        postgres_data.mkdir()
+        shutil.chown(postgres_data, "postgres", "postgres")
+        bin_dir = "/usr/lib/postgresql/15/bin"
+        as_postgres = ["runuser", "-u", "postgres", "--"]
+        subprocess.run(as_postgres + [f"{bin_dir}/initdb", "-D", str(postgres_data / "data"), "-A", "trust",
+                                      "-U", "postgres", "--no-sync"], check=True, capture_output=True)
+        subprocess.run(as_postgres + [f"{bin_dir}/pg_ctl", "-D", str(postgres_data / "data"), "-w", "-l",
+                                      str(postgres_data / "log"), "-o",
+                                      f"-p {pg_port} -k {postgres_data} -c listen_addresses=127.0.0.1 -c fsync=off",
+                                      "start"], check=True, capture_output=True)
+
+        (root / "s3").mkdir()
+        identities = {"identities": [
+            {"name": "vstream", "credentials": [{"accessKey": "browserkey", "secretKey": "browsersecret"}],
+             "actions": ["Admin", "Read", "Write", "List", "Tagging"]},
+            {"name": "anonymous", "actions": ["Read:vstream"]}]}
+        (root / "identities.json").write_text(json.dumps(identities))
+        processes.append(subprocess.Popen(
+            ["weed", "mini", f"-dir={root / 's3'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-s3.port={s3_port}",
+             f"-master.port={s3_port + 1}", f"-volume.port={s3_port + 2}", f"-filer.port={s3_port + 3}",
+             f"-s3.config={root / 'identities.json'}", "-webdav=false", "-admin.ui=false",
+             "-master.telemetry=false"], stdout=open(root / "weed.log", "w"), stderr=subprocess.STDOUT))
+        wait_for_port(s3_port)
+
+        origin = f"http://127.0.0.1:{http_port}"
+        env = dict(os.environ,
+                   REDIS_URL=f"redis://127.0.0.1:{redis_port}",
+                   DATABASE_URL=f"postgresql://postgres@127.0.0.1:{pg_port}/postgres",
+                   R2_S3_API=f"http://127.0.0.1:{s3_port}", R2_BUCKET_NAME="vstream",
+                   R2_ACCESS_KEY_ID="browserkey", R2_SECRET_ACCESS_KEY="browsersecret", S3_REGION="us-east-1",
+                   PUBLIC_BASE_URL=f"http://127.0.0.1:{s3_port}/vstream", S3_CORS_ORIGINS=origin)
+        # SeaweedFS accepts connections before its S3 API answers: retry the start-up.
+        deadline = time.time() + 90
+        while True:
+            try:
+                process, url = start_vstream(str(root), env=env, port=http_port)
+                break
+            except AssertionError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(1)
+        processes.append(process)
+        yield url
+    finally:
+        for process in reversed(processes):
+            stop(process)
+        pid_file = postgres_data / "data" / "postmaster.pid"
+        if pid_file.exists():
+            os.kill(int(pid_file.read_text().split()[0]), signal.SIGINT)
+            for _ in range(100):
+                if not pid_file.exists():
+                    break
+                time.sleep(0.1)
+        shutil.rmtree(root, ignore_errors=True)

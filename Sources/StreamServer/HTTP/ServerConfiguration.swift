@@ -18,6 +18,9 @@ public struct ServerConfiguration: Sendable {
     public var s3: S3Storage.Configuration?
     /// `PUBLIC_BASE_URL`: where players fetch HLS objects in S3 mode (e.g. an R2 public bucket URL).
     public var publicBaseURL: String?
+    /// `S3_CORS_ORIGINS` (comma-separated): origins whose pages may upload to the bucket;
+    /// set on the bucket at start-up. Empty leaves the bucket's CORS as it is.
+    public var corsOrigins: [String] = []
     /// `DATABASE_URL`: PostgreSQL for the metadata; nil keeps SQLite in the data directory.
     public var databaseURL: String?
     /// `REDIS_URL`: progress and jobs on Redis; nil keeps them in-process.
@@ -42,6 +45,8 @@ public struct ServerConfiguration: Sendable {
                                      region: environment["S3_REGION"] ?? "auto")
         }
         configuration.publicBaseURL = environment["PUBLIC_BASE_URL"]
+        configuration.corsOrigins = (environment["S3_CORS_ORIGINS"] ?? "").split(separator: ",")
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         if let database = environment["DATABASE_URL"], !database.isEmpty { configuration.databaseURL = database }
         if let redis = environment["REDIS_URL"], !redis.isEmpty { configuration.redisURL = redis }
         if let attempts = environment["VSTREAM_MAX_ATTEMPTS"].flatMap(Int.init) { configuration.worker.policy.maxAttempts = max(1, attempts) }

@@ -44,6 +44,7 @@ public struct ServerState: Sendable {
         if let s3 = configuration.s3 {
             let storage = S3Storage(s3)
             try await storage.createBucketIfNeeded()
+            if !configuration.corsOrigins.isEmpty { try await storage.allowBrowserUploads(from: configuration.corsOrigins) }
             backend = .s3(storage)
             playbackBase = (configuration.publicBaseURL ?? "\(s3.endpoint.absoluteString)/\(s3.bucket)")
                 .trimmingCharacters(in: CharacterSet(charactersIn: "/"))

@@ -133,6 +133,20 @@ public struct S3Storage: ObjectStorage {
         }
     }
 
+    /// Lets the page's origins PUT parts and read the ETag (PutBucketCors). R2 and S3
+    /// need this for browser uploads; `S3_CORS_ORIGINS` names the origins.
+    public func allowBrowserUploads(from origins: [String]) async throws {
+        let allowed = origins.map { "<AllowedOrigin>\(S3XML.escape($0))</AllowedOrigin>" }.joined()
+        let rules = "<CORSConfiguration><CORSRule>\(allowed)<AllowedMethod>PUT</AllowedMethod><AllowedMethod>GET</AllowedMethod>"
+            + "<AllowedMethod>HEAD</AllowedMethod><AllowedHeader>*</AllowedHeader><ExposeHeader>ETag</ExposeHeader>"
+            + "<MaxAgeSeconds>3600</MaxAgeSeconds></CORSRule></CORSConfiguration>"
+        let body = Data(rules.utf8)
+        try await request("PUT", path: "/\(configuration.bucket)", query: ["cors": ""],
+                          headers: ["content-type": "application/xml",
+                                    "content-md5": Data(Insecure.MD5.hash(data: body)).base64EncodedString()],
+                          body: .data(body))
+    }
+
     public func createMultipartUpload(key: String) async throws -> String {
         let response = try await request("POST", path: path(try validatedKey(key)), query: ["uploads": ""])
         guard let uploadID = S3XML.parse(response.body)?.value("UploadId") else {
