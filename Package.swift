@@ -28,6 +28,8 @@ let package = Package(
         .systemLibrary(name: "CHiredis", path: "Sources/CHiredis"),
         // libpq (Debian: libpq-dev): the production metadata store.
         .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ"),
+        // zlib (Debian: zlib1g-dev): gzip for playlists.
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         // libsqlite3 (Debian: libsqlite3-dev): the embedded default's metadata store.
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
         // posix_spawn with a clean signal mask and no inherited descriptors.
@@ -44,7 +46,7 @@ let package = Package(
         .target(
             name: "StreamServer",
             dependencies: [
-                "HLSEngine", "CSQLite", "CCurl", "CLibPQ", "CHiredis",
+                "HLSEngine", "CSQLite", "CCurl", "CLibPQ", "CHiredis", "CZlib",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -1,3 +1,4 @@
+import ChildProcess
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -128,6 +129,13 @@ struct APITests {
                 #expect(response.status == .ok && response.headers[.contentType] == "application/vnd.apple.mpegurl")
                 #expect(String(buffer: response.body).contains("#EXT-X-STREAM-INF"))
             }
+            // Playlists are gzipped for a client that accepts it; gunzip gives the same text.
+            let plain = try await client.execute(uri: playback, method: .get) { Data($0.body.readableBytesView) }
+            let zipped = try await client.execute(uri: playback, method: .get, headers: [.acceptEncoding: "br, gzip"]) { response in
+                #expect(response.headers[.contentEncoding] == "gzip" && response.headers[.vary] == "Accept-Encoding")
+                return Data(response.body.readableBytesView)
+            }
+            #expect(try gunzip(zipped) == plain)
             try await client.execute(uri: "/hls/\(id)/720p/segment_00000.m4s", method: .get, headers: [.range: "bytes=0-99"]) { response in
                 #expect(response.status == .partialContent && response.body.readableBytes == 100)
                 #expect(response.headers[.contentType] == "video/iso.segment")
@@ -174,5 +182,29 @@ struct APITests {
                                            partCount: 1, createdAt: now, updatedAt: now))
         let second = try SQLiteStore(path: path)
         #expect(try await second.videos().count == 1)
+    }
+}
+
+/// Decompresses with the gzip tool: an oracle independent of the server's zlib code.
+func gunzip(_ data: Data) throws -> Data {
+    let base = FileManager.default.temporaryDirectory.appendingPathComponent("gz-\(UUID().uuidString)")
+    try data.write(to: URL(fileURLWithPath: base.path + ".gz"))
+    defer {
+        try? FileManager.default.removeItem(atPath: base.path + ".gz")
+        try? FileManager.default.removeItem(atPath: base.path)
+    }
+    try ChildProcess.run(["gzip", "-d", base.path + ".gz"], timeout: 30)
+    return (try? Data(contentsOf: base)) ?? Data()
+}
+
+@Suite("Accept-Encoding")
+struct AcceptEncodingTests {
+    @Test func gzipIsUsedOnlyWhenTheClientAcceptsIt() {
+        #expect(Gzip.isAccepted("gzip"))
+        #expect(Gzip.isAccepted("br;q=1.0, gzip;q=0.8"))
+        #expect(Gzip.isAccepted("*"))
+        #expect(!Gzip.isAccepted("gzip;q=0"))
+        #expect(!Gzip.isAccepted("br, deflate"))
+        #expect(!Gzip.isAccepted(nil))
     }
 }

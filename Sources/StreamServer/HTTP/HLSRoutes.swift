@@ -2,7 +2,7 @@ import Foundation
 import Hummingbird
 
 /// `GET /hls/{id}/...` in local mode: the HLS objects with their MIME types, byte
-/// ranges, and CORS so a player on another origin may fetch them.
+/// ranges, gzip for playlists, and CORS so a player on another origin may fetch them.
 struct HLSRoutes {
     let state: ServerState
 
@@ -29,6 +29,15 @@ struct HLSRoutes {
             headers[.contentRange] = "bytes \(start)-\(end)/\(data.count)"
             return Response(status: .partialContent, headers: headers,
                             body: ResponseBody(byteBuffer: ByteBuffer(bytes: data[start...end])))
+        }
+        // Playlists are text: gzip them when the client accepts it.
+        if path.hasSuffix(".m3u8") {
+            headers[.vary] = "Accept-Encoding"
+            if Gzip.isAccepted(request.headers[.acceptEncoding]), let compressed = Gzip.compress(data) {
+                headers[.contentEncoding] = "gzip"
+                headers[.acceptRanges] = nil
+                return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: compressed)))
+            }
         }
         return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
     }
