@@ -21,7 +21,7 @@ struct WorkerCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
-        guard visibilityTimeout >= 3 else { throw ValidationError("--visibility-timeout must be at least 3 seconds") }
+        guard visibilityTimeout >= 1 else { throw ValidationError("--visibility-timeout must be at least 1 second") }
         guard gracePeriod >= 0 else { throw ValidationError("--grace-period cannot be negative") }
     }
 

@@ -136,6 +136,17 @@ final class Cluster: @unchecked Sendable {
     static func sourceKey(_ id: UUID) -> String { "uploads/\(id.uuidString.lowercased())/source" }
     static func prefix(_ id: UUID) -> String { "hls/\(id.uuidString.lowercased())" }
 
+    /// Runs a `vstream` command (such as `jobs`) against the cluster; returns its output.
+    func vstream(_ arguments: [String]) throws -> String {
+        let output = root.appendingPathComponent("command-\(UUID().uuidString.prefix(6)).out")
+        let status = try ChildProcess.run([Self.binary] + arguments,
+                                          environment: environment(dataDirectory: root.appendingPathComponent("cli").path),
+                                          stdout: output.path, stderr: output.path, timeout: 60)
+        let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
+        guard status == 0 else { throw ClusterFailure(message: "vstream \(arguments.joined(separator: " ")) exited \(status): \(text)") }
+        return text
+    }
+
     /// Polls the row until READY or FAILED.
     func waitForFinal(_ id: UUID, timeout: Duration = .seconds(120)) async throws -> VideoRecord {
         let deadline = ContinuousClock.now + timeout

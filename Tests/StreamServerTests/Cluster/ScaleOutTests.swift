@@ -109,3 +109,47 @@ struct ScaleOutTests {
     }
 }
 }
+
+extension SeaweedFSTests.ScaleOutTests {
+    /// A job that runs many times longer than the visibility timeout, with an idle
+    /// second worker waiting: the heartbeats keep the claim, so it is never taken twice.
+    @Test func aLongJobThatIsAliveIsNeverTakenTwice() async throws {
+        let cluster = try await Cluster()
+        defer { cluster.stop() }
+        for name in ["w1", "w2"] { try cluster.startWorker(name, ["--visibility-timeout", "1"]) }
+        let id = try await cluster.submit("h264_1080p30_stereo.mp4")
+        let video = try await cluster.waitForFinal(id)
+        #expect(video.status == .ready)
+        #expect(cluster.logLines(id, "job started").count == 1, "\(cluster.logLines(id, "job started"))")
+        #expect(cluster.logLines(id, "claim lost").isEmpty)
+        #expect(try await cluster.settledPendingCount() == 0)
+    }
+
+    /// A fault that outlasts every retry: attempts with backoff, then FAILED with the last
+    /// error and a dead-letter entry. Once the cause is fixed, `vstream jobs requeue`
+    /// puts it back and it ends READY.
+    @Test func retriesEndInTheDeadLetterStreamAndRequeueRecovers() async throws {
+        let cluster = try await Cluster()
+        defer { cluster.stop() }
+        let id = try await cluster.submit("tiny_256x144.mp4")
+        // Hide the source before a worker starts: every attempt fails the same way.
+        let source = cluster.root.appendingPathComponent("source.mp4")
+        try await cluster.storage.fetch(key: Cluster.sourceKey(id), to: source)
+        try await cluster.storage.delete(key: Cluster.sourceKey(id))
+        try cluster.startWorker("w1")
+
+        let failed = try await cluster.waitForFinal(id)
+        #expect(failed.status == .failed)
+        #expect(failed.error?.contains("after 3 attempts") == true, "\(failed.error ?? "")")
+        #expect(cluster.logLines(id, "job started").count == 3)
+        #expect(cluster.logLines(id, "job will be retried").count == 2)
+
+        let list = try cluster.vstream(["jobs"])
+        #expect(list.contains("dead 1") && list.contains(id.uuidString.lowercased()), "\(list)")
+        try await cluster.storage.put(file: source, key: Cluster.sourceKey(id), contentType: "video/mp4", cacheControl: "no-cache")
+        let requeued = try cluster.vstream(["jobs", "requeue", id.uuidString.lowercased()])
+        #expect(requeued.contains("1 job(s) requeued"), "\(requeued)")
+        #expect(try await cluster.waitForFinal(id).status == .ready)
+        #expect(try await cluster.queue.stats().dead == 0)
+    }
+}
