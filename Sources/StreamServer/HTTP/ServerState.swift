@@ -63,7 +63,12 @@ public struct ServerState: Sendable {
         if let redisURL = configuration.redisURL {
             let progress = RedisProgressPublisher(url: redisURL)
             let jobs = RedisJobQueue(url: redisURL)
-            try await jobs.prepare()
+            do {
+                try await jobs.prepare()
+            } catch {
+                // Not fatal: workers make the group when they first reach Redis.
+                logger.warning("redis unavailable at start-up; carrying on", metadata: ["error": "\(error)"])
+            }
             redisProgress = progress
             redisJobs = jobs
             localJobs = nil

@@ -69,13 +69,14 @@ public final class RedisWorker: @unchecked Sendable {
         var failures = 0
         while takesJobs {
             do {
-                try await reader.prepare()
                 try await reader.promoteDueRetries()
                 var delivery = try await reader.claimAbandoned(consumer: consumer, idle: settings.visibilityTimeout)
                 if delivery == nil { delivery = try await reader.readNew(consumer: consumer, block: .seconds(1)) }
                 failures = 0
                 if let delivery { await handle(delivery) }
             } catch {
+                // A Redis that lost its data (no AOF) has no group: make it again.
+                if let error = error as? RedisError, error.message.hasPrefix("NOGROUP") { try? await reader.prepare() }
                 if failures == 0 { logger.warning("redis unavailable; retrying", metadata: ["error": "\(error)"]) }
                 try? await Task.sleep(for: Backoff(base: .milliseconds(200), cap: .seconds(5)).delay(retry: failures, jitter: Double.random(in: 0.5...1)))
                 failures += 1
