@@ -16,8 +16,8 @@ FIXTURES = fixtures/media
 
 .PHONY: run test deps testdeps pydeps build fixtures clean
 
-# A debug build: the heavy lifting is libx264 and libav*, and a release build of the
-# server target currently takes many minutes (see the closing note).
+# A debug build: the heavy lifting is libx264 and libav*, and `make test` builds debug
+# too, so the two commands share one build. (`swift build -c release` for benchmarks.)
 run: deps
 	$(SWIFT) build --product vstream
 	exec .build/debug/vstream serve

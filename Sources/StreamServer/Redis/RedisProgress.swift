@@ -43,6 +43,8 @@ public actor RedisProgressPublisher: ProgressPublisher {
 final class RedisProgressSubscriber: @unchecked Sendable {
     private let url: String
     private let hub: ProgressHub
+    private let lock = NSLock()
+    private var stopped = false
 
     init(url: String, hub: ProgressHub) {
         self.url = url
@@ -55,28 +57,39 @@ final class RedisProgressSubscriber: @unchecked Sendable {
         thread.start()
     }
 
+    /// Ends the loop after the current connection fails or its next message.
+    func stop() { lock.withLock { stopped = true } }
+
+    private var isStopped: Bool { lock.withLock { stopped } }
+
+    // A loop with a way out: `while true` with no exit here sent the release build's
+    // optimizer (loop-invariant code motion) into a loop of its own for over ten minutes.
     private func run() {
         var backoff = 0.1
-        while true {
-            do {
-                let connection = try RedisConnection(url: url)
-                connection.waitForever()
-                try connection.command("PSUBSCRIBE", "vstream:events:*")
-                backoff = 0.1
-                while true {
-                    let message = try connection.nextMessage().array
-                    guard message.count == 4, message[0].string == "pmessage",
-                          let channel = message[2].string, let payload = message[3].string,
-                          let video = UUID(uuidString: String(channel.dropFirst("vstream:events:".count))),
-                          let event = try? JSONDecoder().decode(VideoEvent.self, from: Data(payload.utf8)) else { continue }
-                    let hub = self.hub
-                    Task { await hub.deliver(video, event) }
-                }
-            } catch {
-                Thread.sleep(forTimeInterval: backoff)
-                backoff = min(backoff * 2, 5)
-            }
+        while !isStopped {
+            if listen() { backoff = 0.1 }
+            Thread.sleep(forTimeInterval: backoff)
+            backoff = min(backoff * 2, 5)
         }
+    }
+
+    /// Subscribes and delivers messages until the connection fails. True if it had subscribed.
+    private func listen() -> Bool {
+        guard let connection = try? RedisConnection(url: url) else { return false }
+        connection.waitForever()
+        guard (try? connection.command("PSUBSCRIBE", "vstream:events:*")) != nil else { return false }
+        while !isStopped, let message = try? connection.nextMessage() { deliver(message) }
+        return true
+    }
+
+    private func deliver(_ message: RedisReply) {
+        let parts = message.array
+        guard parts.count == 4, parts[0].string == "pmessage",
+              let channel = parts[2].string, let payload = parts[3].string,
+              let video = UUID(uuidString: String(channel.dropFirst("vstream:events:".count))),
+              let event = try? JSONDecoder().decode(VideoEvent.self, from: Data(payload.utf8)) else { return }
+        let hub = self.hub
+        Task { await hub.deliver(video, event) }
     }
 }
 
