@@ -9,7 +9,7 @@ import Logging
 ///
 /// It decides nothing about retries: it reports a `JobOutcome`, and the queue's
 /// `RetryPolicy` says what happens next. Cancelling the task that runs it stops the
-/// engine within a second and removes what this attempt stored.
+/// engine within a second (and, if the video was deleted, removes what it stored).
 ///
 /// Idempotent by construction, so a redelivered job is harmless:
 /// - output keys are fixed per video (`hlsPrefix`), so a second attempt overwrites;
@@ -177,11 +177,21 @@ public struct TranscodeJob: Sendable {
         return .succeeded
     }
 
-    /// Stopped on purpose: remove whatever this attempt stored. If the video still
-    /// exists (a shutdown, not a deletion) the next attempt starts clean.
+    /// Stopped on purpose. If the video was deleted, remove whatever this attempt stored
+    /// after the deletion. Otherwise leave the objects alone: the job continues elsewhere
+    /// (a shutdown hands it back; a lost claim means another worker owns it and may be
+    /// writing the same keys), and the next attempt overwrites them.
     private func cancelled(_ record: VideoRecord, logger: Logger) async -> JobOutcome {
-        try? await storage.deletePrefix(record.hlsPrefix)
-        logger.info("attempt stopped; partial outputs removed")
+        do {
+            if try await store.video(record.id) == nil {
+                try? await storage.deletePrefix(record.hlsPrefix)
+                logger.info("attempt stopped; the video was deleted, partial outputs removed")
+                return .cancelled
+            }
+        } catch {
+            // Unknown: keeping objects is always safe; deleting another attempt's is not.
+        }
+        logger.info("attempt stopped")
         return .cancelled
     }
 

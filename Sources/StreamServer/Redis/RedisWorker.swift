@@ -73,7 +73,13 @@ public final class RedisWorker: @unchecked Sendable {
                 var delivery = try await reader.claimAbandoned(consumer: consumer, idle: settings.visibilityTimeout)
                 if delivery == nil { delivery = try await reader.readNew(consumer: consumer, block: .seconds(1)) }
                 failures = 0
-                if let delivery { await handle(delivery) }
+                guard let delivery else { continue }
+                if takesJobs {
+                    await handle(delivery)
+                } else {
+                    // SIGTERM came while this read was blocked: hand the job straight back.
+                    await settle { try await self.control.release(delivery) }
+                }
             } catch {
                 // A Redis that lost its data (no AOF) has no group: make it again.
                 if let error = error as? RedisError, error.message.hasPrefix("NOGROUP") { try? await reader.prepare() }
