@@ -63,4 +63,45 @@ struct JobPolicyTests {
         // A tick 100 ms after the last is dropped; a new stage or a final event never is.
         #expect(admitted == [true, false, true, false, true, true])
     }
+
+    @Test func aClaimHeartbeatsEveryThirdOfTheTimeoutAndChecksForDeletionEveryTick() {
+        let start = ContinuousClock.now
+        var claim = JobClaim(visibilityTimeout: .seconds(60), now: start)
+        #expect(claim.tick(now: start + .seconds(1), graceExpired: false) == [.checkCancel])
+        #expect(claim.cancelChecked(deleted: false) == nil)
+        #expect(claim.tick(now: start + .seconds(20), graceExpired: false) == [.checkCancel, .heartbeat])
+        #expect(claim.heartbeatAnswered(mine: true, now: start + .seconds(20)) == nil)
+        #expect(claim.tick(now: start + .seconds(21), graceExpired: false) == [.checkCancel], "the beat was recorded")
+    }
+
+    @Test func aFailedHeartbeatIsNotALostClaim() {
+        let start = ContinuousClock.now
+        var claim = JobClaim(visibilityTimeout: .seconds(3), now: start)
+        #expect(claim.tick(now: start + .seconds(1), graceExpired: false) == [.checkCancel, .heartbeat])
+        #expect(claim.heartbeatAnswered(mine: nil, now: start + .seconds(1)) == nil, "Redis unreachable: carry on")
+        #expect(claim.cancelChecked(deleted: nil) == nil)
+        #expect(claim.tick(now: start + .seconds(1.25), graceExpired: false) == [.checkCancel, .heartbeat], "try again next tick")
+        #expect(claim.stopped == nil)
+    }
+
+    @Test func aLostClaimStopsTheJobAndLeavesTheEntryAlone() {
+        let start = ContinuousClock.now
+        var claim = JobClaim(visibilityTimeout: .seconds(3), now: start)
+        #expect(claim.heartbeatAnswered(mine: false, now: start + .seconds(1)) == .stop(.claimLost))
+        #expect(claim.tick(now: start + .seconds(2), graceExpired: true) == [], "stopped once")
+        #expect(claim.settledOutcome(.succeeded) == nil, "another worker owns the entry")
+        #expect(claim.settledOutcome(.cancelled) == nil)
+    }
+
+    @Test func aDeletionOrTheEndOfTheGraceStopsTheJob() {
+        let start = ContinuousClock.now
+        var deleted = JobClaim(visibilityTimeout: .seconds(60), now: start)
+        #expect(deleted.cancelChecked(deleted: true) == .stop(.videoDeleted))
+        #expect(deleted.settledOutcome(.cancelled) == .cancelled, "acknowledged: the job is over")
+
+        var leaving = JobClaim(visibilityTimeout: .seconds(60), now: start)
+        #expect(leaving.tick(now: start + .seconds(1), graceExpired: true) == [.stop(.shutdown)])
+        #expect(leaving.settledOutcome(.cancelled) == .interrupted, "handed back for another worker")
+        #expect(leaving.settledOutcome(.succeeded) == .succeeded, "it finished first: nothing to hand back")
+    }
 }

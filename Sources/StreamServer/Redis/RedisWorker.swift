@@ -6,8 +6,9 @@ import Logging
 ///
 /// Each slot loops: promote due retries → take over an abandoned job (XAUTOCLAIM,
 /// idle past the visibility timeout) or else read a new one (XREADGROUP, blocking 1 s)
-/// → run it while a watcher, every 250 ms, checks for a cancel and, every third of the
-/// visibility timeout, refreshes the claim → settle the entry as `RetryPolicy` says.
+/// → run it while a watcher does what its `JobClaim` asks (a cancel check every 250 ms,
+/// a heartbeat every third of the visibility timeout) → settle the entry as
+/// `RetryPolicy` says.
 ///
 /// Faults: when Redis is unreachable the slots back off and retry; a running job goes
 /// on (its claim cannot be taken while Redis is down either) and its settlement is
@@ -109,16 +110,10 @@ public final class RedisWorker: @unchecked Sendable {
         JobMetrics.outcome("started")
 
         let work = Task { await job.run(delivery.video, attempt: attempt) }
-        let stop = await watch(delivery, work: work)
-        var outcome = await work.value
-        switch stop {
-        case .lostClaim:
+        let claim = await watch(delivery, work: work)
+        guard let outcome = claim.settledOutcome(await work.value) else {
             logger.warning("claim lost to another worker; stopped without settling")
             return
-        case .shutdown where outcome == .cancelled:
-            outcome = .interrupted
-        default:
-            break
         }
 
         let disposition = settings.policy.disposition(after: outcome, attempt: attempt)
@@ -138,38 +133,28 @@ public final class RedisWorker: @unchecked Sendable {
         }
     }
 
-    private enum Stop { case finished, cancelled, lostClaim, shutdown }
-
-    /// Watches a running job until it ends: cancels it when its video is deleted, when
-    /// its claim is lost, or when the shutdown grace runs out.
-    private func watch(_ delivery: RedisJobQueue.Delivery, work: Task<JobOutcome, Never>) async -> Stop {
-        let watcher = Task { () -> Stop in
-            let heartbeatEvery = settings.visibilityTimeout / 3
-            var lastBeat = ContinuousClock.now
-            while !Task.isCancelled {
+    /// Watches a running job until it ends, doing what its `JobClaim` asks: checking for
+    /// a deletion, refreshing the claim, and stopping the job. Returns the final claim.
+    private func watch(_ delivery: RedisJobQueue.Delivery, work: Task<JobOutcome, Never>) async -> JobClaim {
+        let watcher = Task { () -> JobClaim in
+            var claim = JobClaim(visibilityTimeout: settings.visibilityTimeout, now: .now)
+            while !Task.isCancelled, claim.stopped == nil {
                 try? await Task.sleep(for: .milliseconds(250))
                 if Task.isCancelled { break }
-                if interrupting {
-                    work.cancel()
-                    return .shutdown
-                }
-                // Redis errors here are not a reason to stop: the job goes on meanwhile.
-                if (try? await control.isCancelled(delivery.video)) == true {
-                    logger.notice("video deleted: stopping its job", metadata: ["video": "\(delivery.video.uuidString.lowercased())"])
-                    work.cancel()
-                    return .cancelled
-                }
-                if ContinuousClock.now - lastBeat >= heartbeatEvery {
-                    if let mine = try? await control.heartbeat(delivery, consumer: consumer) {
-                        lastBeat = .now
-                        if !mine {
-                            work.cancel()
-                            return .lostClaim
-                        }
+                for action in claim.tick(now: .now, graceExpired: interrupting) {
+                    let next: JobClaim.Action? = switch action {
+                    case .checkCancel: claim.cancelChecked(deleted: try? await control.isCancelled(delivery.video))
+                    case .heartbeat: claim.heartbeatAnswered(mine: try? await control.heartbeat(delivery, consumer: consumer), now: .now)
+                    case .stop: action
+                    }
+                    if case .stop(let reason) = next {
+                        logger.notice("stopping the job", metadata: ["video": "\(delivery.video.uuidString.lowercased())", "reason": "\(reason)"])
+                        work.cancel()
+                        break
                     }
                 }
             }
-            return .finished
+            return claim
         }
         _ = await work.value
         watcher.cancel()
