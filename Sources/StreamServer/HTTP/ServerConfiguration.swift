@@ -50,6 +50,9 @@ public struct ServerConfiguration: Sendable {
         if let database = environment["DATABASE_URL"], !database.isEmpty { configuration.databaseURL = database }
         if let redis = environment["REDIS_URL"], !redis.isEmpty { configuration.redisURL = redis }
         if let attempts = environment["VSTREAM_MAX_ATTEMPTS"].flatMap(Int.init) { configuration.worker.policy.maxAttempts = max(1, attempts) }
+        if let seconds = environment["VSTREAM_RECONCILE_SECONDS"].flatMap(Int.init), seconds > 0 {
+            configuration.worker.reconcileInterval = .seconds(seconds)
+        }
         if let seconds = environment["VSTREAM_RETRY_BASE_SECONDS"].flatMap(Double.init) {
             configuration.worker.policy.backoff.base = .milliseconds(Int64(seconds * 1000))
         }

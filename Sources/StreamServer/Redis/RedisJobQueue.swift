@@ -8,6 +8,10 @@ import Foundation
 ///                            the stream when due, by whichever worker looks first
 ///     vstream:jobs:dead      stream of jobs out of attempts {video, attempts, error, failedAt}
 ///     vstream:cancel:ID      set (1 h) when a video is deleted: its worker stops
+///     vstream:jobs:videos    set of the videos that have a job (queued, running or
+///                            waiting to retry); a PROCESSING row missing from it lost its
+///                            job (an API node died between the row and the XADD) and is
+///                            queued again by `enqueueIfUntracked`
 ///
 /// A claim is an entry in the group's pending list. Its worker refreshes it (XCLAIM
 /// JUSTID, which resets the idle time) while it works; an entry idle for longer than
@@ -19,6 +23,7 @@ public final class RedisJobQueue: Sendable {
     public static let group = "vstream-workers"
     public static let delayed = "vstream:jobs:delayed"
     public static let dead = "vstream:jobs:dead"
+    public static let tracked = "vstream:jobs:videos"
     /// The video of an entry that names none: the worker acknowledges it and moves on.
     static let malformed = UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
     static func cancelKey(_ video: UUID) -> String { "vstream:cancel:\(video.uuidString.lowercased())" }
@@ -67,7 +72,25 @@ public final class RedisJobQueue: Sendable {
     }
 
     public func enqueue(_ video: UUID, attempt: Int = 1) async throws {
-        try await client.perform { try $0.command("XADD", Self.stream, "*", "video", video.uuidString.lowercased(), "attempt", String(attempt)) }
+        let script = """
+            redis.call('SADD', KEYS[2], ARGV[1])
+            redis.call('XADD', KEYS[1], '*', 'video', ARGV[1], 'attempt', ARGV[2])
+            return 1
+            """
+        let id = video.uuidString.lowercased()
+        try await client.perform { try $0.command("EVAL", script, "2", Self.stream, Self.tracked, id, String(attempt)) }
+    }
+
+    /// Queues `video` unless it already has a job; true if it was queued. Atomic, so
+    /// two workers reconciling at once queue it once.
+    func enqueueIfUntracked(_ video: UUID) async throws -> Bool {
+        let script = """
+            if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return 0 end
+            redis.call('XADD', KEYS[1], '*', 'video', ARGV[1], 'attempt', '1')
+            return 1
+            """
+        let id = video.uuidString.lowercased()
+        return try await client.perform { try $0.command("EVAL", script, "2", Self.stream, Self.tracked, id) } == .integer(1)
     }
 
     // MARK: Taking jobs
@@ -140,9 +163,15 @@ public final class RedisJobQueue: Sendable {
         try await client.perform { try $0.command("SET", Self.cancelKey(video), "1", "EX", "3600") }
     }
 
+    /// The job is over: the entry is acknowledged and the video has no job any more.
     func acknowledge(_ delivery: Delivery) async throws {
-        let id = delivery.entryID
-        try await client.perform { try $0.command("XACK", Self.stream, Self.group, id) }
+        let script = """
+            redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+            redis.call('SREM', KEYS[2], ARGV[3])
+            return 1
+            """
+        let id = delivery.entryID, video = delivery.video.uuidString.lowercased()
+        try await client.perform { try $0.command("EVAL", script, "2", Self.stream, Self.tracked, Self.group, id, video) }
     }
 
     /// Schedules attempt `attempt` after `delay` and ends this delivery, atomically.
@@ -163,12 +192,14 @@ public final class RedisJobQueue: Sendable {
         let script = """
             redis.call('XADD', KEYS[2], '*', 'video', ARGV[2], 'attempts', ARGV[3], 'error', ARGV[4], 'failedAt', ARGV[5])
             redis.call('XACK', KEYS[1], ARGV[1], ARGV[6])
+            redis.call('SREM', KEYS[3], ARGV[2])
             return 1
             """
         let failedAt = ISO8601DateFormatter().string(from: now)
         let video = delivery.video.uuidString.lowercased(), id = delivery.entryID
         try await client.perform {
-            try $0.command("EVAL", script, "2", Self.stream, Self.dead, Self.group, video, String(attempts), error, failedAt, id)
+            try $0.command("EVAL", script, "3", Self.stream, Self.dead, Self.tracked, Self.group, video, String(attempts), error,
+                           failedAt, id)
         }
     }
 
@@ -218,10 +249,11 @@ public final class RedisJobQueue: Sendable {
         let script = """
             if redis.call('XDEL', KEYS[2], ARGV[1]) == 0 then return 0 end
             redis.call('XADD', KEYS[1], '*', 'video', ARGV[2], 'attempt', '1')
+            redis.call('SADD', KEYS[3], ARGV[2])
             return 1
             """
         let video = job.video.uuidString.lowercased(), id = job.entryID
-        try await client.perform { try $0.command("EVAL", script, "2", Self.stream, Self.dead, id, video) }
+        try await client.perform { try $0.command("EVAL", script, "3", Self.stream, Self.dead, Self.tracked, id, video) }
     }
 
     // MARK: Parsing

@@ -20,6 +20,9 @@ public final class RedisWorker: @unchecked Sendable {
         public var visibilityTimeout: Duration = .seconds(60)
         public var grace: Duration = .seconds(30)
         public var policy = RetryPolicy()
+        /// How often PROCESSING rows are checked for a lost job (and how old a row must
+        /// be before it counts as lost): `VSTREAM_RECONCILE_SECONDS`.
+        public var reconcileInterval: Duration = .seconds(60)
         public init() {}
     }
 
@@ -59,6 +62,7 @@ public final class RedisWorker: @unchecked Sendable {
                 group.addTask { await self.slot() }
             }
             group.addTask { await self.reportQueue() }
+            group.addTask { await self.reconcile() }
         }
         logger.notice("worker stopped", metadata: ["consumer": "\(consumer)"])
     }
@@ -177,6 +181,27 @@ public final class RedisWorker: @unchecked Sendable {
                 }
                 try? await Task.sleep(for: Backoff(base: .milliseconds(200), cap: .seconds(5)).delay(retry: retry, jitter: Double.random(in: 0.5...1)))
                 retry += 1
+            }
+        }
+    }
+
+    /// Finds PROCESSING rows whose job was lost (an API node died, or Redis failed,
+    /// between writing the row and the XADD) and queues them again. The row is the state
+    /// of record; the `vstream:jobs:videos` set says which videos have a job.
+    private func reconcile() async {
+        let interval = settings.reconcileInterval
+        while takesJobs {
+            var waited: Duration = .zero
+            while takesJobs && waited < interval {
+                try? await Task.sleep(for: .seconds(1))
+                waited += .seconds(1)
+            }
+            guard takesJobs, let rows = try? await job.store.videos(in: .processing) else { continue }
+            let settled = Date().addingTimeInterval(-(interval / .seconds(1)))
+            for row in rows where row.updatedAt < settled {
+                if (try? await control.enqueueIfUntracked(row.id)) == true {
+                    logger.warning("a PROCESSING video had no job; queued again", metadata: ["video": "\(row.id.uuidString.lowercased())"])
+                }
             }
         }
     }

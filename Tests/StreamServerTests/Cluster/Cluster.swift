@@ -118,8 +118,8 @@ final class Cluster: @unchecked Sendable {
     }
 
     /// What an upload's completion does: the source in the bucket, the row PROCESSING,
-    /// a job on the stream.
-    func submit(_ fixtureName: String) async throws -> UUID {
+    /// a job on the stream (unless `enqueue` is false: an API node that died before XADD).
+    func submit(_ fixtureName: String, enqueue: Bool = true) async throws -> UUID {
         let id = UUID()
         let file = fixture(fixtureName)
         let size = (try FileManager.default.attributesOfItem(atPath: file.path)[.size] as? Int64) ?? 0
@@ -129,7 +129,7 @@ final class Cluster: @unchecked Sendable {
                                  hlsPrefix: Self.prefix(id), partCount: 1, createdAt: now, updatedAt: now)
         try await storage.put(file: file, key: record.sourceKey, contentType: "video/mp4", cacheControl: "no-cache")
         try await store.insert(record)
-        try await queue.enqueue(id)
+        if enqueue { try await queue.enqueue(id) }
         return id
     }
 

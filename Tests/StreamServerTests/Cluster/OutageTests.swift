@@ -71,6 +71,22 @@ struct OutageTests {
         #expect(try await cluster.settledPendingCount() == 0)
     }
 
+    /// The API node died between writing the row (PROCESSING) and queueing the job: a
+    /// worker's reconciliation finds the row without a job and queues it once.
+    @Test func aProcessingVideoWhoseJobWasNeverQueuedIsQueuedAgain() async throws {
+        let cluster = try await Cluster()
+        defer { cluster.stop() }
+        let id = try await cluster.submit("tiny_256x144.mp4", enqueue: false)
+        let reconcile = ["VSTREAM_RECONCILE_SECONDS": "2"]
+        for name in ["w1", "w2"] { try cluster.startWorker(name, environment: reconcile) }
+        #expect(try await cluster.waitForFinal(id, timeout: .seconds(60)).status == .ready, "\(cluster.logs.suffix(2000))")
+        #expect(cluster.logLines(id, "had no job; queued again").count == 1, "two workers reconciling queue it once")
+        #expect(cluster.logLines(id, "job started").count == 1)
+        #expect(try await cluster.settledPendingCount() == 0)
+        let connection = try RedisConnection(url: cluster.redis.url)
+        #expect(try connection.command("SCARD", RedisJobQueue.tracked) == .integer(0), "a finished job is no longer tracked")
+    }
+
     /// DELETE during processing: the worker's engine stops within a second, nothing is
     /// left under the video's prefix, and the job's entry is ended.
     @Test func deletingAVideoMidTranscodeStopsItsJob() async throws {
