@@ -44,6 +44,8 @@ struct UploadRoutes {
             id: id, title: plan.title, originalFilename: plan.filename, size: plan.size, contentType: plan.contentType,
             lastModified: plan.lastModified, status: .uploading, uploadID: uploadID, sourceKey: key,
             hlsPrefix: "hls/\(id.uuidString.lowercased())", partCount: plan.partCount, createdAt: now, updatedAt: now))
+        context.logger.notice("state change", metadata: ["video": "\(id.uuidString.lowercased())", "status": "UPLOADING",
+                                                         "size": "\(plan.size)", "parts": "\(plan.partCount)"])
         return EditedResponse(status: .created, response: CreatedUpload(
             videoId: id.uuidString.lowercased(), uploadId: uploadID, partSize: plan.partSize, partCount: plan.partCount))
     }
@@ -145,6 +147,7 @@ struct UploadRoutes {
                 guard try await state.store.update(video, expected: .uploading) else {
                     throw APIError.conflict("the upload changed while completing")
                 }
+                context.logger.notice("state change", metadata: ["video": "\(video.id.uuidString.lowercased())", "status": "\(status.rawValue)"])
             case .enqueueTranscode:
                 try await state.enqueueTranscode(video.id)
             default:
@@ -160,6 +163,7 @@ struct UploadRoutes {
         guard (try? lifecycle.uploadAborted()) != nil else { throw APIError.conflict("the video is \(video.status.rawValue)") }
         try await state.storage.abortMultipartUpload(key: video.sourceKey, uploadID: video.uploadID ?? "")
         try await state.store.delete(video.id)
+        context.logger.notice("state change", metadata: ["video": "\(video.id.uuidString.lowercased())", "status": "aborted"])
         return Response(status: .noContent)
     }
 

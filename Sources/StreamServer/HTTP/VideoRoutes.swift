@@ -77,6 +77,8 @@ struct VideoRoutes {
         try await state.storage.deletePrefix(video.hlsPrefix)
         try await state.store.delete(video.id)
         await state.hub.forget(video.id)
+        context.logger.notice("state change", metadata: ["video": "\(video.id.uuidString.lowercased())", "status": "deleted",
+                                                         "was": "\(video.status.rawValue)"])
         return Response(status: .noContent)
     }
 }

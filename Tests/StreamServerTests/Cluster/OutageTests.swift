@@ -110,6 +110,7 @@ struct OutageTests {
         #expect(try await cluster.objects(under: Cluster.prefix(id)).isEmpty)
         #expect(await !cluster.sourceExists(id))
         #expect(try await cluster.store.video(id) == nil)
+        #expect(cluster.logLines(id, "state change", "status=deleted", "was=PROCESSING").count == 1, "the API node logged it")
     }
 
     /// SIGTERM with a short grace period: the worker hands its job back and exits, and
