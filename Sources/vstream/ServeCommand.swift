@@ -32,5 +32,6 @@ struct ServeCommand: AsyncParsableCommand {
             Terminal.printLine("vstream is serving on http://\(host):\(port)/  (open it in a browser; data in \(data))")
         }
         try await app.runService()
+        state.shutdown()
     }
 }

@@ -50,6 +50,7 @@ struct WorkerCommand: AsyncParsableCommand {
         defer { metrics?.cancel() }
         Terminal.printLine("vstream worker \(worker.consumer) is taking jobs from \(configuration.redisURL ?? "")")
         await worker.run()
+        state.shutdown()
     }
 }
 

@@ -35,6 +35,8 @@ public struct ServerState: Sendable {
     public let redisJobs: RedisJobQueue?
     /// This process's consumer of the job stream (Redis, and a worker wanted here).
     public let redisWorker: RedisWorker?
+    /// Feeds `hub` from Redis pub/sub, on a thread of its own.
+    let progressSubscriber: RedisProgressSubscriber?
     public let partSigner: LocalPartSigner
 
     public init(configuration: ServerConfiguration, logger: Logger = Logger(label: "vstream")) async throws {
@@ -74,7 +76,9 @@ public struct ServerState: Sendable {
             localJobs = nil
             job = TranscodeJob(storage: backend.storage, store: store, publisher: progress, scratch: scratch,
                                playbackBase: playbackBase, logger: logger)
-            RedisProgressSubscriber(url: redisURL, hub: hub).start()
+            let subscriber = RedisProgressSubscriber(url: redisURL, hub: hub)
+            subscriber.start()
+            progressSubscriber = subscriber
             // Jobs wait in the stream across restarts; any worker may take them.
             redisWorker = configuration.embeddedWorker
                 ? RedisWorker(url: redisURL, job: job, settings: configuration.worker, logger: logger) : nil
@@ -83,6 +87,7 @@ public struct ServerState: Sendable {
         redisProgress = nil
         redisJobs = nil
         redisWorker = nil
+        progressSubscriber = nil
         job = TranscodeJob(storage: backend.storage, store: store, publisher: hub, scratch: scratch,
                            playbackBase: playbackBase, logger: logger)
         let queue = InProcessJobQueue(job: job, policy: configuration.worker.policy)
@@ -91,6 +96,11 @@ public struct ServerState: Sendable {
         if configuration.embeddedWorker {
             for video in try await store.videos(in: .processing) { await queue.enqueue(video.id) }
         }
+    }
+
+    /// Lets background threads end (the Redis subscriber) once the process is done serving.
+    public func shutdown() {
+        progressSubscriber?.stop()
     }
 
     /// Queues a transcode: on the Redis stream, or in this process.

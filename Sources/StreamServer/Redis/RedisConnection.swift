@@ -19,6 +19,9 @@ public indirect enum RedisReply: Sendable, Equatable {
     }
 
     var array: [RedisReply] { if case .array(let items) = self { items } else { [] } }
+
+    /// An integer reply (or a number sent as a string), 0 for anything else.
+    var count: Int { string.flatMap(Int.init) ?? 0 }
 }
 
 public struct RedisError: Error, CustomStringConvertible {

@@ -218,17 +218,17 @@ public final class RedisJobQueue: Sendable {
 
     public func stats() async throws -> Stats {
         try await client.perform { connection in
-            let pending = connection.integer(try connection.command("XPENDING", Self.stream, Self.group).array.first)
+            let pending = (try connection.command("XPENDING", Self.stream, Self.group).array.first?.count ?? 0)
             var lag = 0
             for group in try connection.command("XINFO", "GROUPS", Self.stream).array {
                 let fields = group.array
                 if let index = fields.firstIndex(of: .string("lag")), index + 1 < fields.count {
-                    lag = connection.integer(fields[index + 1])
+                    lag = fields[index + 1].count
                 }
             }
             return Stats(waiting: lag, pending: pending,
-                         delayed: connection.integer(try connection.command("ZCARD", Self.delayed)),
-                         dead: connection.integer(try connection.command("XLEN", Self.dead)))
+                         delayed: try connection.command("ZCARD", Self.delayed).count,
+                         dead: try connection.command("XLEN", Self.dead).count)
         }
     }
 
@@ -275,6 +275,3 @@ public final class RedisJobQueue: Sendable {
     }
 }
 
-extension RedisConnection {
-    func integer(_ reply: RedisReply?) -> Int { reply?.string.flatMap(Int.init) ?? 0 }
-}

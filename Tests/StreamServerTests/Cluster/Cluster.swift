@@ -185,7 +185,7 @@ final class Cluster: @unchecked Sendable {
     /// Entries delivered and not acknowledged.
     func pendingCount() throws -> Int {
         let connection = try RedisConnection(url: redis.url)
-        return connection.integer(try connection.command("XPENDING", RedisJobQueue.stream, RedisJobQueue.group).array.first)
+        return try connection.command("XPENDING", RedisJobQueue.stream, RedisJobQueue.group).array.first?.count ?? 0
     }
 
     /// Waits (up to 10 s) for the pending list to empty: a worker acknowledges an entry
