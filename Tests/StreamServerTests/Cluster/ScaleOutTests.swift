@@ -111,7 +111,7 @@ struct ScaleOutTests {
 }
 
 extension SeaweedFSTests.ScaleOutTests {
-    /// A job that runs many times longer than the visibility timeout, with an idle
+    /// A job that runs several times longer than the visibility timeout, with an idle
     /// second worker waiting: the heartbeats keep the claim, so it is never taken twice.
     @Test func aLongJobThatIsAliveIsNeverTakenTwice() async throws {
         let cluster = try await Cluster()
