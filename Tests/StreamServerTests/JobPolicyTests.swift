@@ -14,6 +14,10 @@ struct JobPolicyTests {
         #expect(backoff.delay(retry: 3, jitter: 0.5) == .seconds(2))
         #expect(backoff.delay(retry: 3, jitter: 7) == .seconds(4), "jitter is clamped to [0, 1]")
         #expect(backoff.ceiling(retry: 500) == .seconds(8), "no overflow")
+        for _ in 0..<100 {
+            let wait = backoff.outageDelay(retry: 2)
+            #expect(wait >= .seconds(1) && wait <= .seconds(2), "equal jitter: half the ceiling or more")
+        }
     }
 
     @Test func aFailedAttemptIsRetriedWithBackoffUntilTheLastThenDeadLettered() {

@@ -1,9 +1,5 @@
-import ChildProcess
 import Foundation
 import Testing
-#if canImport(Glibc)
-import Glibc
-#endif
 @testable import StreamServer
 
 /// Two real `vstream serve` processes on one Redis: node A runs the worker, node B only
@@ -11,25 +7,17 @@ import Glibc
 /// the video's events on B sees every step: progress travels through Redis pub/sub.
 @Suite("Redis progress and jobs", .serialized, .timeLimit(.minutes(2)))
 struct RedisTests {
-    static let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        .appendingPathComponent("vstream").path
+    /// A `vstream serve` node on the shared Redis, with or without its worker.
+    struct Node {
+        let serve: ServeProcess
 
-    final class Node {
-        let port = Int.random(in: 20_000...25_999)
-        private let child: ChildProcess
-
-        init(redis: String, data: String, worker: Bool) throws {
-            let arguments = [RedisTests.binary, "serve", "--port", String(port), "--data-dir", data,
-                             "--web-dir", repositoryRoot.appendingPathComponent("web").path] + (worker ? [] : ["--no-worker"])
-            child = try ChildProcess.spawn(arguments, environment: [
-                "REDIS_URL": redis, "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin"])
-            for _ in 0..<200 {
-                if (try? HTTPTransfer.perform(method: "GET", url: url("/healthz"), headers: [:]))?.status == 200 { return }
-                usleep(50_000)
-            }
+        init(redis: String, data: String, worker: Bool) async throws {
+            serve = try await ServeProcess(["--data-dir", data] + (worker ? [] : ["--no-worker"]),
+                                           environment: ["REDIS_URL": redis, "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin"],
+                                           log: URL(fileURLWithPath: data + "-\(worker ? "a" : "b").log"))
         }
 
-        func url(_ path: String) -> String { "http://127.0.0.1:\(port)\(path)" }
+        func url(_ path: String) -> String { serve.url(path) }
 
         func json(_ method: String, _ path: String, _ body: String? = nil) throws -> [String: Any] {
             let response = try HTTPTransfer.perform(method: method, url: url(path), headers: ["content-type": "application/json"],
@@ -37,16 +25,16 @@ struct RedisTests {
             return (try? JSONSerialization.jsonObject(with: response.body)) as? [String: Any] ?? [:]
         }
 
-        func stop() { child.stop() }
+        func stop() { serve.child.stop() }
     }
 
     @Test func anyNodeServesAnyVideosProgressAndEveryJobIsAcknowledged() async throws {
         let redis = try RedisServer()
         defer { redis.stop() }
         let data = FileManager.default.temporaryDirectory.appendingPathComponent("vstream-redis-\(UUID().uuidString.prefix(8))").path
-        let nodeA = try Node(redis: redis.url, data: data, worker: true)
+        let nodeA = try await Node(redis: redis.url, data: data, worker: true)
         defer { nodeA.stop() }
-        let nodeB = try Node(redis: redis.url, data: data, worker: false)
+        let nodeB = try await Node(redis: redis.url, data: data, worker: false)
         defer { nodeB.stop() }
 
         let file = try Data(contentsOf: fixture("h264_1080p30_stereo.mp4"))

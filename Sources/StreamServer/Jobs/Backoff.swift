@@ -21,4 +21,11 @@ public struct Backoff: Sendable, Equatable {
     public func delay(retry: Int, jitter: Double = Double.random(in: 0...1)) -> Duration {
         ceiling(retry: retry) * min(max(jitter, 0), 1)
     }
+
+    /// "Equal jitter": at least half the ceiling. For waiting out an outage, where a
+    /// near-zero wait would only spend a retry.
+    public func outageDelay(retry: Int) -> Duration { delay(retry: retry, jitter: Double.random(in: 0.5...1)) }
+
+    /// Reconnecting to Redis: 200 ms, doubling to 5 s.
+    public static let reconnect = Backoff(base: .milliseconds(200), cap: .seconds(5))
 }

@@ -65,11 +65,10 @@ final class RedisProgressSubscriber: @unchecked Sendable {
     // A loop with a way out: `while true` with no exit here sent the release build's
     // optimizer (loop-invariant code motion) into a loop of its own for over ten minutes.
     private func run() {
-        var backoff = 0.1
+        var retry = 0
         while !isStopped {
-            if listen() { backoff = 0.1 }
-            Thread.sleep(forTimeInterval: backoff)
-            backoff = min(backoff * 2, 5)
+            retry = listen() ? 0 : retry + 1
+            Thread.sleep(forTimeInterval: Backoff.reconnect.outageDelay(retry: retry) / .seconds(1))
         }
     }
 

@@ -89,7 +89,7 @@ public final class RedisWorker: @unchecked Sendable {
                 // A Redis that lost its data (no AOF) has no group: make it again.
                 if let error = error as? RedisError, error.message.hasPrefix("NOGROUP") { try? await reader.prepare() }
                 if failures == 0 { logger.warning("redis unavailable; retrying", metadata: ["error": "\(error)"]) }
-                try? await Task.sleep(for: Backoff(base: .milliseconds(200), cap: .seconds(5)).delay(retry: failures, jitter: Double.random(in: 0.5...1)))
+                try? await Task.sleep(for: Backoff.reconnect.outageDelay(retry: failures))
                 failures += 1
             }
         }
@@ -179,7 +179,7 @@ public final class RedisWorker: @unchecked Sendable {
                     logger.error("could not settle a job entry; it will be redelivered", metadata: ["error": "\(error)"])
                     return
                 }
-                try? await Task.sleep(for: Backoff(base: .milliseconds(200), cap: .seconds(5)).delay(retry: retry, jitter: Double.random(in: 0.5...1)))
+                try? await Task.sleep(for: Backoff.reconnect.outageDelay(retry: retry))
                 retry += 1
             }
         }

@@ -10,8 +10,7 @@ import Glibc
 /// PostgreSQL 15, SeaweedFS for S3, and `vstream worker` / `vstream serve` processes
 /// built from this package. Tests break parts of it and check that no video is lost.
 final class Cluster: @unchecked Sendable {
-    static let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        .appendingPathComponent("vstream").path
+    static let binary = ServeProcess.binary
 
     let redis: RedisServer
     let postgres: PostgreSQL
@@ -102,19 +101,11 @@ final class Cluster: @unchecked Sendable {
 
     /// Starts an API node (`vstream serve --no-worker`) and waits for /healthz.
     func startAPI(_ name: String = "api") async throws -> Node {
-        let directory = root.appendingPathComponent(name)
-        let port = Int.random(in: 20_000...25_999)
-        let log = root.appendingPathComponent("\(name).log")
-        let child = try ChildProcess.spawn(
-            [Self.binary, "serve", "--no-worker", "--port", String(port), "--web-dir", repositoryRoot.appendingPathComponent("web").path],
-            environment: environment(dataDirectory: directory.path), stdout: log.path, stderr: log.path, appending: true)
-        let node = Node(name: name, child: child, log: log, port: port)
+        let serve = try await ServeProcess(["--no-worker"], environment: environment(dataDirectory: root.appendingPathComponent(name).path),
+                                           log: root.appendingPathComponent("\(name).log"))
+        let node = Node(name: name, child: serve.child, log: serve.log, port: serve.port)
         processes.append(node)
-        for _ in 0..<300 {
-            if (try? HTTPTransfer.perform(method: "GET", url: node.url("/healthz"), headers: [:], timeout: 2))?.status == 200 { return node }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        throw ClusterFailure(message: "the API node did not start: \(node.output.suffix(500))")
+        return node
     }
 
     /// What an upload's completion does: the source in the bucket, the row PROCESSING,

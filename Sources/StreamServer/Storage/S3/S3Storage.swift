@@ -77,8 +77,7 @@ public struct S3Storage: ObjectStorage {
             } catch {
                 StorageMetrics.failed(method: method, error: error)
                 guard Self.isTransient(error), retry + 1 < retryPolicy.attempts else { throw error }
-                // Equal jitter: at least half the ceiling, so a short outage is outlasted.
-                try await Task.sleep(for: retryPolicy.backoff.delay(retry: retry, jitter: Double.random(in: 0.5...1)))
+                try await Task.sleep(for: retryPolicy.backoff.outageDelay(retry: retry))
                 retry += 1
             }
         }
