@@ -9,8 +9,12 @@ public struct TranscodeOptions: Sendable, Equatable {
     /// The x264 preset.
     public var preset: String = "veryfast"
     public var segmentFormat: SegmentFormat = .fmp4
-    /// x264 threads per rendition; nil sizes them for this host (see `ThreadBudget`).
+    /// x264 threads per rendition; nil sizes them for this host (see `ThreadPlan`).
     public var encoderThreads: Int? = nil
+    /// Keep the largest rung's thread at normal priority and lower the other stages',
+    /// so the critical path always has a core (see `ThreadPlan`). False schedules
+    /// every thread alike; it exists to measure the difference.
+    public var prioritizeLargestRung = true
     /// Decoded frames that may wait for each rendition thread. Bounds memory; 4 keeps
     /// every encoder fed (measured: 8 bought no speed, only memory; see docs/performance.md).
     public var queueDepth: Int = 4

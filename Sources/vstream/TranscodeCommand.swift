@@ -20,6 +20,8 @@ struct TranscodeCommand: AsyncParsableCommand {
     @Option(help: "x264 threads per rendition (default: sized for this host).") var encoderThreads: Int?
     @Option(help: ArgumentHelp("Decoded frames queued per rendition.", visibility: .hidden)) var queueDepth: Int?
     @Option(help: ArgumentHelp("Video decoder threads (0: libavcodec decides).", visibility: .hidden)) var decoderThreads: Int?
+    @Flag(help: ArgumentHelp("Schedule every stage alike instead of favouring the largest rung (for measurement).",
+                             visibility: .hidden)) var fairScheduling = false
 
     func validate() throws {
         guard SegmentFormat(rawValue: segmentFormat) != nil else { throw ValidationError("--segment-format must be fmp4 or ts") }
@@ -41,6 +43,7 @@ struct TranscodeCommand: AsyncParsableCommand {
         options.encoderThreads = encoderThreads
         if let queueDepth { options.queueDepth = max(1, queueDepth) }
         if let decoderThreads { options.decoderThreads = max(0, decoderThreads) }
+        options.prioritizeLargestRung = !fairScheduling
         let transcoder = Transcoder(input: input, output: output, options: options)
         let style = progress ?? (Terminal.isInteractive ? .bar : .none)
 

@@ -17,6 +17,7 @@ final class RenditionWorker: @unchecked Sendable {
     private let progress: ProgressTracker
     private let cancellation: CancellationFlag
     private let done = DispatchSemaphore(value: 0)
+    private let lowersPriority: Bool
     private var scaler: Scaler?
     /// Reused buffers for the scaler's output and the rotator's output.
     private let scaledFrames: FramePool
@@ -37,6 +38,8 @@ final class RenditionWorker: @unchecked Sendable {
         var frameRate: AVRational
         var options: TranscodeOptions
         var encoderThreads: Int
+        /// Whether this rung's thread yields to the critical one (see `ThreadPlan`).
+        var lowersPriority: Bool
         var directory: String
         var audio: Encoder?
     }
@@ -48,6 +51,7 @@ final class RenditionWorker: @unchecked Sendable {
         self.progress = progress
         self.cancellation = cancellation
         self.rotation = configuration.source.geometry.rotation
+        self.lowersPriority = configuration.lowersPriority
         let quarterTurn = rotation == 90 || rotation == 270
         // Scaling happens in the source's orientation; rotation then turns the picture upright.
         self.scaledFrames = FramePool(width: Int32(quarterTurn ? rendition.height : rendition.width),
@@ -69,6 +73,7 @@ final class RenditionWorker: @unchecked Sendable {
 
     func start() {
         let thread = Thread { [self] in
+            if lowersPriority { ThreadPriority.lowerCurrentThread() }
             do {
                 try run()
             } catch {

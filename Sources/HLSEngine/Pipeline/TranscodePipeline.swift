@@ -18,6 +18,9 @@
 //   renditions cut at the same timestamps.
 // - Queues are bounded: a slow rendition stalls the decoder instead of letting frames
 //   pile up, so memory is flat in the input's length.
+// - Scheduling (`ThreadPlan`): the largest rung is the critical path, so its thread
+//   keeps the normal priority and every other stage thread lowers its own. They fill
+//   whatever core time the largest rung leaves, instead of sharing its core fairly.
 // - Ownership: the decode stage creates each Frame and Packet; after `push` it only
 //   drops its reference. Rendition threads read shared frames and never modify them;
 //   the muxer rescales timestamps in place, so a rendition muxes its own packet
@@ -45,7 +48,9 @@ struct TranscodePipeline {
             progress.stage(.probing)
             let probeInput = try MediaProbe.open(inputPath, cancellation: cancellation)
             let info = try MediaProbe.describe(probeInput, countPackets: true)
-            let input = try MediaProbe.open(inputPath, cancellation: cancellation)
+            // Counting packets reads the input to its end; only then is a second open needed.
+            let input = info.video.frameCountSource == "packets"
+                ? try MediaProbe.open(inputPath, cancellation: cancellation) : probeInput
             let renditions = Ladder.renditions(for: info.video.geometry, rungs: options.rungs)
             output = try OutputDirectory(path: outputDirectory, renditions: renditions.map(\.name))
             guard let output else { throw TranscodeError.Reason.io("no output directory") }
@@ -90,13 +95,15 @@ struct TranscodePipeline {
         if !frameRate.isValid { frameRate = videoStream.pointee.r_frame_rate }
         if !frameRate.isValid { frameRate = AVRational(num: 30, den: 1) }
 
-        let threads = ThreadBudget.encoderThreads(for: renditions, cores: ProcessInfo.processInfo.activeProcessorCount,
-                                                  override: options.encoderThreads)
+        let plan = ThreadPlan.make(for: renditions, cores: ProcessInfo.processInfo.activeProcessorCount,
+                                   encoderThreads: options.encoderThreads,
+                                   prioritizeLargestRung: options.prioritizeLargestRung)
         let workers = try renditions.enumerated().map { index, rendition in
             try RenditionWorker(
                 index: index, rendition: rendition,
                 configuration: .init(source: info.video, timeBase: videoStream.pointee.time_base, frameRate: frameRate,
-                                     options: options, encoderThreads: threads[index],
+                                     options: options, encoderThreads: plan.encoderThreads[index],
+                                     lowersPriority: plan.lowersPriority(ofRendition: index),
                                      directory: output.directory(for: rendition.name), audio: audio?.encoder),
                 progress: progress, cancellation: cancellation)
         }
@@ -110,6 +117,8 @@ struct TranscodePipeline {
         let decode = DecodeStage(input: input, info: info, video: decoder, audio: audio, workers: workers,
                                  segmentDuration: options.segmentDuration, poster: poster, cancellation: cancellation)
         workers.forEach { $0.start() }
+        // After starting the workers: threads inherit their creator's priority.
+        if plan.lowersDecoderPriority { ThreadPriority.lowerCurrentThread() }
         var decodeError: Error?
         do { try decode.run() } catch {
             decodeError = error
