@@ -3,14 +3,14 @@
 ///
 /// Two measured facts drive it (docs/performance.md, "Scheduling"):
 /// - x264's frame threads are the costly way to fill a core. On 2 cores, one x264
-///   thread per rung costs 3% less CPU and 50 MiB less memory than giving 1080p two.
-///   So threads follow each rung's share of the ladder's pixels times the cores,
-///   rounded down: 1080p gets a second thread only from 4 cores up.
+///   thread per rung uses 80 MiB and about 1% of CPU less than two per rung. So
+///   threads follow each rung's share of the ladder's pixels times the cores, rounded
+///   down: 1080p gets a second thread only from 4 cores up.
 /// - With one thread per stage, the largest rung is the critical path: on 2 cores it
 ///   needs a whole core for itself, while decoding and the smaller rungs fill the
 ///   other. Linux's fair scheduler instead gives every runnable thread an equal share,
 ///   so the largest rung falls behind, its queue fills, decoding blocks and a core idles
-///   (16.2 s against 14.6 s). Every other stage thread therefore lowers its own
+///   (16.98 s against 15.57 s with priorities, same queue depth). Every other stage thread therefore lowers its own
 ///   priority (`ThreadPriority.lowerCurrentThread`): it runs whenever the critical
 ///   rung leaves a core free, and never takes a core from it.
 struct ThreadPlan: Equatable {
