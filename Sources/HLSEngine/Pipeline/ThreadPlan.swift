@@ -10,9 +10,9 @@
 ///   needs a whole core for itself, while decoding and the smaller rungs fill the
 ///   other. Linux's fair scheduler instead gives every runnable thread an equal share,
 ///   so the largest rung falls behind, its queue fills, decoding blocks and a core idles
-///   (16.98 s against 15.57 s with priorities, same queue depth). Every other stage thread therefore lowers its own
-///   priority (`ThreadPriority.lowerCurrentThread`): it runs whenever the critical
-///   rung leaves a core free, and never takes a core from it.
+///   (16.98 s against 15.57 s with priorities, at the same queue depth). Every other
+///   stage thread therefore lowers its own priority (`ThreadPriority.lowerCurrentThread`):
+///   it runs whenever the critical rung leaves a core free, and never takes its core.
 struct ThreadPlan: Equatable {
     /// x264 threads for each rendition, in ladder order.
     var encoderThreads: [Int]
