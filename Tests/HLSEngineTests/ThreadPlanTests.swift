@@ -57,9 +57,35 @@ struct ThreadPlanTests {
         #expect(Self.mainThreadNice() == seen.0, "the process as a whole is not lowered")
     }
 
+    /// A running transcode applies the plan: the decode thread and the 360p and 720p
+    /// threads run lowered, and the 1080p thread does not.
+    @Test func aTranscodeLowersEveryStageButTheLargestRung() async throws {
+        let directory = Fixtures.temporaryDirectory("priorities") + "/hls"
+        let transcoder = Transcoder(input: Fixtures.path("h264_1080p30_stereo.mp4"), output: directory)
+        let base = try #require(Self.mainThreadNice())
+        let task = Task { try await transcoder.run() }
+        var lowered = 0
+        for await event in transcoder.events where event.framesDone > 10 {
+            lowered = Self.threadNiceValues().filter { $0 == min(base + ThreadPriority.feederNiceIncrement, 19) }.count
+            break
+        }
+        _ = try await task.value
+        #expect(lowered == 3, "decode, 360p and 720p lowered; 1080p at the normal priority")
+    }
+
     /// The main thread's nice value, read the way `ps` does.
     private static func mainThreadNice() -> Int32? {
-        guard let stat = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8),
+        niceValue(statPath: "/proc/self/stat")
+    }
+
+    /// Every thread's nice value in this process.
+    private static func threadNiceValues() -> [Int32] {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+        return tasks.compactMap { niceValue(statPath: "/proc/self/task/\($0)/stat") }
+    }
+
+    private static func niceValue(statPath: String) -> Int32? {
+        guard let stat = try? String(contentsOfFile: statPath, encoding: .utf8),
               let close = stat.lastIndex(of: ")") else { return nil }
         let fields = stat[stat.index(after: close)...].split(separator: " ")
         return fields.count > 16 ? Int32(fields[16]) : nil  // field 19 of stat; 3 is the first after ")"
