@@ -24,6 +24,11 @@ static inline int cav_error_eagain(void) { return AVERROR(EAGAIN); }
 static inline int cav_error_invalid_data(void) { return AVERROR_INVALIDDATA; }
 static inline int cav_error_decoder_not_found(void) { return AVERROR_DECODER_NOT_FOUND; }
 static inline int cav_error_exit(void) { return AVERROR_EXIT; }
+static inline int cav_error_io(void) { return AVERROR(EIO); }
+static inline int cav_error_nomem(void) { return AVERROR(ENOMEM); }
+static inline int cav_error_input_changed(void) { return AVERROR_INPUT_CHANGED; }
+static inline int cav_avseek_size(void) { return AVSEEK_SIZE; }
+static inline int cav_avseek_force(void) { return AVSEEK_FORCE; }
 static inline int64_t cav_nopts_value(void) { return AV_NOPTS_VALUE; }
 static inline int cav_time_base(void) { return AV_TIME_BASE; }
 static inline AVRational cav_time_base_q(void) { return (AVRational){1, AV_TIME_BASE}; }

@@ -29,6 +29,12 @@ public struct TranscodeOptions: Sendable, Equatable {
     public var writePoster = true
     /// AAC-LC bit rate of the one audio track shared by every variant.
     public var audioBitrate: Int = 128_000
+    /// Refuse a source longer than this many seconds: before decoding when the container
+    /// says so, and as soon as decoding passes it when the container lied. nil: no limit.
+    public var maxDurationSeconds: Double? = nil
+    /// Decoded frames queued per rendition may hold at most this many bytes (at least one
+    /// frame always fits), so an 8K 10-bit source queues a few frames, not `queueDepth`.
+    public var queueBytes: Int = 256 << 20
 
     public init() {}
 }

@@ -24,11 +24,23 @@ public final class Transcoder: Sendable {
 
     private let progress: ProgressTracker
     private let cancellation = CancellationFlag()
+    private let source: (any ByteSource)?
 
     /// - Parameters:
     ///   - input: path of a local media file.
     ///   - output: directory for `master.m3u8` and one folder per rendition; created if needed.
-    public init(input: String, output: String, options: TranscodeOptions = TranscodeOptions()) {
+    public convenience init(input: String, output: String, options: TranscodeOptions = TranscodeOptions()) {
+        self.init(name: input, source: nil, output: output, options: options)
+    }
+
+    /// Transcodes bytes from any seekable source: storage the app reads itself, or memory.
+    /// - Parameter name: what messages call the input.
+    public convenience init(source: any ByteSource, name: String, output: String, options: TranscodeOptions = TranscodeOptions()) {
+        self.init(name: name, source: source, output: output, options: options)
+    }
+
+    private init(name input: String, source: (any ByteSource)?, output: String, options: TranscodeOptions) {
+        self.source = source
         self.input = input
         self.output = output
         self.options = options
@@ -41,7 +53,7 @@ public final class Transcoder: Sendable {
     /// - Returns: the renditions written, with their measured bit rates and durations.
     /// - Throws: `TranscodeError`, naming the input; nothing is left in `output` then.
     public func run() async throws -> TranscodeResult {
-        let pipeline = TranscodePipeline(inputPath: input, outputDirectory: output, options: options,
+        let pipeline = TranscodePipeline(inputPath: input, source: source, outputDirectory: output, options: options,
                                          cancellation: cancellation, progress: progress)
         let progress = self.progress
         return try await withTaskCancellationHandler {

@@ -18,6 +18,7 @@ struct TranscodeCommand: AsyncParsableCommand {
     @Option(help: "bar (default on a terminal), json (one event per line on stdout) or none.")
     var progress: ProgressStyle?
     @Option(help: "x264 threads per rendition (default: sized for this host).") var encoderThreads: Int?
+    @Option(help: "Refuse a source longer than this many seconds (default: no limit).") var maxDuration: Double?
     @Option(help: ArgumentHelp("Decoded frames queued per rendition.", visibility: .hidden)) var queueDepth: Int?
     @Option(help: ArgumentHelp("Video decoder threads (0: libavcodec decides).", visibility: .hidden)) var decoderThreads: Int?
     @Flag(help: ArgumentHelp("Schedule every stage alike instead of favouring the largest rung (for measurement).",
@@ -27,6 +28,7 @@ struct TranscodeCommand: AsyncParsableCommand {
         guard SegmentFormat(rawValue: segmentFormat) != nil else { throw ValidationError("--segment-format must be fmp4 or ts") }
         guard segmentSeconds >= 0.5, segmentSeconds <= 60 else { throw ValidationError("--segment-seconds must be within 0.5...60") }
         guard !parsedLadder.isEmpty else { throw ValidationError("--ladder must list positive sizes, e.g. 360,720,1080") }
+        if let maxDuration, !(maxDuration > 0 && maxDuration.isFinite) { throw ValidationError("--max-duration must be a positive number of seconds") }
     }
 
     var parsedLadder: [Int] {
@@ -41,6 +43,7 @@ struct TranscodeCommand: AsyncParsableCommand {
         options.preset = preset
         options.segmentFormat = SegmentFormat(rawValue: segmentFormat) ?? .fmp4
         options.encoderThreads = encoderThreads
+        options.maxDurationSeconds = maxDuration
         if let queueDepth { options.queueDepth = max(1, queueDepth) }
         if let decoderThreads { options.decoderThreads = max(0, decoderThreads) }
         options.prioritizeLargestRung = !fairScheduling

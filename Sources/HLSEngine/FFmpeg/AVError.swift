@@ -24,6 +24,7 @@ public struct AVError: Error, Sendable, Equatable, CustomStringConvertible {
     public static let tryAgain = cav_error_eagain()
     public static let invalidData = cav_error_invalid_data()
     public static let exit = cav_error_exit()
+    public static let outOfMemory = cav_error_nomem()
 
     public var isEOF: Bool { code == Self.eof }
     public var isTryAgain: Bool { code == Self.tryAgain }

@@ -31,6 +31,8 @@ public final class Frame: @unchecked Sendable {
         set { pointer.pointee.pts = newValue }
     }
     var sampleCount: Int32 { pointer.pointee.nb_samples }
+    /// The bytes a video frame's pixels take (0 for audio or an unknown format).
+    var pictureBytes: Int { max(0, Int(av_image_get_buffer_size(pixelFormat, width, height, 1))) }
     func plane(_ index: Int32) -> UnsafeMutablePointer<UInt8>? { cav_frame_plane(pointer, index) }
     func lineSize(_ index: Int32) -> Int32 { cav_frame_linesize(pointer, index) }
 

@@ -46,7 +46,20 @@ final class Resampler {
         output.pointer.pointee.format = format.rawValue
         output.pointer.pointee.sample_rate = sampleRate
         try check(av_channel_layout_copy(&output.pointer.pointee.ch_layout, &layout), "av_channel_layout_copy")
-        try check(swr_convert_frame(swr, output.pointer, frame?.pointer), "swr_convert_frame")
+        var status = swr_convert_frame(swr, output.pointer, frame?.pointer)
+        if status == cav_error_input_changed(), let frame {
+            // The decoder changed rate or layout mid-stream (bit flips do this): follow it,
+            // within bounds. A frame beyond them is refused like a corrupt one.
+            let format = frame.pointer.pointee
+            guard SourceBounds.sampleRate.contains(format.sample_rate),
+                  SourceBounds.channels.contains(format.ch_layout.nb_channels) else {
+                throw AVError(code: AVError.invalidData, operation: "swr_config_frame")
+            }
+            try check(swr_config_frame(swr, output.pointer, frame.pointer), "swr_config_frame")
+            try check(swr_init(swr), "swr_init")
+            status = swr_convert_frame(swr, output.pointer, frame.pointer)
+        }
+        try check(status, "swr_convert_frame")
         guard output.sampleCount > 0 else { return }
         let written = output.pointer.pointee.extended_data.withMemoryRebound(to: UnsafeMutableRawPointer?.self, capacity: Int(layout.nb_channels)) {
             av_audio_fifo_write(fifo, $0, output.sampleCount)

@@ -1,29 +1,36 @@
 import Foundation
 
-/// A blocking FIFO with a fixed capacity, between the decode thread and one
-/// rendition thread. A full queue blocks the producer: that back-pressure is what
-/// keeps memory flat whatever the input's length.
+/// A blocking FIFO between the decode thread and one rendition thread, bounded in
+/// elements and in bytes. A full queue blocks the producer: that back-pressure is what
+/// keeps memory flat whatever the input's length, and the byte bound keeps it flat
+/// whatever the frame size (at least one element always fits, so nothing deadlocks).
 final class BoundedQueue<Element>: @unchecked Sendable {
-    // @unchecked: every access to `items` and `closed` holds `condition`.
+    // @unchecked: every access to `items`, `bytes` and `closed` holds `condition`.
     private let condition = NSCondition()
-    private var items: [Element] = []
+    private var items: [(element: Element, bytes: Int)] = []
     private var head = 0
     private var closed = false
+    private var bytes = 0
     let capacity: Int
+    let byteCapacity: Int
 
-    init(capacity: Int) {
+    init(capacity: Int, byteCapacity: Int = .max) {
         precondition(capacity > 0)
         self.capacity = capacity
+        self.byteCapacity = max(1, byteCapacity)
     }
 
     /// Appends, waiting while full. Returns false (dropping `element`) once closed.
+    /// - Parameter cost: the bytes `element` holds (a decoded frame's buffers).
     @discardableResult
-    func push(_ element: Element) -> Bool {
+    func push(_ element: Element, cost: Int = 0) -> Bool {
         condition.lock()
         defer { condition.unlock() }
-        while !closed && items.count - head >= capacity { condition.wait() }
+        while !closed && items.count > head
+                && (items.count - head >= capacity || bytes + cost > byteCapacity) { condition.wait() }
         guard !closed else { return false }
-        items.append(element)
+        items.append((element, cost))
+        bytes += cost
         condition.broadcast()
         return true
     }
@@ -34,7 +41,8 @@ final class BoundedQueue<Element>: @unchecked Sendable {
         defer { condition.unlock() }
         while !closed && items.count == head { condition.wait() }
         guard items.count > head else { return nil }
-        let element = items[head]
+        let (element, cost) = items[head]
+        bytes -= cost
         head += 1
         if head > 32 && head * 2 > items.count {
             items.removeFirst(head)
@@ -58,6 +66,7 @@ final class BoundedQueue<Element>: @unchecked Sendable {
         closed = true
         items.removeAll()
         head = 0
+        bytes = 0
         condition.broadcast()
         condition.unlock()
     }

@@ -1,10 +1,18 @@
 import Synchronization
 
-/// Set once by whoever cancels (Task cancellation, Ctrl-C, a failing stage);
-/// polled by every stage and by libavformat's interrupt callback.
+/// Tells every stage to stop; polled by each stage and by libavformat's interrupt
+/// callback. Two causes set it, and they must not be confused: `cancel()` is somebody
+/// asking (Task cancellation, Ctrl-C), `abort()` is a stage that failed and stops the
+/// others. Only the first may be reported as "cancelled"; the second reports its error.
 public final class CancellationFlag: Sendable {
-    private let flag = Atomic<Bool>(false)
+    private static let running: UInt8 = 0, aborted: UInt8 = 1, cancelled: UInt8 = 2
+    private let state = Atomic<UInt8>(CancellationFlag.running)
     public init() {}
-    public var isCancelled: Bool { flag.load(ordering: .acquiring) }
-    public func cancel() { flag.store(true, ordering: .releasing) }
+    /// Either cause: stop now.
+    public var isCancelled: Bool { state.load(ordering: .acquiring) != Self.running }
+    /// Somebody asked for the stop (not a failing stage).
+    public var wasCancelledByRequest: Bool { state.load(ordering: .acquiring) == Self.cancelled }
+    public func cancel() { state.store(Self.cancelled, ordering: .releasing) }
+    /// A stage failed; the others stop. Never overrides a request to cancel.
+    func abort() { _ = state.compareExchange(expected: Self.running, desired: Self.aborted, ordering: .acquiringAndReleasing) }
 }

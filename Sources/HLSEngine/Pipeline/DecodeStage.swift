@@ -11,15 +11,24 @@ final class DecodeStage {
     private let video: Decoder
     private let audio: AudioChain?
     private var clock: SegmentClock
-    /// Source timestamps minus these start on the output timeline at the input's start
-    /// (the earliest stream's first timestamp), keeping any A/V offset.
-    private let videoOffset: Int64
-    private var lastVideoPTS: Int64?
+    /// Source timestamps, made strictly increasing and gap-bounded, start on the output
+    /// timeline at the input's start (the earliest stream's first timestamp), keeping any
+    /// A/V offset.
+    private var timestamps: TimestampRepair
+    /// The latest video frame's time on the output timeline, in seconds.
+    private var videoTime = 0.0
+    /// Stop once decoding passes this (the container may have lied about the duration).
+    private let maxDurationSeconds: Double?
+    /// Audio that runs this far ahead of the latest video frame is dropped: a real file
+    /// interleaves within a second or two, and a file whose video stopped (one frame,
+    /// then half an hour of audio) must not make the segmenter buffer all of it.
+    static let maxAudioLeadSeconds = 30.0
     /// The poster: written from the frame with this index (about 10% in).
     private let poster: (writer: PosterWriter, path: String, frameIndex: Int)?
 
     private(set) var decodedFrames = 0
     private(set) var corruptPackets = 0
+    private(set) var droppedAudioFrames = 0
 
     /// Audio: decoder, resampler to 48 kHz stereo, and the one AAC encoder.
     final class AudioChain {
@@ -33,6 +42,8 @@ final class DecodeStage {
         init(stream: UnsafeMutablePointer<AVStream>, startTime: Int64, bitrate: Int, maxPixels: Int64) throws {
             streamIndex = stream.pointee.index
             decoder = try Decoder(stream: stream, threads: 1, maxPixels: maxPixels)
+            _ = try AudioFormat(sampleRate: decoder.context.pointee.sample_rate,
+                                channels: decoder.context.pointee.ch_layout.nb_channels)
             let sampleRate: Int32 = 48_000
             encoder = try Encoder(codecName: "aac") { context in
                 context.pointee.sample_rate = sampleRate
@@ -47,11 +58,21 @@ final class DecodeStage {
             offset = startTime == noPTS ? 0 : rescale(startTime, from: cav_time_base_q(), to: stream.pointee.time_base)
         }
 
+        /// The encoder-time-base pts of the first audio sample: its offset from the input's
+        /// start, kept only within 0...30 s (further means its timestamps are garbage).
+        func firstPTS(_ pts: Int64) -> Int64 {
+            guard pts != noPTS else { return 0 }
+            let seconds = (Double(pts) - Double(offset)) * decoder.timeBase.doubleValue
+            guard seconds.isFinite, seconds >= 0, seconds <= 30 else { return 0 }
+            return Int64((seconds * Double(encoder.timeBase.den) / Double(max(1, encoder.timeBase.num))).rounded())
+        }
+
         var frameSize: Int32 { max(encoder.context.pointee.frame_size, 1024) }
     }
 
     init(input: InputFile, info: MediaInfo, video: Decoder, audio: AudioChain?, workers: [RenditionWorker],
-         segmentDuration: Double, poster: (writer: PosterWriter, path: String, frameIndex: Int)?,
+         frameRate: FrameRate, segmentDuration: Double, maxDurationSeconds: Double?,
+         poster: (writer: PosterWriter, path: String, frameIndex: Int)?,
          cancellation: CancellationFlag) {
         self.poster = poster
         self.input = input
@@ -61,8 +82,13 @@ final class DecodeStage {
         self.workers = workers
         self.cancellation = cancellation
         self.clock = SegmentClock(segmentDuration: segmentDuration)
+        self.maxDurationSeconds = maxDurationSeconds
         let start = input.context.pointee.start_time
-        self.videoOffset = start == noPTS ? 0 : rescale(start, from: cav_time_base_q(), to: video.timeBase)
+        let ticksPerSecond = 1 / max(video.timeBase.doubleValue, 1e-12)
+        self.timestamps = TimestampRepair(
+            frameDuration: Int64(min(max(1, (ticksPerSecond / frameRate.perSecond).rounded()), 1e12)),
+            maxGap: Int64(min(max(1, (10 * ticksPerSecond).rounded()), 1e15)),
+            origin: start == noPTS ? 0 : rescale(start, from: cav_time_base_q(), to: video.timeBase))
     }
 
     /// Runs to the end of the input. A read error part-way (a cut-off file) ends the
@@ -73,7 +99,11 @@ final class DecodeStage {
         while true {
             if cancellation.isCancelled { throw TranscodeError.Reason.cancelled }
             let more: Bool
-            do { more = try input.read(into: packet) } catch { break }
+            do { more = try input.read(into: packet) } catch {
+                if error.code == AVError.outOfMemory { throw TranscodeError.Reason.outOfMemory }
+                if let failure = input.sourceFailure { throw failure }  // the source, not the file
+                break
+            }
             guard more else { break }
             if packet.streamIndex == videoIndex {
                 try decode(packet, with: video, deliver: deliverVideo)
@@ -93,20 +123,27 @@ final class DecodeStage {
     }
 
     /// Sends `packet` (nil drains) and delivers every frame. A packet the decoder
-    /// rejects as invalid data is counted and skipped, as the ffmpeg CLI does.
+    /// rejects is counted and skipped, as the ffmpeg CLI does: corrupt bytes give
+    /// INVALIDDATA, but also EINVAL, "bug" or "patch welcome". Only running out of
+    /// memory stops the run. Too many lost frames end as `truncated`.
     private func decode(_ packet: Packet?, with decoder: Decoder, deliver: (Frame) throws -> Void) throws {
         do {
             try decoder.send(packet)
-        } catch where error.code == AVError.invalidData {
-            corruptPackets += 1
-            return
         } catch where error.isEOF {
             return
+        } catch {
+            if error.code == AVError.outOfMemory { throw TranscodeError.Reason.outOfMemory }
+            corruptPackets += 1
+            if packet != nil { return }
         }
+        var failures = 0
         while true {
             let frame: Frame?
-            do { frame = try decoder.receive() } catch where error.code == AVError.invalidData {
+            do { frame = try decoder.receive() } catch {
+                if error.code == AVError.outOfMemory { throw TranscodeError.Reason.outOfMemory }
                 corruptPackets += 1
+                failures += 1
+                if failures > 64 { return }  // a decoder that keeps failing yields nothing more
                 continue
             }
             guard let frame else { return }
@@ -116,27 +153,37 @@ final class DecodeStage {
 
     private func deliverVideo(_ frame: Frame) throws {
         if cancellation.isCancelled { throw TranscodeError.Reason.cancelled }
-        var pts = frame.pointer.pointee.best_effort_timestamp
-        if pts == noPTS { pts = (lastVideoPTS ?? videoOffset) + 1 }
-        pts -= videoOffset
-        // x264 needs strictly increasing timestamps; a duplicate is nudged, never dropped.
-        if let last = lastVideoPTS, pts <= last { pts = last + 1 }
-        lastVideoPTS = pts
+        let decoded = frame.pointer.pointee.best_effort_timestamp
+        // x264 needs strictly increasing timestamps; repeats and jumps are re-based.
+        let pts = timestamps.next(decoded == noPTS ? nil : decoded)
         frame.pts = pts
-        let startsSegment = clock.startsSegment(at: Double(pts) * video.timeBase.doubleValue)
-        if let poster, decodedFrames == poster.frameIndex { try poster.writer.write(frame, to: poster.path) }
+        videoTime = Double(pts) * video.timeBase.doubleValue
+        if let limit = maxDurationSeconds, videoTime > limit {
+            throw TranscodeError.Reason.tooLong(seconds: videoTime, limit: limit)
+        }
+        let startsSegment = clock.startsSegment(at: videoTime)
+        // The poster is a nicety: a frame it cannot encode (a corrupt one) costs the poster, not the video.
+        if let poster, decodedFrames == poster.frameIndex { try? poster.writer.write(frame, to: poster.path) }
         decodedFrames += 1
         broadcast(.video(frame, startsSegment: startsSegment))
     }
 
     private func deliverAudio(_ frame: Frame) throws {
         guard let audio else { return }
-        if audio.nextPTS == nil {
-            let pts = frame.pointer.pointee.best_effort_timestamp
-            let start = pts == noPTS ? 0 : pts - audio.offset
-            audio.nextPTS = rescale(start, from: audio.decoder.timeBase, to: audio.encoder.timeBase)
+        if audio.nextPTS == nil { audio.nextPTS = audio.firstPTS(frame.pointer.pointee.best_effort_timestamp) }
+        let audioTime = Double(audio.nextPTS ?? 0) / Double(audio.encoder.context.pointee.sample_rate)
+        if audioTime > videoTime + Self.maxAudioLeadSeconds {
+            droppedAudioFrames += 1
+            return
         }
-        try audio.resampler.push(frame)
+        do {
+            try audio.resampler.push(frame)
+        } catch where error.code == AVError.outOfMemory {
+            throw TranscodeError.Reason.outOfMemory
+        } catch {
+            corruptPackets += 1  // a frame the resampler cannot take (an absurd format change)
+            return
+        }
         try encodeAudio(final: false)
     }
 
@@ -154,6 +201,8 @@ final class DecodeStage {
 
     /// Hands `input` to every rendition, blocking on a full queue (back-pressure).
     private func broadcast(_ input: RenditionInput) {
-        for worker in workers { worker.queue.push(input) }
+        var cost = 0
+        if case .video(let frame, _) = input { cost = frame.pictureBytes }
+        for worker in workers { worker.queue.push(input, cost: cost) }
     }
 }

@@ -22,21 +22,21 @@ struct PosterWriter {
     /// Encodes `frame` and writes it to `path` through a temporary file and a rename.
     func write(_ frame: Frame, to path: String) throws {
         let quarterTurn = rotation == 90 || rotation == 270
-        let scaledWidth = Int32(quarterTurn ? height : width), scaledHeight = Int32(quarterTurn ? width : height)
+        let scaledWidth = Int32(clamping: quarterTurn ? height : width), scaledHeight = Int32(clamping: quarterTurn ? width : height)
         let scaler = try Scaler(from: (frame.width, frame.height, frame.pixelFormat),
                                 to: (scaledWidth, scaledHeight, AV_PIX_FMT_YUV420P))
         var picture = try Frame.video(width: scaledWidth, height: scaledHeight, format: AV_PIX_FMT_YUV420P)
         try scaler.scale(frame, into: picture)
         if rotation != 0 {
-            let upright = try Frame.video(width: Int32(width), height: Int32(height), format: AV_PIX_FMT_YUV420P)
+            let upright = try Frame.video(width: Int32(clamping: width), height: Int32(clamping: height), format: AV_PIX_FMT_YUV420P)
             FrameRotator.rotate(picture, clockwise: rotation, into: upright)
             picture = upright
         }
         picture.pts = 0
         picture.pointer.pointee.quality = 3 * FF_QP2LAMBDA  // qscale 3: a good-looking still
         let encoder = try Encoder(codecName: "mjpeg") { context in
-            context.pointee.width = Int32(width)
-            context.pointee.height = Int32(height)
+            context.pointee.width = Int32(clamping: width)
+            context.pointee.height = Int32(clamping: height)
             context.pointee.pix_fmt = AV_PIX_FMT_YUV420P
             // Limited-range input, said so explicitly (mjpeg needs this for non-J formats).
             context.pointee.color_range = AVCOL_RANGE_MPEG

@@ -53,13 +53,16 @@ final class RenditionWorker: @unchecked Sendable {
         self.rotation = configuration.source.geometry.rotation
         self.lowersPriority = configuration.lowersPriority
         let quarterTurn = rotation == 90 || rotation == 270
+        guard let width = Int32(exactly: rendition.width), let height = Int32(exactly: rendition.height),
+              width > 0, height > 0, width <= 4 * SourceBounds.maxDimension, height <= 4 * SourceBounds.maxDimension else {
+            throw TranscodeError.Reason.outOfRange("rendition size \(rendition.width)x\(rendition.height)")
+        }
         // Scaling happens in the source's orientation; rotation then turns the picture upright.
-        self.scaledFrames = FramePool(width: Int32(quarterTurn ? rendition.height : rendition.width),
-                                      height: Int32(quarterTurn ? rendition.width : rendition.height),
+        self.scaledFrames = FramePool(width: quarterTurn ? height : width, height: quarterTurn ? width : height,
                                       format: AV_PIX_FMT_YUV420P)
-        self.rotatedFrames = FramePool(width: Int32(rendition.width), height: Int32(rendition.height),
-                                       format: AV_PIX_FMT_YUV420P)
-        self.queue = BoundedQueue(capacity: configuration.options.queueDepth)
+        self.rotatedFrames = FramePool(width: width, height: height, format: AV_PIX_FMT_YUV420P)
+        self.queue = BoundedQueue(capacity: max(1, configuration.options.queueDepth),
+                                  byteCapacity: configuration.options.queueBytes)
         self.audioTimeBase = configuration.audio?.timeBase
         self.cutter = SegmentCutter(hasAudio: configuration.audio != nil)
         self.encoder = try VideoEncoderSettings(
@@ -78,7 +81,7 @@ final class RenditionWorker: @unchecked Sendable {
                 try run()
             } catch {
                 failure = error
-                cancellation.cancel()
+                cancellation.abort()
             }
             queue.closeAndDiscard()  // unblocks the decode thread if it waits on us
             done.signal()

@@ -34,7 +34,10 @@ import CAV
 import Foundation
 
 struct TranscodePipeline {
+    /// The input's name in messages (its path, for a file).
     let inputPath: String
+    /// Where its bytes come from; nil opens `inputPath` as a local file.
+    let source: (any ByteSource)?
     let outputDirectory: String
     let options: TranscodeOptions
     let cancellation: CancellationFlag
@@ -46,11 +49,12 @@ struct TranscodePipeline {
         var output: OutputDirectory?
         do {
             progress.stage(.probing)
-            let probeInput = try MediaProbe.open(inputPath, cancellation: cancellation)
-            let info = try MediaProbe.describe(probeInput, countPackets: true)
+            let bytes = try source ?? FileByteSource(path: inputPath)
+            let probeInput = try MediaProbe.open(bytes, name: inputPath, cancellation: cancellation)
+            let info = try MediaProbe.describe(probeInput, countPackets: true, maxDurationSeconds: options.maxDurationSeconds)
             // Counting packets reads the input to its end; only then is a second open needed.
             let input = info.video.frameCountSource == "packets"
-                ? try MediaProbe.open(inputPath, cancellation: cancellation) : probeInput
+                ? try MediaProbe.open(bytes, name: inputPath, cancellation: cancellation) : probeInput
             let renditions = Ladder.renditions(for: info.video.geometry, rungs: options.rungs)
             output = try OutputDirectory(path: outputDirectory, renditions: renditions.map(\.name))
             guard let output else { throw TranscodeError.Reason.io("no output directory") }
@@ -64,25 +68,23 @@ struct TranscodePipeline {
                 poster: FileManager.default.fileExists(atPath: output.posterPath) ? "poster.jpg" : nil, wallSeconds: wall)
         } catch {
             output?.removeEverythingWritten()
-            throw TranscodeError(input: inputPath, reason: Self.reason(for: error, cancelled: cancellation.isCancelled))
+            throw TranscodeError(input: inputPath, reason: Self.reason(for: error, cancelledByRequest: cancellation.wasCancelledByRequest))
         }
     }
 
-    private static func reason(for error: Error, cancelled: Bool) -> TranscodeError.Reason {
-        if cancelled, (error as? TranscodeError.Reason) != .some(.cancelled) {
-            // A stage that failed because we cancelled it reports the cancellation.
-            if let reason = error as? TranscodeError.Reason, case .io = reason { return reason }
-            return .cancelled
-        }
+    /// "cancelled" only when somebody cancelled: a stage that failed stops the others
+    /// with `abort()`, and its own error is the one reported.
+    private static func reason(for error: Error, cancelledByRequest: Bool) -> TranscodeError.Reason {
+        if cancelledByRequest { return .cancelled }
         if let reason = error as? TranscodeError.Reason { return reason }
         if let error = error as? TranscodeError { return error.reason }
-        if let error = error as? AVError { return .ffmpeg(error) }
+        if let error = error as? AVError { return error.code == AVError.outOfMemory ? .outOfMemory : .ffmpeg(error) }
         return .io(String(describing: error))
     }
 
     private func transcode(input: InputFile, info: MediaInfo, renditions: [Rendition],
                            output: OutputDirectory) throws -> (duration: Double, renditions: [TranscodeResult.RenditionResult]) {
-        let maxPixels = Int64(MediaProbe.maxDimension) * Int64(MediaProbe.maxDimension)
+        let maxPixels = SourceBounds.maxPixels
         guard let videoStream = input.stream(Int32(info.video.streamIndex)) else { throw TranscodeError.Reason.noVideoStream }
         let decoder = try Decoder(stream: videoStream, threads: Int32(options.decoderThreads), maxPixels: maxPixels)
         let audio = try info.audio.flatMap { audioInfo in
@@ -91,9 +93,7 @@ struct TranscodePipeline {
                                            bitrate: options.audioBitrate, maxPixels: maxPixels)
             }
         }
-        var frameRate = videoStream.pointee.avg_frame_rate
-        if !frameRate.isValid { frameRate = videoStream.pointee.r_frame_rate }
-        if !frameRate.isValid { frameRate = AVRational(num: 30, den: 1) }
+        let frameRate = try FrameRate.choose(videoStream)
 
         let plan = ThreadPlan.make(for: renditions, cores: ProcessInfo.processInfo.activeProcessorCount,
                                    encoderThreads: options.encoderThreads,
@@ -101,7 +101,7 @@ struct TranscodePipeline {
         let workers = try renditions.enumerated().map { index, rendition in
             try RenditionWorker(
                 index: index, rendition: rendition,
-                configuration: .init(source: info.video, timeBase: videoStream.pointee.time_base, frameRate: frameRate,
+                configuration: .init(source: info.video, timeBase: try TimeBase(videoStream.pointee.time_base).rational, frameRate: frameRate.rational,
                                      options: options, encoderThreads: plan.encoderThreads[index],
                                      lowersPriority: plan.lowersPriority(ofRendition: index),
                                      directory: output.directory(for: rendition.name), audio: audio?.encoder),
@@ -115,17 +115,20 @@ struct TranscodePipeline {
                path: output.posterPath, frameIndex: PosterWriter.frameIndex(frameCount: info.video.frameCount))
             : nil
         let decode = DecodeStage(input: input, info: info, video: decoder, audio: audio, workers: workers,
-                                 segmentDuration: options.segmentDuration, poster: poster, cancellation: cancellation)
+                                 frameRate: frameRate, segmentDuration: options.segmentDuration,
+                                 maxDurationSeconds: options.maxDurationSeconds, poster: poster, cancellation: cancellation)
         workers.forEach { $0.start() }
         // After starting the workers: threads inherit their creator's priority.
         if plan.lowersDecoderPriority { ThreadPriority.lowerCurrentThread() }
         var decodeError: Error?
         do { try decode.run() } catch {
             decodeError = error
-            cancellation.cancel()
+            cancellation.abort()
         }
         if decodeError != nil { workers.forEach { $0.queue.closeAndDiscard() } }
         workers.forEach { $0.join() }
+        // The first real failure: a stage stopped by another's failure reports `.cancelled`.
+        if let decodeError, (decodeError as? TranscodeError.Reason) != .cancelled { throw decodeError }
         if let failure = workers.compactMap(\.failure).first(where: { ($0 as? TranscodeError.Reason) != .cancelled }) {
             throw failure
         }

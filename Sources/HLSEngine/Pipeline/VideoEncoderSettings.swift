@@ -12,7 +12,9 @@ struct VideoEncoderSettings {
     /// A GOP is a segment: IDRs are forced on the `SegmentClock`'s frames. keyint is set
     /// beyond any segment so x264 never adds a keyframe of its own, and scenecut is off.
     var keyint: Int {
-        let segmentFrames = Int((options.segmentDuration * max(frameRate.doubleValue, 1)).rounded(.up))
+        // Both factors are bounded (segments <= 60 s, FrameRate <= 1000 fps); min() keeps
+        // Int(_:) from trapping whatever a caller passes.
+        let segmentFrames = Int(min((options.segmentDuration * max(frameRate.doubleValue, 1)).rounded(.up), 1e6))
         return max(2 * segmentFrames, 250)
     }
 
@@ -26,8 +28,8 @@ struct VideoEncoderSettings {
 
     func makeEncoder() throws -> Encoder {
         try Encoder(codecName: "libx264", options: privateOptions) { context in
-            context.pointee.width = Int32(rendition.width)
-            context.pointee.height = Int32(rendition.height)
+            context.pointee.width = Int32(clamping: rendition.width)
+            context.pointee.height = Int32(clamping: rendition.height)
             context.pointee.pix_fmt = AV_PIX_FMT_YUV420P
             context.pointee.sample_aspect_ratio = AVRational(num: 1, den: 1)
             // The source's time base keeps variable-frame-rate timestamps exact.
@@ -35,14 +37,14 @@ struct VideoEncoderSettings {
             context.pointee.framerate = frameRate
             context.pointee.bit_rate = Int64(rendition.videoBitrate)
             context.pointee.rc_max_rate = Int64(rendition.maxBitrate)
-            context.pointee.rc_buffer_size = Int32(rendition.bufferSize)
-            context.pointee.gop_size = Int32(keyint)
+            context.pointee.rc_buffer_size = Int32(clamping: rendition.bufferSize)
+            context.pointee.gop_size = Int32(clamping: keyint)
             context.pointee.flags |= Int32(bitPattern: AV_CODEC_FLAG_CLOSED_GOP)
             if options.segmentFormat == .fmp4 {
                 // SPS/PPS go in init.mp4's avcC; TS repeats them in every IDR instead.
                 context.pointee.flags |= AV_CODEC_FLAG_GLOBAL_HEADER
             }
-            context.pointee.thread_count = Int32(threads)
+            context.pointee.thread_count = Int32(clamping: threads)
         }
     }
 }

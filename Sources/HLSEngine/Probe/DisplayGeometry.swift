@@ -21,7 +21,8 @@ public struct DisplayGeometry: Sendable, Equatable, Codable {
     /// Rounds a clockwise angle in degrees to the nearest quarter turn in 0..<360.
     public static func normalizedRotation(_ degrees: Double) -> Int {
         guard degrees.isFinite else { return 0 }
-        let quarter = Int((degrees / 90).rounded()) % 4
+        // remainder first: a finite but huge angle would trap in Int(_:).
+        let quarter = Int((degrees.truncatingRemainder(dividingBy: 360) / 90).rounded()) % 4
         return (quarter + 4) % 4 * 90
     }
 

@@ -5,36 +5,39 @@ import Foundation
 /// size, frame rate and the exact video frame count.
 public enum MediaProbe {
     /// No side of a video may exceed this many pixels.
-    public static let maxDimension = 8192
+    public static let maxDimension = SourceBounds.maxDimension
 
     /// Probes the file at `path`.
-    /// - Throws: `TranscodeError` naming the input: empty, not media, no video stream,
-    ///   an unsupported codec or dimensions over ``maxDimension``.
+    /// - Throws: `TranscodeError` naming the input: empty, not media, not a video
+    ///   container, no video stream, an unsupported codec, dimensions over
+    ///   ``maxDimension``, or a value out of range.
     public static func probe(_ path: String) throws(TranscodeError) -> MediaInfo {
         do {
-            let input = try open(path)
+            let input = try open(FileByteSource(path: path), name: path)
             return try describe(input, countPackets: true)
         } catch let reason {
             throw TranscodeError(input: path, reason: reason)
         }
     }
 
-    /// Opens `path`, classifying failures as the user would describe them.
-    static func open(_ path: String, cancellation: CancellationFlag = CancellationFlag()) throws(TranscodeError.Reason) -> InputFile {
-        let attributes: [FileAttributeKey: Any]
+    /// Probes bytes from any source (`name` is used in messages).
+    public static func probe(_ source: any ByteSource, name: String) throws(TranscodeError) -> MediaInfo {
         do {
-            attributes = try FileManager.default.attributesOfItem(atPath: path)
-        } catch {
-            throw .io("cannot read the file: \(FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file")")
+            return try describe(try open(source, name: name), countPackets: true)
+        } catch let reason {
+            throw TranscodeError(input: name, reason: reason)
         }
-        if (attributes[.type] as? FileAttributeType) == .typeDirectory { throw .io("is a directory, not a file") }
-        if ((attributes[.size] as? NSNumber)?.int64Value ?? 0) == 0 { throw .empty }
-        let maxPixels = Int64(maxDimension) * Int64(maxDimension)
+    }
+
+    /// Opens `source`, classifying failures as the user would describe them.
+    static func open(_ source: any ByteSource, name: String,
+                     cancellation: CancellationFlag = CancellationFlag()) throws(TranscodeError.Reason) -> InputFile {
+        if source.size == 0 { throw .empty }
         do {
-            return try InputFile(path: path, maxPixels: maxPixels, cancellation: cancellation)
+            return try InputFile(source: source, name: name, maxPixels: SourceBounds.maxPixels, cancellation: cancellation)
         } catch {
-            if cancellation.isCancelled { throw .cancelled }
-            throw .notMedia(error.message)
+            if cancellation.wasCancelledByRequest { throw .cancelled }
+            throw error
         }
     }
 
@@ -55,7 +58,13 @@ public enum MediaProbe {
 
     /// Builds `MediaInfo`. With `countPackets`, a file whose container does not store
     /// the frame count gets a packet-counting pass (demux only, no decoding).
-    static func describe(_ input: InputFile, countPackets: Bool) throws(TranscodeError.Reason) -> MediaInfo {
+    ///
+    /// Every number taken from the file passes through a bounded type (`SourceBounds`)
+    /// here; an absurd one is refused with a reason that names it. With
+    /// `maxDurationSeconds`, packet counting stops as soon as the count says the video
+    /// is longer than that, and the source is refused before anything is decoded.
+    static func describe(_ input: InputFile, countPackets: Bool,
+                         maxDurationSeconds: Double? = nil) throws(TranscodeError.Reason) -> MediaInfo {
         let format = input.context.pointee
         guard let videoIndex = videoStreamIndex(input), let stream = input.stream(videoIndex) else {
             throw .noVideoStream
@@ -72,7 +81,10 @@ public enum MediaProbe {
         guard width > 0, height > 0 else { throw .notMedia("video stream has no dimensions") }
 
         var sar = stream.pointee.sample_aspect_ratio
-        if !sar.isValid { sar = parameters.sample_aspect_ratio }
+        if sar.num == 0 || sar.den == 0 { sar = parameters.sample_aspect_ratio }
+        let pixelAspect = try PixelAspect(sar)
+        let timeBase = try TimeBase(stream.pointee.time_base).rational
+        let frameRate = try FrameRate.choose(stream)
         let rotation: Int = {
             guard let matrix = cav_stream_display_matrix(stream) else { return 0 }
             // av_display_rotation_get is counter-clockwise; we store the clockwise turn to apply.
@@ -80,22 +92,44 @@ public enum MediaProbe {
         }()
         let geometry = DisplayGeometry(
             codedWidth: width, codedHeight: height,
-            sampleAspect: sar.isValid ? (Int(sar.num), Int(sar.den)) : (1, 1), rotation: rotation)
-
-        let timeBase = stream.pointee.time_base
-        let streamDuration = stream.pointee.duration != noPTS ? Double(stream.pointee.duration) * timeBase.doubleValue : nil
-        let formatDuration = format.duration != noPTS ? Double(format.duration) / Double(AV_TIME_BASE) : 0
-        var frameCount = Int(stream.pointee.nb_frames)
-        var frameCountSource = "container"
-        if frameCount <= 0 && countPackets {
-            frameCount = (try? countVideoPackets(input, streamIndex: videoIndex)) ?? 0
-            frameCountSource = "packets"
+            sampleAspect: (pixelAspect.num, pixelAspect.den), rotation: rotation)
+        let longSide = max(geometry.displayWidth, geometry.displayHeight)
+        guard longSide / max(geometry.shortSide, 1) <= SourceBounds.maxDisplayAspect else {
+            throw .outOfRange("displayed aspect ratio \(Int(geometry.displayWidth.rounded())):\(Int(geometry.displayHeight.rounded()))")
         }
-        let baseRate = stream.pointee.r_frame_rate.doubleValue
-        var averageRate = stream.pointee.avg_frame_rate.doubleValue
+
+        let streamDuration = stream.pointee.duration > 0 && stream.pointee.duration != noPTS
+            ? Double(stream.pointee.duration) * timeBase.doubleValue : nil
+        // A duration libavformat guessed from the bit rate is not the container's word.
+        let formatDuration = format.duration > 0 && format.duration != noPTS
+            && format.duration_estimation_method != AVFMT_DURATION_FROM_BITRATE
+            ? Double(format.duration) / Double(AV_TIME_BASE) : 0
+        if let limit = maxDurationSeconds {
+            let declared = max(streamDuration ?? 0, formatDuration)
+            if declared > limit { throw .tooLong(seconds: declared, limit: limit) }
+        }
+        var frameCount = Int(clamping: max(0, stream.pointee.nb_frames))
+        var frameCountSource = "container"
+        // A frame budget: more frames than the duration limit allows at this rate means too long.
+        let frameLimit = maxDurationSeconds.map { Int(min(($0 * frameRate.perSecond).rounded(.up), 1e15)) + 1 }
+        if let frameLimit, frameCount > frameLimit {
+            throw .tooLong(seconds: Double(frameCount) / frameRate.perSecond, limit: maxDurationSeconds ?? 0)
+        }
+        if frameCount == 0 && countPackets {
+            frameCount = try countVideoPackets(input, streamIndex: videoIndex, limit: frameLimit)
+            frameCountSource = "packets"
+            if let frameLimit, frameCount > frameLimit {
+                throw .tooLong(seconds: Double(frameCount) / frameRate.perSecond, limit: maxDurationSeconds ?? 0)
+            }
+        }
+        let baseRate = stream.pointee.r_frame_rate.isValid && SourceBounds.frameRate.contains(stream.pointee.r_frame_rate.doubleValue)
+            ? stream.pointee.r_frame_rate.doubleValue : frameRate.perSecond
+        var averageRate = frameRate.perSecond
         let duration = streamDuration ?? formatDuration
-        if averageRate <= 0, frameCount > 0, duration > 0 { averageRate = Double(frameCount) / duration }
-        if averageRate <= 0 { averageRate = baseRate }
+        if !stream.pointee.avg_frame_rate.isValid, frameCount > 0, duration > 0 {
+            let measured = Double(frameCount) / duration
+            if SourceBounds.frameRate.contains(measured) { averageRate = measured }
+        }
 
         let descriptor = av_pix_fmt_desc_get(AVPixelFormat(rawValue: parameters.format))
         let profileName = avcodec_profile_name(parameters.codec_id, parameters.profile).map { String(cString: $0) }
@@ -119,6 +153,9 @@ public enum MediaProbe {
         var audio: MediaInfo.Audio? = nil
         if let audioIndex = audioStreamIndex(input), let audioStream = input.stream(audioIndex),
            let audioParameters = audioStream.pointee.codecpar {
+            _ = try AudioFormat(sampleRate: audioParameters.pointee.sample_rate,
+                                channels: audioParameters.pointee.ch_layout.nb_channels)
+            _ = try TimeBase(audioStream.pointee.time_base)
             var layoutName = [CChar](repeating: 0, count: 64)
             _ = av_channel_layout_describe(&audioParameters.pointee.ch_layout, &layoutName, layoutName.count)
             audio = MediaInfo.Audio(
@@ -146,14 +183,22 @@ public enum MediaProbe {
         value == noPTS ? 0 : Double(value) * timeBase.doubleValue
     }
 
-    /// Counts the video stream's packets without decoding, then rewinds.
-    private static func countVideoPackets(_ input: InputFile, streamIndex: Int32) throws(AVError) -> Int {
+    /// Counts the video stream's packets without decoding, stopping once past `limit`.
+    /// A read error part-way ends the count (a cut-off file); the transcode then
+    /// compares counts. The caller opens the input again to transcode.
+    private static func countVideoPackets(_ input: InputFile, streamIndex: Int32, limit: Int?) throws(TranscodeError.Reason) -> Int {
         let packet = Packet()
         var count = 0
-        while try input.read(into: packet) {
+        while true {
+            let more: Bool
+            do { more = try input.read(into: packet) } catch {
+                if error.code == AVError.outOfMemory { throw .outOfMemory }
+                break
+            }
+            guard more else { break }
             if packet.streamIndex == streamIndex { count += 1 }
+            if let limit, count > limit { break }
         }
-        try? input.rewind()
         return count
     }
 }

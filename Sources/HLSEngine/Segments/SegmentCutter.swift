@@ -39,14 +39,27 @@ struct SegmentCutter<Payload> {
     private var videoInSegment = false
     /// The latest presentation time among video packets written to the current segment.
     private var horizon = -Double.infinity
+    /// The latest presentation time of any video packet.
+    private var latestVideoTime = -Double.infinity
+    /// Audio that presents more than this after the last video frame is dropped at the
+    /// end: a segment is as long as its video, and a file whose video stops early must
+    /// not give a last segment of one frame and minutes of audio.
+    let maxAudioTail: Double
+    private(set) var droppedAudio = 0
 
-    /// - Parameter hasAudio: false for a source without audio: nothing waits for it.
-    init(hasAudio: Bool) { audioEnded = !hasAudio }
+    /// - Parameters:
+    ///   - hasAudio: false for a source without audio: nothing waits for it.
+    ///   - maxAudioTail: seconds of audio kept after the last video frame.
+    init(hasAudio: Bool, maxAudioTail: Double = 2) {
+        audioEnded = !hasAudio
+        self.maxAudioTail = maxAudioTail
+    }
 
     /// An encoded video packet in decode order. `startsSegment` is true for the IDR
     /// that was forced on a segment's first frame; `time` is its pts in seconds.
     mutating func video(_ payload: Payload, time: Double, startsSegment: Bool) -> [Action] {
         video.append(Pending(payload: payload, time: time, startsSegment: startsSegment))
+        latestVideoTime = max(latestVideoTime, time)
         return drain()
     }
 
@@ -82,6 +95,11 @@ struct SegmentCutter<Payload> {
         }
         while true {
             if let sample = nextAudio, videoEnded || sample.time <= horizon {
+                if videoEnded, latestVideoTime > -Double.infinity, sample.time > latestVideoTime + maxAudioTail {
+                    droppedAudio += 1
+                    audioHead += 1
+                    continue
+                }
                 if !segmentOpen { open(sample.time) }
                 actions.append(.writeAudio(sample.payload))
                 audioHead += 1
