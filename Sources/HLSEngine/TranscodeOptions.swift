@@ -32,6 +32,9 @@ public struct TranscodeOptions: Sendable, Equatable {
     /// Refuse a source longer than this many seconds: before decoding when the container
     /// says so, and as soon as decoding passes it when the container lied. nil: no limit.
     public var maxDurationSeconds: Double? = nil
+    /// Stop after this many source video frames: a bounded transcode, for fuzzing and
+    /// previews. The result is a complete ladder of those frames. nil: the whole input.
+    public var maxFrames: Int? = nil
     /// Decoded frames queued per rendition may hold at most this many bytes (at least one
     /// frame always fits), so an 8K 10-bit source queues a few frames, not `queueDepth`.
     public var queueBytes: Int = 256 << 20

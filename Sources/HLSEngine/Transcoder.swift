@@ -72,6 +72,14 @@ public final class Transcoder: Sendable {
         }
     }
 
+    /// Transcodes on the calling thread, blocking it (a command-line tool's or a fuzzer's
+    /// thread; never call it from the Swift concurrency pool). Call once, and not with `run()`.
+    public func runSynchronously() throws(TranscodeError) -> TranscodeResult {
+        defer { progress.finish() }
+        return try TranscodePipeline(inputPath: input, source: source, outputDirectory: output, options: options,
+                                     cancellation: cancellation, progress: progress).run()
+    }
+
     /// Stops a running transcode, like cancelling the task that awaits `run()`.
     public func cancel() { cancellation.cancel() }
 }

@@ -17,6 +17,7 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         ServiceRuntime.bootstrap()
         var configuration = ServerConfiguration.fromEnvironment()
+        configuration.transcoderExecutable = ServiceRuntime.ownExecutable
         if let host { configuration.host = host }
         if let port { configuration.port = port }
         if let dataDir { configuration.dataDirectory = dataDir }

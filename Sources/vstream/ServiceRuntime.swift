@@ -19,6 +19,13 @@ enum ServiceRuntime {
 
     static let logger = Logger(label: "vstream")
 
+    /// This executable, which also runs each transcode as a supervised child.
+    /// `VSTREAM_IN_PROCESS_TRANSCODE=1` keeps the engine in this process instead (debugging).
+    static var ownExecutable: String? {
+        if ProcessInfo.processInfo.environment["VSTREAM_IN_PROCESS_TRANSCODE"] == "1" { return nil }
+        return (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments.first
+    }
+
     /// Calls `handler` on SIGTERM or SIGINT instead of dying. Keep the sources alive.
     static func onTermination(_ handler: @escaping @Sendable () -> Void) -> [DispatchSourceSignal] {
         [SIGTERM, SIGINT].map { number in

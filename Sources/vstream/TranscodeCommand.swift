@@ -21,6 +21,8 @@ struct TranscodeCommand: AsyncParsableCommand {
     @Option(help: "Refuse a source longer than this many seconds (default: no limit).") var maxDuration: Double?
     @Option(help: ArgumentHelp("Decoded frames queued per rendition.", visibility: .hidden)) var queueDepth: Int?
     @Option(help: ArgumentHelp("Video decoder threads (0: libavcodec decides).", visibility: .hidden)) var decoderThreads: Int?
+    @Flag(help: ArgumentHelp("Run as the service's supervised child: wait for \"go\" on stdin, report JSON lines.",
+                             visibility: .hidden)) var supervised = false
     @Flag(help: ArgumentHelp("Schedule every stage alike instead of favouring the largest rung (for measurement).",
                              visibility: .hidden)) var fairScheduling = false
 
@@ -48,6 +50,10 @@ struct TranscodeCommand: AsyncParsableCommand {
         if let decoderThreads { options.decoderThreads = max(0, decoderThreads) }
         options.prioritizeLargestRung = !fairScheduling
         let transcoder = Transcoder(input: input, output: output, options: options)
+        if supervised {
+            SupervisedChild.awaitStart()
+            await SupervisedChild.run(transcoder)
+        }
         let style = progress ?? (Terminal.isInteractive ? .bar : .none)
 
         // Ctrl-C cancels: the engine stops within a second and removes partial output.

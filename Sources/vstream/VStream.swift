@@ -11,6 +11,8 @@ struct VStream: AsyncParsableCommand {
                       JobsCommand.self])
 
     static func main() async {
+        // Before anything else starts a thread: a supervised transcoder confines itself.
+        if SupervisedChild.isRequested(CommandLine.arguments) { SupervisedChild.isolate() }
         // Errors reach the user as one line of ours; libav's chatter stays out
         // unless asked for with VSTREAM_AV_LOG=warning|info|debug.
         let level = ProcessInfo.processInfo.environment["VSTREAM_AV_LOG"].flatMap { name in

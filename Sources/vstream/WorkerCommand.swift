@@ -28,6 +28,7 @@ struct WorkerCommand: AsyncParsableCommand {
     func run() async throws {
         ServiceRuntime.bootstrap()
         var configuration = ServerConfiguration.fromEnvironment()
+        configuration.transcoderExecutable = ServiceRuntime.ownExecutable
         if let dataDir { configuration.dataDirectory = dataDir }
         guard configuration.redisURL != nil else {
             throw ValidationError("vstream worker takes its jobs from Redis: set REDIS_URL")

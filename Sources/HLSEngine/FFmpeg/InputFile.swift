@@ -46,7 +46,9 @@ final class InputFile {
         // On failure avformat_open_input frees the context and nulls the pointer.
         let status = avformat_open_input(&opened, nil, format, &options)
         if let failure = io.failure { throw failure }
-        if status == cav_error_nomem() { throw .outOfMemory }
+        // Reading a header allocates little; ENOMEM here is libavutil refusing an index
+        // that claims more entries than any real file has (its 2 GiB allocation cap).
+        if status == cav_error_nomem() { throw .outOfRange("the size of the file's index") }
         guard status >= 0, let opened else { throw .notMedia(AVError(code: status, operation: "open").message) }
         self.context = opened
 

@@ -19,6 +19,9 @@ final class DecodeStage {
     private var videoTime = 0.0
     /// Stop once decoding passes this (the container may have lied about the duration).
     private let maxDurationSeconds: Double?
+    private let maxFrames: Int?
+    /// True when `maxFrames` ended the input early (not a truncated file).
+    private(set) var stoppedAtFrameLimit = false
     /// Audio that runs this far ahead of the latest video frame is dropped: a real file
     /// interleaves within a second or two, and a file whose video stopped (one frame,
     /// then half an hour of audio) must not make the segmenter buffer all of it.
@@ -71,7 +74,7 @@ final class DecodeStage {
     }
 
     init(input: InputFile, info: MediaInfo, video: Decoder, audio: AudioChain?, workers: [RenditionWorker],
-         frameRate: FrameRate, segmentDuration: Double, maxDurationSeconds: Double?,
+         frameRate: FrameRate, segmentDuration: Double, maxDurationSeconds: Double?, maxFrames: Int? = nil,
          poster: (writer: PosterWriter, path: String, frameIndex: Int)?,
          cancellation: CancellationFlag) {
         self.poster = poster
@@ -83,6 +86,7 @@ final class DecodeStage {
         self.cancellation = cancellation
         self.clock = SegmentClock(segmentDuration: segmentDuration)
         self.maxDurationSeconds = maxDurationSeconds
+        self.maxFrames = maxFrames
         let start = input.context.pointee.start_time
         let ticksPerSecond = 1 / max(video.timeBase.doubleValue, 1e-12)
         self.timestamps = TimestampRepair(
@@ -98,6 +102,10 @@ final class DecodeStage {
         let videoIndex = Int32(info.video.streamIndex)
         while true {
             if cancellation.isCancelled { throw TranscodeError.Reason.cancelled }
+            if let maxFrames, decodedFrames >= maxFrames {
+                stoppedAtFrameLimit = true
+                break
+            }
             let more: Bool
             do { more = try input.read(into: packet) } catch {
                 if error.code == AVError.outOfMemory { throw TranscodeError.Reason.outOfMemory }

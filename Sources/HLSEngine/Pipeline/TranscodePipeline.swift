@@ -107,7 +107,8 @@ struct TranscodePipeline {
                                      directory: output.directory(for: rendition.name), audio: audio?.encoder),
                 progress: progress, cancellation: cancellation)
         }
-        progress.begin(framesTotal: info.video.frameCount, renditions: renditions.map(\.name))
+        progress.begin(framesTotal: info.video.frameCount, renditions: renditions.map(\.name),
+                       sourceDuration: info.video.durationSeconds ?? info.durationSeconds)
 
         let posterSize = PosterWriter.size(for: renditions)
         let poster = options.writePoster
@@ -116,7 +117,8 @@ struct TranscodePipeline {
             : nil
         let decode = DecodeStage(input: input, info: info, video: decoder, audio: audio, workers: workers,
                                  frameRate: frameRate, segmentDuration: options.segmentDuration,
-                                 maxDurationSeconds: options.maxDurationSeconds, poster: poster, cancellation: cancellation)
+                                 maxDurationSeconds: options.maxDurationSeconds, maxFrames: options.maxFrames,
+                                 poster: poster, cancellation: cancellation)
         workers.forEach { $0.start() }
         // After starting the workers: threads inherit their creator's priority.
         if plan.lowersDecoderPriority { ThreadPriority.lowerCurrentThread() }
@@ -137,7 +139,7 @@ struct TranscodePipeline {
 
         // A container that declares more frames than could be read is a cut-off file.
         let declared = info.video.frameCount
-        if info.video.frameCountSource == "container", declared > 0,
+        if info.video.frameCountSource == "container", declared > 0, !decode.stoppedAtFrameLimit,
            decode.decodedFrames < declared - max(2, declared / 100) {
             throw TranscodeError.Reason.truncated(decodedFrames: decode.decodedFrames, declaredFrames: declared)
         }

@@ -10,6 +10,7 @@ final class ProgressTracker: Sendable {
         var names: [String] = []
         var encoded: [Int] = []
         var lastSent: ContinuousClock.Instant?
+        var sourceDuration: Double?
     }
 
     private let state = Mutex(State())
@@ -22,9 +23,10 @@ final class ProgressTracker: Sendable {
         self.interval = interval
     }
 
-    func begin(framesTotal: Int, renditions: [String]) {
+    func begin(framesTotal: Int, renditions: [String], sourceDuration: Double? = nil) {
         let event = state.withLock { state in
             state.stage = .transcoding
+            state.sourceDuration = sourceDuration
             state.framesTotal = framesTotal
             state.names = renditions
             state.encoded = Array(repeating: 0, count: renditions.count)
@@ -71,6 +73,7 @@ final class ProgressTracker: Sendable {
             percent: (percent * 10).rounded() / 10,
             fps: elapsed > 0 ? Double(slowest) / elapsed : 0,
             elapsedSeconds: elapsed,
-            renditions: zip(state.names, state.encoded).map { .init(name: $0, framesEncoded: $1) })
+            renditions: zip(state.names, state.encoded).map { .init(name: $0, framesEncoded: $1) },
+            sourceDurationSeconds: state.sourceDuration)
     }
 }

@@ -22,4 +22,6 @@ public struct TranscodeEvent: Sendable, Codable, Equatable {
     public var fps: Double
     public var elapsedSeconds: Double
     public var renditions: [RenditionProgress]
+    /// The source's duration in seconds, once probed (a supervisor sizes its timeout by it).
+    public var sourceDurationSeconds: Double? = nil
 }

@@ -29,6 +29,28 @@ public struct ServerConfiguration: Sendable {
     /// The job worker's settings (`vstream worker` flags, and `VSTREAM_MAX_ATTEMPTS`).
     public var worker = RedisWorker.Settings()
 
+    /// The vstream executable that runs each transcode as a supervised child process.
+    /// `serve` and `worker` set it to themselves; nil runs the engine in this process
+    /// (an app or a test that embeds the service).
+    public var transcoderExecutable: String?
+    /// `VSTREAM_TRANSCODE_MEMORY_MIB`: the child's address-space limit (setrlimit).
+    public var transcodeMemoryMiB = 3072
+    /// `VSTREAM_JOB_TIMEOUT_SECONDS`: the child's wall-clock limit; nil derives it from
+    /// the source's duration (120 s + 4 × the duration).
+    public var jobTimeoutSeconds: Double?
+    /// `VSTREAM_MAX_DURATION_SECONDS`: longer sources are refused (4 h).
+    public var maxDurationSeconds: Double = 14_400
+
+    /// Where each job's engine runs.
+    public var engineHost: TranscodeJob.EngineHost {
+        guard let transcoderExecutable else { return .inProcess(maxDurationSeconds: maxDurationSeconds) }
+        var limits = SupervisedTranscoder.Limits(executable: transcoderExecutable)
+        limits.memoryMiB = transcodeMemoryMiB
+        limits.timeoutSeconds = jobTimeoutSeconds
+        limits.maxDurationSeconds = maxDurationSeconds
+        return .childProcess(SupervisedTranscoder(limits: limits))
+    }
+
     public init() {}
 
     /// Reads `HOST`, `PORT`, `VSTREAM_DATA_DIR`, `VSTREAM_MAX_UPLOAD_BYTES`, `VSTREAM_WEB_DIR`.
@@ -52,6 +74,15 @@ public struct ServerConfiguration: Sendable {
         if let attempts = environment["VSTREAM_MAX_ATTEMPTS"].flatMap(Int.init) { configuration.worker.policy.maxAttempts = max(1, attempts) }
         if let seconds = environment["VSTREAM_RECONCILE_SECONDS"].flatMap(Int.init), seconds > 0 {
             configuration.worker.reconcileInterval = .seconds(seconds)
+        }
+        if let mebibytes = environment["VSTREAM_TRANSCODE_MEMORY_MIB"].flatMap(Int.init), mebibytes > 0 {
+            configuration.transcodeMemoryMiB = mebibytes
+        }
+        if let seconds = environment["VSTREAM_JOB_TIMEOUT_SECONDS"].flatMap(Double.init), seconds > 0, seconds.isFinite {
+            configuration.jobTimeoutSeconds = seconds
+        }
+        if let seconds = environment["VSTREAM_MAX_DURATION_SECONDS"].flatMap(Double.init), seconds > 0, seconds.isFinite {
+            configuration.maxDurationSeconds = seconds
         }
         if let seconds = environment["VSTREAM_RETRY_BASE_SECONDS"].flatMap(Double.init) {
             configuration.worker.policy.backoff.base = .milliseconds(Int64(seconds * 1000))

@@ -75,7 +75,8 @@ public struct ServerState: Sendable {
             redisJobs = jobs
             localJobs = nil
             job = TranscodeJob(storage: backend.storage, store: store, publisher: progress, scratch: scratch,
-                               playbackBase: playbackBase, logger: logger)
+                               playbackBase: playbackBase, engine: configuration.engineHost,
+                               maxAttempts: configuration.worker.policy.maxAttempts, logger: logger)
             let subscriber = RedisProgressSubscriber(url: redisURL, hub: hub)
             subscriber.start()
             progressSubscriber = subscriber
@@ -89,7 +90,8 @@ public struct ServerState: Sendable {
         redisWorker = nil
         progressSubscriber = nil
         job = TranscodeJob(storage: backend.storage, store: store, publisher: hub, scratch: scratch,
-                           playbackBase: playbackBase, logger: logger)
+                           playbackBase: playbackBase, engine: configuration.engineHost,
+                               maxAttempts: configuration.worker.policy.maxAttempts, logger: logger)
         let queue = InProcessJobQueue(job: job, policy: configuration.worker.policy)
         localJobs = queue
         // Jobs interrupted by a restart are picked up again.

@@ -19,15 +19,30 @@ import Logging
 /// - READY is set by an update conditional on PROCESSING: only one attempt wins;
 /// - the original is deleted only after READY is committed.
 public struct TranscodeJob: Sendable {
+    /// Where the engine runs.
+    public enum EngineHost: Sendable {
+        /// In this process: for apps and tests that embed the service. A trap in the
+        /// engine is a trap here.
+        case inProcess(maxDurationSeconds: Double?)
+        /// In a supervised child process (`vstream serve` and `vstream worker`).
+        case childProcess(SupervisedTranscoder)
+    }
+
     let storage: any ObjectStorage
     let store: any MetadataStore
     let publisher: any ProgressPublisher
     let scratch: URL
     let playbackBase: String
+    let engine: EngineHost
+    /// Attempts a video gets, counted in its row across restarts (`VSTREAM_MAX_ATTEMPTS`).
+    let maxAttempts: Int
     let logger: Logger
 
     public init(storage: any ObjectStorage, store: any MetadataStore, publisher: any ProgressPublisher, scratch: URL,
-                playbackBase: String, logger: Logger = Logger(label: "vstream.job")) {
+                playbackBase: String, engine: EngineHost = .inProcess(maxDurationSeconds: nil), maxAttempts: Int = 3,
+                logger: Logger = Logger(label: "vstream.job")) {
+        self.engine = engine
+        self.maxAttempts = max(1, maxAttempts)
         self.storage = storage
         self.store = store
         self.publisher = publisher
@@ -49,8 +64,16 @@ public struct TranscodeJob: Sendable {
                 return .skipped
             }
             record = found
+            // Counted before the attempt runs: an attempt that takes the process down
+            // (before supervision, or a crash of the server itself) still counts.
+            let attempts = try await store.recordAttempt(id)
+            if attempts > maxAttempts {
+                logger.warning("attempts exhausted", metadata: ["attempts": "\(attempts - 1)"])
+                return .rejected(reason: "the transcode did not finish after \(maxAttempts) attempts")
+            }
         } catch {
-            return .failed(reason: "metadata: \(error)")
+            logger.warning("metadata unavailable", metadata: ["error": "\(error)"])
+            return .failed(reason: "the metadata store is unavailable")
         }
         let work = scratch.appendingPathComponent("\(id.uuidString)-\(UUID().uuidString.prefix(8))")
         defer { try? FileManager.default.removeItem(at: work) }
@@ -69,11 +92,17 @@ public struct TranscodeJob: Sendable {
             return await cancelled(record, logger: logger)
         } catch let error as TranscodeError where error.isBadMedia {
             logger.warning("bad media", metadata: ["error": "\(error.reason)"])
-            return .rejected(reason: "\(error.reason)")
+            return .rejected(reason: error.reason.userMessage)
+        } catch let failure as TranscoderMessage.Failure {
+            // The supervised child's own words for the user; the detail (paths, stderr) is for the log.
+            if Task.isCancelled { return await cancelled(record, logger: logger) }
+            logger.warning(failure.isBadMedia ? "bad media" : "attempt failed", metadata: ["error": "\(failure.detail)"])
+            return failure.isBadMedia ? .rejected(reason: failure.userMessage) : .failed(reason: failure.userMessage)
         } catch {
             if Task.isCancelled { return await cancelled(record, logger: logger) }
-            let reason = (error as? TranscodeError).map { "\($0.reason)" } ?? "\(error)"
-            logger.warning("attempt failed", metadata: ["error": "\(reason)"])
+            logger.warning("attempt failed", metadata: ["error": "\(error)"])
+            // Users see a reason, not hosts, keys or paths.
+            let reason = (error as? TranscodeError)?.reason.userMessage ?? "a storage or database error interrupted the transcode"
             return .failed(reason: reason)
         }
     }
@@ -113,26 +142,8 @@ public struct TranscodeJob: Sendable {
         try Task.checkCancellation()
 
         let output = work.appendingPathComponent("hls")
-        let transcoder = Transcoder(input: source.path, output: output.path)
-        let publisher = self.publisher
-        let follower = Task {
-            for await event in transcoder.events where event.stage == .transcoding {
-                await publisher.publish(id) { sequence in
-                    VideoEvent(id: sequence, kind: .progress, status: .processing, stage: "transcoding",
-                               percent: event.percent, framesDone: event.framesDone, framesTotal: event.framesTotal,
-                               fps: event.fps, renditions: Dictionary(uniqueKeysWithValues: event.renditions.map { ($0.name, $0.framesEncoded) }))
-                }
-            }
-        }
         let started = ContinuousClock.now
-        let result: TranscodeResult
-        do {
-            result = try await transcoder.run()
-            await follower.value
-        } catch {
-            follower.cancel()
-            throw error
-        }
+        let result = try await runEngine(input: source.path, output: output.path, video: id)
         let seconds = (ContinuousClock.now - started) / .seconds(1)
         JobMetrics.recordTranscode(result, seconds: seconds)
         logger.info("transcoded", metadata: ["seconds": "\(String(format: "%.2f", seconds))", "frames": "\(result.sourceFrames)"])
@@ -143,6 +154,39 @@ public struct TranscodeJob: Sendable {
         try await storeOutputs(from: output, prefix: record.hlsPrefix)
         Failpoint.hit(.afterOutputsStored)
         return manifest
+    }
+
+    /// Runs the engine where `engine` says, forwarding its exact progress to the publisher.
+    private func runEngine(input: String, output: String, video id: UUID) async throws -> TranscodeResult {
+        let (events, sink) = AsyncStream.makeStream(of: TranscodeEvent.self, bufferingPolicy: .bufferingNewest(1))
+        let publisher = self.publisher
+        let follower = Task {
+            for await event in events where event.stage == .transcoding {
+                await publisher.publish(id) { sequence in
+                    VideoEvent(id: sequence, kind: .progress, status: .processing, stage: "transcoding",
+                               percent: event.percent, framesDone: event.framesDone, framesTotal: event.framesTotal,
+                               fps: event.fps, renditions: Dictionary(event.renditions.map { ($0.name, $0.framesEncoded) },
+                                                                      uniquingKeysWith: { $1 }))
+                }
+            }
+        }
+        defer { follower.cancel() }
+        let result: TranscodeResult
+        switch engine {
+        case .inProcess(let maxDuration):
+            var options = TranscodeOptions()
+            options.maxDurationSeconds = maxDuration
+            let transcoder = Transcoder(input: input, output: output, options: options)
+            let forwarder = Task { for await event in transcoder.events { sink.yield(event) } }
+            defer { forwarder.cancel() }
+            result = try await transcoder.run()
+            await forwarder.value
+        case .childProcess(let supervisor):
+            result = try await supervisor.run(input: input, output: output) { sink.yield($0) }
+        }
+        sink.finish()
+        await follower.value
+        return result
     }
 
     /// READY (conditional on PROCESSING), then the original's deletion, then the event.

@@ -11,6 +11,9 @@ public protocol MetadataStore: Sendable {
     func videos(limit: Int) async throws -> [VideoRecord]
     func videos(in status: VideoLifecycle.Status) async throws -> [VideoRecord]
     func delete(_ id: UUID) async throws
+    /// Counts one more attempt at the video's transcode (persisted, so it survives a
+    /// crash of the server); returns the new count.
+    func recordAttempt(_ id: UUID) async throws -> Int
 }
 
 extension SQLiteStore: MetadataStore {}

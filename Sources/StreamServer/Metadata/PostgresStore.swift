@@ -36,6 +36,8 @@ public actor PostgresStore: MetadataStore {
             CREATE INDEX videos_created_at ON videos (created_at);
             CREATE INDEX videos_status ON videos (status);
             """),
+        // Attempts at the transcode, counted when each starts (see SQLiteStore).
+        (2, "ALTER TABLE videos ADD COLUMN attempts integer NOT NULL DEFAULT 0"),
     ]
 
     /// Idempotent: each migration runs once, in a transaction, under an advisory lock so
@@ -88,6 +90,12 @@ public actor PostgresStore: MetadataStore {
                   video.width.map(String.init), video.height.map(String.init), video.renditions, video.error,
                   video.id.uuidString, expected?.rawValue])
         return !rows.isEmpty
+    }
+
+    public func recordAttempt(_ id: UUID) throws -> Int {
+        let rows = try connection.query("UPDATE videos SET attempts = attempts + 1 WHERE id = $1 RETURNING attempts",
+                                        [id.uuidString])
+        return rows.first.flatMap { $0[0] }.flatMap(Int.init) ?? 0
     }
 
     public func video(_ id: UUID) throws -> VideoRecord? {

@@ -37,6 +37,9 @@ public actor SQLiteStore {
             );
             CREATE INDEX videos_created_at ON videos (created_at);
             """),
+        // Attempts at the transcode, counted when each starts: a file that kills its
+        // transcoder (or the server) ends FAILED after the limit, across restarts.
+        (2, "ALTER TABLE videos ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0"),
     ]
 
     static func migrate(_ database: SQLiteConnection) throws {
@@ -90,6 +93,13 @@ public actor SQLiteStore {
 
     public func videos(limit: Int = 100) throws -> [VideoRecord] {
         try database.query("SELECT * FROM videos ORDER BY created_at DESC LIMIT ?", [.integer(Int64(limit))]).map(Self.record)
+    }
+
+    /// Counts one more attempt at the video's transcode; returns the new count (0: no row).
+    public func recordAttempt(_ id: UUID) throws -> Int {
+        let rows = try database.query("UPDATE videos SET attempts = attempts + 1 WHERE id = ? RETURNING attempts",
+                                      [.text(id.uuidString)])
+        return Int(rows.first?[0].integer ?? 0)
     }
 
     public func delete(_ id: UUID) throws {

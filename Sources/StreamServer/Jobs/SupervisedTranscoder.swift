@@ -1,0 +1,213 @@
+import ChildProcess
+import Foundation
+import HLSEngine
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs one transcode in a child process, `vstream transcode INPUT -o OUT --supervised`,
+/// so that nothing a media file does to the engine can take the service down: a crash in
+/// a C library, a runaway allocation or a hang ends that job's attempt, never the server.
+///
+///     spawn ─▶ cap its address space (prlimit) ─▶ "go" on its stdin ─▶ read JSON lines
+///        (progress → `onEvent`; the last line is the result or the failure) ─▶ reap
+///
+/// - The child waits for "go" before it opens the input, so the memory limit is in place
+///   before it reads a byte. It isolates itself first (no network namespace, dies with
+///   its parent, no inherited descriptors; see `SupervisedChild` in the vstream target).
+/// - A deadline kills it: `timeoutSeconds` when set, otherwise 5 minutes to probe and
+///   then 120 s + 4 × the source's duration (the engine runs at ~0.75 × real time on 2 cores).
+/// - Cancelling the awaiting task kills it with SIGKILL at once.
+/// - How it ended becomes a `TranscoderMessage.Failure` a user can read: its own typed
+///   error, "the transcoder crashed (signal 11)", "ran out of memory", or the timeout.
+///   What it printed on stderr goes to the log only.
+public struct SupervisedTranscoder: Sendable {
+    public struct Limits: Sendable, Equatable {
+        /// The vstream executable (normally this process's own).
+        public var executable: String
+        /// `VSTREAM_TRANSCODE_MEMORY_MIB`: the child's address-space limit.
+        public var memoryMiB: Int = 3072
+        /// `VSTREAM_JOB_TIMEOUT_SECONDS`: nil derives it from the source's duration.
+        public var timeoutSeconds: Double?
+        /// `VSTREAM_MAX_DURATION_SECONDS`: sources longer than this are refused.
+        public var maxDurationSeconds: Double = 14_400
+
+        public init(executable: String) { self.executable = executable }
+
+        /// The deadline after the start, once the source's duration is known (or not yet).
+        func timeout(sourceDuration: Double?) -> Double {
+            if let timeoutSeconds { return timeoutSeconds }
+            guard let sourceDuration, sourceDuration.isFinite, sourceDuration >= 0 else { return 300 }
+            return 120 + 4 * min(sourceDuration, maxDurationSeconds)
+        }
+    }
+
+    public let limits: Limits
+
+    public init(limits: Limits) { self.limits = limits }
+
+    /// Transcodes `input` into `output`. `onEvent` is called on a reader thread.
+    /// - Throws: `TranscoderMessage.Failure`, or `CancellationError` when cancelled.
+    public func run(input: String, output: String,
+                    onEvent: @escaping @Sendable (TranscodeEvent) -> Void) async throws -> TranscodeResult {
+        var environment = ProcessInfo.processInfo.environment
+        environment["MALLOC_ARENA_MAX"] = "2"  // glibc reserves 64 MiB of address space per arena otherwise
+        let child = try PipedChild.spawn(
+            [limits.executable, "transcode", input, "-o", output, "--supervised",
+             "--max-duration", String(limits.maxDurationSeconds)],
+            environment: environment)
+        let session = SupervisedSession(child: child, limits: limits, onEvent: onEvent)
+        return try await withTaskCancellationHandler {
+            try await session.run()
+        } onCancel: {
+            session.kill(.cancelled)
+        }
+    }
+}
+
+/// One running child: its reader threads, its deadline and why we killed it, if we did.
+private final class SupervisedSession: Sendable {
+    enum KillReason: Sendable { case cancelled, timedOut(Double), protocolError }
+
+    private struct State {
+        var deadline: ContinuousClock.Instant
+        var killed: KillReason?
+        var last: TranscoderMessage?
+        var finished = false
+    }
+
+    private let child: PipedChild
+    private let limits: SupervisedTranscoder.Limits
+    private let onEvent: @Sendable (TranscodeEvent) -> Void
+    private let started = ContinuousClock.now
+    private let state: Mutex<State>
+    private let errors = Mutex<[UInt8]>([])
+    /// The largest line the child may write (a result names every segment's rendition).
+    private static let maxLine = 1 << 20
+
+    init(child: PipedChild, limits: SupervisedTranscoder.Limits, onEvent: @escaping @Sendable (TranscodeEvent) -> Void) {
+        self.child = child
+        self.limits = limits
+        self.onEvent = onEvent
+        state = Mutex(State(deadline: ContinuousClock.now + .seconds(limits.timeout(sourceDuration: nil))))
+    }
+
+    func kill(_ reason: KillReason) {
+        let first = state.withLock { state -> Bool in
+            guard state.killed == nil, !state.finished else { return false }
+            state.killed = reason
+            return true
+        }
+        if first { child.process.signal(SIGKILL) }
+    }
+
+    func run() async throws -> TranscodeResult {
+        if !child.limitAddressSpace(bytes: UInt64(max(256, limits.memoryMiB)) << 20) {
+            kill(.protocolError)
+        }
+        _ = "go\n".withCString { write(child.input, $0, 3) }
+        close(child.input)
+        let watchdog = Task { [self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(250))
+                let overdue = state.withLock { !$0.finished && ContinuousClock.now > $0.deadline }
+                if overdue { kill(.timedOut(limits.timeout(sourceDuration: nil))) }
+            }
+        }
+        defer { watchdog.cancel() }
+        let status: Int32 = await withCheckedContinuation { continuation in
+            let stderrReader = Thread { [self] in readErrors() }
+            stderrReader.start()
+            let reader = Thread { [self] in
+                readMessages()
+                let status = child.process.wait()
+                close(child.output)
+                state.withLock { $0.finished = true }
+                continuation.resume(returning: status)
+            }
+            reader.name = "vstream.supervisor"
+            reader.start()
+        }
+        return try outcome(status: status)
+    }
+
+    /// What the exit status and the last line mean.
+    private func outcome(status: Int32) throws -> TranscodeResult {
+        let (killed, last) = state.withLock { ($0.killed, $0.last) }
+        switch killed {
+        case .cancelled: throw CancellationError()
+        case .timedOut:
+            let seconds = Int((ContinuousClock.now - started) / .seconds(1))
+            throw failure("the transcode took too long and was stopped after \(seconds) s", badMedia: false)
+        case .protocolError: throw failure("the transcoder could not be supervised", badMedia: false)
+        case nil: break
+        }
+        if status == 0, case .result(let result) = last { return result }
+        if case .failure(let failure) = last {
+            if failure.isCancelled { throw CancellationError() }
+            throw failure
+        }
+        if status > 128 {
+            let signal = status - 128
+            // SIGKILL we did not send is the kernel's OOM killer; an abort after a failed
+            // allocation says so on stderr.
+            if signal == SIGKILL || stderrTail.lowercased().contains("memory") {
+                throw failure("ran out of memory", badMedia: false)
+            }
+            throw failure("the transcoder crashed (signal \(signal))", badMedia: false)
+        }
+        throw failure("the transcoder stopped unexpectedly (exit \(status))", badMedia: false)
+    }
+
+    private func failure(_ message: String, badMedia: Bool) -> TranscoderMessage.Failure {
+        TranscoderMessage.Failure(detail: "\(message); stderr: \(stderrTail)", userMessage: message,
+                                  isBadMedia: badMedia, isCancelled: false)
+    }
+
+    /// The last 4 KiB the child wrote on stderr, for the log.
+    var stderrTail: String { String(decoding: errors.withLock { $0 }, as: UTF8.self) }
+
+    private func readErrors() {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = read(child.errors, &buffer, buffer.count)
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { break }
+            errors.withLock { tail in
+                tail.append(contentsOf: buffer[0..<count])
+                if tail.count > 4096 { tail.removeFirst(tail.count - 4096) }
+            }
+        }
+        close(child.errors)
+    }
+
+    private func readMessages() {
+        let decoder = JSONDecoder()
+        var pending: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = read(child.output, &buffer, buffer.count)
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { break }
+            pending.append(contentsOf: buffer[0..<count])
+            while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = pending[..<newline]
+                pending.removeSubrange(...newline)
+                guard let message = try? decoder.decode(TranscoderMessage.self, from: Data(line)) else { continue }
+                handle(message)
+            }
+            if pending.count > Self.maxLine { kill(.protocolError) }
+        }
+    }
+
+    private func handle(_ message: TranscoderMessage) {
+        state.withLock { state in
+            state.last = message
+            if case .progress(let event) = message, let duration = event.sourceDurationSeconds, limits.timeoutSeconds == nil {
+                state.deadline = started + .seconds(limits.timeout(sourceDuration: duration))
+            }
+        }
+        if case .progress(let event) = message { onEvent(event) }
+    }
+}

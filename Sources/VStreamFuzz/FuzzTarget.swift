@@ -1,0 +1,90 @@
+// The engine's fuzz target: arbitrary bytes through the probe and a bounded transcode,
+// read through an in-memory AVIO (`MemoryByteSource`), exactly as an upload is read.
+//
+// Two builds of one file:
+// - `make fuzz` compiles it with `-sanitize=fuzzer,address -DFUZZING`: `main` hands over to
+//   libFuzzer's driver (`LLVMFuzzerRunDriver`; SwiftPM gives an executable its own entry
+//   point, so libFuzzer's `main` is never linked in), which calls the target with each input.
+// - Otherwise it is a replay tool, `vstream-fuzz FILE|DIR…`, which runs each input through
+//   the same function. `make test` replays the seed corpus and every crasher the fuzzer
+//   ever found (fixtures/fuzz/regressions), so a fixed crash stays fixed.
+import Foundation
+import HLSEngine
+
+enum FuzzHarness {
+    /// A transcode small enough to run thousands of times: a few frames, one tiny rung.
+    static var options: TranscodeOptions {
+        var options = TranscodeOptions()
+        options.rungs = [144]
+        options.preset = "ultrafast"
+        options.maxFrames = 6
+        options.maxDurationSeconds = 600
+        options.segmentDuration = 0.5
+        options.writePoster = true
+        options.encoderThreads = 1
+        options.decoderThreads = 1
+        options.queueDepth = 2
+        return options
+    }
+
+    static let scratch: String = {
+        let path = NSTemporaryDirectory() + "vstream-fuzz-\(getpid())"
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }()
+
+    /// Runs one input. Every outcome is a ladder or a `TranscodeError`; anything else
+    /// (a trap, a sanitizer report, a hang) is what the fuzzer looks for.
+    static func run(_ bytes: [UInt8]) {
+        LibraryLog.setLevel(.quiet)
+        let source = MemoryByteSource(bytes)
+        _ = try? MediaProbe.probe(source, name: "fuzz-input")
+        let output = scratch + "/out"
+        let transcoder = Transcoder(source: source, name: "fuzz-input", output: output, options: options)
+        _ = try? transcoder.runSynchronously()
+        try? FileManager.default.removeItem(atPath: output)
+    }
+}
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
+    FuzzHarness.run(data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? [])
+    return 0
+}
+
+#if FUZZING
+@_silgen_name("LLVMFuzzerRunDriver")
+func LLVMFuzzerRunDriver(
+    _ argc: UnsafeMutablePointer<Int32>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32) -> Int32
+
+@main
+enum FuzzMain {
+    static func main() {
+        var argc = CommandLine.argc
+        var argv = CommandLine.unsafeArgv
+        exit(LLVMFuzzerRunDriver(&argc, &argv, fuzzOneInput))
+    }
+}
+#else
+/// Replay: every file named, and every file inside every folder named.
+@main
+enum Replay {
+    static func main() {
+        let paths = CommandLine.arguments.dropFirst().flatMap { path -> [String] in
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return [] }
+            guard isDirectory.boolValue else { return [path] }
+            return ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted()
+                .filter { !$0.hasPrefix(".") }.map { path + "/" + $0 }
+        }
+        for path in paths {
+            guard let data = FileManager.default.contents(atPath: path) else { continue }
+            FuzzHarness.run([UInt8](data))
+            print("replayed \(path) (\(data.count) bytes)")
+        }
+        print("replayed \(paths.count) inputs")
+        try? FileManager.default.removeItem(atPath: FuzzHarness.scratch)
+    }
+}
+#endif

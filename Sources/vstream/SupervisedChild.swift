@@ -1,0 +1,87 @@
+import CSandbox
+import Foundation
+import HLSEngine
+
+/// The child side of a supervised transcode (`vstream transcode … --supervised`), which
+/// `SupervisedTranscoder` in the service starts for every job.
+///
+/// It confines itself before it reads a byte of the upload:
+/// - `isolate()` runs first thing in `main`, while the process has one thread (a new
+///   network namespace applies to the thread that enters it and to threads it starts
+///   later): SIGKILL when the parent dies, no descriptors but stdin/out/err, no new
+///   privileges, and no network at all where the kernel allows a namespace.
+/// - It then waits for the parent's "go" line, sent once its address-space limit is set.
+/// - It reports `TranscoderMessage` JSON lines on stdout; the last is the result or the
+///   failure. Exit status: 0, 65 for bad media, 1 otherwise.
+enum SupervisedChild {
+    static func isRequested(_ arguments: [String]) -> Bool {
+        arguments.count > 1 && arguments[1] == "transcode" && arguments.contains("--supervised")
+    }
+
+    /// Confines the process; says on stderr (the parent's log) what could not be done.
+    static func isolate() {
+        if vstream_die_with_parent() != 0 { exit(1) }
+        _ = vstream_close_from(3)
+        _ = vstream_no_new_privileges()
+        let network = vstream_isolate_network()
+        if network != 0 {
+            FileHandle.standardError.write(Data("vstream: no network namespace (\(String(cString: strerror(-network)))); the transcoder keeps the host's network\n".utf8))
+        }
+    }
+
+    /// Blocks until the parent says "go" (or closes the pipe without it: then stop).
+    static func awaitStart() {
+        var byte: UInt8 = 0
+        while read(0, &byte, 1) == 1 { if byte == UInt8(ascii: "\n") { return } }
+        exit(1)
+    }
+
+    static func report(_ message: TranscoderMessage) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        guard let data = try? encoder.encode(message) else { return }
+        FileHandle.standardOutput.write(data + Data("\n".utf8))
+    }
+
+    /// Test hooks, armed only when `VSTREAM_FAILPOINT=transcoder` and the input itself
+    /// starts with `#vstream-failpoint:crash|hang|memory`: a file that makes this child
+    /// die by a signal, hang, or allocate without end, to prove the supervisor's paths.
+    static func failpoint(input: String) {
+        guard ProcessInfo.processInfo.environment["VSTREAM_FAILPOINT"] == "transcoder",
+              let handle = FileHandle(forReadingAtPath: input),
+              let head = try? handle.read(upToCount: 40), let text = String(data: head, encoding: .utf8),
+              text.hasPrefix("#vstream-failpoint:") else { return }
+        if text.hasPrefix("#vstream-failpoint:crash") {
+            // A real fault: raise(SIGSEGV) is caught by Swift's backtracer, which returns.
+            UnsafeMutablePointer<Int>(bitPattern: 0x10)?.pointee = 1
+        }
+        if text.hasPrefix("#vstream-failpoint:hang") { while true { sleep(60) } }
+        if text.hasPrefix("#vstream-failpoint:memory") {
+            var hoard: [UnsafeMutableRawPointer] = []
+            while let block = malloc(64 << 20) { memset(block, 1, 64 << 20); hoard.append(block) }
+            FileHandle.standardError.write(Data("vstream: cannot allocate memory\n".utf8))
+            abort()
+        }
+    }
+
+    /// Runs the transcode and exits.
+    static func run(_ transcoder: Transcoder) async -> Never {
+        failpoint(input: transcoder.input)
+        let reporter = Task {
+            for await event in transcoder.events { report(.progress(event)) }
+        }
+        do {
+            let result = try await transcoder.run()
+            await reporter.value
+            report(.result(result))
+            exit(0)
+        } catch let error as TranscodeError {
+            await reporter.value
+            report(.failure(.init(error)))
+            exit(error.isBadMedia ? 65 : 1)
+        } catch {
+            report(.failure(.init(detail: "\(error)", userMessage: "the transcode failed", isBadMedia: false, isCancelled: false)))
+            exit(1)
+        }
+    }
+}

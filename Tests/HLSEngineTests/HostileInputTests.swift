@@ -1,0 +1,80 @@
+import Foundation
+import Testing
+
+/// The hostile corpus (fixtures/make_hostile.py) through `vstream transcode`, as a user
+/// runs it. Each input must end in one of two ways, within a time bound, under 2 GiB of
+/// memory and never by a signal:
+/// - a clean error: exit 65 (bad media) or 1, exactly one line on stderr naming the input,
+///   and nothing left in the output folder;
+/// - a ladder that the project's own read-back accepts (every segment starts with an IDR
+///   and decodes) and that the ffmpeg CLI decodes without a single error line.
+@Suite("Hostile input", .serialized)
+struct HostileInputTests {
+    static let corpus: String = {
+        let directory = Fixtures.path("hostile")
+        let script = Fixtures.directory.deletingLastPathComponent().appendingPathComponent("make_hostile.py").path
+        _ = try? Command.run(["python3", script, directory], timeout: 600)
+        return directory
+    }()
+
+    struct Entry: Decodable { var expect: String; var why: String }
+
+    static var manifest: [String: Entry] {
+        let data = (try? Data(contentsOf: URL(fileURLWithPath: corpus + "/manifest.json"))) ?? Data()
+        return (try? JSONDecoder().decode([String: Entry].self, from: data)) ?? [:]
+    }
+
+    static var names: [String] { manifest.keys.sorted() }
+
+    @Test func theCorpusIsThere() {
+        #expect(Self.names.count >= 30, "fixtures/make_hostile.py made \(Self.names.count) inputs")
+    }
+
+    @Test(arguments: HostileInputTests.names)
+    func endsInALadderOrACleanError(_ name: String) throws {
+        let entry = try #require(Self.manifest[name])
+        let input = Self.corpus + "/" + name
+        let output = Fixtures.temporaryDirectory("hostile") + "/hls"
+        defer { try? FileManager.default.removeItem(atPath: (output as NSString).deletingLastPathComponent) }
+        let started = Date()
+        let run = try Command.run([CommandLineTests.binary, "transcode", input, "-o", output, "--ladder", "360,720",
+                                   "--max-duration", "600"], timeout: 180, measuringMemory: true)
+        let seconds = Date().timeIntervalSince(started)
+        #expect(run.status < 128, "\(name) (\(entry.why)) died by signal \(run.status - 128): \(run.stderr.suffix(300))")
+        #expect(seconds < 120, "\(name) took \(Int(seconds)) s")
+        #expect(run.maxRSS < 2 << 30, "\(name) peaked at \(run.maxRSS >> 20) MiB")
+        let master = output + "/master.m3u8"
+        if run.status == 0 {
+            #expect(entry.expect != "error", "\(name) (\(entry.why)) should have been refused")
+            let ladder = try HLSOutput(directory: output)
+            #expect(!ladder.variants.isEmpty)
+            for variant in ladder.variants {
+                #expect(variant.videoFrames > 0, "\(name) \(variant.uri) has no video")
+                for segment in variant.segments {
+                    #expect(segment.video.first?.isKeyframe == true, "\(name) \(variant.uri): a segment starts without an IDR")
+                }
+            }
+            let decode = try Command.run(["ffmpeg", "-nostdin", "-v", "error", "-i", master, "-map", "0",
+                                          "-enc_time_base", "-1", "-f", "null", "-"])
+            #expect(decode.status == 0 && decode.stderr.isEmpty, "\(name): ffmpeg says \(decode.stderr.prefix(400))")
+        } else {
+            #expect(run.status == 65 || run.status == 1, "\(name): exit \(run.status)")
+            let lines = run.stderr.split(separator: "\n")
+            #expect(lines.count == 1 && lines.first?.contains(input) == true, "\(name): stderr was \(run.stderr.prefix(400))")
+            #expect(!lines.contains { $0.contains("cancelled") }, "\(name): nobody cancelled")
+            #expect(!FileManager.default.fileExists(atPath: master))
+            let left = (try? FileManager.default.contentsOfDirectory(atPath: output)) ?? []
+            #expect(left.isEmpty, "\(name) left \(left)")
+        }
+    }
+
+    /// Every input the fuzzer ever crashed on, replayed through the same target.
+    @Test func fuzzRegressionsReplayCleanly() throws {
+        let replay = URL(fileURLWithPath: CommandLineTests.binary).deletingLastPathComponent()
+            .appendingPathComponent("vstream-fuzz").path
+        let regressions = Fixtures.directory.deletingLastPathComponent().appendingPathComponent("fuzz/regressions").path
+        let run = try Command.run([replay, regressions, Self.corpus], timeout: 600)
+        #expect(run.status == 0, "replay died: \(run.status) \(run.stderr.suffix(500))")
+        #expect(run.stdout.contains("replayed"))
+    }
+}

@@ -1,0 +1,148 @@
+"""The hostile corpus through a live `vstream serve`: a media file can fail its job,
+never the server.
+
+Every input of fixtures/make_hostile.py is uploaded through the public API beside a good
+video, together with three files that make the supervised transcoder crash (SIGSEGV),
+hang, or allocate without end (test failpoints that need VSTREAM_FAILPOINT=transcoder
+*and* a marker at the start of the file). Throughout, /healthz must answer 200; every
+video must end READY or FAILED with a short reason that names no path; the good video
+must be READY. Then the server is restarted: nothing may stay PROCESSING or loop.
+"""
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from conftest import FIXTURES, ROOT, start_vstream, stop
+
+HOSTILE = FIXTURES / "hostile"
+
+
+def call(url, method="GET", body=None, raw=None, headers=None):
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    if body is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            payload = response.read()
+            return response.status, (json.loads(payload) if payload[:1] in (b"{", b"[") else payload)
+    except urllib.error.HTTPError as error:
+        payload = error.read()
+        return error.code, (json.loads(payload) if payload[:1] == b"{" else payload)
+
+
+def upload(base, path):
+    """The page's protocol: create, sign, PUT each part, complete. Returns the video id."""
+    data = Path(path).read_bytes()
+    status, plan = call(base + "api/uploads", "POST", {
+        "filename": Path(path).name, "size": len(data), "contentType": "video/mp4", "lastModified": 1})
+    assert status == 201, plan
+    video, part_size, count = plan["videoId"], plan["partSize"], plan["partCount"]
+    status, signed = call(base + f"api/uploads/{video}/sign", "POST", {"partNumbers": list(range(1, count + 1))})
+    assert status == 200, signed
+    parts = []
+    for number in range(1, count + 1):
+        target = signed["urls"][str(number)]
+        target = target if target.startswith("http") else base.rstrip("/") + target
+        chunk = data[(number - 1) * part_size:number * part_size]
+        request = urllib.request.Request(target, data=chunk, method="PUT")
+        with urllib.request.urlopen(request, timeout=60) as response:
+            parts.append({"partNumber": number, "etag": response.headers.get("ETag")})
+    status, accepted = call(base + f"api/uploads/{video}/complete", "POST", {"parts": parts})
+    assert status == 202, accepted
+    return video
+
+
+class HealthWatch(threading.Thread):
+    """Polls /healthz every 200 ms and remembers every answer that was not 200."""
+
+    def __init__(self, base):
+        super().__init__(daemon=True)
+        self.base, self.failures, self.checks, self.running = base, [], 0, True
+
+    def run(self):
+        while self.running:
+            try:
+                status, _ = call(self.base + "healthz")
+            except Exception as error:  # connection refused: the server is down
+                status = repr(error)
+            self.checks += 1
+            if status != 200:
+                self.failures.append(status)
+            time.sleep(0.2)
+
+
+def wait_final(base, videos, timeout):
+    deadline, final = time.time() + timeout, {}
+    while time.time() < deadline and len(final) < len(videos):
+        for name, video in videos.items():
+            if name in final:
+                continue
+            status, body = call(base + f"api/videos/{video}")
+            if status == 200 and body["status"] in ("READY", "FAILED"):
+                final[name] = body
+        time.sleep(0.5)
+    return final
+
+
+def test_hostile_uploads_fail_their_jobs_and_never_the_server():
+    subprocess.run(["python3", str(ROOT / "fixtures" / "make_hostile.py"), str(HOSTILE)], check=True,
+                   stdout=subprocess.DEVNULL)
+    manifest = json.loads((HOSTILE / "manifest.json").read_text())
+    data = tempfile.mkdtemp(prefix="vstream-hostile-")
+    markers = Path(data) / "markers"
+    markers.mkdir()
+    for kind in ("crash", "hang", "memory"):
+        (markers / f"failpoint_{kind}.mp4").write_bytes(f"#vstream-failpoint:{kind}\n".encode() + bytes(4096))
+    env = dict(os.environ, VSTREAM_FAILPOINT="transcoder", VSTREAM_MAX_DURATION_SECONDS="600",
+               VSTREAM_JOB_TIMEOUT_SECONDS="20", VSTREAM_TRANSCODE_MEMORY_MIB="1536",
+               VSTREAM_MAX_ATTEMPTS="2", VSTREAM_RETRY_BASE_SECONDS="0.1")
+    process, base = start_vstream(data, env=env)
+    watch = HealthWatch(base)
+    watch.start()
+    try:
+        videos = {name: upload(base, HOSTILE / name) for name in sorted(manifest)}
+        for marker in sorted(markers.iterdir()):
+            videos[marker.name] = upload(base, marker)
+        videos["good"] = upload(base, FIXTURES / "no_audio.mp4")
+
+        final = wait_final(base, videos, timeout=900)
+        for name in sorted(final):
+            print(f"{name:34} {final[name]['status']:7} {final[name].get('error') or ''}")
+        assert set(final) == set(videos), f"still not final: {sorted(set(videos) - set(final))}"
+        assert final["good"]["status"] == "READY"
+        for name, body in final.items():
+            if body["status"] == "FAILED":
+                reason = body.get("error") or ""
+                assert reason and len(reason) < 200, (name, reason)
+                # No paths (scratch folders, the source's name), no crash text.
+                assert not re.search(r"(^|[\s(])/\w", reason) and "stderr" not in reason, (name, reason)
+                assert name.rsplit(".", 1)[0] not in reason and "source" not in reason, (name, reason)
+            elif manifest.get(name, {}).get("expect") == "error":
+                raise AssertionError(f"{name} ({manifest[name]['why']}) should have been refused")
+        assert final["failpoint_crash.mp4"]["error"].startswith("the transcoder crashed (signal 11)")
+        assert "memory" in final["failpoint_memory.mp4"]["error"]
+        assert "took too long" in final["failpoint_hang.mp4"]["error"]
+        assert watch.failures == [], f"/healthz failed {len(watch.failures)} of {watch.checks} times"
+        assert watch.checks > 20
+
+        # A restart resumes nothing and loops on nothing: every row is final already.
+        stop(process)
+        process, base = start_vstream(data, env=env)
+        time.sleep(5)
+        assert process.poll() is None
+        status, listing = call(base + "api/videos")
+        assert status == 200
+        assert [v["id"] for v in listing["videos"] if v["status"] == "PROCESSING"] == []
+    finally:
+        watch.running = False
+        stop(process)
+        shutil.rmtree(data, ignore_errors=True)
