@@ -49,6 +49,7 @@ struct JobsCommand: AsyncParsableCommand {
                     video.error = nil
                     try await state.store.update(video, expected: .failed)
                 }
+                try await state.store.resetAttempts(job.video)  // a requeue is a fresh start
                 try await queue.requeue(job)
                 count += 1
                 print("requeued \(job.video.uuidString.lowercased())")

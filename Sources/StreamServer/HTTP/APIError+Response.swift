@@ -7,7 +7,8 @@ extension APIError: HTTPResponseError {
     /// Renders `{"error": "..."}` with the status.
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         let body = (try? JSONEncoder().encode(self)) ?? Data("{\"error\":\"\"}".utf8)
-        return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"],
-                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+        var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
+        if let retryAfter { headers[.retryAfter] = String(retryAfter) }
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
     }
 }

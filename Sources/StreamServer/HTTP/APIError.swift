@@ -2,10 +2,13 @@
 public struct APIError: Error, Sendable, Equatable, Encodable {
     public var statusCode: Int
     public var error: String
+    /// Seconds for a `Retry-After` header (503, 429).
+    public var retryAfter: Int?
 
-    public init(_ status: Int, _ message: String) {
+    public init(_ status: Int, _ message: String, retryAfter: Int? = nil) {
         self.statusCode = status
         self.error = message
+        self.retryAfter = retryAfter
     }
 
     enum CodingKeys: String, CodingKey { case error }

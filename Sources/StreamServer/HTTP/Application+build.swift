@@ -9,6 +9,7 @@ public func buildApplication(_ state: ServerState, logger: Logger = Logger(label
     let router = buildRouter(state)
     return Application(
         router: router,
+        server: .http1(configuration: .init(idleTimeout: .seconds(state.configuration.idleTimeoutSeconds))),
         configuration: .init(address: .hostname(state.configuration.host, port: state.configuration.port),
                              serverName: "vstream"),
         onServerRunning: { channel in await onListening(channel.localAddress?.port ?? state.configuration.port) },
@@ -19,6 +20,7 @@ public func buildRouter(_ state: ServerState) -> Router<BasicRequestContext> {
     let router = Router(context: BasicRequestContext.self)
     router.add(middleware: MetricsMiddleware())
     router.add(middleware: JSONErrorMiddleware())
+    router.add(middleware: RequestGuardMiddleware(hosts: HostAllowlist(configuration: state.configuration)))
     router.add(middleware: FileMiddleware(state.configuration.webDirectory, searchForIndexHtml: true))
     router.get("healthz") { _, _ in HealthResponse(status: "ok") }
     router.get("metrics") { _, _ in MetricsExposition() }

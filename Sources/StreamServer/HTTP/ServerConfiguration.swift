@@ -51,6 +51,15 @@ public struct ServerConfiguration: Sendable {
         return .childProcess(SupervisedTranscoder(limits: limits))
     }
 
+    /// `VSTREAM_ALLOWED_HOSTS` (comma-separated): host names the server answers besides
+    /// the defaults (see `HostAllowlist`).
+    public var allowedHosts: [String] = []
+    /// `VSTREAM_MAX_EVENT_STREAMS`: concurrent SSE streams per server (503 past it).
+    public var maxEventStreams = 10_000
+    /// A connection that sends nothing for this long while its request is read is closed
+    /// (slow-loris); a response being streamed (SSE) is not affected.
+    public var idleTimeoutSeconds: Int64 = 30
+
     public init() {}
 
     /// Reads `HOST`, `PORT`, `VSTREAM_DATA_DIR`, `VSTREAM_MAX_UPLOAD_BYTES`, `VSTREAM_WEB_DIR`.
@@ -83,6 +92,11 @@ public struct ServerConfiguration: Sendable {
         }
         if let seconds = environment["VSTREAM_MAX_DURATION_SECONDS"].flatMap(Double.init), seconds > 0, seconds.isFinite {
             configuration.maxDurationSeconds = seconds
+        }
+        configuration.allowedHosts = (environment["VSTREAM_ALLOWED_HOSTS"] ?? "").split(separator: ",")
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        if let streams = environment["VSTREAM_MAX_EVENT_STREAMS"].flatMap(Int.init), streams > 0 {
+            configuration.maxEventStreams = streams
         }
         if let seconds = environment["VSTREAM_RETRY_BASE_SECONDS"].flatMap(Double.init) {
             configuration.worker.policy.backoff.base = .milliseconds(Int64(seconds * 1000))

@@ -38,9 +38,12 @@ public struct ServerState: Sendable {
     /// Feeds `hub` from Redis pub/sub, on a thread of its own.
     let progressSubscriber: RedisProgressSubscriber?
     public let partSigner: LocalPartSigner
+    /// Concurrent SSE streams on this node, capped.
+    let eventStreams: EventStreamSlots
 
     public init(configuration: ServerConfiguration, logger: Logger = Logger(label: "vstream")) async throws {
         self.configuration = configuration
+        eventStreams = EventStreamSlots(limit: configuration.maxEventStreams)
         let root = URL(fileURLWithPath: configuration.dataDirectory).standardizedFileURL
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         if let s3 = configuration.s3 {

@@ -98,6 +98,19 @@ struct EventStream {
     }
 
     func response(_ request: Request, video: VideoRecord) async throws -> Response {
+        let slots = state.eventStreams
+        guard slots.acquire() else {
+            throw APIError(503, "too many live event streams on this server; try again shortly", retryAfter: 5)
+        }
+        do {
+            return try await stream(request, video: video, releasing: slots)
+        } catch {
+            slots.release()
+            throw error
+        }
+    }
+
+    private func stream(_ request: Request, video: VideoRecord, releasing slots: EventStreamSlots) async throws -> Response {
         let lastEventID = HTTPField.Name("Last-Event-ID").flatMap { request.headers[$0] }.flatMap(Int.init)
         let hub = state.hub
         let id = video.id
@@ -108,6 +121,7 @@ struct EventStream {
         let store = state.store
         let initial = Self.stateEvent(video, live: current, playbackURL: playbackURL)
         let body = ResponseBody { writer in
+            defer { slots.release() }
             if initial.id != lastEventID || lastEventID == nil { try await writer.write(Self.encode(initial)) }
             if initial.kind == .ready || initial.kind == .failed {
                 try await writer.finish(nil)
@@ -141,8 +155,15 @@ struct EventStream {
                     try await writer.write(ByteBuffer(string: ": ping\n\n"))
                 case .recheck:
                     // The row is the state of record: a final event lost with a Redis
-                    // outage still reaches the client from here.
-                    guard let row = try? await store.video(id), row.status == .ready || row.status == .failed else { continue }
+                    // outage still reaches the client from here, and a deleted video
+                    // ends its stream (an unreadable store is not a deletion).
+                    let row: VideoRecord?
+                    do { row = try await store.video(id) } catch { continue }
+                    guard let row else {
+                        try await writer.finish(nil)
+                        return
+                    }
+                    guard row.status == .ready || row.status == .failed else { continue }
                     try await writer.write(Self.encode(Self.stateEvent(row, live: nil, playbackURL: playbackURL)))
                     try await writer.finish(nil)
                     return

@@ -53,10 +53,16 @@ public struct SupervisedTranscoder: Sendable {
                     onEvent: @escaping @Sendable (TranscodeEvent) -> Void) async throws -> TranscodeResult {
         var environment = ProcessInfo.processInfo.environment
         environment["MALLOC_ARENA_MAX"] = "2"  // glibc reserves 64 MiB of address space per arena otherwise
-        let child = try PipedChild.spawn(
-            [limits.executable, "transcode", input, "-o", output, "--supervised",
-             "--max-duration", String(limits.maxDurationSeconds)],
-            environment: environment)
+        let child: PipedChild
+        do {
+            child = try PipedChild.spawn(
+                [limits.executable, "transcode", input, "-o", output, "--supervised",
+                 "--max-duration", String(limits.maxDurationSeconds)],
+                environment: environment)
+        } catch {
+            throw TranscoderMessage.Failure(detail: "\(error)", userMessage: "the transcoder could not be started",
+                                            isBadMedia: false, isCancelled: false)
+        }
         let session = SupervisedSession(child: child, limits: limits, onEvent: onEvent)
         return try await withTaskCancellationHandler {
             try await session.run()

@@ -14,6 +14,8 @@ public protocol MetadataStore: Sendable {
     /// Counts one more attempt at the video's transcode (persisted, so it survives a
     /// crash of the server); returns the new count.
     func recordAttempt(_ id: UUID) async throws -> Int
+    /// Starts the count again (an operator requeued the video).
+    func resetAttempts(_ id: UUID) async throws
 }
 
 extension SQLiteStore: MetadataStore {}

@@ -98,6 +98,10 @@ public actor PostgresStore: MetadataStore {
         return rows.first.flatMap { $0[0] }.flatMap(Int.init) ?? 0
     }
 
+    public func resetAttempts(_ id: UUID) throws {
+        try connection.query("UPDATE videos SET attempts = 0 WHERE id = $1", [id.uuidString])
+    }
+
     public func video(_ id: UUID) throws -> VideoRecord? {
         try connection.query("SELECT \(Self.columns) FROM videos WHERE id = $1", [id.uuidString]).first.map(Self.record)
     }

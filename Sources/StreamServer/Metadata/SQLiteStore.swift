@@ -102,6 +102,10 @@ public actor SQLiteStore {
         return Int(rows.first?[0].integer ?? 0)
     }
 
+    public func resetAttempts(_ id: UUID) throws {
+        try database.run("UPDATE videos SET attempts = 0 WHERE id = ?", [.text(id.uuidString)])
+    }
+
     public func delete(_ id: UUID) throws {
         try database.run("DELETE FROM videos WHERE id = ?", [.text(id.uuidString)])
     }
