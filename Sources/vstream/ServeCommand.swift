@@ -27,6 +27,8 @@ struct ServeCommand: AsyncParsableCommand {
         // With Redis, the embedded worker is a consumer of the shared stream like any other.
         let worker = state.redisWorker.map { worker in Task { await worker.run() } }
         defer { worker?.cancel() }
+        let sweeper = Task { await state.runUploadSweeper(logger: ServiceRuntime.logger) }
+        defer { sweeper.cancel() }
         let data = URL(fileURLWithPath: configuration.dataDirectory).standardizedFileURL.path
         let host = configuration.host
         let app = buildApplication(state) { port in

@@ -9,6 +9,7 @@ extension APIError: HTTPResponseError {
         let body = (try? JSONEncoder().encode(self)) ?? Data("{\"error\":\"\"}".utf8)
         var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
         if let retryAfter { headers[.retryAfter] = String(retryAfter) }
+        if let allow { headers[.allow] = allow }
         return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
     }
 }

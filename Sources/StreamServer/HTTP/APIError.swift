@@ -4,11 +4,14 @@ public struct APIError: Error, Sendable, Equatable, Encodable {
     public var error: String
     /// Seconds for a `Retry-After` header (503, 429).
     public var retryAfter: Int?
+    /// The methods for an `Allow` header (405).
+    public var allow: String?
 
-    public init(_ status: Int, _ message: String, retryAfter: Int? = nil) {
+    public init(_ status: Int, _ message: String, retryAfter: Int? = nil, allow: String? = nil) {
         self.statusCode = status
         self.error = message
         self.retryAfter = retryAfter
+        self.allow = allow
     }
 
     enum CodingKeys: String, CodingKey { case error }

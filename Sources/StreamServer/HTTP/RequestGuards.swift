@@ -40,7 +40,8 @@ struct HostAllowlist: Sendable {
 }
 
 /// Refuses what a browser could be tricked into sending: a Host of another name (421),
-/// and an API body that is not declared JSON (415). A cross-site `<form>` can only send
+/// and an API body that is not declared JSON (415). A method a known path does not
+/// answer gets 405 with `Allow`. A cross-site `<form>` can only send
 /// `text/plain`, `multipart/form-data` or `application/x-www-form-urlencoded` without a
 /// CORS preflight, so requiring `application/json` keeps such forms from creating or
 /// completing uploads. Part bodies (PUT) are bytes and are exempt.
@@ -51,6 +52,12 @@ struct RequestGuardMiddleware<Context: RequestContext>: RouterMiddleware {
         let path = request.uri.path
         if path != "/healthz", !hosts.allows(request.head.authority) {
             throw APIError(421, "this server does not answer for that host name")
+        }
+        // A known path, a method it does not answer: 405 with Allow (Hummingbird says 404).
+        if let methods = AllowedMethods.methods(for: path),
+           !methods.contains(request.method), !(request.method == .head && methods.contains(.get)) {
+            throw APIError(405, "method \(request.method.rawValue) is not allowed here",
+                           allow: methods.map(\.rawValue).joined(separator: ", "))
         }
         if path.hasPrefix("/api/"), request.method == .post || request.method == .patch,
            !Self.isJSON(request.headers[.contentType]) {

@@ -59,6 +59,12 @@ public struct ServerConfiguration: Sendable {
     /// A connection that sends nothing for this long while its request is read is closed
     /// (slow-loris); a response being streamed (SSE) is not affected.
     public var idleTimeoutSeconds: Int64 = 30
+    /// `VSTREAM_UPLOAD_TTL_HOURS`: an upload still UPLOADING this long after it began is
+    /// aborted and its row removed.
+    public var uploadTTLHours: Double = 24
+    /// `VSTREAM_MIN_FREE_MIB`: in the embedded default, new uploads get 507 while the
+    /// data directory has less free space than this.
+    public var minFreeMiB = 1024
 
     public init() {}
 
@@ -95,6 +101,12 @@ public struct ServerConfiguration: Sendable {
         }
         configuration.allowedHosts = (environment["VSTREAM_ALLOWED_HOSTS"] ?? "").split(separator: ",")
             .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        if let hours = environment["VSTREAM_UPLOAD_TTL_HOURS"].flatMap(Double.init), hours > 0, hours.isFinite {
+            configuration.uploadTTLHours = hours
+        }
+        if let mebibytes = environment["VSTREAM_MIN_FREE_MIB"].flatMap(Int.init), mebibytes >= 0 {
+            configuration.minFreeMiB = mebibytes
+        }
         if let streams = environment["VSTREAM_MAX_EVENT_STREAMS"].flatMap(Int.init), streams > 0 {
             configuration.maxEventStreams = streams
         }

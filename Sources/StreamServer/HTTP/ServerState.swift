@@ -65,6 +65,8 @@ public struct ServerState: Sendable {
         hub = ProgressHub()
         partSigner = LocalPartSigner(secret: try Self.loadSecret(root.appendingPathComponent("signing.key")))
         let scratch = root.appendingPathComponent("scratch")
+        let swept = Housekeeping.sweepScratch(scratch)
+        if swept > 0 { logger.info("scratch folders of stopped attempts removed", metadata: ["count": "\(swept)"]) }
         if let redisURL = configuration.redisURL {
             let progress = RedisProgressPublisher(url: redisURL)
             let jobs = RedisJobQueue(url: redisURL)
@@ -100,6 +102,15 @@ public struct ServerState: Sendable {
         // Jobs interrupted by a restart are picked up again.
         if configuration.embeddedWorker {
             for video in try await store.videos(in: .processing) { await queue.enqueue(video.id) }
+        }
+    }
+
+    /// Removes abandoned uploads now, then every 15 minutes, until the task is cancelled.
+    public func runUploadSweeper(logger: Logger) async {
+        let ttl = configuration.uploadTTLHours * 3600
+        while !Task.isCancelled {
+            _ = await Housekeeping.sweepAbandonedUploads(self, ttl: ttl, logger: logger)
+            try? await Task.sleep(for: .seconds(min(900, max(1, ttl / 4))))
         }
     }
 

@@ -36,6 +36,11 @@ struct UploadRoutes {
     func create(_ request: Request, _ context: BasicRequestContext) async throws -> EditedResponse<CreatedUpload> {
         let body = try await JSONBody.decode(UploadRequest.self, request, context)
         let plan = try UploadPlan(body, maxBytes: state.configuration.maxUploadBytes)
+        // The embedded default keeps parts on its own disk: refuse before it fills.
+        if case .local = state.backend, let free = Housekeeping.freeBytes(at: state.configuration.dataDirectory),
+           free < Int64(state.configuration.minFreeMiB) << 20 {
+            throw APIError(507, "the server is low on disk space; try again later")
+        }
         let id = UUID()
         let key = "uploads/\(id.uuidString.lowercased())/source"  // never derived from the filename
         let uploadID = try await state.storage.createMultipartUpload(key: key)
@@ -136,9 +141,18 @@ struct UploadRoutes {
                     throw APIError.badRequest("expected \(video.partCount) parts, got \(parts.count)")
                 }
                 do {
+                    // The sizes storage holds, not what the client says: anything else is 400.
+                    let stored = try await state.storage.listParts(key: video.sourceKey, uploadID: video.uploadID ?? "")
+                    try PartSizeCheck.verify(stored, declaredSize: video.size, partCount: video.partCount)
                     try await state.storage.completeMultipartUpload(key: video.sourceKey, uploadID: video.uploadID ?? "", parts: parts)
                 } catch StorageError.invalidPart(let reason) {
                     throw APIError.badRequest(reason)
+                } catch let error where Self.isNoSuchUpload(error) {
+                    // A retried complete whose first try already assembled the object (the
+                    // answer was lost): the object is there, at the declared size.
+                    guard try await state.storage.size(key: video.sourceKey) == video.size else {
+                        throw APIError.badRequest("the upload no longer exists in storage")
+                    }
                 } catch let failure as S3Storage.Failure where failure.status == 400 {
                     throw APIError.badRequest("storage refused the parts: \(failure.code)")
                 }
@@ -155,6 +169,13 @@ struct UploadRoutes {
             }
         }
         return EditedResponse(status: .accepted, response: Accepted(videoId: video.id.uuidString.lowercased(), status: video.status.rawValue))
+    }
+
+    /// The storage no longer knows the multipart upload (completed, aborted or expired).
+    static func isNoSuchUpload(_ error: any Error) -> Bool {
+        if let error = error as? StorageError { return error == .noSuchUpload }
+        if let failure = error as? S3Storage.Failure { return failure.code == "NoSuchUpload" || failure.status == 404 }
+        return false
     }
 
     func abort(_ context: BasicRequestContext) async throws -> Response {

@@ -69,13 +69,16 @@ struct VideoRoutes {
     /// A running transcode is told to stop first; it removes what it stored after that.
     func delete(_ context: BasicRequestContext) async throws -> Response {
         let video = try await video(context)
+        // The row goes first: a worker racing to READY then finds nothing to update (its
+        // update is conditional), and a job that stops or finishes after this sees the
+        // row gone and removes what it stored. Then the transcode stops, then the purge.
+        try await state.store.delete(video.id)
         if video.status == .processing { try await state.cancelTranscode(video.id) }
         if let uploadID = video.uploadID, video.status == .uploading {
-            try await state.storage.abortMultipartUpload(key: video.sourceKey, uploadID: uploadID)
+            try? await state.storage.abortMultipartUpload(key: video.sourceKey, uploadID: uploadID)
         }
         try await state.storage.delete(key: video.sourceKey)
         try await state.storage.deletePrefix(video.hlsPrefix)
-        try await state.store.delete(video.id)
         await state.hub.forget(video.id)
         context.logger.notice("state change", metadata: ["video": "\(video.id.uuidString.lowercased())", "status": "deleted",
                                                          "was": "\(video.status.rawValue)"])

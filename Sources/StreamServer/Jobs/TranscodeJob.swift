@@ -75,7 +75,7 @@ public struct TranscodeJob: Sendable {
             logger.warning("metadata unavailable", metadata: ["error": "\(error)"])
             return .failed(reason: "the metadata store is unavailable")
         }
-        let work = scratch.appendingPathComponent("\(id.uuidString)-\(UUID().uuidString.prefix(8))")
+        let work = scratch.appendingPathComponent(Housekeeping.scratchName(for: id))
         defer { try? FileManager.default.removeItem(at: work) }
         do {
             let result: TranscodeManifest

@@ -54,9 +54,10 @@ public struct LocalStorage: ObjectStorage {
         }
         let etag = md5.finalize().map { String(format: "%02x", $0) }.joined()
         let final = directory.appendingPathComponent(String(partNumber))
+        // The ETag first, then the rename: a part is listed only once it is whole.
+        try Data(etag.utf8).write(to: directory.appendingPathComponent("\(partNumber).etag"), options: .atomic)
         _ = try? FileManager.default.removeItem(at: final)
         try FileManager.default.moveItem(at: temporary, to: final)
-        try Data(etag.utf8).write(to: directory.appendingPathComponent("\(partNumber).etag"))
         return UploadedPart(partNumber: partNumber, etag: etag, size: size)
     }
 
@@ -97,6 +98,11 @@ public struct LocalStorage: ObjectStorage {
         _ = try? FileManager.default.removeItem(at: target)
         try FileManager.default.moveItem(at: temporary, to: target)
         try FileManager.default.removeItem(at: directory)
+    }
+
+    public func size(key: String) async throws -> Int64? {
+        let attributes = try? FileManager.default.attributesOfItem(atPath: try objectURL(key).path)
+        return (attributes?[.size] as? NSNumber)?.int64Value
     }
 
     public func abortMultipartUpload(key: String, uploadID: String) async throws {

@@ -22,6 +22,8 @@ public protocol ObjectStorage: Sendable {
     /// A small object's bytes (a manifest), or nil when there is no such key.
     func data(key: String) async throws -> Data?
     func delete(key: String) async throws
+    /// The object's size in bytes, nil when there is none.
+    func size(key: String) async throws -> Int64?
     func deletePrefix(_ prefix: String) async throws
 }
 

@@ -194,8 +194,23 @@ public struct S3Storage: ObjectStorage {
         }
     }
 
+    /// Aborting an upload the storage has already dropped (completed, expired, aborted
+    /// by an earlier try) is done, not an error.
     public func abortMultipartUpload(key: String, uploadID: String) async throws {
-        try await request("DELETE", path: path(try validatedKey(key)), query: ["uploadId": uploadID])
+        do {
+            try await request("DELETE", path: path(try validatedKey(key)), query: ["uploadId": uploadID])
+        } catch let failure as Failure where failure.status == 404 || failure.code == "NoSuchUpload" {
+            return
+        }
+    }
+
+    public func size(key: String) async throws -> Int64? {
+        do {
+            let response = try await request("HEAD", path: path(try validatedKey(key)))
+            return response.headers["content-length"].flatMap(Int64.init)
+        } catch let failure as Failure where failure.status == 404 {
+            return nil
+        }
     }
 
     public func put(file: URL, key: String, contentType: String, cacheControl: String) async throws {
