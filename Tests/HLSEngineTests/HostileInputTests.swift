@@ -54,6 +54,14 @@ struct HostileInputTests {
                     #expect(segment.video.first?.isKeyframe == true, "\(name) \(variant.uri): a segment starts without an IDR")
                 }
             }
+            if name == "audio_packets_dropped.mkv", let damaged = ladder.variants.first?.segments.last {
+                // Lost audio packets are filled with silence, so the audio still ends where
+                // it does in the original's ladder, on the same timeline. Timed by sample
+                // count alone it would end 10% (0.4 s) early and drift from the video.
+                let clean = try Self.lastSegment(ofLadderFrom: Self.corpus + "/.src/flip_base.mkv")
+                let shift = damaged.audioEnd - clean.audioEnd
+                #expect(abs(shift) < 0.05, "\(name): the lost packets moved the audio's end by \(shift) s")
+            }
             let decode = try Command.run(["ffmpeg", "-nostdin", "-v", "error", "-i", master, "-map", "0",
                                           "-enc_time_base", "-1", "-f", "null", "-"])
             #expect(decode.status == 0 && decode.stderr.isEmpty, "\(name): ffmpeg says \(decode.stderr.prefix(400))")
@@ -66,6 +74,17 @@ struct HostileInputTests {
             let left = (try? FileManager.default.contentsOfDirectory(atPath: output)) ?? []
             #expect(left.isEmpty, "\(name) left \(left)")
         }
+    }
+
+    /// The last segment of the first rung of `source`'s ladder, as `vstream transcode` makes it.
+    static func lastSegment(ofLadderFrom source: String) throws -> SegmentMedia {
+        let output = Fixtures.temporaryDirectory("hostile-clean") + "/hls"
+        defer { try? FileManager.default.removeItem(atPath: (output as NSString).deletingLastPathComponent) }
+        let run = try Command.run([CommandLineTests.binary, "transcode", source, "-o", output, "--ladder", "360,720"])
+        guard run.status == 0, let last = try HLSOutput(directory: output).variants.first?.segments.last else {
+            throw SegmentMedia.ReadError(message: "the undamaged original did not transcode: \(run.stderr)")
+        }
+        return last
     }
 
     /// Every input the fuzzer ever crashed on, replayed through the same target.

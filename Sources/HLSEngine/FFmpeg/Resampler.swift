@@ -67,6 +67,23 @@ final class Resampler {
         try check(written, "av_audio_fifo_write")
     }
 
+    /// Queues `count` samples of silence (a gap where corrupt packets were dropped).
+    func pushSilence(_ count: Int32) throws(AVError) {
+        guard count > 0 else { return }
+        let frame = Frame()
+        frame.pointer.pointee.format = format.rawValue
+        frame.pointer.pointee.sample_rate = sampleRate
+        frame.pointer.pointee.nb_samples = count
+        try check(av_channel_layout_copy(&frame.pointer.pointee.ch_layout, &layout), "av_channel_layout_copy")
+        try check(av_frame_get_buffer(frame.pointer, 0), "av_frame_get_buffer(silence)")
+        try check(av_samples_set_silence(frame.pointer.pointee.extended_data, 0, count, layout.nb_channels, format),
+                  "av_samples_set_silence")
+        let written = frame.pointer.pointee.extended_data.withMemoryRebound(to: UnsafeMutableRawPointer?.self, capacity: Int(layout.nb_channels)) {
+            av_audio_fifo_write(fifo, $0, count)
+        }
+        try check(written, "av_audio_fifo_write")
+    }
+
     /// A frame of exactly `count` samples, or fewer when `final` and less is left; nil
     /// when not enough samples are queued.
     func pop(count: Int32, final: Bool = false) throws(AVError) -> Frame? {

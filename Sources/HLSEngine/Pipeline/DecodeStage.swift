@@ -32,6 +32,7 @@ final class DecodeStage {
     private(set) var decodedFrames = 0
     private(set) var corruptPackets = 0
     private(set) var droppedAudioFrames = 0
+    private(set) var filledAudioGaps = 0
 
     /// Audio: decoder, resampler to 48 kHz stereo, and the one AAC encoder.
     final class AudioChain {
@@ -41,6 +42,9 @@ final class DecodeStage {
         let encoder: Encoder
         let offset: Int64
         var nextPTS: Int64?
+        /// Where the audio timeline is anchored: a decoded pts (decoder time base) and the
+        /// output sample it maps to. Later frames are placed relative to it (see `gap`).
+        var anchor: (pts: Int64, sample: Int64)?
 
         init(stream: UnsafeMutablePointer<AVStream>, startTime: Int64, bitrate: Int, maxPixels: Int64) throws {
             streamIndex = stream.pointee.index
@@ -179,6 +183,7 @@ final class DecodeStage {
     private func deliverAudio(_ frame: Frame) throws {
         guard let audio else { return }
         if audio.nextPTS == nil { audio.nextPTS = audio.firstPTS(frame.pointer.pointee.best_effort_timestamp) }
+        try fillGap(before: frame, audio)
         let audioTime = Double(audio.nextPTS ?? 0) / Double(audio.encoder.context.pointee.sample_rate)
         if audioTime > videoTime + Self.maxAudioLeadSeconds {
             droppedAudioFrames += 1
@@ -193,6 +198,37 @@ final class DecodeStage {
             return
         }
         try encodeAudio(final: false)
+    }
+
+    /// Audio is timed by its sample count, so packets dropped as corrupt would pull every
+    /// later sample early and drift the sync. Where a frame's timestamp says it starts
+    /// more than 2 AAC frames after what is queued, the gap is filled with silence. A gap
+    /// over 10 s, or a step back, is a discontinuity of the timestamps, not lost audio:
+    /// the timeline is re-anchored there instead (as the video's is).
+    private func fillGap(before frame: Frame, _ audio: AudioChain) throws {
+        let pts = frame.pointer.pointee.best_effort_timestamp
+        guard pts != noPTS else { return }
+        let rate = Double(audio.resampler.sampleRate)
+        let queuedEnd = (audio.nextPTS ?? 0) + Int64(audio.resampler.bufferedSamples)
+        guard let anchor = audio.anchor else {
+            audio.anchor = (pts, queuedEnd)
+            return
+        }
+        let seconds = (Double(pts) - Double(anchor.pts)) * audio.decoder.timeBase.doubleValue
+        let expected = Double(anchor.sample) + seconds * rate
+        let gap = expected - Double(queuedEnd)
+        guard gap.isFinite, gap > -rate * 0.5, gap <= rate * 10 else {
+            audio.anchor = (pts, queuedEnd)
+            return
+        }
+        if gap > 2 * Double(audio.frameSize) {
+            do {
+                try audio.resampler.pushSilence(Int32(gap.rounded()))
+            } catch {
+                throw error.code == AVError.outOfMemory ? TranscodeError.Reason.outOfMemory : TranscodeError.Reason.ffmpeg(error)
+            }
+            filledAudioGaps += 1
+        }
     }
 
     /// Re-blocks resampled audio into encoder-sized frames and encodes them.
