@@ -38,15 +38,8 @@ public struct ChildProcess: Sendable {
         posix_spawn_file_actions_addopen(&actions, 1, stdout, mode, 0o644)
         posix_spawn_file_actions_addopen(&actions, 2, stderr, mode, 0o644)
 
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
+        var attributes = ChildProcess.cleanSignalAttributes()
         defer { posix_spawnattr_destroy(&attributes) }
-        var empty = sigset_t(), all = sigset_t()
-        sigemptyset(&empty)
-        sigfillset(&all)
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        posix_spawnattr_setsigdefault(&attributes, &all)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
 
         let argv = arguments.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
@@ -58,6 +51,20 @@ public struct ChildProcess: Sendable {
             ?? posix_spawnp(&pid, arguments[0], &actions, &attributes, argv, environ)
         guard code == 0 else { throw SpawnError(command: arguments, code: code) }
         return ChildProcess(pid: pid)
+    }
+
+    /// Spawn attributes for a child that starts with no signal blocked and every
+    /// disposition at its default (see the type's comment). The caller destroys them.
+    static func cleanSignalAttributes() -> posix_spawnattr_t {
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        var empty = sigset_t(), all = sigset_t()
+        sigemptyset(&empty)
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        return attributes
     }
 
     /// Runs to the end and returns its exit status (see `wait`).

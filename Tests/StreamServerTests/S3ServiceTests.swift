@@ -15,8 +15,7 @@ struct S3ServiceTests {
         defer { seaweed.stop() }
         _ = try await seaweed.ready()
         let state = try await makeState { configuration in
-            configuration.s3 = .init(endpoint: seaweed.endpoint, bucket: "vstream", accessKeyID: SeaweedFS.accessKey,
-                                     secretAccessKey: SeaweedFS.secretKey, region: "us-east-1")
+            configuration.s3 = seaweed.configuration
             configuration.publicBaseURL = "\(seaweed.endpoint.absoluteString)/vstream"
         }
         let app = buildApplication(state)

@@ -53,10 +53,14 @@ final class SeaweedFS: @unchecked Sendable {
 
     var endpoint: URL { URL(string: "http://127.0.0.1:\(port)")! }
 
-    func storage(bucket: String = "vstream") -> S3Storage {
-        S3Storage(.init(endpoint: endpoint, bucket: bucket, accessKeyID: Self.accessKey, secretAccessKey: Self.secretKey,
-                        region: "us-east-1"))
+    /// The S3 settings a server uses for this instance.
+    func configuration(bucket: String = "vstream") -> S3Storage.Configuration {
+        .init(endpoint: endpoint, bucket: bucket, accessKeyID: Self.accessKey, secretAccessKey: Self.secretKey, region: "us-east-1")
     }
+
+    var configuration: S3Storage.Configuration { configuration() }
+
+    func storage(bucket: String = "vstream") -> S3Storage { S3Storage(configuration(bucket: bucket)) }
 
     /// Waits until the S3 API answers, then creates the bucket.
     func ready(bucket: String = "vstream") async throws -> S3Storage {

@@ -70,10 +70,7 @@ struct S3UploadIntegrityTests {
         let seaweed = try SeaweedFS()
         defer { seaweed.stop() }
         _ = try await seaweed.ready()
-        let state = try await makeState { configuration in
-            configuration.s3 = .init(endpoint: seaweed.endpoint, bucket: "vstream", accessKeyID: SeaweedFS.accessKey,
-                                     secretAccessKey: SeaweedFS.secretKey, region: "us-east-1")
-        }
+        let state = try await makeState { $0.s3 = seaweed.configuration }
         try await buildApplication(state).test(.router) { client in
             let upload = UploadDriver(client: client, file: fixture("no_audio.mp4"))
             let (id, count) = try await upload.create(size: 1)
@@ -95,11 +92,7 @@ struct S3UploadIntegrityTests {
         let seaweed = try SeaweedFS()
         defer { seaweed.stop() }
         _ = try await seaweed.ready()
-        let state = try await makeState { configuration in
-            configuration.s3 = .init(endpoint: seaweed.endpoint, bucket: "vstream", accessKeyID: SeaweedFS.accessKey,
-                                     secretAccessKey: SeaweedFS.secretKey, region: "us-east-1")
-            configuration.embeddedWorker = false
-        }
+        let state = try await makeState { $0.s3 = seaweed.configuration; $0.embeddedWorker = false }
         try await buildApplication(state).test(.router) { client in
             let upload = UploadDriver(client: client, file: fixture("no_audio.mp4"))
             let (id, _) = try await upload.create()

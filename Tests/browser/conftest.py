@@ -57,8 +57,7 @@ def stop(process, sig=signal.SIGTERM):
         process.wait()
 
 
-@pytest.fixture()
-def server():
+def embedded_server():
     """The embedded default: local directory, SQLite, in-process progress and jobs."""
     data = tempfile.mkdtemp(prefix="vstream-browser-")
     process, url = start_vstream(data)
@@ -67,6 +66,10 @@ def server():
     finally:
         stop(process)
         shutil.rmtree(data, ignore_errors=True)
+
+
+server = pytest.fixture()(embedded_server)
+module_server = pytest.fixture(scope="module")(embedded_server)
 
 
 def wait_for_port(port: int, timeout: float = 90) -> None:

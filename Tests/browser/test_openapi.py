@@ -2,30 +2,14 @@
 /openapi.yaml), fuzzed by schemathesis on a live `vstream serve`: a bounded number of
 generated requests per operation; no 5xx, and every response (status, content type,
 headers, body) conforms to the document."""
-import shutil
-import tempfile
-
 import pytest
 import schemathesis
 from schemathesis.config import SchemathesisConfig
 from hypothesis import HealthCheck, settings
 
-from conftest import start_vstream, stop
-
-
 @pytest.fixture(scope="module")
-def live_api():
-    data = tempfile.mkdtemp(prefix="vstream-openapi-")
-    process, url = start_vstream(data)
-    try:
-        yield url
-    finally:
-        stop(process)
-        shutil.rmtree(data, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def api_schema(live_api):
+def api_schema(module_server):
+    live_api = module_server
     # A request the document forbids must be refused: 413 (over the size limit) and 415
     # (not JSON, not a video) are this API's refusals too, besides schemathesis' defaults.
     config = SchemathesisConfig.from_dict({"checks": {"negative_data_rejection": {

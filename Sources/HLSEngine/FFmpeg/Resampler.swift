@@ -67,15 +67,21 @@ final class Resampler {
         try check(written, "av_audio_fifo_write")
     }
 
-    /// Queues `count` samples of silence (a gap where corrupt packets were dropped).
-    func pushSilence(_ count: Int32) throws(AVError) {
-        guard count > 0 else { return }
+    /// A new frame of `samples` in the output format, with its buffers allocated.
+    private func outputFrame(samples: Int32) throws(AVError) -> Frame {
         let frame = Frame()
         frame.pointer.pointee.format = format.rawValue
         frame.pointer.pointee.sample_rate = sampleRate
-        frame.pointer.pointee.nb_samples = count
+        frame.pointer.pointee.nb_samples = samples
         try check(av_channel_layout_copy(&frame.pointer.pointee.ch_layout, &layout), "av_channel_layout_copy")
-        try check(av_frame_get_buffer(frame.pointer, 0), "av_frame_get_buffer(silence)")
+        try check(av_frame_get_buffer(frame.pointer, 0), "av_frame_get_buffer(audio)")
+        return frame
+    }
+
+    /// Queues `count` samples of silence (a gap where corrupt packets were dropped).
+    func pushSilence(_ count: Int32) throws(AVError) {
+        guard count > 0 else { return }
+        let frame = try outputFrame(samples: count)
         try check(av_samples_set_silence(frame.pointer.pointee.extended_data, 0, count, layout.nb_channels, format),
                   "av_samples_set_silence")
         let written = frame.pointer.pointee.extended_data.withMemoryRebound(to: UnsafeMutableRawPointer?.self, capacity: Int(layout.nb_channels)) {
@@ -90,12 +96,7 @@ final class Resampler {
         let available = av_audio_fifo_size(fifo)
         guard available >= count || (final && available > 0) else { return nil }
         let samples = min(count, available)
-        let frame = Frame()
-        frame.pointer.pointee.format = format.rawValue
-        frame.pointer.pointee.sample_rate = sampleRate
-        frame.pointer.pointee.nb_samples = samples
-        try check(av_channel_layout_copy(&frame.pointer.pointee.ch_layout, &layout), "av_channel_layout_copy")
-        try check(av_frame_get_buffer(frame.pointer, 0), "av_frame_get_buffer(audio)")
+        let frame = try outputFrame(samples: samples)
         let read = frame.pointer.pointee.extended_data.withMemoryRebound(to: UnsafeMutableRawPointer?.self, capacity: Int(layout.nb_channels)) {
             av_audio_fifo_read(fifo, $0, samples)
         }

@@ -47,9 +47,10 @@ public struct SupervisedTranscoder: Sendable {
 
     public init(limits: Limits) { self.limits = limits }
 
-    /// Transcodes `input` into `output`. `onEvent` is called on a reader thread.
+    /// Transcodes `input` into `output`. `onEvent` is called on a reader thread;
+    /// `onSpawn` gets the child's pid (for tests that look at it in /proc).
     /// - Throws: `TranscoderMessage.Failure`, or `CancellationError` when cancelled.
-    public func run(input: String, output: String,
+    public func run(input: String, output: String, onSpawn: @Sendable (Int32) -> Void = { _ in },
                     onEvent: @escaping @Sendable (TranscodeEvent) -> Void) async throws -> TranscodeResult {
         var environment = ProcessInfo.processInfo.environment
         environment["MALLOC_ARENA_MAX"] = "2"  // glibc reserves 64 MiB of address space per arena otherwise
@@ -63,6 +64,7 @@ public struct SupervisedTranscoder: Sendable {
             throw TranscoderMessage.Failure(detail: "\(error)", userMessage: "the transcoder could not be started",
                                             isBadMedia: false, isCancelled: false)
         }
+        onSpawn(child.process.pid)
         let session = SupervisedSession(child: child, limits: limits, onEvent: onEvent)
         return try await withTaskCancellationHandler {
             try await session.run()

@@ -1,0 +1,111 @@
+import Foundation
+import HLSEngine
+import Synchronization
+import Testing
+@testable import StreamServer
+
+/// The supervised transcoder as the service runs it: a real `vstream transcode
+/// --supervised` child, made to crash, hang or hoard memory by test failpoints (armed by
+/// VSTREAM_FAILPOINT=transcoder *and* a marker at the start of the input).
+@Suite("Supervised transcoder", .serialized)
+struct SupervisedTranscoderTests {
+    static let vstream = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        .appendingPathComponent("vstream").path
+
+    static func marker(_ kind: String) throws -> String {
+        setenv("VSTREAM_FAILPOINT", "transcoder", 1)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("failpoint-\(kind)-\(UUID().uuidString).mp4").path
+        try (Data("#vstream-failpoint:\(kind)\n".utf8) + Data(count: 4096)).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    static func output() -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("supervised-\(UUID().uuidString)").path
+    }
+
+    static func failure(_ limits: SupervisedTranscoder.Limits, input: String) async -> TranscoderMessage.Failure? {
+        do {
+            _ = try await SupervisedTranscoder(limits: limits).run(input: input, output: output()) { _ in }
+            return nil
+        } catch {
+            return error as? TranscoderMessage.Failure
+        }
+    }
+
+    @Test func aGoodFileTranscodesThroughTheChildWithItsProgress() async throws {
+        let events = Mutex(0)
+        let out = Self.output()
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let result = try await SupervisedTranscoder(limits: .init(executable: Self.vstream))
+            .run(input: fixture("no_audio.mp4").path, output: out) { _ in events.withLock { $0 += 1 } }
+        #expect(result.renditions.map(\.rendition.name) == ["360p"])
+        #expect(FileManager.default.fileExists(atPath: out + "/master.m3u8"))
+        #expect(events.withLock { $0 } > 1)
+    }
+
+    @Test func aBadFileIsRefusedWithTheEnginesReasonAndNoPath() async throws {
+        let failure = try #require(await Self.failure(.init(executable: Self.vstream), input: fixture("audio_only.m4a").path))
+        #expect(failure.isBadMedia && failure.userMessage == "no video stream (audio-only or data file)")
+    }
+
+    @Test func aCrashingChildFailsTheAttemptWithItsSignal() async throws {
+        let failure = try #require(await Self.failure(.init(executable: Self.vstream), input: try Self.marker("crash")))
+        #expect(failure.userMessage == "the transcoder crashed (signal 11)" && !failure.isBadMedia)
+    }
+
+    @Test func aHoardingChildRunsOutOfMemoryUnderItsLimit() async throws {
+        var limits = SupervisedTranscoder.Limits(executable: Self.vstream)
+        limits.memoryMiB = 768
+        let failure = try #require(await Self.failure(limits, input: try Self.marker("memory")))
+        #expect(failure.userMessage == "ran out of memory")
+    }
+
+    @Test func aHangingChildIsKilledAtItsDeadline() async throws {
+        var limits = SupervisedTranscoder.Limits(executable: Self.vstream)
+        limits.timeoutSeconds = 2
+        let started = ContinuousClock.now
+        let failure = try #require(await Self.failure(limits, input: try Self.marker("hang")))
+        #expect(failure.userMessage.hasPrefix("the transcode took too long"))
+        #expect(ContinuousClock.now - started < .seconds(6))
+    }
+
+    /// While it runs: its own network namespace (no interface to reach anything), no
+    /// descriptor of ours beyond stdin/out/err, and the address-space limit in force.
+    /// Cancelling kills it within a second.
+    @Test func theChildIsConfinedAndCancellingKillsItWithinASecond() async throws {
+        var limits = SupervisedTranscoder.Limits(executable: Self.vstream)
+        limits.memoryMiB = 1024
+        let pid = Mutex<Int32>(0)
+        let input = try Self.marker("hang")
+        // A descriptor of ours that a careless spawn would hand down: no close-on-exec.
+        let sentinel = FileManager.default.temporaryDirectory.appendingPathComponent("sentinel-\(UUID().uuidString)").path
+        FileManager.default.createFile(atPath: sentinel, contents: Data("ours".utf8))
+        let held = open(sentinel, O_RDONLY)
+        defer { close(held); try? FileManager.default.removeItem(atPath: sentinel) }
+        #expect(held >= 0)
+        let run = Task {
+            try await SupervisedTranscoder(limits: limits).run(input: input, output: Self.output(),
+                                                               onSpawn: { spawned in pid.withLock { $0 = spawned } }) { _ in }
+        }
+        try await Task.sleep(for: .milliseconds(1500))
+        let child = pid.withLock { $0 }
+        #expect(child > 0)
+        let ours = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/net")
+        let theirs = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(child)/ns/net")
+        #expect(ours != theirs, "the child shares our network namespace")
+        // The child opens its own (its input, Dispatch's eventfd): none of them is ours.
+        let targets = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(child)/fd")
+            .compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(child)/fd/\($0)") }
+        #expect(!targets.contains(sentinel), "the child inherited our descriptor: \(targets)")
+        #expect(!targets.contains { $0.hasPrefix("socket:") }, "the child holds a socket: \(targets)")
+        let limitsText = try String(contentsOfFile: "/proc/\(child)/limits", encoding: .utf8)
+        #expect(limitsText.split(separator: "\n").contains { $0.hasPrefix("Max address space") && $0.contains("\(1024 << 20)") })
+
+        let cancelled = ContinuousClock.now
+        run.cancel()
+        await #expect(throws: CancellationError.self) { try await run.value }
+        #expect(ContinuousClock.now - cancelled < .seconds(1))
+        #expect(!FileManager.default.fileExists(atPath: "/proc/\(child)/status") ||
+                ((try? String(contentsOfFile: "/proc/\(child)/status", encoding: .utf8)) ?? "").contains("zombie"))
+    }
+}
