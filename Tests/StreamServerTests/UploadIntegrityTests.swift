@@ -28,6 +28,32 @@ struct UploadIntegrityTests {
         }
     }
 
+    /// The embedded default: a part missing at `complete` is 400 and nothing is
+    /// processed; a retried `complete` after success answers 202 again.
+    @Test func completeChecksTheStoredPartsLocallyAndIsSafeToRetry() async throws {
+        let state = try await makeState { $0.embeddedWorker = false }
+        try await buildApplication(state).test(.router) { client in
+            let upload = UploadDriver(client: client, file: fixture("upload_30mb.mp4"))
+            let (id, count) = try await upload.create()
+            #expect(count == 3)
+            let urls = try await upload.sign(id, [1, 2, 3])
+            for part in [1, 3] { #expect(try await upload.put(part, url: try #require(urls[part])).status == 200) }
+            let listed = try await client.json(.get, "/api/uploads/\(id)/parts").object["parts"] as? [[String: Any]] ?? []
+            let claimed = listed.map { #"{"partNumber":\#($0["partNumber"] ?? 0),"etag":"\#($0["etag"] ?? "")"}"# }
+                + [#"{"partNumber":2,"etag":"forged"}"#]
+            let forged = try await client.json(.post, "/api/uploads/\(id)/complete", #"{"parts":[\#(claimed.joined(separator: ","))]}"#)
+            #expect(forged.status == 400)
+            let videoID = try #require(UUID(uuidString: id))
+            #expect(try await state.store.video(videoID)?.status == .uploading)
+
+            #expect(try await upload.put(2, url: try #require(urls[2])).status == 200)
+            #expect(try await upload.complete(id) == 202)
+            let again = try await client.json(.post, "/api/uploads/\(id)/complete", #"{"parts":[]}"#)
+            #expect(again.status == 202, "\(again.object)")
+            #expect(try await state.store.video(videoID)?.status == .processing)
+        }
+    }
+
     @Test func aFullDiskRefusesNewUploadsWith507() async throws {
         let state = try await makeState { $0.minFreeMiB = Int.max >> 21 }
         try await buildApplication(state).test(.router) { client in

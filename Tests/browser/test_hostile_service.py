@@ -146,3 +146,67 @@ def test_hostile_uploads_fail_their_jobs_and_never_the_server():
         watch.running = False
         stop(process)
         shutil.rmtree(data, ignore_errors=True)
+
+
+def child_transcoders(marker):
+    """PIDs of processes whose command line names `marker` (supervised transcoders)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                command = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
+                if "--supervised" in command and any(marker in part for part in command):
+                    found.append(int(entry.name))
+            except OSError:
+                pass
+    return found
+
+
+def test_a_server_killed_mid_transcode_leaves_no_child_and_no_crash_loop():
+    """kill -9 of `vstream serve` while a job runs: its transcoder dies with it (no orphan),
+    and after restarts the video ends FAILED once its attempts, counted in the row, are
+    spent; it never loops."""
+    data = tempfile.mkdtemp(prefix="vstream-killed-")
+    hang = Path(data) / "hang.mp4"
+    hang.write_bytes(b"#vstream-failpoint:hang\n" + bytes(4096))
+    env = dict(os.environ, VSTREAM_FAILPOINT="transcoder", VSTREAM_MAX_ATTEMPTS="2", VSTREAM_JOB_TIMEOUT_SECONDS="600")
+    process, base = start_vstream(data, env=env)
+    try:
+        video = upload(base, hang)
+        for _ in range(2):  # each start runs (and counts) one more attempt
+            deadline = time.time() + 30
+            while time.time() < deadline and not child_transcoders(data):
+                time.sleep(0.2)
+            assert child_transcoders(data), "the job's transcoder never started"
+            process.kill()
+            process.wait()
+            time.sleep(1)
+            assert child_transcoders(data) == [], "the transcoder outlived its server"
+            process, base = start_vstream(data, env=env)
+        final = wait_final(base, {"hang": video}, timeout=30)
+        assert final["hang"]["status"] == "FAILED", final
+        assert "did not finish after 2 attempts" in final["hang"]["error"]
+        assert child_transcoders(data) == []
+    finally:
+        stop(process)
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def test_a_slow_loris_connection_is_closed():
+    """A client that sends half a request head and then nothing is cut off at the idle
+    timeout, and the server goes on answering others."""
+    import socket
+    data = tempfile.mkdtemp(prefix="vstream-loris-")
+    process, base = start_vstream(data, env=dict(os.environ, VSTREAM_IDLE_TIMEOUT_SECONDS="2"))
+    try:
+        port = int(base.rstrip("/").rsplit(":", 1)[1])
+        loris = socket.create_connection(("127.0.0.1", port))
+        loris.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        loris.settimeout(10)
+        started = time.time()
+        assert loris.recv(1024) == b"", "the server answered a request that never ended"
+        assert time.time() - started < 8
+        assert call(base + "healthz")[0] == 200
+    finally:
+        stop(process)
+        shutil.rmtree(data, ignore_errors=True)

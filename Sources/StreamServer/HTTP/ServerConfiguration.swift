@@ -56,8 +56,8 @@ public struct ServerConfiguration: Sendable {
     public var allowedHosts: [String] = []
     /// `VSTREAM_MAX_EVENT_STREAMS`: concurrent SSE streams per server (503 past it).
     public var maxEventStreams = 10_000
-    /// A connection that sends nothing for this long while its request is read is closed
-    /// (slow-loris); a response being streamed (SSE) is not affected.
+    /// `VSTREAM_IDLE_TIMEOUT_SECONDS`: a connection that sends nothing for this long
+    /// while its request is read is closed (slow-loris); a streamed response (SSE) is not.
     public var idleTimeoutSeconds: Int64 = 30
     /// `VSTREAM_UPLOAD_TTL_HOURS`: an upload still UPLOADING this long after it began is
     /// aborted and its row removed.
@@ -101,6 +101,9 @@ public struct ServerConfiguration: Sendable {
         }
         configuration.allowedHosts = (environment["VSTREAM_ALLOWED_HOSTS"] ?? "").split(separator: ",")
             .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        if let seconds = environment["VSTREAM_IDLE_TIMEOUT_SECONDS"].flatMap(Int64.init), seconds > 0 {
+            configuration.idleTimeoutSeconds = seconds
+        }
         if let hours = environment["VSTREAM_UPLOAD_TTL_HOURS"].flatMap(Double.init), hours > 0, hours.isFinite {
             configuration.uploadTTLHours = hours
         }
