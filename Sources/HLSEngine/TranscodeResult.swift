@@ -26,4 +26,8 @@ public struct TranscodeResult: Sendable, Codable, Equatable {
     /// "poster.jpg" (relative to the output) when one was written.
     public var poster: String?
     public var wallSeconds: Double
+    /// Packets the decoders rejected as corrupt and skipped, and gaps in the audio
+    /// (packets lost) filled with silence. Both 0 for a sound file.
+    public var corruptPackets: Int = 0
+    public var filledAudioGaps: Int = 0
 }

@@ -87,6 +87,22 @@ struct HostileInputTests {
         return last
     }
 
+    /// A disk that fills during the transcode: one clean error that says so, and the
+    /// output folder left empty. Needs a tmpfs of 3 MiB (root, as in `make test` and CI).
+    @Test(.enabled(if: getuid() == 0)) func aDiskThatFillsFailsTheTranscodeCleanly() throws {
+        let mountPoint = Fixtures.temporaryDirectory("full-disk")
+        let mounted = try Command.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", mountPoint])
+        try #require(mounted.status == 0, "cannot mount a tmpfs here: \(mounted.stderr)")
+        defer { _ = try? Command.run(["umount", mountPoint]) }
+        let input = Fixtures.path("h264_1080p30_stereo.mp4")
+        let run = try Command.run([CommandLineTests.binary, "transcode", input, "-o", mountPoint + "/hls"])
+        #expect(run.status == 1, "exit \(run.status): \(run.stderr)")
+        let lines = run.stderr.split(separator: "\n")
+        #expect(lines.count == 1 && lines.first?.contains(input) == true && run.stderr.contains("No space left"), "\(run.stderr)")
+        let left = (try? FileManager.default.contentsOfDirectory(atPath: mountPoint + "/hls")) ?? []
+        #expect(left.isEmpty, "left \(left)")
+    }
+
     /// Every input the fuzzer ever crashed on, replayed through the same target.
     @Test func fuzzRegressionsReplayCleanly() throws {
         let replay = URL(fileURLWithPath: CommandLineTests.binary).deletingLastPathComponent()

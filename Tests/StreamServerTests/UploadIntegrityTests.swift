@@ -37,6 +37,12 @@ struct UploadIntegrityTests {
             let (id, count) = try await upload.create()
             #expect(count == 3)
             let urls = try await upload.sign(id, [1, 2, 3])
+            // A body that ends short (but cleanly) is refused and leaves nothing listed.
+            let short = try await client.execute(uri: try #require(urls[1]), method: .put,
+                                                 body: ByteBuffer(bytes: upload.data.prefix(1000))) { $0.status.code }
+            #expect(short == 400)
+            let none = try await client.json(.get, "/api/uploads/\(id)/parts").object["parts"] as? [[String: Any]] ?? []
+            #expect(none.isEmpty, "\(none)")
             for part in [1, 3] { #expect(try await upload.put(part, url: try #require(urls[part])).status == 200) }
             let listed = try await client.json(.get, "/api/uploads/\(id)/parts").object["parts"] as? [[String: Any]] ?? []
             let claimed = listed.map { #"{"partNumber":\#($0["partNumber"] ?? 0),"etag":"\#($0["etag"] ?? "")"}"# }

@@ -65,7 +65,8 @@ struct TranscodePipeline {
                 masterPlaylist: output.masterPath, durationSeconds: result.duration,
                 sourceFrames: info.video.frameCount, hasAudio: info.audio != nil,
                 segmentFormat: options.segmentFormat, renditions: result.renditions,
-                poster: FileManager.default.fileExists(atPath: output.posterPath) ? "poster.jpg" : nil, wallSeconds: wall)
+                poster: FileManager.default.fileExists(atPath: output.posterPath) ? "poster.jpg" : nil, wallSeconds: wall,
+                corruptPackets: result.corruptPackets, filledAudioGaps: result.filledAudioGaps)
         } catch {
             output?.removeEverythingWritten()
             throw TranscodeError(input: inputPath, reason: Self.reason(for: error, cancelledByRequest: cancellation.wasCancelledByRequest))
@@ -83,7 +84,8 @@ struct TranscodePipeline {
     }
 
     private func transcode(input: InputFile, info: MediaInfo, renditions: [Rendition],
-                           output: OutputDirectory) throws -> (duration: Double, renditions: [TranscodeResult.RenditionResult]) {
+                           output: OutputDirectory) throws
+        -> (duration: Double, renditions: [TranscodeResult.RenditionResult], corruptPackets: Int, filledAudioGaps: Int) {
         let maxPixels = SourceBounds.maxPixels
         guard let videoStream = input.stream(Int32(info.video.streamIndex)) else { throw TranscodeError.Reason.noVideoStream }
         let decoder = try Decoder(stream: videoStream, threads: Int32(options.decoderThreads), maxPixels: maxPixels)
@@ -146,12 +148,13 @@ struct TranscodePipeline {
         guard decode.decodedFrames > 0 else { throw TranscodeError.Reason.notMedia("no video frame could be decoded") }
 
         progress.stage(.finalizing)
-        return try PlaylistWriter(output: output, format: options.segmentFormat, hasAudio: audio != nil)
+        let written = try PlaylistWriter(output: output, format: options.segmentFormat, hasAudio: audio != nil)
             .write(workers.map { worker in
                 PlaylistWriter.Variant(
                     rendition: worker.rendition, segments: worker.segments,
                     initializationBytes: worker.initializationBytes,
                     codecs: worker.codecs ?? "avc1.640028", frames: worker.framesEncoded)
             })
+        return (written.duration, written.renditions, decode.corruptPackets, decode.filledAudioGaps)
     }
 }

@@ -1,3 +1,4 @@
+import CAV
 import Foundation
 
 /// Where the muxer's bytes go: the file of the segment being written, counted.
@@ -40,13 +41,14 @@ final class SegmentFile {
         return bytesWritten
     }
 
-    /// Called from the AVIO write callback. Returns the count written or -1.
+    /// Called from the AVIO write callback. Returns the count written, or AVERROR(errno).
     func write(_ buffer: UnsafePointer<UInt8>, count: Int) -> Int32 {
         guard let handle else { return Int32(count) }  // discarding
         let written = fwrite(buffer, 1, count, handle)
         guard written == count else {
-            failure = "write \(path ?? ""): \(String(cString: strerror(errno)))"
-            return -1
+            let code = errno
+            failure = "write \(path ?? ""): \(String(cString: strerror(code)))"
+            return cav_averror(code)
         }
         bytesWritten += Int64(count)
         return Int32(count)

@@ -198,17 +198,20 @@ final class SegmentedMuxer {
         packet.pointer.pointee.dts += offset
         packet.pointer.pointee.stream_index = stream
         av_packet_rescale_ts(packet.pointer, from, target.pointee.time_base)
-        try check(av_write_frame(context, packet.pointer), "av_write_frame")
+        let status = av_write_frame(context, packet.pointer)
+        // The file's own error first: libavformat only sees that the write failed.
         if let failure = file.failure { throw TranscodeError.Reason.io(failure) }
+        try check(status, "av_write_frame")
     }
 
     /// Flushes the fragment in progress into the current file and closes it.
     private func closeSegment() throws {
         guard open, let io else { return }
-        try check(av_write_frame(context, nil), "av_write_frame(flush)")
+        let status = av_write_frame(context, nil)
         avio_flush(io)
         segments[segments.count - 1].bytes = file.close()
         if let failure = file.failure { throw TranscodeError.Reason.io(failure) }
+        try check(status, "av_write_frame(flush)")
         open = false
     }
 

@@ -109,12 +109,9 @@ struct UploadRoutes {
         let stored: UploadedPart
         do {
             stored = try await storage.writePart(uploadID: video.uploadID ?? "", partNumber: number,
-                                                       maxBytes: expected, chunks: chunks)
+                                                 expectedBytes: expected, chunks: chunks)
         } catch StorageError.invalidPart(let reason) {
-            throw APIError.tooLarge(reason)
-        }
-        guard stored.size == expected else {
-            throw APIError.badRequest("part \(number) has \(stored.size) bytes; expected \(expected)")
+            throw reason.contains("larger") ? APIError.tooLarge(reason) : APIError.badRequest(reason)
         }
         return Response(status: .ok, headers: [.eTag: "\"\(stored.etag)\"", .accessControlExposeHeaders: "ETag"])
     }

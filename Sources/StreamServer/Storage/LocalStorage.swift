@@ -29,9 +29,12 @@ public struct LocalStorage: ObjectStorage {
         return uploadID
     }
 
-    /// Stores one part from a stream of chunks; refuses more than `maxBytes`.
-    public func writePart(uploadID: String, partNumber: Int, maxBytes: Int64,
+    /// Stores one part from a stream of chunks. It must be exactly `expectedBytes`: a body
+    /// that is longer, shorter or cut off leaves nothing listed, so a resumed upload
+    /// sends that part again.
+    public func writePart(uploadID: String, partNumber: Int, expectedBytes: Int64,
                           chunks: some AsyncSequence<[UInt8], any Error>) async throws -> UploadedPart {
+        let maxBytes = expectedBytes
         let directory = try uploadDirectory(uploadID)
         guard FileManager.default.fileExists(atPath: directory.path) else { throw StorageError.noSuchUpload }
         let temporary = directory.appendingPathComponent("\(partNumber).incoming-\(UUID().uuidString)")
@@ -47,6 +50,9 @@ public struct LocalStorage: ObjectStorage {
                 try handle.write(contentsOf: chunk)
             }
             try handle.close()
+            guard size == expectedBytes else {
+                throw StorageError.invalidPart("part \(partNumber) has \(size) bytes; expected \(expectedBytes)")
+            }
         } catch {
             try? handle.close()
             try? FileManager.default.removeItem(at: temporary)
