@@ -82,6 +82,7 @@ struct RequestGuardTests {
             let aborted = try await Self.request("DELETE", base + "/api/uploads/\(id)")
             #expect(aborted.status == 204)
             #expect(try await open.value == 200)
+            for _ in 0..<40 where state.eventStreams.inUse != 0 { try await Task.sleep(for: .milliseconds(50)) }
             #expect(state.eventStreams.inUse == 0)
         }
     }

@@ -81,8 +81,19 @@ final class EventStreamSlots: Sendable {
 
     init(limit: Int) { self.limit = max(1, limit) }
 
+    /// A taken slot, given back when the last reference goes: after the stream ends, and
+    /// also when a response is dropped before its body ever runs (a client gone early).
+    final class Slot: Sendable {
+        private let slots: EventStreamSlots
+        fileprivate init(_ slots: EventStreamSlots) { self.slots = slots }
+        deinit { slots.release() }
+    }
+
+    /// A slot, or nil when all are taken.
+    func take() -> Slot? { acquire() ? Slot(self) : nil }
+
     /// Takes a slot; false when all are taken.
-    func acquire() -> Bool {
+    private func acquire() -> Bool {
         while true {
             let current = used.load(ordering: .relaxed)
             guard current < limit else { return false }
@@ -90,6 +101,6 @@ final class EventStreamSlots: Sendable {
         }
     }
 
-    func release() { used.subtract(1, ordering: .acquiringAndReleasing) }
+    private func release() { used.subtract(1, ordering: .acquiringAndReleasing) }
     var inUse: Int { used.load(ordering: .relaxed) }
 }

@@ -101,19 +101,15 @@ struct EventStream {
     }
 
     func response(_ request: Request, video: VideoRecord) async throws -> Response {
-        let slots = state.eventStreams
-        guard slots.acquire() else {
+        guard let slot = state.eventStreams.take() else {
             throw APIError(503, "too many live event streams on this server; try again shortly", retryAfter: 5)
         }
-        do {
-            return try await stream(request, video: video, releasing: slots)
-        } catch {
-            slots.release()
-            throw error
-        }
+        return try await stream(request, video: video, holding: slot)
     }
 
-    private func stream(_ request: Request, video: VideoRecord, releasing slots: EventStreamSlots) async throws -> Response {
+    /// `slot` is held by the response body: it is given back when the body is done with,
+    /// whether it ran to the end, failed, or never ran.
+    private func stream(_ request: Request, video: VideoRecord, holding slot: EventStreamSlots.Slot) async throws -> Response {
         let lastEventID = HTTPField.Name("Last-Event-ID").flatMap { request.headers[$0] }.flatMap(Int.init)
         let hub = state.hub
         let id = video.id
@@ -124,7 +120,7 @@ struct EventStream {
         let store = state.store
         let initial = Self.stateEvent(video, live: current, playbackURL: playbackURL)
         let body = ResponseBody { writer in
-            defer { slots.release() }
+            _ = slot  // captured: the body holds the slot for as long as it exists
             if initial.id != lastEventID || lastEventID == nil { try await writer.write(Self.encode(initial)) }
             if initial.kind == .ready || initial.kind == .failed {
                 try await writer.finish(nil)

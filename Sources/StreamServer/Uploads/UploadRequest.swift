@@ -48,7 +48,10 @@ public struct UploadPlan: Sendable, Equatable, Encodable {
         guard size > 0 else { throw .badRequest("the file is empty") }
         guard size <= maxBytes else { throw .tooLarge("the file is \(size) bytes; the limit is \(maxBytes)") }
         let mediaType = contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
-        guard mediaType.hasPrefix("video/") else {
+        // video/ and a subtype of RFC 6838 restricted-name characters (as web/openapi.yaml says).
+        let subtype = mediaType.dropFirst("video/".count)
+        let restricted = Set("abcdefghijklmnopqrstuvwxyz0123456789!#$&^_.+-")
+        guard mediaType.hasPrefix("video/"), !subtype.isEmpty, subtype.allSatisfy(restricted.contains) else {
             throw .unsupportedMediaType("content type \(mediaType) is not a video")
         }
         let parts = (size + Self.partSize - 1) / Self.partSize
