@@ -30,18 +30,14 @@ final class InputIO {
     }
 
     deinit {
-        if let context {
-            var buffer: UnsafeMutablePointer<UInt8>? = context.pointee.buffer
-            av_freep(&buffer)
-            var owned: UnsafeMutablePointer<AVIOContext>? = context
-            avio_context_free(&owned)
-        }
+        if let context { freeCustomIO(context) }
     }
 
     private func read(_ bytes: UnsafeMutablePointer<UInt8>, count: Int32) -> Int32 {
         do {
             let read = try source.read(at: position, into: UnsafeMutableRawBufferPointer(start: bytes, count: Int(count)))
-            guard read > 0 else { return cav_error_eof() }
+            // A source that claims more than was asked for is held to the buffer's size.
+            guard read > 0, read <= Int(count) else { return read > 0 ? cav_error_io() : cav_error_eof() }
             position += Int64(read)
             return Int32(read)
         } catch {

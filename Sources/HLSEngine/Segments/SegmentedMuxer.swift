@@ -118,12 +118,7 @@ final class SegmentedMuxer {
     }
 
     deinit {
-        if let io {
-            var buffer: UnsafeMutablePointer<UInt8>? = io.pointee.buffer
-            av_freep(&buffer)
-            var context: UnsafeMutablePointer<AVIOContext>? = io
-            avio_context_free(&context)
-        }
+        if let io { freeCustomIO(io) }
         avformat_free_context(context)
     }
 

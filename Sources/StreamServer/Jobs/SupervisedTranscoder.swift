@@ -125,12 +125,18 @@ private final class SupervisedSession: Sendable {
         }
         defer { watchdog.cancel() }
         let status: Int32 = await withCheckedContinuation { continuation in
-            let stderrReader = Thread { [self] in readErrors() }
+            let stderrDone = DispatchSemaphore(value: 0)
+            let stderrReader = Thread { [self] in
+                readErrors()
+                stderrDone.signal()
+            }
             stderrReader.start()
             let reader = Thread { [self] in
                 readMessages()
                 let status = child.process.wait()
                 close(child.output)
+                // Its last words (an allocation failure, say) decide how its death reads.
+                stderrDone.wait()
                 state.withLock { $0.finished = true }
                 continuation.resume(returning: status)
             }
