@@ -1,29 +1,20 @@
 // The vstream page: resumable direct-to-storage uploads, live transcode progress,
-// and playback. Plain ES module, no build step.
+// playback, the caller's own videos and the public ones, and /watch/{id}.
+// Plain ES modules, no build step. Credentials: see api.js.
 //
 // Upload protocol (the same against R2 and the embedded default):
-//   POST /api/uploads            -> {videoId, partSize, partCount}
+//   POST /api/uploads            -> {videoId, partSize, partCount, ownerToken?}
 //   GET  /api/uploads/:id/parts  -> the parts storage already has (resume)
 //   POST /api/uploads/:id/sign   -> presigned part URLs, in batches, on demand
 //   PUT  <signed url>            -> one 10 MiB part; the ETag header identifies it
 //   POST /api/uploads/:id/complete
+import { api, appToken, followEvents, ownerTokens } from "./api.js";
+
 const PARALLEL = 4;
 const SIGN_BATCH = 20;
 const $ = (id) => document.getElementById(id);
 
 const fingerprint = (file) => `vstream.upload:${file.name}:${file.size}:${file.lastModified}`;
-
-async function api(method, path, body) {
-  const response = await fetch(path, {
-    method,
-    headers: body ? { "content-type": "application/json" } : {},
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await response.text();
-  const data = text ? JSON.parse(text) : {};
-  if (!response.ok) throw Object.assign(new Error(data.error || response.statusText), { status: response.status });
-  return data;
-}
 
 class Upload {
   constructor(file) {
@@ -42,7 +33,7 @@ class Upload {
     const saved = JSON.parse(localStorage.getItem(key) || "null");
     if (saved) {
       try {
-        const { parts } = await api("GET", `/api/uploads/${saved.videoId}/parts`);
+        const { parts } = await api("GET", `/api/uploads/${saved.videoId}/parts`, undefined, saved.videoId);
         Object.assign(this, saved);
         for (const part of parts) {
           this.done.set(part.partNumber, part.etag);
@@ -56,8 +47,10 @@ class Upload {
     if (!this.videoId) {
       const created = await api("POST", "/api/uploads", {
         filename: this.file.name, size: this.file.size, lastModified: this.file.lastModified,
-        contentType: this.file.type || "video/mp4", title: this.file.name,
+        contentType: this.file.type || "video/mp4", title: this.file.name, visibility: $("visibility").value,
       });
+      // Shown once: the only credential of an anonymous upload.
+      if (created.ownerToken) ownerTokens.set(created.videoId, created.ownerToken);
       Object.assign(this, { videoId: created.videoId, partSize: created.partSize, partCount: created.partCount });
       localStorage.setItem(key, JSON.stringify({ videoId: this.videoId, partSize: this.partSize, partCount: this.partCount }));
     }
@@ -77,10 +70,10 @@ class Upload {
     await Promise.all(workers);
     if (this.cancelled || this.paused || this.done.size < this.partCount) return;
     // Complete with what storage says it has, not what we remember.
-    const { parts } = await api("GET", `/api/uploads/${this.videoId}/parts`);
+    const { parts } = await api("GET", `/api/uploads/${this.videoId}/parts`, undefined, this.videoId);
     await api("POST", `/api/uploads/${this.videoId}/complete`, {
       parts: parts.map((p) => ({ partNumber: p.partNumber, etag: p.etag })),
-    });
+    }, this.videoId);
     localStorage.removeItem(fingerprint(this.file));
     $("pause").hidden = $("resume").hidden = $("cancel").hidden = true;
     followTranscode(this.videoId);
@@ -109,7 +102,7 @@ class Upload {
     const cached = this.urls.get(partNumber);
     if (!force && cached && cached.expiresAt - Date.now() > 60_000) return cached.url;
     const batch = [partNumber, ...this.pending().filter((n) => n !== partNumber && !this.urls.has(n))].slice(0, SIGN_BATCH);
-    const { urls, expiresAt } = await api("POST", `/api/uploads/${this.videoId}/sign`, { partNumbers: batch });
+    const { urls, expiresAt } = await api("POST", `/api/uploads/${this.videoId}/sign`, { partNumbers: batch }, this.videoId);
     for (const [n, url] of Object.entries(urls)) this.urls.set(Number(n), { url, expiresAt: Date.parse(expiresAt) });
     return this.urls.get(partNumber).url;
   }
@@ -160,9 +153,12 @@ class Upload {
     this.cancelled = true;
     for (const xhr of this.inFlight.values()) xhr?.abort();
     localStorage.removeItem(fingerprint(this.file));
-    if (this.videoId) await api("DELETE", `/api/uploads/${this.videoId}`).catch(() => {});
+    if (this.videoId) {
+      await api("DELETE", `/api/uploads/${this.videoId}`, undefined, this.videoId).catch(() => {});
+      ownerTokens.forget(this.videoId);
+    }
     $("job").hidden = true;
-    refreshList();
+    refreshLists();
   }
 
   report() {
@@ -188,28 +184,32 @@ function showError(message) {
 
 function followTranscode(videoId) {
   $("transcode-text").textContent = "transcoding…";
-  const events = new EventSource(`/api/videos/${videoId}/events`);
-  const update = (event) => {
-    const data = JSON.parse(event.data);
+  const update = (data) => {
     $("transcode-bar").style.width = `${data.percent}%`;
     const frames = data.framesTotal ? ` (${data.framesDone}/${data.framesTotal} frames, ${(data.fps || 0).toFixed(1)} fps)` : "";
     $("transcode-text").textContent = `${data.stage || data.status.toLowerCase()} ${data.percent.toFixed(1)}%${frames}`;
   };
-  events.addEventListener("state", update);
-  events.addEventListener("progress", update);
-  events.addEventListener("ready", (event) => {
-    const data = JSON.parse(event.data);
-    $("transcode-bar").style.width = "100%";
-    $("transcode-text").textContent = "ready: transcoding 100%";
-    events.close();
-    play(data.playbackUrl);
-    refreshList();
+  const stop = followEvents(videoId, (kind, data) => {
+    if (kind === "state" || kind === "progress") update(data);
+    if (kind === "ready") {
+      stop();
+      $("transcode-bar").style.width = "100%";
+      $("transcode-text").textContent = "ready: transcoding 100%";
+      playVideo(videoId, data.playbackUrl).catch((error) => showError(error.message));
+      refreshLists();
+    }
+    if (kind === "failed") {
+      stop();
+      showError(`transcoding failed: ${data.error}`);
+      refreshLists();
+    }
   });
-  events.addEventListener("failed", (event) => {
-    showError(`transcoding failed: ${JSON.parse(event.data).error}`);
-    events.close();
-    refreshList();
-  });
+}
+
+/** Plays a video: from its public URL, or (private) from a playback URL asked for now. */
+async function playVideo(videoId, publicURL) {
+  const url = publicURL || (await api("POST", `/api/videos/${videoId}/playback`, {}, videoId)).playbackUrl;
+  play(url);
 }
 
 function play(url) {
@@ -219,34 +219,119 @@ function play(url) {
   player.play().catch(() => {});
 }
 
-async function refreshList() {
-  const { videos } = await api("GET", "/api/videos");
-  const list = $("videos");
-  list.replaceChildren(...videos.map((video) => {
-    const item = document.createElement("li");
-    if (video.posterUrl) {
-      const poster = document.createElement("img");
-      poster.src = video.posterUrl;
-      poster.alt = "";
-      poster.className = "poster";
-      item.append(poster);
+/** The caller's own videos: by the app's JWT, or by the owner tokens this browser keeps. */
+async function myVideos() {
+  if (appToken()) return (await api("GET", "/api/videos?owner=me")).videos;
+  const videos = [];
+  for (const id of ownerTokens.videoIds()) {
+    try {
+      videos.push(await api("GET", `/api/videos/${id}`, undefined, id));
+    } catch (error) {
+      if (error.status === 404 || error.status === 403) ownerTokens.forget(id); // deleted, or not ours
     }
-    const title = document.createElement("span");
-    title.textContent = `${video.title} — ${video.status}${video.status === "PROCESSING" ? ` ${video.progress.toFixed(0)}%` : ""}`;
-    item.append(title);
-    if (video.playbackUrl) {
-      const button = document.createElement("button");
-      button.textContent = "Play";
-      button.onclick = () => play(video.playbackUrl);
-      item.append(button);
+  }
+  return videos.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+}
+
+function videoItem(video) {
+  const item = document.createElement("li");
+  item.dataset.videoId = video.id;
+  if (video.posterUrl) {
+    const poster = document.createElement("img");
+    poster.src = video.posterUrl;
+    poster.alt = "";
+    poster.className = "poster";
+    item.append(poster);
+  }
+  const title = document.createElement("a");
+  title.className = "title";
+  title.href = `/watch/${video.id}`;
+  title.textContent = video.title;
+  const state = document.createElement("span");
+  state.className = "state";
+  state.textContent = `${video.status}${video.status === "PROCESSING" ? ` ${video.progress.toFixed(0)}%` : ""} · ${video.visibility}`;
+  item.append(title, state);
+  if (video.status === "READY") {
+    const button = document.createElement("button");
+    button.textContent = "Play";
+    button.className = "play";
+    button.onclick = () => playVideo(video.id, video.playbackUrl).catch((error) => showError(error.message));
+    item.append(button);
+  }
+  if (video.canEdit) item.append(editControls(video));
+  if (video.error) {
+    const error = document.createElement("small");
+    error.textContent = video.error;
+    item.append(error);
+  }
+  return item;
+}
+
+/** Rename, visibility and delete: shown only where the API says the caller may edit. */
+function editControls(video) {
+  const controls = document.createElement("span");
+  controls.className = "edit";
+  const name = document.createElement("input");
+  name.className = "rename-input";
+  name.value = video.title;
+  name.setAttribute("aria-label", "title");
+  const rename = document.createElement("button");
+  rename.className = "rename";
+  rename.textContent = "Rename";
+  rename.onclick = () => change(video.id, { title: name.value });
+  const visibility = document.createElement("select");
+  visibility.className = "visibility";
+  visibility.setAttribute("aria-label", "visibility");
+  for (const value of ["public", "unlisted", "private"]) visibility.add(new Option(value, value, false, value === video.visibility));
+  visibility.onchange = () => change(video.id, { visibility: visibility.value });
+  const remove = document.createElement("button");
+  remove.className = "delete";
+  remove.textContent = "Delete";
+  remove.onclick = async () => {
+    if (!confirm(`Delete “${video.title}”? This cannot be undone.`)) return;
+    try {
+      await api("DELETE", `/api/videos/${video.id}`, undefined, video.id);
+      ownerTokens.forget(video.id);
+    } catch (error) { showError(error.message); }
+    refreshLists();
+  };
+  controls.append(name, rename, visibility, remove);
+  return controls;
+}
+
+async function change(videoId, settings) {
+  try {
+    await api("PATCH", `/api/videos/${videoId}`, settings, videoId);
+  } catch (error) { showError(error.message); }
+  refreshLists();
+}
+
+async function refreshLists() {
+  // Not while the owner is editing a row: a refresh would replace what they type.
+  if (document.activeElement?.closest("#my-videos")) return;
+  const mine = await myVideos().catch((error) => { showError(error.message); return []; });
+  const ids = new Set(mine.map((video) => video.id));
+  const { videos } = await api("GET", "/api/videos").catch(() => ({ videos: [] }));
+  $("my-videos").replaceChildren(...mine.map(videoItem));
+  $("my-videos-empty").hidden = mine.length > 0;
+  $("videos").replaceChildren(...videos.filter((video) => !ids.has(video.id)).map(videoItem));
+}
+
+/** /watch/{id}: the video alone, with its link to copy. */
+async function watch(videoId) {
+  $("watch").hidden = false;
+  try {
+    const video = await api("GET", `/api/videos/${videoId}`, undefined, videoId);
+    $("watch-title").textContent = video.title;
+    if (video.status !== "READY") {
+      $("watch-state").textContent = `This video is ${video.status.toLowerCase()}.`;
+      return;
     }
-    if (video.error) {
-      const error = document.createElement("small");
-      error.textContent = video.error;
-      item.append(error);
-    }
-    return item;
-  }));
+    await playVideo(video.id, video.playbackUrl);
+  } catch (error) {
+    $("watch-title").textContent = "This video cannot be played";
+    showError(error.message);
+  }
 }
 
 let current = null;
@@ -278,5 +363,8 @@ $("player").addEventListener("resize", () => {
   const player = $("player");
   $("rendition").textContent = `playing ${player.videoWidth}x${player.videoHeight}`;
 });
-refreshList().catch(() => {});
-setInterval(() => refreshList().catch(() => {}), 5000);
+$("copy-link").onclick = () => navigator.clipboard?.writeText(location.href);
+const watching = location.pathname.match(/^\/watch\/([0-9a-f-]{36})$/i);
+if (watching) watch(watching[1].toLowerCase());
+refreshLists();
+setInterval(() => refreshLists(), 5000);

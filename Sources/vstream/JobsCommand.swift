@@ -36,7 +36,7 @@ struct JobsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let queue = try JobsCommand.queue()
-            var configuration = ServerConfiguration.fromEnvironment()
+            var configuration = try ServerConfiguration.fromEnvironment()
             configuration.embeddedWorker = false
             let state = try await ServerState(configuration: configuration)
             let wanted = Set(ids.map { $0.lowercased() })

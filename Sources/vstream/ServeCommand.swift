@@ -13,10 +13,11 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Data directory of the embedded default (env VSTREAM_DATA_DIR).") var dataDir: String?
     @Option(help: "The web page's folder (env VSTREAM_WEB_DIR).") var webDir: String?
     @Flag(help: "Do not run the transcode worker in this process.") var noWorker = false
+    @Option(help: "Also serve Prometheus /metrics on this port of 127.0.0.1, with no API key asked.") var metricsPort: Int?
 
     func run() async throws {
         ServiceRuntime.bootstrap()
-        var configuration = ServerConfiguration.fromEnvironment()
+        var configuration = try ServerConfiguration.fromEnvironment()
         configuration.transcoderExecutable = ServiceRuntime.ownExecutable
         if let host { configuration.host = host }
         if let port { configuration.port = port }
@@ -29,6 +30,8 @@ struct ServeCommand: AsyncParsableCommand {
         defer { worker?.cancel() }
         let sweeper = Task { await state.runUploadSweeper(logger: ServiceRuntime.logger) }
         defer { sweeper.cancel() }
+        let metrics = metricsPort.map { port in Task { try await MetricsServer.run(port: port) } }
+        defer { metrics?.cancel() }
         let data = URL(fileURLWithPath: configuration.dataDirectory).standardizedFileURL.path
         let host = configuration.host
         let app = buildApplication(state) { port in

@@ -16,7 +16,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Seconds a job may go without a heartbeat before another worker takes it over.") var visibilityTimeout = 60
     @Option(help: "Seconds a running job gets to finish after SIGTERM before it is handed back.") var gracePeriod = 30
     @Option(help: "Attempts per job before it is dead-lettered (env VSTREAM_MAX_ATTEMPTS).") var maxAttempts: Int?
-    @Option(help: "Serve Prometheus /metrics on this port (127.0.0.1, or HOST).") var metricsPort: Int?
+    @Option(help: "Serve Prometheus /metrics on this port of 127.0.0.1 (no credentials asked).") var metricsPort: Int?
     @Option(help: "Scratch and (without R2) storage directory (env VSTREAM_DATA_DIR).") var dataDir: String?
 
     func validate() throws {
@@ -27,7 +27,7 @@ struct WorkerCommand: AsyncParsableCommand {
 
     func run() async throws {
         ServiceRuntime.bootstrap()
-        var configuration = ServerConfiguration.fromEnvironment()
+        var configuration = try ServerConfiguration.fromEnvironment()
         configuration.transcoderExecutable = ServiceRuntime.ownExecutable
         if let dataDir { configuration.dataDirectory = dataDir }
         guard configuration.redisURL != nil else {
@@ -45,8 +45,7 @@ struct WorkerCommand: AsyncParsableCommand {
         defer { signals.forEach { $0.cancel() } }
         var metrics: Task<Void, any Error>?
         if let metricsPort {
-            let host = configuration.host
-            metrics = Task { try await MetricsServer.run(host: host, port: metricsPort) }
+            metrics = Task { try await MetricsServer.run(port: metricsPort) }
         }
         defer { metrics?.cancel() }
         Terminal.printLine("vstream worker \(worker.consumer) is taking jobs from \(configuration.redisURL ?? "")")
@@ -55,9 +54,11 @@ struct WorkerCommand: AsyncParsableCommand {
     }
 }
 
-/// `/metrics` (and `/healthz`) alone, for a worker process.
+/// `/metrics` (and `/healthz`) alone, on loopback: for a scraper on the same host, which
+/// needs no API key (the public listener's `/metrics` asks for one).
 enum MetricsServer {
-    static func run(host: String, port: Int) async throws {
+    static func run(port: Int) async throws {
+        let host = "127.0.0.1"
         let router = Router()
         router.get("metrics") { _, _ in MetricsExposition() }
         router.get("healthz") { _, _ in "ok" }

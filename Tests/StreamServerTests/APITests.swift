@@ -23,13 +23,15 @@ struct APITests {
         }
     }
 
-    /// Prometheus text, with requests counted by route template and status.
+    /// Prometheus text, with requests counted by route template and status; for a key only.
     @Test func metricsCountRequestsByRouteAndStatus() async throws {
         MetricsExport.bootstrap()
-        let app = buildApplication(try await makeState())
+        let key = "operator-key-for-metrics-0001"
+        let app = buildApplication(try await makeState { $0.access.apiKeys = try APIKeys(pairs: "ops:\(key)") })
         try await app.test(.router) { client in
             _ = try await client.json(.get, "/api/videos/\(UUID().uuidString.lowercased())")
-            try await client.execute(uri: "/metrics", method: .get) { response in
+            #expect(try await client.json(.get, "/metrics").status == 401)
+            try await client.execute(uri: "/metrics", method: .get, headers: [.authorization: "Bearer \(key)"]) { response in
                 #expect(response.status == .ok)
                 #expect(response.headers[.contentType]?.hasPrefix("text/plain; version=0.0.4") == true)
                 let text = String(buffer: response.body)
@@ -78,9 +80,9 @@ struct APITests {
             #expect(try await upload.put(1, url: String(tampered)).status == 403)
             let stretched = try #require(urls[1]).replacingOccurrences(of: "expires=", with: "expires=9")
             #expect(try await upload.put(1, url: stretched).status == 403)
-            #expect(try await client.json(.post, "/api/uploads/\(id)/sign", #"{"partNumbers":[4]}"#).status == 400)
-            #expect(try await client.json(.get, "/api/uploads/\(id)/parts").object["parts"] as? [Any] != nil)
-            #expect((try await client.json(.get, "/api/uploads/\(id)/parts").object["parts"] as? [Any])?.isEmpty == true,
+            #expect(try await client.json(.post, "/api/uploads/\(id)/sign", #"{"partNumbers":[4]}"#, token: upload.token(id)).status == 400)
+            #expect(try await client.json(.get, "/api/uploads/\(id)/parts", token: upload.token(id)).object["parts"] as? [Any] != nil)
+            #expect((try await client.json(.get, "/api/uploads/\(id)/parts", token: upload.token(id)).object["parts"] as? [Any])?.isEmpty == true,
                     "nothing was stored")
         }
         let expiring = buildApplication(try await makeState { $0.partURLLifetime = -1 })
@@ -105,7 +107,7 @@ struct APITests {
             let first = try await upload.put(1, url: try #require(try await upload.sign(id, [1])[1]))
             #expect(first.status == 200 && first.etag != nil)
             // The reopened page asks storage what landed, and sends only the rest.
-            let landed = (try await client.json(.get, "/api/uploads/\(id)/parts").object["parts"] as? [[String: Any]] ?? [])
+            let landed = (try await client.json(.get, "/api/uploads/\(id)/parts", token: upload.token(id)).object["parts"] as? [[String: Any]] ?? [])
                 .compactMap { $0["partNumber"] as? Int }
             #expect(landed == [1])
             let missing = (1...count).filter { !landed.contains($0) }
@@ -167,7 +169,7 @@ struct APITests {
             #expect(FileManager.default.fileExists(atPath: try #require(state.local).objectURL("uploads/\(id)/source").path),
                     "the original is kept for inspection")
             // Deleting the video removes the row and every object.
-            try await client.execute(uri: "/api/videos/\(id)", method: .delete) { #expect($0.status == .noContent) }
+            #expect(try await client.json(.delete, "/api/videos/\(id)", token: upload.token(id)).status == 204)
             #expect(try await client.json(.get, "/api/videos/\(id)").status == 404)
             #expect(!FileManager.default.fileExists(atPath: try #require(state.local).objectURL("uploads/\(id)/source").path))
         }

@@ -19,8 +19,10 @@ struct RedisTests {
 
         func url(_ path: String) -> String { serve.url(path) }
 
-        func json(_ method: String, _ path: String, _ body: String? = nil) throws -> [String: Any] {
-            let response = try HTTPTransfer.perform(method: method, url: url(path), headers: ["content-type": "application/json"],
+        func json(_ method: String, _ path: String, _ body: String? = nil, token: String? = nil) throws -> [String: Any] {
+            var headers = ["content-type": "application/json"]
+            if let token { headers["authorization"] = "Bearer \(token)" }
+            let response = try HTTPTransfer.perform(method: method, url: url(path), headers: headers,
                                                     body: body.map { .data(Data($0.utf8)) } ?? .none)
             return (try? JSONSerialization.jsonObject(with: response.body)) as? [String: Any] ?? [:]
         }
@@ -41,11 +43,12 @@ struct RedisTests {
         let created = try nodeA.json("POST", "/api/uploads",
                                      #"{"filename":"a.mp4","size":\#(file.count),"contentType":"video/mp4","lastModified":1}"#)
         let id = try #require(created["videoId"] as? String)
-        let signed = try nodeA.json("POST", "/api/uploads/\(id)/sign", #"{"partNumbers":[1]}"#)
+        let owner = try #require(created["ownerToken"] as? String)
+        let signed = try nodeA.json("POST", "/api/uploads/\(id)/sign", #"{"partNumbers":[1]}"#, token: owner)
         let partURL = try #require((signed["urls"] as? [String: String])?["1"])
         let put = try HTTPTransfer.perform(method: "PUT", url: nodeA.url(partURL), headers: [:], body: .data(file))
         let etag = try #require(put.headers["etag"])
-        _ = try nodeA.json("POST", "/api/uploads/\(id)/complete", #"{"parts":[{"partNumber":1,"etag":\#(etag)}]}"#)
+        _ = try nodeA.json("POST", "/api/uploads/\(id)/complete", #"{"parts":[{"partNumber":1,"etag":\#(etag)}]}"#, token: owner)
 
         // Node B has no worker: whatever it streams came from node A through Redis.
         let stream = try HTTPTransfer.perform(method: "GET", url: nodeB.url("/api/videos/\(id)/events"), headers: [:], timeout: 90)

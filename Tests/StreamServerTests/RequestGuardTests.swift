@@ -79,7 +79,8 @@ struct RequestGuardTests {
             #expect(refused.status == 503 && refused.headers["retry-after"] == "5")
             // A stream for a video that stops existing ends (at the next recheck of the row),
             // and its slot is free again.
-            let aborted = try await Self.request("DELETE", base + "/api/uploads/\(id)")
+            let owner = try #require(body["ownerToken"] as? String)
+            let aborted = try await Self.request("DELETE", base + "/api/uploads/\(id)", ["authorization": "Bearer \(owner)"])
             #expect(aborted.status == 204)
             #expect(try await open.value == 200)
             for _ in 0..<40 where state.eventStreams.inUse != 0 { try await Task.sleep(for: .milliseconds(50)) }

@@ -35,7 +35,7 @@ struct S3ServiceTests {
                 #expect(put.status == 200 && put.headers["etag"] != nil)
             }
             // ListParts comes from the bucket.
-            let parts = try await client.json(.get, "/api/uploads/\(id)/parts").object["parts"] as? [[String: Any]] ?? []
+            let parts = try await client.json(.get, "/api/uploads/\(id)/parts", token: upload.token(id)).object["parts"] as? [[String: Any]] ?? []
             #expect(parts.count == count)
             #expect(try await upload.complete(id) == 202)
             #expect(try await upload.events(id).last?.event == "ready")

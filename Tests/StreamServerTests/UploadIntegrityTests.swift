@@ -41,20 +41,21 @@ struct UploadIntegrityTests {
             let short = try await client.execute(uri: try #require(urls[1]), method: .put,
                                                  body: ByteBuffer(bytes: upload.data.prefix(1000))) { $0.status.code }
             #expect(short == 400)
-            let none = try await client.json(.get, "/api/uploads/\(id)/parts").object["parts"] as? [[String: Any]] ?? []
+            let none = try await client.json(.get, "/api/uploads/\(id)/parts", token: upload.token(id)).object["parts"] as? [[String: Any]] ?? []
             #expect(none.isEmpty, "\(none)")
             for part in [1, 3] { #expect(try await upload.put(part, url: try #require(urls[part])).status == 200) }
-            let listed = try await client.json(.get, "/api/uploads/\(id)/parts").object["parts"] as? [[String: Any]] ?? []
+            let listed = try await client.json(.get, "/api/uploads/\(id)/parts", token: upload.token(id)).object["parts"] as? [[String: Any]] ?? []
             let claimed = listed.map { #"{"partNumber":\#($0["partNumber"] ?? 0),"etag":"\#($0["etag"] ?? "")"}"# }
                 + [#"{"partNumber":2,"etag":"forged"}"#]
-            let forged = try await client.json(.post, "/api/uploads/\(id)/complete", #"{"parts":[\#(claimed.joined(separator: ","))]}"#)
+            let forged = try await client.json(.post, "/api/uploads/\(id)/complete", #"{"parts":[\#(claimed.joined(separator: ","))]}"#,
+                                             token: upload.token(id))
             #expect(forged.status == 400)
             let videoID = try #require(UUID(uuidString: id))
             #expect(try await state.store.video(videoID)?.status == .uploading)
 
             #expect(try await upload.put(2, url: try #require(urls[2])).status == 200)
             #expect(try await upload.complete(id) == 202)
-            let again = try await client.json(.post, "/api/uploads/\(id)/complete", #"{"parts":[]}"#)
+            let again = try await client.json(.post, "/api/uploads/\(id)/complete", #"{"parts":[]}"#, token: upload.token(id))
             #expect(again.status == 202, "\(again.object)")
             #expect(try await state.store.video(videoID)?.status == .processing)
         }
@@ -137,7 +138,7 @@ struct S3UploadIntegrityTests {
             try await state.storage.completeMultipartUpload(key: row.sourceKey, uploadID: row.uploadID ?? "",
                                                             parts: [(1, etag)])
             let retried = try await client.json(.post, "/api/uploads/\(id)/complete",
-                                                #"{"parts":[{"partNumber":1,"etag":\#(etag)}]}"#)
+                                                #"{"parts":[{"partNumber":1,"etag":\#(etag)}]}"#, token: upload.token(id))
             #expect(retried.status == 202, "\(retried.object)")
             #expect(try await state.store.video(row.id)?.status == .processing)
 

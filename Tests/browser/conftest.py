@@ -10,6 +10,8 @@ import socket
 import subprocess
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -46,6 +48,50 @@ def start_vstream(data: str, env: dict | None = None, port: int | None = None):
         log.seek(0)
         raise AssertionError(f"vstream serve did not print its URL: {log.read()[-2000:]}")
     return process, url
+
+
+def call(url, method="GET", body=None, raw=None, headers=None, token=None):
+    """One API call; returns (status, JSON or bytes). `token` goes in Authorization: Bearer."""
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    if body is not None:
+        request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            payload = response.read()
+            return response.status, (json.loads(payload) if payload[:1] in (b"{", b"[") else payload)
+    except urllib.error.HTTPError as error:
+        payload = error.read()
+        return error.code, (json.loads(payload) if payload[:1] == b"{" else payload)
+
+
+def upload(base, path, token=None, visibility=None):
+    """The page's protocol: create, sign, PUT each part, complete. Returns (video id, the
+    credential the owner sends: `token`, or the ownerToken of an anonymous upload)."""
+    data = Path(path).read_bytes()
+    create = {"filename": Path(path).name, "size": len(data), "contentType": "video/mp4", "lastModified": 1}
+    if visibility:
+        create["visibility"] = visibility
+    status, plan = call(base + "api/uploads", "POST", create, token=token)
+    assert status == 201, plan
+    video, part_size, count = plan["videoId"], plan["partSize"], plan["partCount"]
+    owner = token or plan["ownerToken"]
+    status, signed = call(base + f"api/uploads/{video}/sign", "POST", {"partNumbers": list(range(1, count + 1))},
+                          token=owner)
+    assert status == 200, signed
+    parts = []
+    for number in range(1, count + 1):
+        target = signed["urls"][str(number)]
+        target = target if target.startswith("http") else base.rstrip("/") + target
+        chunk = data[(number - 1) * part_size:number * part_size]
+        request = urllib.request.Request(target, data=chunk, method="PUT")
+        with urllib.request.urlopen(request, timeout=60) as response:
+            parts.append({"partNumber": number, "etag": response.headers.get("ETag")})
+    status, accepted = call(base + f"api/uploads/{video}/complete", "POST", {"parts": parts}, token=owner)
+    assert status == 202, accepted
+    return video, owner
 
 
 def stop(process, sig=signal.SIGTERM):

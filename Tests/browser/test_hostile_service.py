@@ -16,49 +16,15 @@ import subprocess
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
-from conftest import FIXTURES, ROOT, start_vstream, stop
+from conftest import FIXTURES, ROOT, call, start_vstream, stop, upload
+
+# An operator's key: it lists every video and reads every error in full.
+OPERATOR = "hostile-test-operator-key-0001"
+WITH_OPERATOR = {"VSTREAM_API_KEYS": f"ops:{OPERATOR}", "VSTREAM_ANONYMOUS_UPLOADS": "true"}
 
 HOSTILE = FIXTURES / "hostile"
-
-
-def call(url, method="GET", body=None, raw=None, headers=None):
-    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
-    if body is not None:
-        request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            payload = response.read()
-            return response.status, (json.loads(payload) if payload[:1] in (b"{", b"[") else payload)
-    except urllib.error.HTTPError as error:
-        payload = error.read()
-        return error.code, (json.loads(payload) if payload[:1] == b"{" else payload)
-
-
-def upload(base, path):
-    """The page's protocol: create, sign, PUT each part, complete. Returns the video id."""
-    data = Path(path).read_bytes()
-    status, plan = call(base + "api/uploads", "POST", {
-        "filename": Path(path).name, "size": len(data), "contentType": "video/mp4", "lastModified": 1})
-    assert status == 201, plan
-    video, part_size, count = plan["videoId"], plan["partSize"], plan["partCount"]
-    status, signed = call(base + f"api/uploads/{video}/sign", "POST", {"partNumbers": list(range(1, count + 1))})
-    assert status == 200, signed
-    parts = []
-    for number in range(1, count + 1):
-        target = signed["urls"][str(number)]
-        target = target if target.startswith("http") else base.rstrip("/") + target
-        chunk = data[(number - 1) * part_size:number * part_size]
-        request = urllib.request.Request(target, data=chunk, method="PUT")
-        with urllib.request.urlopen(request, timeout=60) as response:
-            parts.append({"partNumber": number, "etag": response.headers.get("ETag")})
-    status, accepted = call(base + f"api/uploads/{video}/complete", "POST", {"parts": parts})
-    assert status == 202, accepted
-    return video
 
 
 class HealthWatch(threading.Thread):
@@ -86,7 +52,7 @@ def wait_final(base, videos, timeout):
         for name, video in videos.items():
             if name in final:
                 continue
-            status, body = call(base + f"api/videos/{video}")
+            status, body = call(base + f"api/videos/{video}", token=OPERATOR)
             if status == 200 and body["status"] in ("READY", "FAILED"):
                 final[name] = body
         time.sleep(0.5)
@@ -104,15 +70,15 @@ def test_hostile_uploads_fail_their_jobs_and_never_the_server():
         (markers / f"failpoint_{kind}.mp4").write_bytes(f"#vstream-failpoint:{kind}\n".encode() + bytes(4096))
     env = dict(os.environ, VSTREAM_FAILPOINT="transcoder", VSTREAM_MAX_DURATION_SECONDS="600",
                VSTREAM_JOB_TIMEOUT_SECONDS="20", VSTREAM_TRANSCODE_MEMORY_MIB="1536",
-               VSTREAM_MAX_ATTEMPTS="2", VSTREAM_RETRY_BASE_SECONDS="0.1")
+               VSTREAM_MAX_ATTEMPTS="2", VSTREAM_RETRY_BASE_SECONDS="0.1", **WITH_OPERATOR)
     process, base = start_vstream(data, env=env)
     watch = HealthWatch(base)
     watch.start()
     try:
-        videos = {name: upload(base, HOSTILE / name) for name in sorted(manifest)}
+        videos = {name: upload(base, HOSTILE / name)[0] for name in sorted(manifest)}
         for marker in sorted(markers.iterdir()):
-            videos[marker.name] = upload(base, marker)
-        videos["good"] = upload(base, FIXTURES / "no_audio.mp4")
+            videos[marker.name] = upload(base, marker)[0]
+        videos["good"] = upload(base, FIXTURES / "no_audio.mp4")[0]
 
         final = wait_final(base, videos, timeout=900)
         for name in sorted(final):
@@ -139,7 +105,7 @@ def test_hostile_uploads_fail_their_jobs_and_never_the_server():
         process, base = start_vstream(data, env=env)
         time.sleep(5)
         assert process.poll() is None
-        status, listing = call(base + "api/videos")
+        status, listing = call(base + "api/videos", token=OPERATOR)
         assert status == 200
         assert [v["id"] for v in listing["videos"] if v["status"] == "PROCESSING"] == []
     finally:
@@ -169,10 +135,11 @@ def test_a_server_killed_mid_transcode_leaves_no_child_and_no_crash_loop():
     data = tempfile.mkdtemp(prefix="vstream-killed-")
     hang = Path(data) / "hang.mp4"
     hang.write_bytes(b"#vstream-failpoint:hang\n" + bytes(4096))
-    env = dict(os.environ, VSTREAM_FAILPOINT="transcoder", VSTREAM_MAX_ATTEMPTS="2", VSTREAM_JOB_TIMEOUT_SECONDS="600")
+    env = dict(os.environ, VSTREAM_FAILPOINT="transcoder", VSTREAM_MAX_ATTEMPTS="2", VSTREAM_JOB_TIMEOUT_SECONDS="600",
+               **WITH_OPERATOR)
     process, base = start_vstream(data, env=env)
     try:
-        video = upload(base, hang)
+        video, _ = upload(base, hang)
         for _ in range(2):  # each start runs (and counts) one more attempt
             deadline = time.time() + 30
             while time.time() < deadline and not child_transcoders(data):

@@ -58,6 +58,6 @@ def test_resumed_upload_transcodes_and_plays(backends, request):
         assert re.match(r"playing \d+x\d+", page.text_content("#rendition"))
         page.screenshot(path=str(ARTIFACTS / f"upload-and-play-{backends}.png"), full_page=True)
 
-        # The list shows the video as READY.
-        page.wait_for_function("document.getElementById('videos').textContent.includes('READY')", timeout=10_000)
+        # "My videos" shows it as READY (it is unlisted: the public list does not).
+        page.wait_for_function("document.getElementById('my-videos').textContent.includes('READY')", timeout=10_000)
         browser.close()

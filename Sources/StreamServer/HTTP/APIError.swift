@@ -17,6 +17,8 @@ public struct APIError: Error, Sendable, Equatable, Encodable {
     enum CodingKeys: String, CodingKey { case error }
 
     public static func badRequest(_ message: String) -> APIError { APIError(400, message) }
+    /// 401: the answer carries `WWW-Authenticate: Bearer`.
+    public static func unauthorized(_ message: String) -> APIError { APIError(401, message) }
     public static func forbidden(_ message: String) -> APIError { APIError(403, message) }
     public static func notFound(_ message: String) -> APIError { APIError(404, message) }
     public static func conflict(_ message: String) -> APIError { APIError(409, message) }

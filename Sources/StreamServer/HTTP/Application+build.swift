@@ -16,14 +16,22 @@ public func buildApplication(_ state: ServerState, logger: Logger = Logger(label
         logger: logger)
 }
 
-public func buildRouter(_ state: ServerState) -> Router<BasicRequestContext> {
-    let router = Router(context: BasicRequestContext.self)
+public func buildRouter(_ state: ServerState) -> Router<VStreamRequestContext> {
+    let router = Router(context: VStreamRequestContext.self)
     router.add(middleware: MetricsMiddleware())
     router.add(middleware: JSONErrorMiddleware())
+    router.add(middleware: APICORSMiddleware(origins: Set(state.access.configuration.corsOrigins)))
     router.add(middleware: RequestGuardMiddleware(hosts: HostAllowlist(configuration: state.configuration)))
     router.add(middleware: FileMiddleware(state.configuration.webDirectory, searchForIndexHtml: true))
+    // Who is asking, for every route after this (VStreamRequestContext.identity).
+    router.add(middleware: state.access.authenticator)
     router.get("healthz") { _, _ in HealthResponse(status: "ok") }
-    router.get("metrics") { _, _ in MetricsExposition() }
+    router.get("metrics") { _, context in
+        if case .deny(let refusal) = AccessRules.mayReadMetrics(context.identity) { throw refusal }
+        return MetricsExposition()
+    }
+    // The page's watch URL: the same page, which reads the id from the path.
+    router.get("watch/:id") { request, context in try await WatchPage(state: state).response(request, context) }
     UploadRoutes(state: state).add(to: router)
     VideoRoutes(state: state).add(to: router)
     HLSRoutes(state: state).add(to: router)
@@ -31,3 +39,15 @@ public func buildRouter(_ state: ServerState) -> Router<BasicRequestContext> {
 }
 
 struct HealthResponse: ResponseEncodable { var status: String }
+
+/// `GET /watch/{id}`: the page's `index.html`; the page sees the id in its URL.
+struct WatchPage {
+    let state: ServerState
+
+    func response(_ request: Request, _ context: VStreamRequestContext) async throws -> Response {
+        let file = URL(fileURLWithPath: state.configuration.webDirectory).appendingPathComponent("index.html")
+        guard let html = try? Data(contentsOf: file) else { throw APIError.notFound("the page is not installed") }
+        return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-cache"],
+                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: html)))
+    }
+}

@@ -1,37 +1,75 @@
 import Foundation
 import Hummingbird
 
-/// `GET /hls/{id}/...` in local mode: the HLS objects with their MIME types, byte
-/// ranges, gzip for playlists, and CORS so a player on another origin may fetch them.
+/// Playback through this server, with MIME types, byte ranges, gzip for playlists, and
+/// CORS so a player on another origin may fetch them.
+/// - `GET /hls/{id}/...`: the embedded default's public and unlisted videos (in S3 mode
+///   those play from `PUBLIC_BASE_URL`). A private video's objects get 403 here.
+/// - `GET /hls/t/{token}/{id}/...`: any video, with a playback token
+///   (`POST /api/videos/{id}/playback`), in both modes; in S3 mode the objects are read
+///   from the bucket, so a private video's never need to be public.
 struct HLSRoutes {
     let state: ServerState
 
-    func add(to router: Router<BasicRequestContext>) {
+    func add(to router: Router<VStreamRequestContext>) {
         router.get("hls/**") { request, context in try await serve(request, context) }
     }
 
-    func serve(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
-        guard case .local(let storage) = state.backend else {
+    func serve(_ request: Request, _ context: VStreamRequestContext) async throws -> Response {
+        let segments = context.parameters.getCatchAll()
+        if segments.first == "t" {
+            guard segments.count >= 4 else { throw APIError.notFound("no such file") }
+            return try await serveWithToken(String(segments[1]), id: String(segments[2]),
+                                            file: segments[3...].joined(separator: "/"), request)
+        }
+        guard case .local = state.backend else {
             throw APIError.notFound("HLS is served from PUBLIC_BASE_URL in S3 mode")
         }
-        let path = context.parameters.getCatchAll().joined(separator: "/")
-        let file: URL
+        guard let first = segments.first else { throw APIError.notFound("no such file") }
+        let video = try await playableVideo(String(first))
+        guard video.visibility != .private else {
+            throw APIError.forbidden("this video is private: it plays only from a playback URL")
+        }
+        return try await object(video, file: segments.dropFirst().joined(separator: "/"), request)
+    }
+
+    private func serveWithToken(_ token: String, id: String, file: String, _ request: Request) async throws -> Response {
+        guard let uuid = UUID(uuidString: id) else { throw APIError.forbidden("the playback token is not valid") }
         do {
-            file = try storage.objectURL("hls/" + path)
+            try state.access.playbackTokens.verify(token, video: uuid)
+        } catch .expired {
+            throw APIError.forbidden("the playback URL has expired; ask for a new one")
         } catch {
+            throw APIError.forbidden("the playback token is not valid for this video")
+        }
+        return try await object(try await playableVideo(id), file: file, request)
+    }
+
+    private func playableVideo(_ id: String) async throws -> VideoRecord {
+        guard let uuid = UUID(uuidString: id), let video = try await state.store.video(uuid) else {
+            throw APIError.notFound("no such video")
+        }
+        return video
+    }
+
+    /// One object of the video's HLS output, from storage.
+    private func object(_ video: VideoRecord, file: String, _ request: Request) async throws -> Response {
+        guard !file.isEmpty, let key = try? validatedKey("\(video.hlsPrefix)/\(file)") else {
             throw APIError.badRequest("invalid path")
         }
-        guard let data = try? Data(contentsOf: file, options: .mappedIfSafe) else { throw APIError.notFound("no such file") }
-        let type = HLSContentType.forPath(path)
+        guard let data = try await state.storage.data(key: key) else { throw APIError.notFound("no such file") }
+        let type = HLSContentType.forPath(file)
         var headers: HTTPFields = [.contentType: type.contentType, .cacheControl: type.cacheControl,
                                    .accessControlAllowOrigin: "*", .acceptRanges: "bytes"]
+        // A private video's objects must not be kept by shared caches.
+        if video.visibility == .private { headers[.cacheControl] = "private, max-age=300" }
         if let range = request.headers[.range], let (start, end) = Self.byteRange(range, size: data.count) {
             headers[.contentRange] = "bytes \(start)-\(end)/\(data.count)"
             return Response(status: .partialContent, headers: headers,
                             body: ResponseBody(byteBuffer: ByteBuffer(bytes: data[start...end])))
         }
         // Playlists are text: gzip them when the client accepts it.
-        if path.hasSuffix(".m3u8") {
+        if file.hasSuffix(".m3u8") {
             headers[.vary] = "Accept-Encoding"
             if Gzip.isAccepted(request.headers[.acceptEncoding]), let compressed = Gzip.compress(data) {
                 headers[.contentEncoding] = "gzip"

@@ -60,10 +60,16 @@ struct RequestGuardMiddleware<Context: RequestContext>: RouterMiddleware {
                            allow: methods.map(\.rawValue).joined(separator: ", "))
         }
         if path.hasPrefix("/api/"), request.method == .post || request.method == .patch,
-           !Self.isJSON(request.headers[.contentType]) {
+           Self.hasBody(request.headers), !Self.isJSON(request.headers[.contentType]) {
             throw APIError.unsupportedMediaType("the request body must be JSON (Content-Type: application/json)")
         }
         return try await next(request, context)
+    }
+
+    /// A request without a body (`POST …/playback`) has nothing to declare.
+    static func hasBody(_ headers: HTTPFields) -> Bool {
+        if headers[.transferEncoding] != nil { return true }
+        return (headers[.contentLength].flatMap(Int.init) ?? 0) > 0
     }
 
     static func isJSON(_ contentType: String?) -> Bool {

@@ -65,12 +65,16 @@ public struct ServerConfiguration: Sendable {
     /// `VSTREAM_MIN_FREE_MIB`: in the embedded default, new uploads get 507 while the
     /// data directory has less free space than this.
     public var minFreeMiB = 1024
+    /// Identities, rules and limits of the API (the `VSTREAM_API_KEYS`… variables).
+    public var access = AccessConfiguration()
 
     public init() {}
 
     /// Reads `HOST`, `PORT`, `VSTREAM_DATA_DIR`, `VSTREAM_MAX_UPLOAD_BYTES`, `VSTREAM_WEB_DIR`.
-    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> ServerConfiguration {
+    /// - Throws: `ConfigurationError` for access settings that cannot be used.
+    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ServerConfiguration {
         var configuration = ServerConfiguration()
+        configuration.access = try AccessConfiguration.fromEnvironment(environment)
         if let host = environment["HOST"], !host.isEmpty { configuration.host = host }
         if let port = environment["PORT"].flatMap(Int.init) { configuration.port = port }
         if let directory = environment["VSTREAM_DATA_DIR"], !directory.isEmpty { configuration.dataDirectory = directory }

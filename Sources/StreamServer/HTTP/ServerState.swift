@@ -40,6 +40,8 @@ public struct ServerState: Sendable {
     public let partSigner: LocalPartSigner
     /// Concurrent SSE streams on this node, capped.
     let eventStreams: EventStreamSlots
+    /// Identities, rules, playback tokens and limits.
+    public let access: AccessControl
 
     public init(configuration: ServerConfiguration, logger: Logger = Logger(label: "vstream")) async throws {
         self.configuration = configuration
@@ -64,6 +66,11 @@ public struct ServerState: Sendable {
         }
         hub = ProgressHub()
         partSigner = LocalPartSigner(secret: try Self.loadSecret(root.appendingPathComponent("signing.key")))
+        let counter: any RateCounter = configuration.redisURL.map { RedisRateCounter(client: RedisClient(url: $0)) }
+            ?? InProcessRateCounter()
+        access = try await AccessControl(configuration.access,
+                                         playbackSecret: try Self.loadSecret(root.appendingPathComponent("playback.key")),
+                                         counter: counter)
         let scratch = root.appendingPathComponent("scratch")
         let swept = Housekeeping.sweepScratch(scratch)
         if swept > 0 { logger.info("scratch folders of stopped attempts removed", metadata: ["count": "\(swept)"]) }
@@ -143,6 +150,7 @@ public struct ServerState: Sendable {
         return await hub.latestEvent(for: video)
     }
 
+    /// Where anyone plays a public or unlisted video (a private one needs `access.playbackURL`).
     public func playbackURL(_ video: VideoRecord) -> String { "\(playbackBase)/\(video.hlsPrefix)/master.m3u8" }
     public func posterURL(_ video: VideoRecord) -> String { "\(playbackBase)/\(video.hlsPrefix)/poster.jpg" }
 

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 
 /// Direct-to-storage resumable uploads. The server signs and coordinates; the bytes go
@@ -12,6 +13,10 @@ struct UploadRoutes {
         var uploadId: String
         var partSize: Int64
         var partCount: Int
+        var visibility: String
+        /// An anonymous upload's credential for this video, shown this once (the server
+        /// keeps only its hash); nil when a key or a JWT user owns the video.
+        var ownerToken: String?
     }
 
     struct PartList: ResponseEncodable { var parts: [UploadedPart] }
@@ -23,7 +28,7 @@ struct UploadRoutes {
     }
     struct Accepted: ResponseEncodable { var videoId: String; var status: String }
 
-    func add(to router: Router<BasicRequestContext>) {
+    func add(to router: Router<VStreamRequestContext>) {
         let uploads = router.group("api/uploads")
         uploads.post { request, context in try await create(request, context) }
         uploads.get(":id/parts") { _, context in try await parts(context) }
@@ -33,9 +38,25 @@ struct UploadRoutes {
         uploads.delete(":id") { _, context in try await abort(context) }
     }
 
-    func create(_ request: Request, _ context: BasicRequestContext) async throws -> EditedResponse<CreatedUpload> {
+    func create(_ request: Request, _ context: VStreamRequestContext) async throws -> EditedResponse<CreatedUpload> {
+        let access = state.access.configuration
+        if case .deny(let refusal) = AccessRules.mayCreateUpload(context.identity, anonymousUploads: access.anonymousUploads) {
+            throw refusal
+        }
         let body = try await JSONBody.decode(UploadRequest.self, request, context)
         let plan = try UploadPlan(body, maxBytes: state.configuration.maxUploadBytes)
+        let visibility = try body.visibility.map(VideoSettings.visibility) ?? .unlisted
+        // Limits count callers without a key: a JWT user by subject, anyone else by address.
+        let uploader = context.quotaKey(trustForwardedFor: access.trustForwardedFor,
+                                        forwardedFor: HTTPField.Name("X-Forwarded-For").flatMap { request.headers[$0] })
+        if let uploader {
+            let pending = try await state.store.uploadingBytes(uploader: uploader)
+            guard pending + plan.size <= access.uploadQuotaBytes else {
+                throw APIError(429, "you have \(pending) bytes of uploads in progress; the limit is \(access.uploadQuotaBytes). "
+                                    + "Finish or cancel one first", retryAfter: 60)
+            }
+            try await state.access.uploadLimiter.admit(uploader)
+        }
         // The embedded default keeps parts on its own disk: refuse before it fills.
         if case .local = state.backend, let free = Housekeeping.freeBytes(at: state.configuration.dataDirectory),
            free < Int64(state.configuration.minFreeMiB) << 20 {
@@ -43,25 +64,30 @@ struct UploadRoutes {
         }
         let id = UUID()
         let key = "uploads/\(id.uuidString.lowercased())/source"  // never derived from the filename
+        // A key or a JWT user owns what it uploads; anyone else gets a token of its own.
+        let ownerToken = context.identity?.owner == nil ? OwnerToken.make() : nil
+        let owner = context.identity?.owner ?? .token(sha256: OwnerToken.hash(ownerToken ?? ""))
         let uploadID = try await state.storage.createMultipartUpload(key: key)
         let now = Date()
         try await state.store.insert(VideoRecord(
             id: id, title: plan.title, originalFilename: plan.filename, size: plan.size, contentType: plan.contentType,
             lastModified: plan.lastModified, status: .uploading, uploadID: uploadID, sourceKey: key,
-            hlsPrefix: "hls/\(id.uuidString.lowercased())", partCount: plan.partCount, createdAt: now, updatedAt: now))
+            hlsPrefix: VideoSettings.prefix(for: id, visibility, state: state), partCount: plan.partCount,
+            createdAt: now, updatedAt: now, owner: owner, visibility: visibility, uploader: uploader))
         context.logger.notice("state change", metadata: ["video": "\(id.uuidString.lowercased())", "status": "UPLOADING",
                                                          "size": "\(plan.size)", "parts": "\(plan.partCount)"])
         return EditedResponse(status: .created, response: CreatedUpload(
-            videoId: id.uuidString.lowercased(), uploadId: uploadID, partSize: plan.partSize, partCount: plan.partCount))
+            videoId: id.uuidString.lowercased(), uploadId: uploadID, partSize: plan.partSize, partCount: plan.partCount,
+            visibility: visibility.rawValue, ownerToken: ownerToken))
     }
 
     /// What storage says has landed (never what the browser remembers).
-    func parts(_ context: BasicRequestContext) async throws -> PartList {
+    func parts(_ context: VStreamRequestContext) async throws -> PartList {
         let video = try await uploadingVideo(context)
         return PartList(parts: try await state.storage.listParts(key: video.sourceKey, uploadID: video.uploadID ?? ""))
     }
 
-    func sign(_ request: Request, _ context: BasicRequestContext) async throws -> SignedURLs {
+    func sign(_ request: Request, _ context: VStreamRequestContext) async throws -> SignedURLs {
         let video = try await uploadingVideo(context)
         let body = try await JSONBody.decode(SignRequest.self, request, context)
         let plan = PartRange(count: video.partCount)
@@ -84,10 +110,13 @@ struct UploadRoutes {
         return SignedURLs(urls: urls, expiresAt: ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval(expires))))
     }
 
-    /// The embedded default's stand-in for S3's presigned part PUT.
-    func putPart(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    /// The embedded default's stand-in for S3's presigned part PUT. Like S3's, its URL is
+    /// the credential: only the owner could have had it signed.
+    func putPart(_ request: Request, _ context: VStreamRequestContext) async throws -> Response {
         guard case .local(let storage) = state.backend else { throw APIError.notFound("parts go to S3 in this mode") }
-        let video = try await uploadingVideo(context)
+        guard let id = context.parameters.get("id").flatMap(UUID.init(uuidString:)),
+              let video = try await state.store.video(id) else { throw APIError.notFound("no such upload") }
+        guard video.status == .uploading else { throw APIError.conflict("the upload is already \(video.status.rawValue)") }
         guard let number = context.parameters.get("part", as: Int.self), (1...video.partCount).contains(number) else {
             throw APIError.badRequest("part number out of range 1...\(video.partCount)")
         }
@@ -117,7 +146,7 @@ struct UploadRoutes {
     }
 
     /// Completes the upload, sets PROCESSING and queues the transcode. Idempotent.
-    func complete(_ request: Request, _ context: BasicRequestContext) async throws -> EditedResponse<Accepted> {
+    func complete(_ request: Request, _ context: VStreamRequestContext) async throws -> EditedResponse<Accepted> {
         var video = try await existingVideo(context)
         let body = try await JSONBody.decode(CompleteRequest.self, request, context)
         var lifecycle = VideoLifecycle(status: video.status)
@@ -175,7 +204,7 @@ struct UploadRoutes {
         return false
     }
 
-    func abort(_ context: BasicRequestContext) async throws -> Response {
+    func abort(_ context: VStreamRequestContext) async throws -> Response {
         let video = try await existingVideo(context)
         var lifecycle = VideoLifecycle(status: video.status)
         guard (try? lifecycle.uploadAborted()) != nil else { throw APIError.conflict("the video is \(video.status.rawValue)") }
@@ -185,13 +214,12 @@ struct UploadRoutes {
         return Response(status: .noContent)
     }
 
-    private func existingVideo(_ context: BasicRequestContext) async throws -> VideoRecord {
-        guard let id = context.parameters.get("id").flatMap(UUID.init(uuidString:)),
-              let video = try await state.store.video(id) else { throw APIError.notFound("no such upload") }
-        return video
+    /// The upload in the path, if the caller owns it (or holds a key).
+    private func existingVideo(_ context: VStreamRequestContext) async throws -> VideoRecord {
+        try await state.authorize(.change, context.parameters.get("id"), context, missing: "no such upload").0
     }
 
-    private func uploadingVideo(_ context: BasicRequestContext) async throws -> VideoRecord {
+    private func uploadingVideo(_ context: VStreamRequestContext) async throws -> VideoRecord {
         let video = try await existingVideo(context)
         guard video.status == .uploading else { throw APIError.conflict("the upload is already \(video.status.rawValue)") }
         return video
@@ -210,7 +238,7 @@ struct PartRange {
 
 /// JSON bodies with our error format: malformed JSON is a 400 `{"error": ...}`.
 enum JSONBody {
-    static func decode<T: Decodable>(_ type: T.Type, _ request: Request, _ context: BasicRequestContext) async throws -> T {
+    static func decode<T: Decodable>(_ type: T.Type, _ request: Request, _ context: VStreamRequestContext) async throws -> T {
         let buffer: ByteBuffer
         do {
             buffer = try await request.body.collect(upTo: 1 << 20)

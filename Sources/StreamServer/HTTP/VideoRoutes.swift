@@ -1,8 +1,8 @@
 import Foundation
-import HTTPTypes
 import Hummingbird
 
-/// The video list, one video, its deletion, and its live events.
+/// The video list, one video, its settings, its deletion, its playback URL and its live
+/// events. Every route asks `AccessRules` through `ServerState.authorize`.
 struct VideoRoutes {
     let state: ServerState
 
@@ -14,42 +14,79 @@ struct VideoRoutes {
         var peakBandwidth: Int
     }
 
+    /// A video as the API shows it. The fields under "the owner's" are left out for
+    /// anyone else, and so is everything of an error beyond its short reason.
     struct VideoResponse: ResponseEncodable, Sendable {
         var id: String
         var title: String
         var status: String
+        var visibility: String
         var progress: Double
         var durationSeconds: Double?
         var width: Int?
         var height: Int?
         var renditions: [RenditionSummary]
+        /// nil for a private video: its URL needs a token (`POST …/playback`).
         var playbackUrl: String?
         var posterUrl: String?
         var error: String?
         var createdAt: String
+        /// Whether the caller may rename, change and delete it.
+        var canEdit: Bool
+        // The owner's:
+        var originalFilename: String?
+        var size: Int64?
+        var uploadId: String?
+        var sourceKey: String?
+        var hlsPrefix: String?
     }
 
     struct VideoList: ResponseEncodable { var videos: [VideoResponse] }
+    struct SettingsRequest: Decodable { var title: String?; var visibility: String? }
+    struct PlaybackGrant: ResponseEncodable { var playbackUrl: String; var posterUrl: String; var expiresAt: String }
 
-    func add(to router: Router<BasicRequestContext>) {
+    func add(to router: Router<VStreamRequestContext>) {
         let videos = router.group("api/videos")
-        videos.get { _, _ in
-            var list: [VideoResponse] = []
-            for video in try await state.store.videos(limit: 100) { list.append(await response(video)) }
-            return VideoList(videos: list)
+        videos.get { request, context in try await list(request, context) }
+        videos.get(":id") { _, context in
+            let (video, view) = try await state.authorize(.view, context.parameters.get("id"), context)
+            return await response(video, view: view)
         }
-        videos.get(":id") { _, context in await response(try await video(context)) }
+        videos.patch(":id") { request, context in try await changeSettings(request, context) }
         videos.delete(":id") { _, context in try await delete(context) }
-        videos.get(":id/events") { request, context in try await EventStream(state: state).response(request, video: try await video(context)) }
+        videos.post(":id/playback") { _, context in try await playback(context) }
+        videos.get(":id/events") { request, context in
+            let (video, view) = try await state.authorize(.view, context.parameters.get("id"), context)
+            return try await EventStream(state: state).response(request, video: video, view: view)
+        }
     }
 
-    func video(_ context: BasicRequestContext) async throws -> VideoRecord {
-        guard let id = context.parameters.get("id").flatMap(UUID.init(uuidString:)),
-              let video = try await state.store.video(id) else { throw APIError.notFound("no such video") }
-        return video
+    /// Anyone: public READY videos. `?owner=me`: the caller's own, in every state. A key: all.
+    func list(_ request: Request, _ context: VStreamRequestContext) async throws -> VideoList {
+        let query: VideoQuery
+        switch request.uri.queryParameters.get("owner") {
+        case nil:
+            if case .apiKey? = context.identity { query = .all } else { query = .listed }
+        case "me":
+            switch context.identity {
+            case nil: throw APIError.unauthorized("?owner=me needs credentials")
+            case .apiKey(let name)?: query = .ownedBy(.apiKey(name: name))
+            case .user(let subject)?: query = .ownedBy(.user(subject: subject))
+            case .ownerToken(let token)?: query = .ownedBy(.token(sha256: OwnerToken.hash(token)))
+            }
+        default:
+            throw APIError.badRequest("owner must be 'me'")
+        }
+        var list: [VideoResponse] = []
+        for video in try await state.store.videos(query, limit: 100) {
+            let relation = AccessRules.relation(of: context.identity, to: video.owner)
+            guard case .allow(let view) = AccessRules.decide(.view, relation, visibility: video.visibility) else { continue }
+            list.append(await response(video, view: view))
+        }
+        return VideoList(videos: list)
     }
 
-    func response(_ video: VideoRecord) async -> VideoResponse {
+    func response(_ video: VideoRecord, view: AccessRules.View) async -> VideoResponse {
         let live = await state.latestEvent(video.id)
         let progress: Double = switch video.status {
         case .ready: 100
@@ -57,18 +94,66 @@ struct VideoRoutes {
         case .uploading, .failed: 0
         }
         let renditions = video.renditions.flatMap { try? JSONDecoder().decode([RenditionSummary].self, from: Data($0.utf8)) } ?? []
+        let playable = video.status == .ready && video.visibility != .private
+        let full = view == .full
         return VideoResponse(
-            id: video.id.uuidString.lowercased(), title: video.title, status: video.status.rawValue, progress: progress,
+            id: video.id.uuidString.lowercased(), title: video.title, status: video.status.rawValue,
+            visibility: video.visibility.rawValue, progress: progress,
             durationSeconds: video.durationSeconds, width: video.width, height: video.height, renditions: renditions,
-            playbackUrl: video.status == .ready ? state.playbackURL(video) : nil,
-            posterUrl: video.status == .ready ? state.posterURL(video) : nil,
-            error: video.error, createdAt: ISO8601DateFormatter().string(from: video.createdAt))
+            playbackUrl: playable ? state.playbackURL(video) : nil,
+            posterUrl: playable ? state.posterURL(video) : nil,
+            error: full ? video.error : video.error.map(Self.shortReason),
+            createdAt: ISO8601DateFormatter().string(from: video.createdAt), canEdit: full,
+            originalFilename: full ? video.originalFilename : nil, size: full ? video.size : nil,
+            uploadId: full ? video.uploadID : nil, sourceKey: full ? video.sourceKey : nil,
+            hlsPrefix: full ? video.hlsPrefix : nil)
+    }
+
+    /// An error as anyone but the owner sees it: its first clause, never more than 120 characters.
+    static func shortReason(_ error: String) -> String {
+        let clause = error.split(separator: ":", maxSplits: 1).first.map(String.init) ?? error
+        return String(clause.prefix(120))
+    }
+
+    /// `PATCH /api/videos/{id}` `{title?, visibility?}`: the owner's or a key's.
+    func changeSettings(_ request: Request, _ context: VStreamRequestContext) async throws -> VideoResponse {
+        var (video, view) = try await state.authorize(.change, context.parameters.get("id"), context)
+        let body = try await JSONBody.decode(SettingsRequest.self, request, context)
+        let title = try body.title.map(VideoSettings.title) ?? video.title
+        let visibility = try body.visibility.map(VideoSettings.visibility) ?? video.visibility
+        let prefix = try await VideoSettings.movePrivacy(video, to: visibility, state: state)
+        // Only while the state is the one the move was made for: a video that completed
+        // its upload meanwhile must keep the prefix its job writes to.
+        guard try await state.store.updateSettings(video.id, title: title, visibility: visibility, hlsPrefix: prefix,
+                                                   expected: video.status) else {
+            if prefix != video.hlsPrefix { try? await state.storage.deletePrefix(prefix) }
+            throw APIError.conflict("the video changed meanwhile; try again")
+        }
+        if prefix != video.hlsPrefix { try? await state.storage.deletePrefix(video.hlsPrefix) }
+        context.logger.notice("settings changed", metadata: ["video": "\(video.id.uuidString.lowercased())",
+                                                             "visibility": "\(visibility.rawValue)"])
+        video.title = title
+        video.visibility = visibility
+        video.hlsPrefix = prefix
+        return await response(video, view: view)
+    }
+
+    /// `POST /api/videos/{id}/playback`: an expiring URL that plays the video whatever
+    /// its visibility; the way a private video plays.
+    func playback(_ context: VStreamRequestContext) async throws -> PlaybackGrant {
+        let (video, _) = try await state.authorize(.change, context.parameters.get("id"), context)
+        guard video.status == .ready else { throw APIError.conflict("the video is \(video.status.rawValue), not READY") }
+        let expires = Date().addingTimeInterval(state.access.configuration.playbackTokenSeconds)
+        let master = state.access.playbackURL(video, expires: expires)
+        return PlaybackGrant(playbackUrl: master,
+                             posterUrl: master.replacingOccurrences(of: "/master.m3u8", with: "/poster.jpg"),
+                             expiresAt: ISO8601DateFormatter().string(from: expires))
     }
 
     /// Removes the row and every object: the upload's parts, the source, the HLS output.
     /// A running transcode is told to stop first; it removes what it stored after that.
-    func delete(_ context: BasicRequestContext) async throws -> Response {
-        let video = try await video(context)
+    func delete(_ context: VStreamRequestContext) async throws -> Response {
+        let (video, _) = try await state.authorize(.change, context.parameters.get("id"), context)
         // The row goes first: a worker racing to READY then finds nothing to update (its
         // update is conditional), and a job that stops or finishes after this sees the
         // row gone and removes what it stored. Then the transcode stops, then the purge.
@@ -83,121 +168,5 @@ struct VideoRoutes {
         context.logger.notice("state change", metadata: ["video": "\(video.id.uuidString.lowercased())", "status": "deleted",
                                                          "was": "\(video.status.rawValue)"])
         return Response(status: .noContent)
-    }
-}
-
-/// `GET /api/videos/{id}/events`: Server-Sent Events. The current state at once, then
-/// `progress` events, then one `ready` or `failed`; a `: ping` comment every 15 s.
-struct EventStream {
-    let state: ServerState
-    static let pingInterval: Duration = .seconds(15)
-    /// How often the row is read again while a video is processing.
-    static let recheckInterval: Duration = .seconds(5)
-
-    private enum Item: Sendable {
-        case event(VideoEvent)
-        case ping
-        case recheck
-    }
-
-    func response(_ request: Request, video: VideoRecord) async throws -> Response {
-        guard let slot = state.eventStreams.take() else {
-            throw APIError(503, "too many live event streams on this server; try again shortly", retryAfter: 5)
-        }
-        return try await stream(request, video: video, holding: slot)
-    }
-
-    /// `slot` is held by the response body: it is given back when the body is done with,
-    /// whether it ran to the end, failed, or never ran.
-    private func stream(_ request: Request, video: VideoRecord, holding slot: EventStreamSlots.Slot) async throws -> Response {
-        let lastEventID = HTTPField.Name("Last-Event-ID").flatMap { request.headers[$0] }.flatMap(Int.init)
-        let hub = state.hub
-        let id = video.id
-        // Subscribe before reading the state, so nothing published in between is lost.
-        let events = await hub.subscribe(id)
-        let current = await state.latestEvent(id)
-        let playbackURL = state.playbackURL(video)
-        let store = state.store
-        let initial = Self.stateEvent(video, live: current, playbackURL: playbackURL)
-        let body = ResponseBody { writer in
-            _ = slot  // captured: the body holds the slot for as long as it exists
-            if initial.id != lastEventID || lastEventID == nil { try await writer.write(Self.encode(initial)) }
-            if initial.kind == .ready || initial.kind == .failed {
-                try await writer.finish(nil)
-                return
-            }
-            // Events, pings and rechecks merged into one sequence; the timer ends with the response.
-            let (merged, continuation) = AsyncStream.makeStream(of: Item.self)
-            let forward = Task {
-                for await event in events { continuation.yield(.event(event)) }
-                continuation.finish()
-            }
-            let timer = Task {
-                var elapsed: Duration = .zero
-                while !Task.isCancelled {
-                    try await Task.sleep(for: Self.recheckInterval)
-                    elapsed += Self.recheckInterval
-                    continuation.yield(.recheck)
-                    if elapsed >= Self.pingInterval {
-                        elapsed = .zero
-                        continuation.yield(.ping)
-                    }
-                }
-            }
-            defer {
-                forward.cancel()
-                timer.cancel()
-            }
-            for await item in merged {
-                switch item {
-                case .ping:
-                    try await writer.write(ByteBuffer(string: ": ping\n\n"))
-                case .recheck:
-                    // The row is the state of record: a final event lost with a Redis
-                    // outage still reaches the client from here, and a deleted video
-                    // ends its stream (an unreadable store is not a deletion).
-                    let row: VideoRecord?
-                    do { row = try await store.video(id) } catch { continue }
-                    guard let row else {
-                        try await writer.finish(nil)
-                        return
-                    }
-                    guard row.status == .ready || row.status == .failed else { continue }
-                    try await writer.write(Self.encode(Self.stateEvent(row, live: nil, playbackURL: playbackURL)))
-                    try await writer.finish(nil)
-                    return
-                case .event(let event):
-                    try await writer.write(Self.encode(event))
-                    if event.kind == .ready || event.kind == .failed {
-                        try await writer.finish(nil)
-                        return
-                    }
-                }
-            }
-            try await writer.finish(nil)
-        }
-        return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)
-    }
-
-    /// The event a client gets on connecting: what the row says, with the latest live progress.
-    static func stateEvent(_ video: VideoRecord, live: VideoEvent?, playbackURL: String) -> VideoEvent {
-        switch video.status {
-        case .ready:
-            return VideoEvent(id: live?.id ?? 0, kind: .ready, status: .ready, percent: 100, playbackUrl: playbackURL)
-        case .failed:
-            return VideoEvent(id: live?.id ?? 0, kind: .failed, status: .failed, percent: 0, error: video.error)
-        case .processing, .uploading:
-            var event = live ?? VideoEvent(id: 0, kind: .state, status: video.status, percent: 0)
-            event.kind = .state
-            event.status = video.status
-            return event
-        }
-    }
-
-    static func encode(_ event: VideoEvent) -> ByteBuffer {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let data = String(decoding: (try? encoder.encode(event)) ?? Data("{}".utf8), as: UTF8.self)
-        return ByteBuffer(string: "id: \(event.id)\nevent: \(event.kind.rawValue)\ndata: \(data)\n\n")
     }
 }

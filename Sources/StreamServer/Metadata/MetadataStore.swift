@@ -9,6 +9,16 @@ public protocol MetadataStore: Sendable {
     func update(_ video: VideoRecord, expected: VideoLifecycle.Status?) async throws -> Bool
     func video(_ id: UUID) async throws -> VideoRecord?
     func videos(limit: Int) async throws -> [VideoRecord]
+    /// The newest videos that `query` selects.
+    func videos(_ query: VideoQuery, limit: Int) async throws -> [VideoRecord]
+    /// Renames the video, changes its visibility or the prefix of its HLS objects; these
+    /// are the owner's, so a job's state change (`update`) never writes them.
+    @discardableResult
+    /// With `expected`, only while the video is still in that state.
+    func updateSettings(_ id: UUID, title: String, visibility: Visibility, hlsPrefix: String,
+                        expected: VideoLifecycle.Status?) async throws -> Bool
+    /// The bytes `uploader` has in UPLOADING videos (the upload quota).
+    func uploadingBytes(uploader: String) async throws -> Int64
     func videos(in status: VideoLifecycle.Status) async throws -> [VideoRecord]
     func delete(_ id: UUID) async throws
     /// Counts one more attempt at the video's transcode (persisted, so it survives a
@@ -16,6 +26,16 @@ public protocol MetadataStore: Sendable {
     func recordAttempt(_ id: UUID) async throws -> Int
     /// Starts the count again (an operator requeued the video).
     func resetAttempts(_ id: UUID) async throws
+}
+
+/// Which videos a list shows.
+public enum VideoQuery: Sendable, Equatable {
+    /// Everything (an API key's list).
+    case all
+    /// The public list: public videos that are READY.
+    case listed
+    /// One owner's videos, in every state.
+    case ownedBy(VideoOwner)
 }
 
 extension SQLiteStore: MetadataStore {}

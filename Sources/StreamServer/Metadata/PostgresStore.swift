@@ -38,6 +38,15 @@ public actor PostgresStore: MetadataStore {
             """),
         // Attempts at the transcode, counted when each starts (see SQLiteStore).
         (2, "ALTER TABLE videos ADD COLUMN attempts integer NOT NULL DEFAULT 0"),
+        // Access control (see SQLiteStore): owner, visibility, whose quota.
+        (3, """
+            ALTER TABLE videos ADD COLUMN owner text;
+            ALTER TABLE videos ADD COLUMN visibility text NOT NULL DEFAULT 'public'
+                CHECK (visibility IN ('public', 'unlisted', 'private'));
+            ALTER TABLE videos ADD COLUMN uploader text;
+            CREATE INDEX videos_owner ON videos (owner);
+            CREATE INDEX videos_uploader_status ON videos (uploader, status);
+            """),
     ]
 
     /// Idempotent: each migration runs once, in a transaction, under an advisory lock so
@@ -63,20 +72,47 @@ public actor PostgresStore: MetadataStore {
     private static let columns = """
         id, title, original_filename, size, content_type, last_modified, status, upload_id, source_key, hls_prefix,
         part_count, duration, width, height, renditions::text, error,
-        extract(epoch from created_at), extract(epoch from updated_at)
+        extract(epoch from created_at), extract(epoch from updated_at), owner, visibility, uploader
         """
 
     public func insert(_ video: VideoRecord) throws {
         try connection.query("""
             INSERT INTO videos (id, title, original_filename, size, content_type, last_modified, status, upload_id,
-                source_key, hls_prefix, part_count, duration, width, height, renditions, error, created_at, updated_at)
+                source_key, hls_prefix, part_count, duration, width, height, renditions, error, created_at, updated_at,
+                owner, visibility, uploader)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::jsonb, $16,
-                    to_timestamp($17), to_timestamp($18))
+                    to_timestamp($17), to_timestamp($18), $19, $20, $21)
             """, [video.id.uuidString, video.title, video.originalFilename, String(video.size), video.contentType,
                   String(video.lastModified), video.status.rawValue, video.uploadID, video.sourceKey, video.hlsPrefix,
                   String(video.partCount), video.durationSeconds.map { String($0) }, video.width.map(String.init),
                   video.height.map(String.init), video.renditions, video.error,
-                  String(video.createdAt.timeIntervalSince1970), String(video.updatedAt.timeIntervalSince1970)])
+                  String(video.createdAt.timeIntervalSince1970), String(video.updatedAt.timeIntervalSince1970),
+                  video.owner?.stored, video.visibility.rawValue, video.uploader])
+    }
+
+    public func videos(_ query: VideoQuery, limit: Int) throws -> [VideoRecord] {
+        let (condition, values): (String, [String?]) = switch query {
+        case .all: ("true", [])
+        case .listed: ("visibility = 'public' AND status = 'READY'", [])
+        case .ownedBy(let owner): ("owner = $2", [owner.stored])
+        }
+        return try connection.query("SELECT \(Self.columns) FROM videos WHERE \(condition) ORDER BY created_at DESC LIMIT $1",
+                                    [String(limit)] + values).map(Self.record)
+    }
+
+    @discardableResult
+    public func updateSettings(_ id: UUID, title: String, visibility: Visibility, hlsPrefix: String,
+                               expected: VideoLifecycle.Status?) throws -> Bool {
+        !(try connection.query("""
+            UPDATE videos SET title = $1, visibility = $2, hls_prefix = $3, updated_at = now()
+            WHERE id = $4 AND ($5::text IS NULL OR status = $5) RETURNING id
+            """, [title, visibility.rawValue, hlsPrefix, id.uuidString, expected?.rawValue])).isEmpty
+    }
+
+    public func uploadingBytes(uploader: String) throws -> Int64 {
+        let rows = try connection.query("SELECT COALESCE(SUM(size), 0) FROM videos WHERE uploader = $1 AND status = 'UPLOADING'",
+                                        [uploader])
+        return rows.first.flatMap { $0[0] }.flatMap(Int64.init) ?? 0
     }
 
     @discardableResult
@@ -136,7 +172,9 @@ public actor PostgresStore: MetadataStore {
             hlsPrefix: row[9] ?? "", partCount: Int(row[10] ?? "") ?? 0, durationSeconds: row[11].flatMap(Double.init),
             width: row[12].flatMap(Int.init), height: row[13].flatMap(Int.init), renditions: row[14], error: row[15],
             createdAt: Date(timeIntervalSince1970: Double(row[16] ?? "") ?? 0),
-            updatedAt: Date(timeIntervalSince1970: Double(row[17] ?? "") ?? 0))
+            updatedAt: Date(timeIntervalSince1970: Double(row[17] ?? "") ?? 0),
+            owner: VideoOwner(stored: row[18]), visibility: Visibility(rawValue: row[19] ?? "") ?? .private,
+            uploader: row[20])
     }
 }
 

@@ -40,6 +40,17 @@ public actor SQLiteStore {
         // Attempts at the transcode, counted when each starts: a file that kills its
         // transcoder (or the server) ends FAILED after the limit, across restarts.
         (2, "ALTER TABLE videos ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0"),
+        // Access control: who owns a video, who sees it, whose quota it counts against.
+        // Videos from before were listed for everyone, so they stay public; new rows
+        // always name their visibility (unlisted unless asked).
+        (3, """
+            ALTER TABLE videos ADD COLUMN owner TEXT;
+            ALTER TABLE videos ADD COLUMN visibility TEXT NOT NULL DEFAULT 'public'
+                CHECK (visibility IN ('public', 'unlisted', 'private'));
+            ALTER TABLE videos ADD COLUMN uploader TEXT;
+            CREATE INDEX videos_owner ON videos (owner);
+            CREATE INDEX videos_uploader_status ON videos (uploader, status);
+            """),
     ]
 
     static func migrate(_ database: SQLiteConnection) throws {
@@ -62,8 +73,9 @@ public actor SQLiteStore {
     public func insert(_ video: VideoRecord) throws {
         try database.run("""
             INSERT INTO videos (id, title, original_filename, size, content_type, last_modified, status, upload_id,
-                source_key, hls_prefix, part_count, duration, width, height, renditions, error, created_at, updated_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                source_key, hls_prefix, part_count, duration, width, height, renditions, error, created_at, updated_at,
+                owner, visibility, uploader)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, Self.values(video))
     }
 
@@ -95,6 +107,30 @@ public actor SQLiteStore {
         try database.query("SELECT * FROM videos ORDER BY created_at DESC LIMIT ?", [.integer(Int64(limit))]).map(Self.record)
     }
 
+    public func videos(_ query: VideoQuery, limit: Int) throws -> [VideoRecord] {
+        let (condition, values): (String, [SQLiteValue]) = switch query {
+        case .all: ("1", [])
+        case .listed: ("visibility = 'public' AND status = 'READY'", [])
+        case .ownedBy(let owner): ("owner = ?", [.text(owner.stored)])
+        }
+        return try database.query("SELECT * FROM videos WHERE \(condition) ORDER BY created_at DESC LIMIT ?",
+                                  values + [.integer(Int64(limit))]).map(Self.record)
+    }
+
+    @discardableResult
+    public func updateSettings(_ id: UUID, title: String, visibility: Visibility, hlsPrefix: String,
+                               expected: VideoLifecycle.Status?) throws -> Bool {
+        try database.run("UPDATE videos SET title = ?, visibility = ?, hls_prefix = ?, updated_at = ? WHERE id = ? AND (? IS NULL OR status = ?)",
+                         [.text(title), .text(visibility.rawValue), .text(hlsPrefix), .real(Date().timeIntervalSince1970),
+                          .text(id.uuidString), .optionalText(expected?.rawValue), .optionalText(expected?.rawValue)])
+        return database.changes > 0
+    }
+
+    public func uploadingBytes(uploader: String) throws -> Int64 {
+        try database.query("SELECT COALESCE(SUM(size), 0) FROM videos WHERE uploader = ? AND status = 'UPLOADING'",
+                           [.text(uploader)]).first?[0].integer ?? 0
+    }
+
     /// Counts one more attempt at the video's transcode; returns the new count (0: no row).
     public func recordAttempt(_ id: UUID) throws -> Int {
         let rows = try database.query("UPDATE videos SET attempts = attempts + 1 WHERE id = ? RETURNING attempts",
@@ -121,7 +157,8 @@ public actor SQLiteStore {
          .text(video.sourceKey), .text(video.hlsPrefix), .integer(Int64(video.partCount)), .optionalReal(video.durationSeconds),
          .optionalInteger(video.width.map(Int64.init)), .optionalInteger(video.height.map(Int64.init)),
          .optionalText(video.renditions), .optionalText(video.error),
-         .real(video.createdAt.timeIntervalSince1970), .real(video.updatedAt.timeIntervalSince1970)]
+         .real(video.createdAt.timeIntervalSince1970), .real(video.updatedAt.timeIntervalSince1970),
+         .optionalText(video.owner?.stored), .text(video.visibility.rawValue), .optionalText(video.uploader)]
     }
 
     private static func record(_ row: [SQLiteValue]) -> VideoRecord {
@@ -132,6 +169,10 @@ public actor SQLiteStore {
             sourceKey: row[8].text ?? "", hlsPrefix: row[9].text ?? "", partCount: Int(row[10].integer ?? 0),
             durationSeconds: row[11].real, width: row[12].integer.map(Int.init), height: row[13].integer.map(Int.init),
             renditions: row[14].text, error: row[15].text,
-            createdAt: Date(timeIntervalSince1970: row[16].real ?? 0), updatedAt: Date(timeIntervalSince1970: row[17].real ?? 0))
+            createdAt: Date(timeIntervalSince1970: row[16].real ?? 0), updatedAt: Date(timeIntervalSince1970: row[17].real ?? 0),
+            // 18 is attempts (read by recordAttempt only).
+            owner: VideoOwner(stored: row.count > 19 ? row[19].text : nil),
+            visibility: row.count > 20 ? Visibility(rawValue: row[20].text ?? "") ?? .private : .private,
+            uploader: row.count > 21 ? row[21].text : nil)
     }
 }

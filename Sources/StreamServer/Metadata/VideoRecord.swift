@@ -21,4 +21,9 @@ public struct VideoRecord: Sendable, Codable, Equatable {
     public var error: String?
     public var createdAt: Date
     public var updatedAt: Date
+    /// Who may change the video; nil for videos from before access control (keys only).
+    public var owner: VideoOwner? = nil
+    public var visibility: Visibility = .unlisted
+    /// Whom the upload counts against for quotas (`user:…`, `ip:…`); nil for a key.
+    public var uploader: String? = nil
 }

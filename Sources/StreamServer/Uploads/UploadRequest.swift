@@ -8,13 +8,17 @@ public struct UploadRequest: Sendable, Decodable, Equatable {
     /// The file's lastModified (ms since 1970), part of the resume fingerprint.
     public var lastModified: Int64?
     public var title: String?
+    /// public, unlisted (the default) or private.
+    public var visibility: String?
 
-    public init(filename: String?, size: Int64?, contentType: String?, lastModified: Int64?, title: String? = nil) {
+    public init(filename: String?, size: Int64?, contentType: String?, lastModified: Int64?, title: String? = nil,
+                visibility: String? = nil) {
         self.filename = filename
         self.size = size
         self.contentType = contentType
         self.lastModified = lastModified
         self.title = title
+        self.visibility = visibility
     }
 }
 

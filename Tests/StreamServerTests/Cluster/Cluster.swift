@@ -72,6 +72,9 @@ final class Cluster: @unchecked Sendable {
     }
 
     /// What every node gets: the same environment as production, pointing here.
+    /// The operators' API key every node of the cluster knows.
+    static let operatorKey = "cluster-operator-key-0123456789"
+
     func environment(_ extra: [String: String] = [:], dataDirectory: String) -> [String: String] {
         var environment = [
             "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin",
@@ -80,6 +83,7 @@ final class Cluster: @unchecked Sendable {
             "R2_ACCESS_KEY_ID": SeaweedFS.accessKey, "R2_SECRET_ACCESS_KEY": SeaweedFS.secretKey,
             "PUBLIC_BASE_URL": "\(seaweed.endpoint.absoluteString)/vstream",
             "VSTREAM_DATA_DIR": dataDirectory, "VSTREAM_RETRY_BASE_SECONDS": "0.2", "VSTREAM_LOG_LEVEL": "info",
+            "VSTREAM_API_KEYS": "ops:\(Self.operatorKey)",
         ]
         environment.merge(extra) { $1 }
         return environment

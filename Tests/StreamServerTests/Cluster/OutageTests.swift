@@ -98,7 +98,8 @@ struct OutageTests {
         try await cluster.waitForProgress(id) { $0["stage"] == "transcoding" && (Double($0["percent"] ?? "") ?? 0) > 5 }
 
         let sent = ContinuousClock.now
-        let response = try HTTPTransfer.perform(method: "DELETE", url: api.url("/api/videos/\(id.uuidString.lowercased())"), headers: [:])
+        let response = try HTTPTransfer.perform(method: "DELETE", url: api.url("/api/videos/\(id.uuidString.lowercased())"),
+                                                headers: ["authorization": "Bearer \(Cluster.operatorKey)"])
         #expect(response.status == 204)
         // The job ends when its entry is acknowledged, after the engine stopped and the
         // attempt removed what it stored.
