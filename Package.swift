@@ -92,7 +92,8 @@ let package = Package(
         ),
         .testTarget(
             name: "StreamServerTests",
-            dependencies: ["StreamServer", "ChildProcess", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            dependencies: ["StreamServer", "ChildProcess", .product(name: "HummingbirdTesting", package: "hummingbird"),
+                           .product(name: "JWTKit", package: "jwt-kit")],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         .testTarget(

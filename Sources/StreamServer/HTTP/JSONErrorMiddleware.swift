@@ -11,6 +11,10 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             throw error
         } catch let error as any HTTPResponseError {
             throw APIError(Int(error.status.code), error.status.reasonPhrase.lowercased())
+        } catch {
+            // A storage or database failure: the detail is for the log, not the caller.
+            context.logger.error("request failed", metadata: ["error": "\(error)"])
+            throw APIError(500, "the server could not complete the request; try again")
         }
     }
 }

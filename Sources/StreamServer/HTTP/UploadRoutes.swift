@@ -55,7 +55,14 @@ struct UploadRoutes {
                 throw APIError(429, "you have \(pending) bytes of uploads in progress; the limit is \(access.uploadQuotaBytes). "
                                     + "Finish or cancel one first", retryAfter: 60)
             }
-            try await state.access.uploadLimiter.admit(uploader)
+            do {
+                try await state.access.uploadLimiter.admit(uploader)
+            } catch let refusal as APIError {
+                throw refusal
+            } catch {
+                // Redis is down: the limit is not counted for now, and uploads go on.
+                context.logger.warning("upload rate limit unavailable", metadata: ["error": "\(error)"])
+            }
         }
         // The embedded default keeps parts on its own disk: refuse before it fills.
         if case .local = state.backend, let free = Housekeeping.freeBytes(at: state.configuration.dataDirectory),

@@ -98,6 +98,8 @@ public struct S3Storage: ObjectStorage {
         }
         let date = Date()
         var headers = ["host": host, "x-amz-date": SigV4.timestamp(date), "x-amz-content-sha256": payloadHash]
+        // S3 requires every x-amz-* header to be signed (x-amz-copy-source among them).
+        for (name, value) in extra where name.lowercased().hasPrefix("x-amz-") { headers[name.lowercased()] = value }
         headers["authorization"] = signer.authorization(method: method, path: path, query: query, headers: headers,
                                                          payloadHash: payloadHash, date: date)
         headers.removeValue(forKey: "host")  // libcurl sends it
