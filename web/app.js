@@ -293,7 +293,7 @@ function editControls(video) {
       await api("DELETE", `/api/videos/${video.id}`, undefined, video.id);
       ownerTokens.forget(video.id);
     } catch (error) { showError(error.message); }
-    refreshLists();
+    refreshLists({ force: true });
   };
   controls.append(name, rename, visibility, remove);
   return controls;
@@ -303,12 +303,12 @@ async function change(videoId, settings) {
   try {
     await api("PATCH", `/api/videos/${videoId}`, settings, videoId);
   } catch (error) { showError(error.message); }
-  refreshLists();
+  refreshLists({ force: true });
 }
 
-async function refreshLists() {
-  // Not while the owner is editing a row: a refresh would replace what they type.
-  if (document.activeElement?.closest("#my-videos")) return;
+async function refreshLists({ force = false } = {}) {
+  // The timer's refresh waits while the owner types a title: it would replace the text.
+  if (!force && document.activeElement?.matches("#my-videos input")) return;
   const mine = await myVideos().catch((error) => { showError(error.message); return []; });
   const ids = new Set(mine.map((video) => video.id));
   const { videos } = await api("GET", "/api/videos").catch(() => ({ videos: [] }));
@@ -368,3 +368,4 @@ const watching = location.pathname.match(/^\/watch\/([0-9a-f-]{36})$/i);
 if (watching) watch(watching[1].toLowerCase());
 refreshLists();
 setInterval(() => refreshLists(), 5000);
+window.vstreamRefresh = () => refreshLists({ force: true }); // for tests and embedding pages
