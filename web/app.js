@@ -184,18 +184,31 @@ function showError(message) {
 
 function followTranscode(videoId) {
   $("transcode-text").textContent = "transcoding…";
+  let watching = false;
   const update = (data) => {
     $("transcode-bar").style.width = `${data.percent}%`;
     const frames = data.framesTotal ? ` (${data.framesDone}/${data.framesTotal} frames, ${(data.fps || 0).toFixed(1)} fps)` : "";
     $("transcode-text").textContent = `${data.stage || data.status.toLowerCase()} ${data.percent.toFixed(1)}%${frames}`;
+    if (watching) $("rendition-state").textContent = `watching while transcoding (${data.percent.toFixed(0)}%)`;
+  };
+  // Playable before READY: start on the progressive master, and keep it to the end (its
+  // EVENT playlists end with EXT-X-ENDLIST), so READY needs no reload.
+  const startWatching = (url) => {
+    if (watching) return;
+    watching = true;
+    $("rendition-state").textContent = "watching while transcoding";
+    playVideo(videoId, url).catch((error) => showError(error.message));
   };
   const stop = followEvents(videoId, (kind, data) => {
-    if (kind === "state" || kind === "progress") update(data);
+    if (kind === "playable") startWatching(data.playbackUrl);
+    if ((kind === "state" || kind === "progress") && data.playbackUrl && data.status === "PROCESSING") startWatching(data.playbackUrl);
+    if (kind === "state" || kind === "progress" || kind === "playable") update(data);
     if (kind === "ready") {
       stop();
       $("transcode-bar").style.width = "100%";
       $("transcode-text").textContent = "ready: transcoding 100%";
-      playVideo(videoId, data.playbackUrl).catch((error) => showError(error.message));
+      if (watching) $("rendition-state").textContent = "transcoded: playing on to the end";
+      else playVideo(videoId, data.playbackUrl).catch((error) => showError(error.message));
       refreshLists();
     }
     if (kind === "failed") {
@@ -211,6 +224,7 @@ async function playVideo(videoId, publicURL) {
   const url = publicURL || (await api("POST", `/api/videos/${videoId}/playback`, {}, videoId)).playbackUrl;
   play(url);
 }
+window.vstreamWatching = () => $("rendition-state").textContent; // for tests
 
 function play(url) {
   const player = $("player");

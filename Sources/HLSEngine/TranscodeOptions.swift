@@ -4,6 +4,10 @@ import Foundation
 public struct TranscodeOptions: Sendable, Equatable {
     /// Short sides of the rungs to produce ("360p" is 360). Rungs above the source are skipped.
     public var rungs: [Int] = Ladder.defaultRungs
+    /// Publish while transcoding: EVENT playlists (`<rendition>/live.m3u8`) rewritten after
+    /// each segment, and an early master (`live.m3u8`) once every rung has a segment;
+    /// `Transcoder.publications` reports both. `master.m3u8` is still written last.
+    public var progressive = false
     /// Target segment length in seconds; also the exact GOP length.
     public var segmentDuration: Double = 2
     /// The x264 preset.

@@ -22,6 +22,12 @@ public final class Transcoder: Sendable {
     /// only the newest event, so a slow reader never holds the transcode back.
     public let events: AsyncStream<TranscodeEvent>
 
+    /// With `options.progressive`: each completed segment, and the early master once
+    /// every rung has one, in order. Unbounded (one entry per segment), so none is lost;
+    /// ends when `run()` returns. Empty for a transcode that is not progressive.
+    public let publications: AsyncStream<Publication>
+    private let publicationSink: AsyncStream<Publication>.Continuation
+
     private let progress: ProgressTracker
     private let cancellation = CancellationFlag()
     private let source: (any ByteSource)?
@@ -47,20 +53,29 @@ public final class Transcoder: Sendable {
         let (stream, continuation) = AsyncStream.makeStream(of: TranscodeEvent.self, bufferingPolicy: .bufferingNewest(1))
         self.events = stream
         self.progress = ProgressTracker(continuation: continuation)
+        (publications, publicationSink) = AsyncStream.makeStream(of: Publication.self, bufferingPolicy: .unbounded)
+    }
+
+    private func pipeline() -> TranscodePipeline {
+        var pipeline = TranscodePipeline(inputPath: input, source: source, outputDirectory: output, options: options,
+                                         cancellation: cancellation, progress: progress)
+        let sink = publicationSink
+        pipeline.publish = { sink.yield($0) }
+        return pipeline
     }
 
     /// Transcodes. Call once.
     /// - Returns: the renditions written, with their measured bit rates and durations.
     /// - Throws: `TranscodeError`, naming the input; nothing is left in `output` then.
     public func run() async throws -> TranscodeResult {
-        let pipeline = TranscodePipeline(inputPath: input, source: source, outputDirectory: output, options: options,
-                                         cancellation: cancellation, progress: progress)
-        let progress = self.progress
+        let pipeline = pipeline()
+        let progress = self.progress, sink = publicationSink
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<TranscodeResult, Error>) in
                 let thread = Thread {
                     let result = Result { () throws(TranscodeError) -> TranscodeResult in try pipeline.run() }
                     progress.finish()
+                    sink.finish()
                     continuation.resume(with: result.mapError { $0 as Error })
                 }
                 thread.name = "vstream.pipeline"
@@ -75,9 +90,11 @@ public final class Transcoder: Sendable {
     /// Transcodes on the calling thread, blocking it (a command-line tool's or a fuzzer's
     /// thread; never call it from the Swift concurrency pool). Call once, and not with `run()`.
     public func runSynchronously() throws(TranscodeError) -> TranscodeResult {
-        defer { progress.finish() }
-        return try TranscodePipeline(inputPath: input, source: source, outputDirectory: output, options: options,
-                                     cancellation: cancellation, progress: progress).run()
+        defer {
+            progress.finish()
+            publicationSink.finish()
+        }
+        return try pipeline().run()
     }
 
     /// Stops a running transcode, like cancelling the task that awaits `run()`.

@@ -70,13 +70,19 @@ enum SupervisedChild {
         let reporter = Task {
             for await event in transcoder.events { report(.progress(event)) }
         }
+        // Every segment, in order: the parent stores each one as it comes.
+        let publisher = Task {
+            for await publication in transcoder.publications { report(.publication(publication)) }
+        }
         do {
             let result = try await transcoder.run()
             await reporter.value
+            await publisher.value
             report(.result(result))
             exit(0)
         } catch let error as TranscodeError {
             await reporter.value
+            await publisher.value
             report(.failure(.init(error)))
             exit(error.isBadMedia ? 65 : 1)
         } catch {

@@ -20,6 +20,7 @@ final class OutputDirectory {
             // A stale master would claim a complete ladder while we replace it.
             if manager.fileExists(atPath: masterPath) { try manager.removeItem(atPath: masterPath) }
             if manager.fileExists(atPath: posterPath) { try manager.removeItem(atPath: posterPath) }
+            if manager.fileExists(atPath: progressiveMasterPath) { try manager.removeItem(atPath: progressiveMasterPath) }
             for name in renditions {
                 let folder = directory(for: name)
                 if manager.fileExists(atPath: folder) { try manager.removeItem(atPath: folder) }
@@ -33,6 +34,7 @@ final class OutputDirectory {
 
     var masterPath: String { path + "/master.m3u8" }
     var posterPath: String { path + "/poster.jpg" }
+    var progressiveMasterPath: String { path + "/" + ProgressiveLadder.masterName }
     func directory(for rendition: String) -> String { path + "/" + rendition }
 
     /// Writes `text` to `relativePath` through a temporary file and a rename.
@@ -54,6 +56,8 @@ final class OutputDirectory {
         try? manager.removeItem(atPath: masterPath + ".tmp")
         try? manager.removeItem(atPath: posterPath)
         try? manager.removeItem(atPath: posterPath + ".part")
+        try? manager.removeItem(atPath: progressiveMasterPath)
+        try? manager.removeItem(atPath: progressiveMasterPath + ".tmp")
         for name in renditionNames { try? manager.removeItem(atPath: directory(for: name)) }
         if createdRoot, (try? manager.contentsOfDirectory(atPath: path))?.isEmpty == true {
             try? manager.removeItem(atPath: path)

@@ -42,6 +42,8 @@ final class RenditionWorker: @unchecked Sendable {
         var lowersPriority: Bool
         var directory: String
         var audio: Encoder?
+        /// Publishes each closed segment (progressive transcodes only).
+        var progressive: ProgressiveWriter?
     }
 
     init(index: Int, rendition: Rendition, configuration: Configuration,
@@ -72,6 +74,15 @@ final class RenditionWorker: @unchecked Sendable {
         self.muxer = try SegmentedMuxer(
             directory: configuration.directory, format: configuration.options.segmentFormat,
             video: encoder, audio: configuration.audio)
+        if let progressive = configuration.progressive {
+            let name = rendition.name
+            // Weak: the worker owns the muxer that holds this closure.
+            muxer.onSegmentClosed = { [weak self] segment, index, duration in
+                try progressive.segmentClosed(
+                    PublishedSegment(rendition: name, index: index, uri: segment.fileName, duration: duration, bytes: segment.bytes),
+                    codecs: self?.codecs)
+            }
+        }
     }
 
     func start() {

@@ -42,6 +42,8 @@ struct TranscodePipeline {
     let options: TranscodeOptions
     let cancellation: CancellationFlag
     let progress: ProgressTracker
+    /// Where a progressive transcode reports its segments and its early master.
+    var publish: @Sendable (Publication) -> Void = { _ in }
 
     /// Runs the whole transcode on the calling thread (a dedicated one).
     func run() throws(TranscodeError) -> TranscodeResult {
@@ -97,6 +99,11 @@ struct TranscodePipeline {
         }
         let frameRate = try FrameRate.choose(videoStream)
 
+        let progressive = options.progressive
+            ? ProgressiveWriter(output: output, renditions: renditions, format: options.segmentFormat,
+                                segmentDuration: options.segmentDuration, frameRate: frameRate.rational.doubleValue,
+                                audioBitrate: audio != nil ? options.audioBitrate : nil, publish: publish)
+            : nil
         let plan = ThreadPlan.make(for: renditions, cores: ProcessInfo.processInfo.activeProcessorCount,
                                    encoderThreads: options.encoderThreads,
                                    prioritizeLargestRung: options.prioritizeLargestRung)
@@ -106,7 +113,8 @@ struct TranscodePipeline {
                 configuration: .init(source: info.video, timeBase: try TimeBase(videoStream.pointee.time_base).rational, frameRate: frameRate.rational,
                                      options: options, encoderThreads: plan.encoderThreads[index],
                                      lowersPriority: plan.lowersPriority(ofRendition: index),
-                                     directory: output.directory(for: rendition.name), audio: audio?.encoder),
+                                     directory: output.directory(for: rendition.name), audio: audio?.encoder,
+                                     progressive: progressive),
                 progress: progress, cancellation: cancellation)
         }
         progress.begin(framesTotal: info.video.frameCount, renditions: renditions.map(\.name),
@@ -148,6 +156,8 @@ struct TranscodePipeline {
         guard decode.decodedFrames > 0 else { throw TranscodeError.Reason.notMedia("no video frame could be decoded") }
 
         progress.stage(.finalizing)
+        // The EVENT playlists end before the VOD master appears.
+        try progressive?.finish()
         let written = try PlaylistWriter(output: output, format: options.segmentFormat, hasAudio: audio != nil)
             .write(workers.map { worker in
                 PlaylistWriter.Variant(

@@ -61,6 +61,10 @@ final class SegmentedMuxer {
     /// handed to `write`, which `SegmentCutter` always sends before any audio.
     private var shift: Double?
 
+    /// Called as each segment's file is complete, with its index and its duration (until
+    /// the next segment's first frame; the last: until its own last frame ends).
+    var onSegmentClosed: ((_ segment: Segment, _ index: Int, _ duration: Double) throws -> Void)?
+
     let videoStreamIndex: Int32 = 0
     let audioStreamIndex: Int32 = 1
 
@@ -135,7 +139,8 @@ final class SegmentedMuxer {
     }
 
     private func openNextSegment() throws {
-        try closeSegment()
+        // The held packet, if any, is the next segment's IDR: its time ends this segment.
+        try closeSegment(nextStart: heldVideo.map { Double($0.pts) * videoTimeBase.doubleValue })
         let name = String(format: "segment_%05d.%@", segments.count, format.segmentExtension)
         try file.open(path(name))
         if format == .mpegts {
@@ -200,14 +205,18 @@ final class SegmentedMuxer {
     }
 
     /// Flushes the fragment in progress into the current file and closes it.
-    private func closeSegment() throws {
+    private func closeSegment(nextStart: Double?) throws {
         guard open, let io else { return }
         let status = av_write_frame(context, nil)
         avio_flush(io)
-        segments[segments.count - 1].bytes = file.close()
+        let last = segments.count - 1
+        segments[last].bytes = file.close()
         if let failure = file.failure { throw TranscodeError.Reason.io(failure) }
         try check(status, "av_write_frame(flush)")
         open = false
+        let segment = segments[last]
+        let duration = nextStart.flatMap { next in segment.start.map { next - $0 } } ?? segment.duration
+        try onSegmentClosed?(segment, last, duration)
     }
 
     /// Closes the last segment. Anything the trailer writes is discarded: with
@@ -216,7 +225,7 @@ final class SegmentedMuxer {
         guard !finished else { return }
         finished = true
         try releaseHeldVideo()
-        try closeSegment()
+        try closeSegment(nextStart: nil)
         try check(av_write_trailer(context), "av_write_trailer")
     }
 }

@@ -6,6 +6,8 @@
 /// the parent forwards the progress and turns the last line into the job's outcome.
 public enum TranscoderMessage: Codable, Sendable, Equatable {
     case progress(TranscodeEvent)
+    /// A progressive transcode's segment or early master (`Transcoder.publications`).
+    case publication(Publication)
     case result(TranscodeResult)
     case failure(Failure)
 

@@ -65,6 +65,8 @@ public struct ServerConfiguration: Sendable {
     /// `VSTREAM_MIN_FREE_MIB`: in the embedded default, new uploads get 507 while the
     /// data directory has less free space than this.
     public var minFreeMiB = 1024
+    /// `VSTREAM_PROGRESSIVE` (on): videos play from `live.m3u8` while they transcode.
+    public var progressive = true
     /// Identities, rules and limits of the API (the `VSTREAM_API_KEYS`… variables).
     public var access = AccessConfiguration()
 
@@ -113,6 +115,9 @@ public struct ServerConfiguration: Sendable {
         }
         if let mebibytes = environment["VSTREAM_MIN_FREE_MIB"].flatMap(Int.init), mebibytes >= 0 {
             configuration.minFreeMiB = mebibytes
+        }
+        if let progressive = environment["VSTREAM_PROGRESSIVE"].flatMap(AccessConfiguration.bool) {
+            configuration.progressive = progressive
         }
         if let streams = environment["VSTREAM_MAX_EVENT_STREAMS"].flatMap(Int.init), streams > 0 {
             configuration.maxEventStreams = streams

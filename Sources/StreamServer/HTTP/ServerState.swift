@@ -88,7 +88,8 @@ public struct ServerState: Sendable {
             localJobs = nil
             job = TranscodeJob(storage: backend.storage, store: store, publisher: progress, scratch: scratch,
                                playbackBase: playbackBase, engine: configuration.engineHost,
-                               maxAttempts: configuration.worker.policy.maxAttempts, logger: logger)
+                               maxAttempts: configuration.worker.policy.maxAttempts,
+                               progressive: configuration.progressive, logger: logger)
             let subscriber = RedisProgressSubscriber(url: redisURL, hub: hub)
             subscriber.start()
             progressSubscriber = subscriber
@@ -103,7 +104,8 @@ public struct ServerState: Sendable {
         progressSubscriber = nil
         job = TranscodeJob(storage: backend.storage, store: store, publisher: hub, scratch: scratch,
                            playbackBase: playbackBase, engine: configuration.engineHost,
-                               maxAttempts: configuration.worker.policy.maxAttempts, logger: logger)
+                               maxAttempts: configuration.worker.policy.maxAttempts,
+                               progressive: configuration.progressive, logger: logger)
         let queue = InProcessJobQueue(job: job, policy: configuration.worker.policy)
         localJobs = queue
         // Jobs interrupted by a restart are picked up again.

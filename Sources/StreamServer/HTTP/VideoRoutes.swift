@@ -1,4 +1,5 @@
 import Foundation
+import HLSEngine
 import Hummingbird
 
 /// The video list, one video, its settings, its deletion, its playback URL and its live
@@ -26,7 +27,10 @@ struct VideoRoutes {
         var width: Int?
         var height: Int?
         var renditions: [RenditionSummary]
-        /// nil for a private video: its URL needs a token (`POST …/playback`).
+        /// Whether it plays now: READY, or PROCESSING with its progressive master stored.
+        var playable: Bool
+        /// `master.m3u8` once READY, `live.m3u8` while it plays during the transcode; nil
+        /// for a private video: its URL needs a token (`POST …/playback`).
         var playbackUrl: String?
         var posterUrl: String?
         var error: String?
@@ -94,14 +98,17 @@ struct VideoRoutes {
         case .uploading, .failed: 0
         }
         let renditions = video.renditions.flatMap { try? JSONDecoder().decode([RenditionSummary].self, from: Data($0.utf8)) } ?? []
-        let playable = video.status == .ready && video.visibility != .private
+        let liveURL = video.status == .processing ? live?.playbackUrl : nil
+        let playable = video.status == .ready || liveURL != nil
+        let shareable = playable && video.visibility != .private
         let full = view == .full
         return VideoResponse(
             id: video.id.uuidString.lowercased(), title: video.title, status: video.status.rawValue,
             visibility: video.visibility.rawValue, progress: progress,
             durationSeconds: video.durationSeconds, width: video.width, height: video.height, renditions: renditions,
-            playbackUrl: playable ? state.playbackURL(video) : nil,
-            posterUrl: playable ? state.posterURL(video) : nil,
+            playable: playable,
+            playbackUrl: shareable ? (liveURL ?? state.playbackURL(video)) : nil,
+            posterUrl: shareable && video.status == .ready ? state.posterURL(video) : nil,
             error: full ? video.error : video.error.map(Self.shortReason),
             createdAt: ISO8601DateFormatter().string(from: video.createdAt), canEdit: full,
             originalFilename: full ? video.originalFilename : nil, size: full ? video.size : nil,
@@ -142,9 +149,15 @@ struct VideoRoutes {
     /// its visibility; the way a private video plays.
     func playback(_ context: VStreamRequestContext) async throws -> PlaybackGrant {
         let (video, _) = try await state.authorize(.change, context.parameters.get("id"), context)
-        guard video.status == .ready else { throw APIError.conflict("the video is \(video.status.rawValue), not READY") }
+        // READY plays its master; PROCESSING, once playable, its progressive master.
+        let live = await state.latestEvent(video.id)
+        let progressive = video.status == .processing && live?.playbackUrl != nil
+        guard video.status == .ready || progressive else {
+            throw APIError.conflict("the video is \(video.status.rawValue) and not playable yet")
+        }
         let expires = Date().addingTimeInterval(state.access.configuration.playbackTokenSeconds)
-        let master = state.access.playbackURL(video, expires: expires)
+        var master = state.access.playbackURL(video, expires: expires)
+        if progressive { master = master.replacingOccurrences(of: "/master.m3u8", with: "/\(ProgressiveLadder.masterName)") }
         return PlaybackGrant(playbackUrl: master,
                              posterUrl: master.replacingOccurrences(of: "/master.m3u8", with: "/poster.jpg"),
                              expiresAt: ISO8601DateFormatter().string(from: expires))

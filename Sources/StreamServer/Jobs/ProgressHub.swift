@@ -2,7 +2,9 @@ import Foundation
 
 /// What SSE clients are told about a video.
 public struct VideoEvent: Sendable, Codable, Equatable {
-    public enum Kind: String, Sendable, Codable { case state, progress, ready, failed }
+    /// `playable`: the progressive master is stored, `playbackUrl` plays while the
+    /// transcode goes on; later progress events carry the same URL.
+    public enum Kind: String, Sendable, Codable { case state, progress, playable, ready, failed }
     public var id: Int
     public var kind: Kind
     public var status: VideoLifecycle.Status

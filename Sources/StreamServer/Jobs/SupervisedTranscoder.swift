@@ -50,22 +50,25 @@ public struct SupervisedTranscoder: Sendable {
     /// Transcodes `input` into `output`. `onEvent` is called on a reader thread;
     /// `onSpawn` gets the child's pid (for tests that look at it in /proc).
     /// - Throws: `TranscoderMessage.Failure`, or `CancellationError` when cancelled.
-    public func run(input: String, output: String, onSpawn: @Sendable (Int32) -> Void = { _ in },
-                    onEvent: @escaping @Sendable (TranscodeEvent) -> Void) async throws -> TranscodeResult {
+    /// With `progressive`, the child publishes while it transcodes and `onPublication`
+    /// gets each segment and the early master, in order, on the reader thread.
+    public func run(input: String, output: String, progressive: Bool = false, onSpawn: @Sendable (Int32) -> Void = { _ in },
+                    onEvent: @escaping @Sendable (TranscodeEvent) -> Void,
+                    onPublication: @escaping @Sendable (Publication) -> Void = { _ in }) async throws -> TranscodeResult {
         var environment = ProcessInfo.processInfo.environment
         environment["MALLOC_ARENA_MAX"] = "2"  // glibc reserves 64 MiB of address space per arena otherwise
         let child: PipedChild
         do {
             child = try PipedChild.spawn(
                 [limits.executable, "transcode", input, "-o", output, "--supervised",
-                 "--max-duration", String(limits.maxDurationSeconds)],
+                 "--max-duration", String(limits.maxDurationSeconds)] + (progressive ? ["--progressive"] : []),
                 environment: environment)
         } catch {
             throw TranscoderMessage.Failure(detail: "\(error)", userMessage: "the transcoder could not be started",
                                             isBadMedia: false, isCancelled: false)
         }
         onSpawn(child.process.pid)
-        let session = SupervisedSession(child: child, limits: limits, onEvent: onEvent)
+        let session = SupervisedSession(child: child, limits: limits, onEvent: onEvent, onPublication: onPublication)
         return try await withTaskCancellationHandler {
             try await session.run()
         } onCancel: {
@@ -88,16 +91,19 @@ private final class SupervisedSession: Sendable {
     private let child: PipedChild
     private let limits: SupervisedTranscoder.Limits
     private let onEvent: @Sendable (TranscodeEvent) -> Void
+    private let onPublication: @Sendable (Publication) -> Void
     private let started = ContinuousClock.now
     private let state: Mutex<State>
     private let errors = Mutex<[UInt8]>([])
     /// The largest line the child may write (a result names every segment's rendition).
     private static let maxLine = 1 << 20
 
-    init(child: PipedChild, limits: SupervisedTranscoder.Limits, onEvent: @escaping @Sendable (TranscodeEvent) -> Void) {
+    init(child: PipedChild, limits: SupervisedTranscoder.Limits, onEvent: @escaping @Sendable (TranscodeEvent) -> Void,
+         onPublication: @escaping @Sendable (Publication) -> Void) {
         self.child = child
         self.limits = limits
         self.onEvent = onEvent
+        self.onPublication = onPublication
         state = Mutex(State(deadline: ContinuousClock.now + .seconds(limits.timeout(sourceDuration: nil))))
     }
 
@@ -222,6 +228,10 @@ private final class SupervisedSession: Sendable {
                 state.deadline = started + .seconds(limits.timeout(sourceDuration: duration))
             }
         }
-        if case .progress(let event) = message { onEvent(event) }
+        switch message {
+        case .progress(let event): onEvent(event)
+        case .publication(let publication): onPublication(publication)
+        case .result, .failure: break
+        }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import HLSEngine
 import Logging
+import Synchronization
 
 /// One attempt at one video's transcode, the same on every kind of worker:
 ///
@@ -36,12 +37,16 @@ public struct TranscodeJob: Sendable {
     let engine: EngineHost
     /// Attempts a video gets, counted in its row across restarts (`VSTREAM_MAX_ATTEMPTS`).
     let maxAttempts: Int
+    /// Publish while transcoding (`VSTREAM_PROGRESSIVE`, on): segments are stored as they
+    /// complete and the video plays from `live.m3u8` before it is READY.
+    let progressive: Bool
     let logger: Logger
 
     public init(storage: any ObjectStorage, store: any MetadataStore, publisher: any ProgressPublisher, scratch: URL,
                 playbackBase: String, engine: EngineHost = .inProcess(maxDurationSeconds: nil), maxAttempts: Int = 3,
-                logger: Logger = Logger(label: "vstream.job")) {
+                progressive: Bool = true, logger: Logger = Logger(label: "vstream.job")) {
         self.engine = engine
+        self.progressive = progressive
         self.maxAttempts = max(1, maxAttempts)
         self.storage = storage
         self.store = store
@@ -142,50 +147,90 @@ public struct TranscodeJob: Sendable {
         try Task.checkCancellation()
 
         let output = work.appendingPathComponent("hls")
+        let live = LiveState()
+        let publisher = self.publisher
+        let liveURL = "\(playbackBase)/\(record.hlsPrefix)/\(ProgressiveLadder.masterName)"
+        let announce: @Sendable () async -> Void = {
+            let percent = live.playable(at: liveURL)
+            await publisher.publish(id) { VideoEvent(id: $0, kind: .playable, status: .processing, stage: "transcoding",
+                                                     percent: percent, playbackUrl: liveURL) }
+        }
+        var progressive: ProgressiveStore?
+        if self.progressive {
+            // What an earlier attempt stored: its segments are kept, its playlists continued.
+            let existing = Set((try? await storage.keys(under: record.hlsPrefix)) ?? [])
+            let store = await ProgressiveStore(storage: storage, prefix: record.hlsPrefix, work: output,
+                                               segmentDuration: TranscodeOptions().segmentDuration,
+                                               existing: existing, logger: logger, onPlayable: announce)
+            if await store.wasPlayable { await announce() }
+            progressive = store
+        }
         let started = ContinuousClock.now
-        let result = try await runEngine(input: source.path, output: output.path, video: id)
+        let result = try await runEngine(input: source.path, output: output.path, video: id, progressive: progressive, live: live)
         let seconds = (ContinuousClock.now - started) / .seconds(1)
         JobMetrics.recordTranscode(result, seconds: seconds)
         logger.info("transcoded", metadata: ["seconds": "\(String(format: "%.2f", seconds))", "frames": "\(result.sourceFrames)"])
 
-        await publishProgress(id, stage: "uploading", percent: 99.9)
+        await publishProgress(id, stage: "uploading", percent: 99.9, playbackUrl: live.url)
         let manifest = TranscodeManifest(result)
         try JSONEncoder().encode(manifest).write(to: output.appendingPathComponent(Self.manifestName))
-        try await storeOutputs(from: output, prefix: record.hlsPrefix)
+        try await storeOutputs(from: output, prefix: record.hlsPrefix, skipping: await progressive?.stored ?? [])
         Failpoint.hit(.afterOutputsStored)
         return manifest
     }
 
-    /// Runs the engine where `engine` says, forwarding its exact progress to the publisher.
-    private func runEngine(input: String, output: String, video id: UUID) async throws -> TranscodeResult {
+    /// Runs the engine where `engine` says, forwarding its exact progress to the publisher
+    /// and, for a progressive job, its segments to `progressive` in order.
+    private func runEngine(input: String, output: String, video id: UUID, progressive: ProgressiveStore?,
+                           live: LiveState) async throws -> TranscodeResult {
         let (events, sink) = AsyncStream.makeStream(of: TranscodeEvent.self, bufferingPolicy: .bufferingNewest(1))
+        let (publications, publicationSink) = AsyncStream.makeStream(of: Publication.self, bufferingPolicy: .unbounded)
         let publisher = self.publisher
         let follower = Task {
             for await event in events where event.stage == .transcoding {
+                live.progressed(to: event.percent)
+                let url = live.url
                 await publisher.publish(id) { sequence in
                     VideoEvent(id: sequence, kind: .progress, status: .processing, stage: "transcoding",
                                percent: event.percent, framesDone: event.framesDone, framesTotal: event.framesTotal,
                                fps: event.fps, renditions: Dictionary(event.renditions.map { ($0.name, $0.framesEncoded) },
-                                                                      uniquingKeysWith: { $1 }))
+                                                                      uniquingKeysWith: { $1 }),
+                               playbackUrl: url)
                 }
             }
         }
-        defer { follower.cancel() }
+        // One at a time, in the engine's order: a segment before the playlist naming it.
+        let storing = Task {
+            for await publication in publications { await progressive?.publish(publication) }
+        }
+        defer {
+            follower.cancel()
+            storing.cancel()
+        }
         let result: TranscodeResult
         switch engine {
         case .inProcess(let maxDuration):
             var options = TranscodeOptions()
             options.maxDurationSeconds = maxDuration
+            options.progressive = progressive != nil
             let transcoder = Transcoder(input: input, output: output, options: options)
             let forwarder = Task { for await event in transcoder.events { sink.yield(event) } }
-            defer { forwarder.cancel() }
+            let relay = Task { for await publication in transcoder.publications { publicationSink.yield(publication) } }
+            defer {
+                forwarder.cancel()
+                relay.cancel()
+            }
             result = try await transcoder.run()
             await forwarder.value
+            await relay.value
         case .childProcess(let supervisor):
-            result = try await supervisor.run(input: input, output: output) { sink.yield($0) }
+            result = try await supervisor.run(input: input, output: output, progressive: progressive != nil,
+                                              onEvent: { sink.yield($0) }, onPublication: { publicationSink.yield($0) })
         }
         sink.finish()
+        publicationSink.finish()
         await follower.value
+        await storing.value
         return result
     }
 
@@ -246,24 +291,55 @@ public struct TranscodeJob: Sendable {
         return try? JSONDecoder().decode(TranscodeManifest.self, from: data)
     }
 
-    private func publishProgress(_ id: UUID, stage: String, percent: Double) async {
-        await publisher.publish(id) { VideoEvent(id: $0, kind: .progress, status: .processing, stage: stage, percent: percent) }
+    private func publishProgress(_ id: UUID, stage: String, percent: Double, playbackUrl: String? = nil) async {
+        await publisher.publish(id) {
+            VideoEvent(id: $0, kind: .progress, status: .processing, stage: stage, percent: percent, playbackUrl: playbackUrl)
+        }
     }
 
-    /// Every file under `directory`, with its Content-Type; the manifest and then the
-    /// master playlist last, so their presence in storage means a complete ladder.
-    private func storeOutputs(from directory: URL, prefix: String) async throws {
+    /// Every file under `directory`, with its Content-Type, in an order that never lets a
+    /// playlist name an object not stored yet: media first (but what `skipping` says is
+    /// stored already), then the finished EVENT playlists and the early master, then the
+    /// VOD playlists, the manifest, and the master last, so their presence in storage
+    /// means a complete ladder.
+    private func storeOutputs(from directory: URL, prefix: String, skipping stored: Set<String> = []) async throws {
         guard let enumerator = FileManager.default.enumerator(at: directory, includingPropertiesForKeys: [.isRegularFileKey]) else { return }
         var files: [String] = []
         for case let url as URL in enumerator where (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true {
             files.append(String(url.path.dropFirst(directory.path.count + 1)))
         }
-        func rank(_ path: String) -> Int { path == "master.m3u8" ? 2 : path == Self.manifestName ? 1 : 0 }
+        func rank(_ path: String) -> Int {
+            if path == "master.m3u8" { return 5 }
+            if path == Self.manifestName { return 4 }
+            if path.hasSuffix(".m3u8"), path != ProgressiveLadder.masterName, !path.hasSuffix("/" + ProgressiveLadder.playlistName) { return 3 }
+            if path == ProgressiveLadder.masterName { return 2 }
+            if path.hasSuffix("/" + ProgressiveLadder.playlistName) { return 1 }
+            return 0
+        }
         for relative in files.sorted(by: { (rank($0), $0) < (rank($1), $1) }) {
             try Task.checkCancellation()
+            if rank(relative) == 0, stored.contains("\(prefix)/\(relative)") { continue }
             let type = HLSContentType.forPath(relative)
             try await storage.put(file: directory.appendingPathComponent(relative), key: "\(prefix)/\(relative)",
                                   contentType: type.contentType, cacheControl: type.cacheControl)
+        }
+    }
+}
+
+/// The progressive state a job's tasks share: the URL once the video is playable, and the
+/// latest percent, so the `playable` event keeps progress monotonic.
+final class LiveState: Sendable {
+    private let state = Mutex<(url: String?, percent: Double)>((nil, 0))
+
+    var url: String? { state.withLock { $0.url } }
+
+    func progressed(to percent: Double) { state.withLock { $0.percent = max($0.percent, percent) } }
+
+    /// Marks the video playable at `url`; returns the percent to announce it with.
+    func playable(at url: String) -> Double {
+        state.withLock { state in
+            state.url = url
+            return state.percent
         }
     }
 }

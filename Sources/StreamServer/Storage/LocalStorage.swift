@@ -149,6 +149,18 @@ public struct LocalStorage: ObjectStorage {
         }
     }
 
+    public func keys(under prefix: String) async throws -> [String] {
+        let folder = try objectURL(prefix).standardizedFileURL
+        guard let walk = FileManager.default.enumerator(at: folder, includingPropertiesForKeys: [.isRegularFileKey]) else { return [] }
+        var keys: [String] = []
+        for case let file as URL in walk where (try? file.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true {
+            // Files being written (".incoming") are not objects yet.
+            guard file.pathExtension != "incoming" else { continue }
+            keys.append(prefix + "/" + file.standardizedFileURL.path.dropFirst(folder.path.count + 1))
+        }
+        return keys.sorted()
+    }
+
     public func deletePrefix(_ prefix: String) async throws {
         try? FileManager.default.removeItem(at: try objectURL(prefix))
     }

@@ -25,6 +25,8 @@ public protocol ObjectStorage: Sendable {
     /// The object's size in bytes, nil when there is none.
     func size(key: String) async throws -> Int64?
     func deletePrefix(_ prefix: String) async throws
+    /// The keys of every object under `prefix/`.
+    func keys(under prefix: String) async throws -> [String]
 }
 
 public enum StorageError: Error, Equatable, Sendable {

@@ -258,7 +258,7 @@ public struct S3Storage: ObjectStorage {
     }
 
     /// The keys of every object under `prefix/`, with ListObjectsV2.
-    func keys(under prefix: String) async throws -> [String] {
+    public func keys(under prefix: String) async throws -> [String] {
         let clean = try validatedKey(prefix)
         var keys: [String] = []
         var token: String?

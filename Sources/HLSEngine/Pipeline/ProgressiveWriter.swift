@@ -1,0 +1,69 @@
+import Foundation
+
+/// Progressive publishing in the engine (`TranscodeOptions.progressive`): after each
+/// closed segment, that rendition's EVENT playlist is rewritten atomically; once every
+/// rung has a segment, the early master (`live.m3u8`) is written, once. Each step is
+/// also reported as a `Publication`, for an app (or the service) that stores segments
+/// as they come. Called from every rendition thread, so it serializes them.
+final class ProgressiveWriter: @unchecked Sendable {
+    // @unchecked: every mutable member is touched under `lock` only.
+    private let lock = NSLock()
+    private let output: OutputDirectory
+    /// The AAC rate, nil without audio.
+    private let audioBitrate: Int?
+    private let renditions: [Rendition]
+    private let frameRate: Double
+    private var ladder: ProgressiveLadder
+    private var codecs: [String: String] = [:]
+    private var masterWritten = false
+    private let publish: @Sendable (Publication) -> Void
+
+    init(output: OutputDirectory, renditions: [Rendition], format: SegmentFormat, segmentDuration: Double,
+         frameRate: Double, audioBitrate: Int?, publish: @escaping @Sendable (Publication) -> Void) {
+        self.output = output
+        self.renditions = renditions
+        self.audioBitrate = audioBitrate
+        self.frameRate = frameRate
+        self.publish = publish
+        ladder = ProgressiveLadder(renditions: renditions.map(\.name), initializationURI: format.initializationName,
+                                   segmentDuration: segmentDuration)
+    }
+
+    /// A rendition closed segment `index`; `codecs` is its encoder's real `avc1` string.
+    func segmentClosed(_ segment: PublishedSegment, codecs: String?) throws(TranscodeError.Reason) {
+        lock.lock()
+        defer { lock.unlock() }
+        if let codecs { self.codecs[segment.rendition] = codecs }
+        guard ladder.add(segment) else { return }
+        try output.writeAtomically(ladder.eventPlaylist(segment.rendition, ended: false),
+                                   to: "\(segment.rendition)/\(ProgressiveLadder.playlistName)")
+        publish(.segment(segment))
+        if !masterWritten, ladder.isPlayable {
+            let variants = earlyVariants()
+            try output.writeAtomically(ladder.master(variants), to: ProgressiveLadder.masterName)
+            masterWritten = true
+            publish(.playable(variants))
+        }
+    }
+
+    /// Every segment is in: each EVENT playlist gets EXT-X-ENDLIST (before `master.m3u8`).
+    func finish() throws(TranscodeError.Reason) {
+        lock.lock()
+        defer { lock.unlock() }
+        for rendition in renditions {
+            try output.writeAtomically(ladder.eventPlaylist(rendition.name, ended: true),
+                                       to: "\(rendition.name)/\(ProgressiveLadder.playlistName)")
+        }
+    }
+
+    private func earlyVariants() -> [ProgressiveLadder.Variant] {
+        renditions.map { rendition in
+            let audio = audioBitrate ?? 0
+            let video = codecs[rendition.name] ?? "avc1.640028"
+            return ProgressiveLadder.Variant(
+                name: rendition.name, width: rendition.width, height: rendition.height,
+                bandwidth: rendition.maxBitrate + audio, averageBandwidth: rendition.videoBitrate + audio,
+                codecs: audioBitrate != nil ? "\(video),\(CodecString.aacLC)" : video, frameRate: frameRate)
+        }
+    }
+}

@@ -1,0 +1,145 @@
+import Foundation
+
+/// What a progressive transcode publishes, in order of completion: segments as each is
+/// closed, and once every rung has its first segment, the ladder's early description.
+/// `Transcoder.publications` reports them; a supervised child sends them to its parent.
+public enum Publication: Sendable, Codable, Equatable {
+    case segment(PublishedSegment)
+    /// Every rung has a segment: a progressive master can be written.
+    case playable([ProgressiveLadder.Variant])
+}
+
+/// One finished segment of one rendition. `index` orders it: segments may be reported by
+/// several encoders, and in any order (split-and-stitch).
+public struct PublishedSegment: Sendable, Codable, Equatable {
+    public var rendition: String
+    public var index: Int
+    /// Relative to the rendition's folder (`segment_00003.m4s`).
+    public var uri: String
+    /// Seconds: until the next segment starts (the last: until its last frame ends).
+    public var duration: Double
+    public var bytes: Int64
+
+    public init(rendition: String, index: Int, uri: String, duration: Double, bytes: Int64) {
+        self.rendition = rendition
+        self.index = index
+        self.uri = uri
+        self.duration = duration
+        self.bytes = bytes
+    }
+}
+
+/// The progressive ladder: an EVENT playlist per rendition (RFC 8216 §6.2.1: it only
+/// grows, then ends with EXT-X-ENDLIST) and a master that names them, under names of
+/// their own so that `master.m3u8` and the VOD playlists never change type.
+///
+/// A pure value: the engine renders its local files from it, and the service renders the
+/// objects it stores from the segments it has stored, so a playlist never names a
+/// segment that is not there yet. A playlist holds only the contiguous run of segments
+/// from 0: a segment that arrives early waits for the ones before it.
+public struct ProgressiveLadder: Sendable, Equatable {
+    /// The progressive master, beside `master.m3u8`.
+    public static let masterName = "live.m3u8"
+    /// Each rendition's EVENT playlist, beside its `index.m3u8`.
+    public static let playlistName = "live.m3u8"
+
+    /// A rung as the early master describes it. BANDWIDTH and AVERAGE-BANDWIDTH come from
+    /// the configured VBV peak and target rate, "a representative period" (RFC 8216
+    /// §4.3.4.2), as no segment has been measured yet at that point.
+    public struct Variant: Sendable, Codable, Equatable {
+        public var name: String
+        public var width: Int
+        public var height: Int
+        public var bandwidth: Int
+        public var averageBandwidth: Int
+        public var codecs: String
+        public var frameRate: Double
+
+        public init(name: String, width: Int, height: Int, bandwidth: Int, averageBandwidth: Int, codecs: String, frameRate: Double) {
+            self.name = name
+            self.width = width
+            self.height = height
+            self.bandwidth = bandwidth
+            self.averageBandwidth = averageBandwidth
+            self.codecs = codecs
+            self.frameRate = frameRate
+        }
+    }
+
+    /// The rungs, lowest first; `include` adds one that a publisher learns of late.
+    public private(set) var renditions: [String]
+    /// The EXT-X-MAP URI (fMP4), nil for MPEG-TS.
+    public let initializationURI: String?
+    /// Fixed for the playlist's life (a live playlist's target may not change): the
+    /// segment length rounded up, plus one for a segment stretched by a late IDR.
+    public let targetDuration: Int
+    private var received: [String: [Int: PublishedSegment]] = [:]
+    private var published: [String: Int] = [:]
+
+    public init(renditions: [String], initializationURI: String?, segmentDuration: Double) {
+        self.renditions = renditions
+        self.initializationURI = initializationURI
+        let rounded = segmentDuration.isFinite ? Int(segmentDuration.rounded(.up)) : 2
+        self.targetDuration = max(1, min(rounded, 60)) + 1
+    }
+
+    /// Adds a rung with no segment yet (a store that learns the ladder from its segments).
+    public mutating func include(_ rendition: String) {
+        if !renditions.contains(rendition) { renditions.append(rendition) }
+    }
+
+    /// Adds a segment; returns whether the rendition's playlist grew (the segment, and
+    /// any that waited for it, are now in it). A repeat of a known index changes nothing.
+    @discardableResult
+    public mutating func add(_ segment: PublishedSegment) -> Bool {
+        guard renditions.contains(segment.rendition), segment.index >= 0,
+              received[segment.rendition]?[segment.index] == nil else { return false }
+        received[segment.rendition, default: [:]][segment.index] = segment
+        var count = published[segment.rendition] ?? 0
+        let before = count
+        while received[segment.rendition]?[count] != nil { count += 1 }
+        published[segment.rendition] = count
+        return count > before
+    }
+
+    /// The rendition's playlist: segments 0 … n-1, every one of them received.
+    public func segments(of rendition: String) -> [PublishedSegment] {
+        (0..<(published[rendition] ?? 0)).compactMap { received[rendition]?[$0] }
+    }
+
+    /// Every rung has its first segment.
+    public var isPlayable: Bool { renditions.allSatisfy { (published[$0] ?? 0) > 0 } }
+
+    /// The rendition's EVENT playlist; `ended` adds EXT-X-ENDLIST (no segment will follow).
+    public func eventPlaylist(_ rendition: String, ended: Bool) -> String {
+        var lines = [
+            "#EXTM3U",
+            "#EXT-X-VERSION:\(initializationURI == nil ? 3 : 6)",
+            "#EXT-X-TARGETDURATION:\(targetDuration)",
+            "#EXT-X-MEDIA-SEQUENCE:0",
+            "#EXT-X-PLAYLIST-TYPE:EVENT",
+            // Start at the beginning, not near the live edge (RFC 8216 §4.3.5.2).
+            "#EXT-X-START:TIME-OFFSET=0,PRECISE=YES",
+            "#EXT-X-INDEPENDENT-SEGMENTS",
+        ]
+        if let initializationURI { lines.append("#EXT-X-MAP:URI=\"\(initializationURI)\"") }
+        for segment in segments(of: rendition) {
+            lines.append("#EXTINF:\(String(format: "%.6f", segment.duration)),")
+            lines.append(segment.uri)
+        }
+        if ended { lines.append("#EXT-X-ENDLIST") }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// The early master over the EVENT playlists.
+    public func master(_ variants: [Variant]) -> String {
+        MasterPlaylist(
+            variants: variants.map { variant in
+                MasterPlaylist.Variant(uri: "\(variant.name)/\(Self.playlistName)", bandwidth: variant.bandwidth,
+                                       averageBandwidth: variant.averageBandwidth, codecs: variant.codecs,
+                                       width: variant.width, height: variant.height, frameRate: variant.frameRate)
+            },
+            version: initializationURI == nil ? 3 : 6
+        ).render()
+    }
+}

@@ -1,0 +1,134 @@
+import Foundation
+import HLSEngine
+import Logging
+
+/// Stores a progressive transcode's objects as the engine reports them, so a viewer can
+/// start seconds after the upload: for each segment, the object first, then the EVENT
+/// playlist that names it, rendered from what *this* store has stored (never from the
+/// engine's own file, which may name segments not stored yet). Once every rung has a
+/// stored segment, the early master (`live.m3u8`), then `onPlayable`. At the end the job
+/// stores the engine's finished playlists (with EXT-X-ENDLIST) after every segment.
+///
+/// Segments may come from any encoder and in any order (`ProgressiveLadder` keeps the
+/// contiguous run from 0). An attempt that takes over a job first reads what the earlier
+/// one published, and continues the same playlists: the heir cuts at the same frames
+/// with the same settings, so its segment i has the timing of the stored segment i,
+/// which is kept, not stored again, and an EVENT playlist never shrinks.
+actor ProgressiveStore {
+    private let storage: any ObjectStorage
+    private let prefix: String
+    private let work: URL
+    private let logger: Logger
+    private let onPlayable: @Sendable () async -> Void
+    private var ladder: ProgressiveLadder
+    /// Keys already in storage (from an earlier attempt, or stored here).
+    private(set) var stored: Set<String>
+    private var variants: [ProgressiveLadder.Variant]?
+    private var masterStored = false
+    /// The first storage failure: publishing stops, and the job's final store retries.
+    private var failure: (any Error)?
+
+    /// - Parameters:
+    ///   - work: the engine's output folder, where each reported file already is.
+    ///   - existing: the keys under `prefix` before this attempt.
+    init(storage: any ObjectStorage, prefix: String, work: URL, segmentDuration: Double,
+         existing: Set<String>, logger: Logger, onPlayable: @escaping @Sendable () async -> Void) async {
+        self.storage = storage
+        self.prefix = prefix
+        self.work = work
+        self.logger = logger
+        self.onPlayable = onPlayable
+        self.stored = existing
+        ladder = ProgressiveLadder(renditions: [], initializationURI: "init.mp4", segmentDuration: segmentDuration)
+        masterStored = existing.contains("\(prefix)/\(ProgressiveLadder.masterName)")
+        // What an earlier attempt published: its playlists' segments stay as they are.
+        let suffix = "/" + ProgressiveLadder.playlistName
+        for key in existing.sorted() where key.hasPrefix(prefix + "/") && key.hasSuffix(suffix) {
+            let rendition = String(key.dropFirst(prefix.count + 1).dropLast(suffix.count))
+            guard !rendition.isEmpty, !rendition.contains("/"), let text = try? await storage.data(key: key) else { continue }
+            ladder.include(rendition)
+            for segment in Self.segments(inPlaylist: String(decoding: text, as: UTF8.self), rendition: rendition) {
+                ladder.add(segment)
+            }
+        }
+    }
+
+    /// Whether an earlier attempt already made the video playable.
+    var wasPlayable: Bool { masterStored }
+
+    func publish(_ publication: Publication) async {
+        guard failure == nil else { return }
+        do {
+            switch publication {
+            case .segment(let segment):
+                ladder.include(segment.rendition)
+                try await store(segment)
+            case .playable(let variants):
+                // The engine says so once every rung has reported a segment, and each
+                // one it reported before this is stored by now (publications are in order).
+                variants.forEach { ladder.include($0.name) }
+                self.variants = variants
+            }
+            try await storeMasterIfPlayable()
+        } catch {
+            failure = error
+            logger.warning("progressive publishing stopped", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func store(_ segment: PublishedSegment) async throws {
+        // A segment an earlier attempt stored is kept: same index, same timing.
+        guard !ladder.segments(of: segment.rendition).contains(where: { $0.index == segment.index }) else { return }
+        try await putFile("\(segment.rendition)/init.mp4")
+        try await putFile("\(segment.rendition)/\(segment.uri)")
+        // Stored, so the playlist may name it (and any later one that waited for it).
+        if ladder.add(segment) {
+            try await putText(ladder.eventPlaylist(segment.rendition, ended: false),
+                              "\(segment.rendition)/\(ProgressiveLadder.playlistName)")
+        }
+    }
+
+    private func storeMasterIfPlayable() async throws {
+        guard !masterStored, ladder.isPlayable, let variants else { return }
+        try await putText(ladder.master(variants), ProgressiveLadder.masterName)
+        masterStored = true
+        logger.info("playable while transcoding")
+        await onPlayable()
+    }
+
+    private func putFile(_ relative: String) async throws {
+        let key = "\(prefix)/\(relative)"
+        guard !stored.contains(key) else { return }
+        let type = HLSContentType.forPath(relative)
+        try await storage.put(file: work.appendingPathComponent(relative), key: key,
+                              contentType: type.contentType, cacheControl: type.cacheControl)
+        stored.insert(key)
+    }
+
+    /// A playlist changes: stored each time, with a short cache life (HLSContentType).
+    private func putText(_ text: String, _ relative: String) async throws {
+        let file = work.appendingPathComponent(relative + ".publishing")
+        try Data(text.utf8).write(to: file, options: .atomic)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let type = HLSContentType.forPath(relative)
+        let key = "\(prefix)/\(relative)"
+        try await storage.put(file: file, key: key, contentType: type.contentType, cacheControl: type.cacheControl)
+        stored.insert(key)
+    }
+
+    /// The segments an EVENT playlist names, with their durations.
+    static func segments(inPlaylist text: String, rendition: String) -> [PublishedSegment] {
+        var segments: [PublishedSegment] = []
+        var duration: Double?
+        for line in text.split(separator: "\n") {
+            if line.hasPrefix("#EXTINF:") {
+                duration = Double(line.dropFirst(8).split(separator: ",").first ?? "")
+            } else if !line.hasPrefix("#"), let seconds = duration, seconds.isFinite, seconds > 0 {
+                segments.append(PublishedSegment(rendition: rendition, index: segments.count, uri: String(line),
+                                                 duration: seconds, bytes: 0))
+                duration = nil
+            }
+        }
+        return segments
+    }
+}

@@ -1,0 +1,149 @@
+import Foundation
+import HLSEngine
+import Testing
+
+/// Progressive publishing: EVENT playlists that only grow and name only written
+/// segments, an early master once every rung has one, `master.m3u8` only at the end,
+/// and players that follow the growing ladder to its end.
+@Suite("Progressive publishing", .serialized)
+struct ProgressiveTests {
+    struct Playlist: Sendable {
+        var lines: [Substring]
+        var segments: [(uri: String, duration: Double)]
+        var targetDuration: Int
+        var ended: Bool
+
+        init(_ text: String) {
+            lines = text.split(separator: "\n")
+            var segments: [(String, Double)] = []
+            var duration: Double?
+            for line in lines {
+                if line.hasPrefix("#EXTINF:") { duration = Double(line.dropFirst(8).split(separator: ",")[0]) }
+                else if !line.hasPrefix("#"), let seconds = duration { segments.append((String(line), seconds)); duration = nil }
+            }
+            self.segments = segments
+            targetDuration = lines.first { $0.hasPrefix("#EXT-X-TARGETDURATION:") }.flatMap { Int($0.dropFirst(22)) } ?? 0
+            ended = lines.contains("#EXT-X-ENDLIST")
+        }
+
+        /// RFC 8216 §4.3.3.1, and an EVENT playlist's own tags.
+        var isValidEvent: Bool {
+            lines.first == "#EXTM3U" && lines.contains("#EXT-X-PLAYLIST-TYPE:EVENT") && lines.contains("#EXT-X-MAP:URI=\"init.mp4\"")
+                && lines.contains { $0.hasPrefix("#EXT-X-START:TIME-OFFSET=0") }
+                && segments.allSatisfy { Int($0.duration.rounded()) <= targetDuration && $0.duration > 0 }
+        }
+    }
+
+    static func read(_ path: String) -> String? { try? String(contentsOfFile: path, encoding: .utf8) }
+
+    /// The player the watcher starts, handed back to the test.
+    final class PlayerBox: @unchecked Sendable {
+        var child: Command.Child?
+        var variants: [String] = []
+    }
+
+    @Test func eventPlaylistsGrowNameOnlyWrittenSegmentsAndEndAsTheVODLadder() async throws {
+        let output = Fixtures.temporaryDirectory("progressive")
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        let server = try StaticHTTPServer(root: output)
+        defer { server.stop() }
+        var options = TranscodeOptions()
+        options.progressive = true
+        let source = Fixtures.path("upload_30mb.mp4")
+        let transcoder = Transcoder(input: source, output: output, options: options)
+
+        // What a viewer started at the early master sees, as it happens.
+        let box = PlayerBox()
+        let liveURL = server.url("live.m3u8")
+        let watcher = Task { () -> (checks: [String], snapshots: [Int: Playlist], playableBeforeEnd: Bool) in
+            var problems: [String] = []
+            var snapshots: [Int: Playlist] = [:]
+            var playableBeforeEnd = false
+            for await publication in transcoder.publications {
+                if FileManager.default.fileExists(atPath: output + "/master.m3u8") { problems.append("master.m3u8 before the end") }
+                switch publication {
+                case .segment(let segment):
+                    guard let text = Self.read("\(output)/\(segment.rendition)/live.m3u8") else {
+                        problems.append("no live.m3u8 after \(segment.rendition) \(segment.index)")
+                        continue
+                    }
+                    let playlist = Playlist(text)
+                    if !playlist.isValidEvent { problems.append("invalid EVENT playlist: \(text)") }
+                    if playlist.ended { problems.append("ENDLIST before the end") }
+                    if playlist.segments.count < segment.index + 1 { problems.append("segment \(segment.index) not listed") }
+                    for named in playlist.segments where !FileManager.default.fileExists(atPath: "\(output)/\(segment.rendition)/\(named.uri)") {
+                        problems.append("\(named.uri) named before it was written")
+                    }
+                    if segment.rendition == "720p", segment.index == 0 || segment.index == 2 { snapshots[segment.index] = playlist }
+                case .playable(let variants):
+                    playableBeforeEnd = true
+                    let master = Self.read(output + "/live.m3u8") ?? ""
+                    box.variants = variants.map(\.name)
+                    for variant in variants where !master.contains("CODECS=\"\(variant.codecs)\"") || !variant.codecs.hasPrefix("avc1.64") {
+                        problems.append("codecs \(variant.codecs) in \(master)")
+                    }
+                    for variant in variants where !master.contains("\(variant.name)/live.m3u8") { problems.append("master lacks \(variant.name)") }
+                    // A player started now follows the EVENT playlists to their end.
+                    box.child = try? Command.spawn(["ffmpeg", "-nostdin", "-v", "error", "-live_start_index", "0",
+                                                 "-i", liveURL, "-map", "0:v:0", "-f", "framemd5", output + "/frames.txt"])
+                }
+            }
+            return (problems, snapshots, playableBeforeEnd)
+        }
+        let result = try await transcoder.run()
+        let watched = await watcher.value
+        #expect(watched.checks.isEmpty, "\(watched.checks.prefix(5))")
+        #expect(watched.playableBeforeEnd)
+        #expect(box.variants == result.renditions.map(\.rendition.name), "the early master names every rung")
+        #expect(watched.snapshots.keys.sorted() == [0, 2], "after the first segment and after the third")
+
+        for rendition in result.renditions.map(\.rendition.name) {
+            let event = Playlist(try #require(Self.read("\(output)/\(rendition)/live.m3u8")))
+            let vod = Playlist(try #require(Self.read("\(output)/\(rendition)/index.m3u8")))
+            #expect(event.ended && event.isValidEvent)
+            #expect(event.segments.map(\.uri) == vod.segments.map(\.uri), "the same segments")
+            #expect(zip(event.segments, vod.segments).allSatisfy { abs($0.duration - $1.duration) < 0.000_01 })
+            if rendition == "720p" {
+                // The playlist only grew: each snapshot is a prefix of the end.
+                for snapshot in watched.snapshots.values {
+                    #expect(Array(event.segments.prefix(snapshot.segments.count)).map(\.uri) == snapshot.segments.map(\.uri))
+                }
+            }
+        }
+        let player = try #require(box.child)
+        #expect(player.wait(timeout: 120) == 0)
+        let frames = (Self.read(output + "/frames.txt") ?? "").split(separator: "\n").filter { !$0.hasPrefix("#") }.count
+        #expect(frames == result.sourceFrames, "the viewer started at the early master decoded every frame")
+    }
+
+    @Test func aTranscodeThatIsNotProgressivePublishesNothing() async throws {
+        let output = Fixtures.temporaryDirectory("not-progressive")
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        let transcoder = Transcoder(input: Fixtures.path("tiny_256x144.mp4"), output: output)
+        let counter = Task { var count = 0; for await _ in transcoder.publications { count += 1 }; return count }
+        _ = try await transcoder.run()
+        #expect(await counter.value == 0)
+        #expect(!FileManager.default.fileExists(atPath: output + "/live.m3u8"))
+    }
+
+    @Test func theLadderKeepsOnlyTheContiguousRunAndIgnoresRepeats() {
+        var ladder = ProgressiveLadder(renditions: ["360p", "720p"], initializationURI: "init.mp4", segmentDuration: 2)
+        let segment = { (rendition: String, index: Int) in
+            PublishedSegment(rendition: rendition, index: index, uri: "segment_\(index).m4s", duration: 2, bytes: 10)
+        }
+        #expect(ladder.add(segment("360p", 1)) == false, "segment 1 waits for segment 0")
+        #expect(ladder.segments(of: "360p").isEmpty && !ladder.isPlayable)
+        #expect(ladder.add(segment("360p", 0)) == true)
+        #expect(ladder.segments(of: "360p").map(\.index) == [0, 1])
+        #expect(ladder.add(segment("360p", 0)) == false, "a repeat changes nothing")
+        #expect(ladder.add(segment("1080p", 0)) == false, "not a rung of this ladder")
+        #expect(!ladder.isPlayable)
+        ladder.add(segment("720p", 0))
+        #expect(ladder.isPlayable)
+        let text = ladder.eventPlaylist("360p", ended: false)
+        #expect(text.contains("#EXT-X-PLAYLIST-TYPE:EVENT") && !text.contains("ENDLIST") && text.contains("segment_1.m4s"))
+        #expect(ladder.eventPlaylist("360p", ended: true).hasSuffix("#EXT-X-ENDLIST\n"))
+        #expect(ladder.targetDuration == 3)
+    }
+}
