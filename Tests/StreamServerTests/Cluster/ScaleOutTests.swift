@@ -39,6 +39,53 @@ struct ScaleOutTests {
         #expect(try await cluster.settledPendingCount() == 0)
     }
 
+    /// A worker is killed while it publishes a progressive ladder. The heir continues the
+    /// same EVENT playlists (same settings, same cut points, so the same timing): what a
+    /// viewer already had stays a prefix of what follows, and a viewer on `live.m3u8`
+    /// decodes every frame.
+    @Test func aWorkerKilledMidPublicationLeavesTheViewersPlaylistConsistent() async throws {
+        let cluster = try await Cluster()
+        defer { cluster.stop() }
+        let workers = try ["w1", "w2"].map { try cluster.startWorker($0, ["--visibility-timeout", "4"]) }
+        let id = try await cluster.submit("upload_30mb.mp4")
+        let playlistKey = "\(Cluster.prefix(id))/720p/live.m3u8"
+        var seen = ""
+        let deadline = ContinuousClock.now + .seconds(90)
+        while ContinuousClock.now < deadline {
+            let text = String(decoding: (try? await cluster.storage.data(key: playlistKey)) ?? Data(), as: UTF8.self)
+            if text.components(separatedBy: ".m4s").count - 1 >= 2 { seen = text; break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(!seen.isEmpty && !seen.contains("#EXT-X-ENDLIST"), "caught mid-publication: \(seen)")
+        let holder = try #require(try await cluster.holder(of: id))
+        let victim = try #require(workers.first { holder.contains("-\($0.pid)-") })
+        kill(victim.pid, SIGKILL)
+        #expect(victim.child.wait(timeout: 5) == 137)
+
+        let video = try await cluster.waitForFinal(id)
+        #expect(video.status == .ready, "\(cluster.logs.suffix(2000))")
+        let survivor = try #require(workers.first { $0.pid != victim.pid })
+        #expect(survivor.output.contains("takenOver=true"))
+        let final = String(decoding: try await cluster.storage.data(key: playlistKey) ?? Data(), as: UTF8.self)
+        #expect(final.hasSuffix("#EXT-X-ENDLIST\n"))
+        // The EVENT playlist only grew: everything the viewer had is still there, unchanged.
+        let before = seen.split(separator: "\n").filter { $0.hasPrefix("#EXTINF") || $0.hasSuffix(".m4s") }
+        let after = final.split(separator: "\n").filter { $0.hasPrefix("#EXTINF") || $0.hasSuffix(".m4s") }
+        #expect(Array(after.prefix(before.count)) == before, "\(seen)\n---\n\(final)")
+        #expect(after.count > before.count)
+        // A viewer on the progressive master decodes every frame, then the VOD ladder plays.
+        let live = "\(cluster.seaweed.endpoint.absoluteString)/vstream/\(Cluster.prefix(id))/live.m3u8"
+        let frames = FileManager.default.temporaryDirectory.appendingPathComponent("live-\(UUID().uuidString).md5")
+        defer { try? FileManager.default.removeItem(at: frames) }
+        let decoded = try runFFmpeg(["-nostdin", "-v", "error", "-live_start_index", "0", "-i", live,
+                                     "-map", "0:v:0", "-f", "framemd5", frames.path])
+        #expect(decoded.status == 0 && decoded.stderr.isEmpty, "\(decoded.stderr)")
+        let lines = (try? String(contentsOf: frames, encoding: .utf8)) ?? ""
+        #expect(lines.split(separator: "\n").filter { !$0.hasPrefix("#") }.count == 300, "every frame of the source")
+        let (plays, errors) = try cluster.playsCleanly(id)
+        #expect(plays, "\(errors)")
+    }
+
     /// The worker dies after storing every output but before READY. The redelivery
     /// commits READY from what is stored: no second transcode, the same objects.
     @Test func aWorkerKilledBeforeReadyIsCompletedWithoutTranscodingAgain() async throws {

@@ -1,0 +1,93 @@
+"""Watch while it transcodes, through a live `vstream serve`, on the embedded default and
+on SeaweedFS + PostgreSQL + Redis: the `playable` event comes before `ready`, the API says
+playable while PROCESSING, and viewers started at that moment on the progressive master
+(live.m3u8) follow the growing EVENT playlists to their end: Chromium's native HLS plays
+to `ended`, the ffmpeg CLI (-live_start_index 0) decodes every frame, GStreamer's playbin
+reaches EOS."""
+import json
+import subprocess
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from conftest import ARTIFACTS, FIXTURES, call, upload
+
+
+def events(base, video, token):
+    """Yields (kind, data) from the video's SSE stream, with the owner's credential."""
+    request = urllib.request.Request(base + f"api/videos/{video}/events", headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=120) as stream:
+        kind = None
+        for raw in stream:
+            line = raw.decode().rstrip("\n")
+            if line.startswith("event: "):
+                kind = line[7:]
+            elif line.startswith("data: ") and kind:
+                yield kind, json.loads(line[6:])
+                kind = None
+
+
+def source_frames(path):
+    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-count_frames", "-show_entries",
+                          "stream=nb_read_frames", "-of", "csv=p=0", str(path)], capture_output=True, text=True)
+    return int(out.stdout.strip().rstrip(","))
+
+
+@pytest.mark.parametrize("backends", ["server", "production_server"])
+def test_viewers_started_at_playable_follow_the_growing_ladder_to_its_end(backends, request):
+    base = request.getfixturevalue(backends)
+    fixture = FIXTURES / "upload_30mb.mp4"
+    video, token = upload(base, fixture)
+    completed = time.monotonic()
+    stream = events(base, video, token)
+    seen, live_url = [], None
+    for kind, data in stream:
+        seen.append(kind)
+        if data.get("playbackUrl") and data.get("status") == "PROCESSING":
+            live_url = data["playbackUrl"]
+            break
+        assert kind not in ("ready", "failed"), f"{kind} before the video was playable: {seen}"
+    assert live_url and live_url.endswith("/live.m3u8"), seen
+    playable_after = time.monotonic() - completed
+    status, body = call(base + f"api/videos/{video}")
+    assert status == 200 and body["playable"] is True and body["playbackUrl"] == live_url
+    url = live_url if live_url.startswith("http") else base.rstrip("/") + live_url
+
+    work = Path(tempfile.mkdtemp(prefix="vstream-live-"))
+    ffmpeg = subprocess.Popen(["ffmpeg", "-nostdin", "-v", "error", "-live_start_index", "0", "-i", url,
+                               "-map", "0:v:0", "-f", "framemd5", str(work / "frames.txt")],
+                              stderr=open(work / "ffmpeg.err", "w"))
+    gstreamer = subprocess.Popen(["gst-launch-1.0", "playbin", f"uri={url}", "video-sink=fakesink sync=true",
+                                  "audio-sink=fakesink sync=true"], stdout=open(work / "gst.out", "w"),
+                                 stderr=subprocess.STDOUT)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium",
+                                    args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"])
+        page = browser.new_page()
+        page.goto(base)
+        page.evaluate("""url => {
+            const v = document.createElement('video');
+            v.id = 'viewer'; v.muted = true; v.src = url; window.viewer = {waits: 0, started: false};
+            v.addEventListener('playing', () => { window.viewer.started = true; });
+            v.addEventListener('waiting', () => { if (window.viewer.started) window.viewer.waits++; });
+            document.body.append(v); v.play();
+        }""", url)
+        page.wait_for_function("document.getElementById('viewer').ended", timeout=90_000)
+        position = page.evaluate("document.getElementById('viewer').currentTime")
+        assert position > 9.5, f"ended at {position} s of a 10 s video"
+        browser.close()
+
+    remaining = [kind for kind, _ in stream]
+    assert remaining and remaining[-1] == "ready", remaining
+    assert ffmpeg.wait(timeout=120) == 0, (work / "ffmpeg.err").read_text()
+    frames = [line for line in (work / "frames.txt").read_text().splitlines() if not line.startswith("#")]
+    assert len(frames) == source_frames(fixture), "the live viewer decoded every frame"
+    assert gstreamer.wait(timeout=120) == 0, (work / "gst.out").read_text()[-2000:]
+    assert "Got EOS from element \"playbin" in (work / "gst.out").read_text()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / f"time-to-playable-{backends}.txt").write_text(f"{playable_after:.2f} s\n")
+    print(f"{backends}: playable {playable_after:.2f} s after complete")
