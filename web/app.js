@@ -185,19 +185,36 @@ function showError(message) {
 function followTranscode(videoId) {
   $("transcode-text").textContent = "transcoding…";
   let watching = false;
+  let finalURL = null;
+  let fellBehind = false;
   const update = (data) => {
     $("transcode-bar").style.width = `${data.percent}%`;
     const frames = data.framesTotal ? ` (${data.framesDone}/${data.framesTotal} frames, ${(data.fps || 0).toFixed(1)} fps)` : "";
     $("transcode-text").textContent = `${data.stage || data.status.toLowerCase()} ${data.percent.toFixed(1)}%${frames}`;
-    if (watching) $("rendition-state").textContent = `watching while transcoding (${data.percent.toFixed(0)}%)`;
+    if (watching && !fellBehind) $("rendition-state").textContent = `watching while transcoding (${data.percent.toFixed(0)}%)`;
   };
   // Playable before READY: start on the progressive master, and keep it to the end (its
   // EVENT playlists end with EXT-X-ENDLIST), so READY needs no reload.
   const startWatching = (url) => {
     if (watching) return;
     watching = true;
+    window.vstreamStartedLive = true;
     $("rendition-state").textContent = "watching while transcoding";
     playVideo(videoId, url).catch((error) => showError(error.message));
+    // A browser may give up on a growing playlist when the transcode runs slower than
+    // the video (Chromium does): then the finished ladder takes over, where it stopped.
+    $("player").addEventListener("error", () => {
+      fellBehind = true;
+      $("rendition-state").textContent = "the transcode is slower than the video: resuming when it is done";
+      if (finalURL) resumeFinished();
+    }, { once: true });
+  };
+  const resumeFinished = () => {
+    const player = $("player");
+    const position = player.currentTime;
+    play(finalURL);
+    player.addEventListener("loadedmetadata", () => { player.currentTime = position; }, { once: true });
+    $("rendition-state").textContent = "";
   };
   const stop = followEvents(videoId, (kind, data) => {
     if (kind === "playable") startWatching(data.playbackUrl);
@@ -207,7 +224,9 @@ function followTranscode(videoId) {
       stop();
       $("transcode-bar").style.width = "100%";
       $("transcode-text").textContent = "ready: transcoding 100%";
-      if (watching) $("rendition-state").textContent = "transcoded: playing on to the end";
+      finalURL = data.playbackUrl;
+      if (watching && fellBehind) resumeFinished();
+      else if (watching) $("rendition-state").textContent = "transcoded: playing on to the end";
       else playVideo(videoId, data.playbackUrl).catch((error) => showError(error.message));
       refreshLists();
     }

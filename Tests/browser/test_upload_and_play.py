@@ -47,6 +47,8 @@ def test_resumed_upload_transcodes_and_plays(backends, request):
         page.wait_for_function("document.getElementById('transcode-text').textContent.startsWith('ready')",
                                timeout=180_000)
         assert sorted(sent) == [2, 3], f"the resumed page sent parts {sent}"
+        # It started on `playable`, on the progressive master, before READY.
+        assert page.evaluate("window.vstreamStartedLive === true")
         assert page.eval_on_selector("#transcode-bar", "e => e.style.width") == "100%"
 
         # The player plays the ladder natively.

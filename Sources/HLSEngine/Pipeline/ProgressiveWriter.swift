@@ -1,8 +1,8 @@
 import Foundation
 
-/// Progressive publishing in the engine (`TranscodeOptions.progressive`): after each
-/// closed segment, that rendition's EVENT playlist is rewritten atomically; once every
-/// rung has a segment, the early master (`live.m3u8`) is written, once. Each step is
+/// Progressive publishing in the engine (`TranscodeOptions.progressive`): once every rung
+/// has closed segment n, every EVENT playlist is rewritten atomically to name it; with the
+/// first, the early master (`live.m3u8`) is written, once. Each step is
 /// also reported as a `Publication`, for an app (or the service) that stores segments
 /// as they come. Called from every rendition thread, so it serializes them.
 final class ProgressiveWriter: @unchecked Sendable {
@@ -34,11 +34,16 @@ final class ProgressiveWriter: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         if let codecs { self.codecs[segment.rendition] = codecs }
-        guard ladder.add(segment) else { return }
-        try output.writeAtomically(ladder.eventPlaylist(segment.rendition, ended: false),
-                                   to: "\(segment.rendition)/\(ProgressiveLadder.playlistName)")
+        // Every rung's playlist grows together, by the segments they all have now.
+        let grew = ladder.add(segment)
+        if grew {
+            for rendition in renditions {
+                try output.writeAtomically(ladder.eventPlaylist(rendition.name, ended: false),
+                                           to: "\(rendition.name)/\(ProgressiveLadder.playlistName)")
+            }
+        }
         publish(.segment(segment))
-        if !masterWritten, ladder.isPlayable {
+        if grew, !masterWritten, ladder.isPlayable {
             let variants = earlyVariants()
             try output.writeAtomically(ladder.master(variants), to: ProgressiveLadder.masterName)
             masterWritten = true

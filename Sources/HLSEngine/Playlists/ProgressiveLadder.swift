@@ -36,7 +36,10 @@ public struct PublishedSegment: Sendable, Codable, Equatable {
 /// A pure value: the engine renders its local files from it, and the service renders the
 /// objects it stores from the segments it has stored, so a playlist never names a
 /// segment that is not there yet. A playlist holds only the contiguous run of segments
-/// from 0: a segment that arrives early waits for the ones before it.
+/// from 0: a segment that arrives early waits for the ones before it. And every rung's
+/// playlist names the same segments (as many as the slowest rung has), so a player that
+/// switches rungs never lands on a playlist that ends before the time it plays (Chromium
+/// fails such a switch).
 public struct ProgressiveLadder: Sendable, Equatable {
     /// The progressive master, beside `master.m3u8`.
     public static let masterName = "live.m3u8"
@@ -88,27 +91,34 @@ public struct ProgressiveLadder: Sendable, Equatable {
         if !renditions.contains(rendition) { renditions.append(rendition) }
     }
 
-    /// Adds a segment; returns whether the rendition's playlist grew (the segment, and
-    /// any that waited for it, are now in it). A repeat of a known index changes nothing.
+    /// Adds a segment; returns whether the playlists grew (every rung now has one more
+    /// segment in common). A repeat of a known index changes nothing.
     @discardableResult
     public mutating func add(_ segment: PublishedSegment) -> Bool {
-        guard renditions.contains(segment.rendition), segment.index >= 0,
-              received[segment.rendition]?[segment.index] == nil else { return false }
+        guard renditions.contains(segment.rendition), segment.index >= 0, !has(segment.rendition, segment.index) else {
+            return false
+        }
+        let before = publishedCount
         received[segment.rendition, default: [:]][segment.index] = segment
         var count = published[segment.rendition] ?? 0
-        let before = count
         while received[segment.rendition]?[count] != nil { count += 1 }
         published[segment.rendition] = count
-        return count > before
+        return publishedCount > before
     }
 
-    /// The rendition's playlist: segments 0 … n-1, every one of them received.
+    /// Whether segment `index` of `rendition` was added (it may still wait for others).
+    public func has(_ rendition: String, _ index: Int) -> Bool { received[rendition]?[index] != nil }
+
+    /// How many segments every playlist names: the contiguous run the slowest rung has.
+    public var publishedCount: Int { renditions.map { published[$0] ?? 0 }.min() ?? 0 }
+
+    /// The rendition's playlist: segments 0 … `publishedCount`-1.
     public func segments(of rendition: String) -> [PublishedSegment] {
-        (0..<(published[rendition] ?? 0)).compactMap { received[rendition]?[$0] }
+        (0..<publishedCount).compactMap { received[rendition]?[$0] }
     }
 
     /// Every rung has its first segment.
-    public var isPlayable: Bool { renditions.allSatisfy { (published[$0] ?? 0) > 0 } }
+    public var isPlayable: Bool { publishedCount > 0 }
 
     /// The rendition's EVENT playlist; `ended` adds EXT-X-ENDLIST (no segment will follow).
     public func eventPlaylist(_ rendition: String, ended: Bool) -> String {

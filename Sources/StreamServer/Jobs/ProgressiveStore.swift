@@ -68,6 +68,7 @@ actor ProgressiveStore {
                 // one it reported before this is stored by now (publications are in order).
                 variants.forEach { ladder.include($0.name) }
                 self.variants = variants
+                try await storePlaylists()
             }
             try await storeMasterIfPlayable()
         } catch {
@@ -78,13 +79,19 @@ actor ProgressiveStore {
 
     private func store(_ segment: PublishedSegment) async throws {
         // A segment an earlier attempt stored is kept: same index, same timing.
-        guard !ladder.segments(of: segment.rendition).contains(where: { $0.index == segment.index }) else { return }
+        guard !ladder.has(segment.rendition, segment.index) else { return }
         try await putFile("\(segment.rendition)/init.mp4")
         try await putFile("\(segment.rendition)/\(segment.uri)")
-        // Stored, so the playlist may name it (and any later one that waited for it).
-        if ladder.add(segment) {
-            try await putText(ladder.eventPlaylist(segment.rendition, ended: false),
-                              "\(segment.rendition)/\(ProgressiveLadder.playlistName)")
+        // Stored, so the playlists may name it once every rung has its segment of that index.
+        if ladder.add(segment) { try await storePlaylists() }
+    }
+
+    /// Every rung's EVENT playlist, once the whole ladder is known (from `.playable`, or
+    /// from an earlier attempt's playlists): before that no master names them.
+    private func storePlaylists() async throws {
+        guard variants != nil || masterStored else { return }
+        for rendition in ladder.renditions {
+            try await putText(ladder.eventPlaylist(rendition, ended: false), "\(rendition)/\(ProgressiveLadder.playlistName)")
         }
     }
 

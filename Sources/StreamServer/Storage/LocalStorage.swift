@@ -121,8 +121,13 @@ public struct LocalStorage: ObjectStorage {
         let temporary = target.appendingPathExtension("incoming")
         _ = try? FileManager.default.removeItem(at: temporary)
         try FileManager.default.copyItem(at: file, to: temporary)
-        _ = try? FileManager.default.removeItem(at: target)
-        try FileManager.default.moveItem(at: temporary, to: target)
+        // rename(2) replaces the object atomically: a reader (a player reloading a growing
+        // playlist) sees the old file or the new one, never none.
+        guard rename(temporary.path, target.path) == 0 else {
+            let error = POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
+            try? FileManager.default.removeItem(at: temporary)
+            throw error
+        }
     }
 
     public func fetch(key: String, to file: URL) async throws {

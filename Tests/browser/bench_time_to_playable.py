@@ -1,0 +1,89 @@
+"""The time-to-playable benchmark (`make bench-service`; not part of `make test`).
+
+For each standard input (fixtures/make_bench_input.sh; BENCH_SECONDS, default "20,60") and
+each backend (the embedded default; SeaweedFS + PostgreSQL + Redis), measured from the 202
+of `complete`:
+- playable: the first playback URL (the `playable` event, or a state that carries one);
+- first frame: a Chromium viewer, ready before the upload ends, is given that URL at once;
+  the time its <video> fires `playing`;
+- READY: the `ready` event;
+- stalls: `waiting` events after playback started, while the viewer plays to the end;
+and, beside them, the engine alone (`vstream transcode --progress none`, the same binary)
+on the same input. The table goes to .build/bench-time-to-playable.md.
+"""
+import os
+import subprocess
+import tempfile
+import time
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from conftest import ARTIFACTS, FIXTURES, ROOT, VSTREAM, call, upload
+from test_watch_while_transcoding import events
+
+SECONDS = [int(s) for s in os.environ.get("BENCH_SECONDS", "20,60").split(",") if s.strip()]
+RESULTS = []
+
+
+def bench_input(seconds):
+    path = FIXTURES / f"bench_1080p_{seconds}s.mp4"
+    subprocess.run(["bash", str(ROOT / "fixtures" / "make_bench_input.sh"), str(seconds), str(path)], check=True,
+                   stdout=subprocess.DEVNULL)
+    return path
+
+
+def engine_alone(path):
+    out = tempfile.mkdtemp(prefix="vstream-engine-")
+    started = time.monotonic()
+    subprocess.run([str(VSTREAM), "transcode", str(path), "-o", out, "--progress", "none"], check=True,
+                   stdout=subprocess.DEVNULL)
+    return time.monotonic() - started
+
+
+@pytest.mark.parametrize("seconds", SECONDS)
+@pytest.mark.parametrize("backends", ["server", "production_server"])
+def test_time_to_playable(backends, seconds, request):
+    path = bench_input(seconds)
+    engine = engine_alone(path)
+    base = request.getfixturevalue(backends)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium",
+                                    args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"])
+        page = browser.new_page()
+        page.goto(base)
+        video, token = upload(base, path)
+        completed = time.monotonic()
+        stream = events(base, video, token)
+        url = None
+        for kind, data in stream:
+            if data.get("playbackUrl"):
+                url = data["playbackUrl"]
+                break
+        playable = time.monotonic() - completed
+        absolute = url if url.startswith("http") else base.rstrip("/") + url
+        page.evaluate("""url => new Promise(resolve => {
+            const v = document.createElement('video');
+            v.id = 'viewer'; v.muted = true; window.stalls = 0; let started = false;
+            v.addEventListener('playing', () => { if (!started) { started = true; resolve(); } });
+            v.addEventListener('waiting', () => { if (started) window.stalls++; });
+            document.body.append(v); v.src = url; v.play();
+        })""", absolute)
+        first_frame = time.monotonic() - completed
+        ready = None
+        for kind, _ in stream:
+            if kind == "ready":
+                ready = time.monotonic() - completed
+        page.wait_for_function("document.getElementById('viewer').ended", timeout=(seconds + 120) * 1000)
+        stalls = page.evaluate("window.stalls")
+        browser.close()
+    RESULTS.append((seconds, backends, playable, first_frame, ready, engine, stalls))
+    rows = ["| input | backend | playable | first frame in Chromium | READY | engine alone | READY / engine | stalls |",
+            "|---|---|---|---|---|---|---|---|"]
+    for s, b, pl, ff, rd, en, st in sorted(RESULTS):
+        name = "embedded default" if b == "server" else "SeaweedFS + Redis + PostgreSQL"
+        rows.append(f"| {s} s | {name} | {pl:.1f} s | {ff:.1f} s | {rd:.1f} s | {en:.1f} s | {rd / en:.2f}× | {st} |")
+    table = "\n".join(rows) + "\n"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ROOT / ".build" / "bench-time-to-playable.md").write_text(table)
+    print("\n" + table)
