@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-VSTREAM = ROOT / ".build" / "debug" / "vstream"
+# The debug build `make test` has just made; `make bench-service` names the release build.
+VSTREAM = Path(os.environ.get("VSTREAM_BINARY") or ROOT / ".build" / "debug" / "vstream")
 FIXTURES = ROOT / "fixtures" / "media"
 ARTIFACTS = ROOT / ".build" / "browser-artifacts"
 
