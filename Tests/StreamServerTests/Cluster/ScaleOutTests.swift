@@ -21,15 +21,7 @@ struct ScaleOutTests {
         let id = try await cluster.submit("h264_1080p30_stereo.mp4")
 
         try await cluster.waitForProgress(id) { $0["stage"] == "transcoding" && (Double($0["percent"] ?? "") ?? 0) > 5 }
-        let holder = try #require(try await cluster.holder(of: id))
-        let victim = try #require(workers.first { holder.contains("-\($0.pid)-") })
-        kill(victim.pid, SIGKILL)
-        #expect(victim.child.wait(timeout: 5) == 137)
-
-        let video = try await cluster.waitForFinal(id)
-        #expect(video.status == .ready, "\(cluster.logs.suffix(2000))")
-        let survivor = try #require(workers.first { $0.pid != victim.pid })
-        #expect(survivor.output.contains("takenOver=true"), "the survivor took the abandoned job over")
+        let video = try await Self.killTheHolderAndAwaitTheHeir(of: id, among: workers, in: cluster)
         #expect(cluster.logLines(id, "state change", "status=READY").count == 1, "READY exactly once")
         let deletions = cluster.logLines(id, "original deleted")
         #expect(deletions.count == 1, "the original deleted exactly once")
@@ -37,6 +29,19 @@ struct ScaleOutTests {
         let (plays, errors) = try cluster.playsCleanly(id)
         #expect(plays, "\(errors)")
         #expect(try await cluster.settledPendingCount() == 0)
+    }
+
+    /// `kill -9` of the worker holding the job; the other takes it over and ends it READY.
+    static func killTheHolderAndAwaitTheHeir(of id: UUID, among workers: [Cluster.Node], in cluster: Cluster) async throws -> VideoRecord {
+        let holder = try #require(try await cluster.holder(of: id))
+        let victim = try #require(workers.first { holder.contains("-\($0.pid)-") })
+        kill(victim.pid, SIGKILL)
+        #expect(victim.child.wait(timeout: 5) == 137)
+        let video = try await cluster.waitForFinal(id)
+        #expect(video.status == .ready, "\(cluster.logs.suffix(2000))")
+        let survivor = try #require(workers.first { $0.pid != victim.pid })
+        #expect(survivor.output.contains("takenOver=true"), "the survivor took the abandoned job over")
+        return video
     }
 
     /// A worker is killed while it publishes a progressive ladder. The heir continues the
@@ -57,15 +62,7 @@ struct ScaleOutTests {
             try await Task.sleep(for: .milliseconds(100))
         }
         #expect(!seen.isEmpty && !seen.contains("#EXT-X-ENDLIST"), "caught mid-publication: \(seen)")
-        let holder = try #require(try await cluster.holder(of: id))
-        let victim = try #require(workers.first { holder.contains("-\($0.pid)-") })
-        kill(victim.pid, SIGKILL)
-        #expect(victim.child.wait(timeout: 5) == 137)
-
-        let video = try await cluster.waitForFinal(id)
-        #expect(video.status == .ready, "\(cluster.logs.suffix(2000))")
-        let survivor = try #require(workers.first { $0.pid != victim.pid })
-        #expect(survivor.output.contains("takenOver=true"))
+        _ = try await Self.killTheHolderAndAwaitTheHeir(of: id, among: workers, in: cluster)
         let final = String(decoding: try await cluster.storage.data(key: playlistKey) ?? Data(), as: UTF8.self)
         #expect(final.hasSuffix("#EXT-X-ENDLIST\n"))
         // The EVENT playlist only grew: everything the viewer had is still there, unchanged.
