@@ -96,3 +96,22 @@ def test_viewers_started_at_playable_follow_the_growing_ladder_to_its_end(backen
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / f"time-to-playable-{backends}.txt").write_text(f"{playable_after:.2f} s\n")
     print(f"{backends}: playable {playable_after:.2f} s after complete")
+
+
+def test_a_private_video_plays_while_it_transcodes_only_with_a_token(server):
+    """The `playable` event of a private video carries no URL; its owner asks for a
+    playback token, which opens the progressive master while it is PROCESSING; without
+    the token, its objects get 403."""
+    video, token = upload(server, FIXTURES / "upload_30mb.mp4", visibility="private")
+    for kind, data in events(server, video, token):
+        assert kind not in ("ready", "failed"), "playable never came"
+        if kind == "playable":
+            assert data.get("playbackUrl") is None, data
+            break
+    status, grant = call(server + f"api/videos/{video}/playback", "POST", token=token)
+    assert status == 200 and grant["playbackUrl"].endswith(f"/{video}/live.m3u8"), grant
+    assert call(server + f"api/videos/{video}", token=token)[1]["status"] == "PROCESSING"
+    status, master = call(server.rstrip("/") + grant["playbackUrl"])
+    assert status == 200 and master.startswith(b"#EXTM3U"), master
+    assert call(server + f"hls/{video}/live.m3u8")[0] == 403
+    assert call(server + f"api/videos/{video}/playback", "POST")[0] == 404, "a stranger learns nothing"
