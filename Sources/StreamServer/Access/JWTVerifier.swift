@@ -70,9 +70,10 @@ public struct JWTVerifier: Sendable {
         } catch let error as JWTError where error.errorType == .signatureVerificationFailed {
             throw Refusal(description: "the token's signature is not valid")
         } catch {
-            throw Refusal(description: "the token was refused: \(Self.reason(error))")
+            // Decoding fails without `exp` (it is not optional), or on a malformed token.
+            throw Refusal(description: "the token was refused: malformed or missing claims (exp is required)")
         }
-        // jwt-kit has checked exp and nbf against the clock; `now` lets a test move it.
+        // The time claims are checked here, once, against `now` (a test may move it).
         if payload.exp.value <= now { throw Refusal(description: "the token has expired") }
         if let notBefore = payload.nbf?.value, notBefore > now { throw Refusal(description: "the token is not valid yet") }
         if let issuer = expected.issuer, payload.iss?.value != issuer {
@@ -97,24 +98,7 @@ public struct JWTVerifier: Sendable {
         var iss: IssuerClaim?
         var aud: AudienceClaim?
 
-        func verify(using algorithm: some JWTAlgorithm) async throws {
-            try exp.verifyNotExpired()
-            try nbf?.verifyNotBefore()
-        }
-    }
-
-    /// A short reason: jwt-kit's own descriptions name types, not what a caller did.
-    private static func reason(_ error: any Error) -> String {
-        guard let error = error as? JWTError else { return "malformed" }
-        switch error.errorType {
-        case .claimVerificationFailure:
-            let claim = error.failedClaim.map { "\(type(of: $0))" } ?? ""
-            if claim.contains("Expiration") { return "it has expired" }
-            if claim.contains("NotBefore") { return "it is not valid yet" }
-            return "a claim is not valid"
-        case .signatureVerificationFailed: return "bad signature"
-        case .missingKIDHeader, .unknownKID: return "unknown key"
-        default: return "malformed or missing claims (exp is required)"
-        }
+        /// Nothing here: `subject(of:)` checks every claim once, with its own clock.
+        func verify(using algorithm: some JWTAlgorithm) async throws {}
     }
 }

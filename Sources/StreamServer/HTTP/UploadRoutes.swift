@@ -72,8 +72,13 @@ struct UploadRoutes {
         let id = UUID()
         let key = "uploads/\(id.uuidString.lowercased())/source"  // never derived from the filename
         // A key or a JWT user owns what it uploads; anyone else gets a token of its own.
-        let ownerToken = context.identity?.owner == nil ? OwnerToken.make() : nil
-        let owner = context.identity?.owner ?? .token(sha256: OwnerToken.hash(ownerToken ?? ""))
+        let owner: VideoOwner, ownerToken: String?
+        if let identified = context.identity?.owner {
+            (owner, ownerToken) = (identified, nil)
+        } else {
+            let token = OwnerToken.make()
+            (owner, ownerToken) = (.token(sha256: OwnerToken.hash(token)), token)
+        }
         let uploadID = try await state.storage.createMultipartUpload(key: key)
         let now = Date()
         try await state.store.insert(VideoRecord(
