@@ -83,6 +83,7 @@ let package = Package(
                 "HLSEngine",
                 "BenchKit",
                 "StreamServer",
+                "ChildProcess",
                 "CSandbox",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -18,10 +18,14 @@ enum SupervisedChild {
         arguments.count > 1 && arguments[1] == "transcode" && arguments.contains("--supervised")
     }
 
+    /// The transcode reads its source through descriptor 3 (`RelayedByteSource`).
+    static let relayFlag = "--relayed-source-size"
+
     /// Confines the process; says on stderr (the parent's log) what could not be done.
     static func isolate() {
         if vstream_die_with_parent() != 0 { exit(1) }
-        _ = vstream_close_from(3)
+        // Only the relay's socket, when the parent passed one, outlives this.
+        _ = vstream_close_from(CommandLine.arguments.contains(relayFlag) ? 4 : 3)
         _ = vstream_no_new_privileges()
         let network = vstream_isolate_network()
         if network != 0 {
@@ -46,10 +50,11 @@ enum SupervisedChild {
     /// Test hooks, armed only when `VSTREAM_FAILPOINT=transcoder` and the input itself
     /// starts with `#vstream-failpoint:crash|hang|memory`: a file that makes this child
     /// die by a signal, hang, or allocate without end, to prove the supervisor's paths.
-    static func failpoint(input: String) {
-        guard ProcessInfo.processInfo.environment["VSTREAM_FAILPOINT"] == "transcoder",
-              let handle = FileHandle(forReadingAtPath: input),
-              let head = try? handle.read(upToCount: 40), let text = String(data: head, encoding: .utf8),
+    static func failpoint(_ source: (any ByteSource)?) {
+        guard ProcessInfo.processInfo.environment["VSTREAM_FAILPOINT"] == "transcoder", let source else { return }
+        var head = [UInt8](repeating: 0, count: 40)
+        guard let count = try? head.withUnsafeMutableBytes({ bytes throws(TranscodeError.Reason) in try source.read(at: 0, into: bytes) }),
+              let text = String(bytes: head[0..<count], encoding: .utf8),
               text.hasPrefix("#vstream-failpoint:") else { return }
         if text.hasPrefix("#vstream-failpoint:crash") {
             // A real fault: raise(SIGSEGV) is caught by Swift's backtracer, which returns.
@@ -64,9 +69,9 @@ enum SupervisedChild {
         }
     }
 
-    /// Runs the transcode and exits.
-    static func run(_ transcoder: Transcoder) async -> Never {
-        failpoint(input: transcoder.input)
+    /// Runs the transcode and exits. `source` is what it reads (for the failpoint).
+    static func run(_ transcoder: Transcoder, source: (any ByteSource)?) async -> Never {
+        failpoint(source)
         let reporter = Task {
             for await event in transcoder.events { report(.progress(event)) }
         }

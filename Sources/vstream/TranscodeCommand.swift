@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import ChildProcess
 import HLSEngine
 
 struct TranscodeCommand: AsyncParsableCommand {
@@ -25,6 +26,8 @@ struct TranscodeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Video decoder threads (0: libavcodec decides).", visibility: .hidden)) var decoderThreads: Int?
     @Flag(help: ArgumentHelp("Run as the service's supervised child: wait for \"go\" on stdin, report JSON lines.",
                              visibility: .hidden)) var supervised = false
+    @Option(help: ArgumentHelp("Read the source (of this many bytes) from descriptor 3, relayed by the service.",
+                               visibility: .hidden)) var relayedSourceSize: Int64?
     @Flag(help: ArgumentHelp("Schedule every stage alike instead of favouring the largest rung (for measurement).",
                              visibility: .hidden)) var fairScheduling = false
 
@@ -52,11 +55,23 @@ struct TranscodeCommand: AsyncParsableCommand {
         if let queueDepth { options.queueDepth = max(1, queueDepth) }
         if let decoderThreads { options.decoderThreads = max(0, decoderThreads) }
         options.prioritizeLargestRung = !fairScheduling
-        let transcoder = Transcoder(input: input, output: output, options: options)
         if supervised {
             SupervisedChild.awaitStart()
-            await SupervisedChild.run(transcoder)
+            let source: (any ByteSource)?
+            if let relayedSourceSize {
+                do {
+                    source = try RelayedByteSource(descriptor: PipedChild.passedDescriptor, size: relayedSourceSize)
+                } catch {
+                    Terminal.fail(TranscodeError(input: input, reason: error))
+                }
+            } else {
+                source = try? FileByteSource(path: input)
+            }
+            let transcoder = source.map { Transcoder(source: $0, name: input, output: output, options: options) }
+                ?? Transcoder(input: input, output: output, options: options)
+            await SupervisedChild.run(transcoder, source: source)
         }
+        let transcoder = Transcoder(input: input, output: output, options: options)
         let style = progress ?? (Terminal.isInteractive ? .bar : .none)
 
         // Ctrl-C cancels: the engine stops within a second and removes partial output.

@@ -52,22 +52,42 @@ public struct SupervisedTranscoder: Sendable {
     /// - Throws: `TranscoderMessage.Failure`, or `CancellationError` when cancelled.
     /// With `progressive`, the child publishes while it transcodes and `onPublication`
     /// gets each segment and the early master, in order, on the reader thread.
-    public func run(input: String, output: String, progressive: Bool = false, onSpawn: @Sendable (Int32) -> Void = { _ in },
+    /// With `relaying`, the child reads that source through a socket (`SourceRelay`)
+    /// instead of opening `input`, which is then only its name.
+    public func run(input: String, output: String, relaying source: (any ByteSource)? = nil, progressive: Bool = false,
+                    onSpawn: @Sendable (Int32) -> Void = { _ in },
                     onEvent: @escaping @Sendable (TranscodeEvent) -> Void,
                     onPublication: @escaping @Sendable (Publication) -> Void = { _ in }) async throws -> TranscodeResult {
         var environment = ProcessInfo.processInfo.environment
         environment["MALLOC_ARENA_MAX"] = "2"  // glibc reserves 64 MiB of address space per arena otherwise
         let child: PipedChild
+        var relay: (ours: Int32, theirs: Int32)?
         do {
-            child = try PipedChild.spawn(
-                [limits.executable, "transcode", input, "-o", output, "--supervised",
-                 "--max-duration", String(limits.maxDurationSeconds)] + (progressive ? ["--progressive"] : []),
-                environment: environment)
+            var arguments = [limits.executable, "transcode", input, "-o", output, "--supervised",
+                             "--max-duration", String(limits.maxDurationSeconds)] + (progressive ? ["--progressive"] : [])
+            if let source {
+                guard let size = source.size else { throw TranscodeError.Reason.io("a relayed source needs its size") }
+                var pair: [Int32] = [-1, -1]
+                guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
+                    throw TranscodeError.Reason.io("socketpair: \(String(cString: strerror(errno)))")
+                }
+                relay = (pair[0], pair[1])
+                arguments += ["--relayed-source-size", String(size)]
+            }
+            child = try PipedChild.spawn(arguments, environment: environment, passing: relay?.theirs)
+            // The child has its copy: the relay must see the end of the socket when it exits.
+            if let relay { close(relay.theirs) }
         } catch {
+            if let relay {
+                close(relay.ours)
+                close(relay.theirs)
+            }
             throw TranscoderMessage.Failure(detail: "\(error)", userMessage: "the transcoder could not be started",
                                             isBadMedia: false, isCancelled: false)
         }
         onSpawn(child.process.pid)
+        // The relay ends when the child closes its end (it exits, or is killed).
+        if let source, let relay { SourceRelay.start(source, descriptor: relay.ours) }
         let session = SupervisedSession(child: child, limits: limits, onEvent: onEvent, onPublication: onPublication)
         return try await withTaskCancellationHandler {
             try await session.run()

@@ -5,8 +5,12 @@ import Synchronization
 
 /// One attempt at one video's transcode, the same on every kind of worker:
 ///
-///     fetch the source → run the engine → store every object, the master last
+///     read the source → run the engine → store every object, the master last
 ///     → set READY (a conditional update) → delete the original → publish `ready`
+///
+/// Fetching, transcoding and storing overlap: local storage's upload is read in place;
+/// an S3 upload through a `StreamingSource`, which the engine reads while it is fetched;
+/// and a progressive job stores each segment as it completes.
 ///
 /// It decides nothing about retries: it reports a `JobOutcome`, and the queue's
 /// `RetryPolicy` says what happens next. Cancelling the task that runs it stops the
@@ -141,9 +145,8 @@ public struct TranscodeJob: Sendable {
     private func transcodeAndStore(_ record: VideoRecord, work: URL, logger: Logger) async throws -> TranscodeManifest {
         let id = record.id
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
-        await publishProgress(id, stage: "downloading", percent: 0)
-        let source = work.appendingPathComponent("source")
-        try await storage.fetch(key: record.sourceKey, to: source)
+        let source = try await openSource(record, work: work)
+        defer { if case .streaming(let streaming) = source { streaming.cancel() } }
         try Task.checkCancellation()
 
         let output = work.appendingPathComponent("hls")
@@ -166,7 +169,7 @@ public struct TranscodeJob: Sendable {
             progressive = store
         }
         let started = ContinuousClock.now
-        let result = try await runEngine(input: source.path, output: output.path, video: id, progressive: progressive, live: live)
+        let result = try await runEngine(source: source, output: output.path, video: id, progressive: progressive, live: live)
         let seconds = (ContinuousClock.now - started) / .seconds(1)
         JobMetrics.recordTranscode(result, seconds: seconds)
         logger.info("transcoded", metadata: ["seconds": "\(String(format: "%.2f", seconds))", "frames": "\(result.sourceFrames)"])
@@ -179,9 +182,34 @@ public struct TranscodeJob: Sendable {
         return manifest
     }
 
+    /// Where the engine reads the upload.
+    enum Source {
+        /// Local storage: the object itself, read in place.
+        case file(String)
+        /// Object storage: read while it is fetched.
+        case streaming(StreamingSource)
+
+        /// The engine's name for it (a path, or the scratch file the fetch fills).
+        var name: String {
+            switch self {
+            case .file(let path): path
+            case .streaming: "upload"
+            }
+        }
+    }
+
+    private func openSource(_ record: VideoRecord, work: URL) async throws -> Source {
+        if let path = try storage.localPath(key: record.sourceKey) { return .file(path) }
+        guard let size = try await storage.size(key: record.sourceKey) else { throw StorageError.noSuchKey(record.sourceKey) }
+        let streaming = try StreamingSource(storage: storage, key: record.sourceKey, size: size,
+                                            scratch: work.appendingPathComponent("source"))
+        streaming.start()
+        return .streaming(streaming)
+    }
+
     /// Runs the engine where `engine` says, forwarding its exact progress to the publisher
     /// and, for a progressive job, its segments to `progressive` in order.
-    private func runEngine(input: String, output: String, video id: UUID, progressive: ProgressiveStore?,
+    private func runEngine(source: Source, output: String, video id: UUID, progressive: ProgressiveStore?,
                            live: LiveState) async throws -> TranscodeResult {
         let (events, sink) = AsyncStream.makeStream(of: TranscodeEvent.self, bufferingPolicy: .bufferingNewest(1))
         let (publications, publicationSink) = AsyncStream.makeStream(of: Publication.self, bufferingPolicy: .unbounded)
@@ -213,7 +241,10 @@ public struct TranscodeJob: Sendable {
             var options = TranscodeOptions()
             options.maxDurationSeconds = maxDuration
             options.progressive = progressive != nil
-            let transcoder = Transcoder(input: input, output: output, options: options)
+            let transcoder = switch source {
+            case .file(let path): Transcoder(input: path, output: output, options: options)
+            case .streaming(let streaming): Transcoder(source: streaming, name: source.name, output: output, options: options)
+            }
             let forwarder = Task { for await event in transcoder.events { sink.yield(event) } }
             let relay = Task { for await publication in transcoder.publications { publicationSink.yield(publication) } }
             defer {
@@ -224,7 +255,9 @@ public struct TranscodeJob: Sendable {
             await forwarder.value
             await relay.value
         case .childProcess(let supervisor):
-            result = try await supervisor.run(input: input, output: output, progressive: progressive != nil,
+            var relayed: StreamingSource?
+            if case .streaming(let streaming) = source { relayed = streaming }
+            result = try await supervisor.run(input: source.name, output: output, relaying: relayed, progressive: progressive != nil,
                                               onEvent: { sink.yield($0) }, onPublication: { publicationSink.yield($0) })
         }
         sink.finish()

@@ -141,6 +141,22 @@ public struct LocalStorage: ObjectStorage {
         try? Data(contentsOf: try objectURL(key))
     }
 
+    public func read(key: String, range: Range<Int64>) async throws -> Data? {
+        guard let handle = try? FileHandle(forReadingFrom: try objectURL(key)) else { return nil }
+        defer { try? handle.close() }
+        let size = try handle.seekToEnd()
+        guard range.lowerBound >= 0, UInt64(range.lowerBound) < size || range.isEmpty else {
+            throw StorageError.invalidRange(key)
+        }
+        try handle.seek(toOffset: UInt64(range.lowerBound))
+        return try handle.read(upToCount: Int(min(Int64(size) - range.lowerBound, Int64(range.count)))) ?? Data()
+    }
+
+    public func localPath(key: String) throws -> String? {
+        let path = try objectURL(key).path
+        return FileManager.default.fileExists(atPath: path) ? path : nil
+    }
+
     public func delete(key: String) async throws {
         let file = try objectURL(key)
         try? FileManager.default.removeItem(at: file)

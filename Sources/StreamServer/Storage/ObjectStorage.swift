@@ -21,6 +21,11 @@ public protocol ObjectStorage: Sendable {
     func fetch(key: String, to file: URL) async throws
     /// A small object's bytes (a manifest), or nil when there is no such key.
     func data(key: String) async throws -> Data?
+    /// Bytes `range` of an object (a ranged GET), clipped to its end; nil when there is
+    /// no such key. Throws for a range that starts past the end.
+    func read(key: String, range: Range<Int64>) async throws -> Data?
+    /// The object as a local file the engine can read in place, when storage is local.
+    func localPath(key: String) throws -> String?
     func delete(key: String) async throws
     /// The object's size in bytes, nil when there is none.
     func size(key: String) async throws -> Int64?
@@ -34,6 +39,8 @@ public enum StorageError: Error, Equatable, Sendable {
     case noSuchUpload
     case noSuchKey(String)
     case invalidPart(String)
+    /// A range that starts past the object's end.
+    case invalidRange(String)
 }
 
 /// Keys are relative paths of plain segments: no "..", no leading "/", no empty segment.

@@ -232,6 +232,27 @@ public struct S3Storage: ObjectStorage {
         }
     }
 
+    public func read(key: String, range: Range<Int64>) async throws -> Data? {
+        guard range.lowerBound >= 0, !range.isEmpty else { return Data() }
+        do {
+            let response = try await request("GET", path: path(try validatedKey(key)),
+                                             headers: ["range": "bytes=\(range.lowerBound)-\(range.upperBound - 1)"])
+            // A server that ignores Range answers 200 with everything: keep what was asked.
+            if response.status == 200 {
+                let start = Int(clamping: range.lowerBound)
+                guard start < response.body.count else { return Data() }
+                return response.body.subdata(in: start..<min(response.body.count, Int(clamping: range.upperBound)))
+            }
+            return response.body
+        } catch let failure as Failure where failure.status == 404 {
+            return nil
+        } catch let failure as Failure where failure.status == 416 {
+            throw StorageError.invalidRange(key)
+        }
+    }
+
+    public func localPath(key: String) throws -> String? { nil }
+
     public func delete(key: String) async throws {
         try await request("DELETE", path: path(try validatedKey(key)))
     }

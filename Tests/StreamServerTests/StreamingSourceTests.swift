@@ -1,0 +1,118 @@
+import Foundation
+import HLSEngine
+import Synchronization
+import Testing
+@testable import StreamServer
+
+/// An S3 upload is transcoded while it is fetched: the engine reads it through a
+/// `StreamingSource`, in this process or in a supervised child through the source relay.
+/// The upload is a camera-style MP4 with its moov at the end (`upload_30mb.mp4`), fetched
+/// over a deliberately slow link so the overlap shows.
+extension SeaweedFSTests {
+@Suite("Streaming source", .serialized)
+struct StreamingSourceTests {
+    static let moovAtEnd = "upload_30mb.mp4"
+
+    /// The fixture's top-level boxes end with moov, as a phone writes them.
+    @Test func theFixtureHasItsMoovAtTheEnd() throws {
+        let data = try Data(contentsOf: fixture(Self.moovAtEnd))
+        var offset = 0
+        var boxes: [String] = []
+        while offset + 8 <= data.count {
+            let size = data[offset..<offset + 4].reduce(0) { $0 << 8 | Int($1) }
+            boxes.append(String(decoding: data[offset + 4..<offset + 8], as: UTF8.self))
+            guard size >= 8 else { break }
+            offset += size
+        }
+        #expect(boxes.last == "moov")
+        #expect(boxes.firstIndex(of: "mdat")! < boxes.firstIndex(of: "moov")!)
+    }
+
+    /// Uploads the fixture and opens a source on it: 1 MiB chunks, 300 ms apart (about
+    /// 3.5 MB/s, a little faster than the 10 s video's own rate: the fetch takes 9 s).
+    func slowSource(_ storage: S3Storage, scratch: URL) async throws -> (StreamingSource, Int64) {
+        let key = "uploads/\(UUID().uuidString.lowercased())/source"
+        try await storage.put(file: fixture(Self.moovAtEnd), key: key, contentType: "video/mp4", cacheControl: "no-cache")
+        let size = try #require(try await storage.size(key: key))
+        let source = try StreamingSource(storage: storage, key: key, size: size, scratch: scratch,
+                                         chunkBytes: 1 << 20, pauseAfterChunk: .milliseconds(300))
+        return (source, size)
+    }
+
+    @Test func theEngineStartsBeforeTheFetchEndsAndReadsTheMoovWithARangedGet() async throws {
+        let server = try SeaweedFS()
+        defer { server.stop() }
+        let storage = try await server.ready()
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("streaming-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: work) }
+        let (source, size) = try await slowSource(storage, scratch: work.appendingPathComponent("source"))
+        source.start()
+
+        var options = TranscodeOptions()
+        options.progressive = true
+        let transcoder = Transcoder(source: source, name: "upload", output: work.appendingPathComponent("hls").path, options: options)
+        // How much had been fetched when the first segment of every rung was published.
+        let fetchedAtPlayable = Mutex<Int64?>(nil)
+        let watcher = Task {
+            for await publication in transcoder.publications {
+                if case .playable = publication { fetchedAtPlayable.withLock { $0 = source.statistics.fetched } }
+            }
+        }
+        let result = try await transcoder.run()
+        await watcher.value
+        await source.waitUntilComplete()
+
+        let atPlayable = try #require(fetchedAtPlayable.withLock { $0 })
+        #expect(atPlayable < size / 2, "playable only after \(atPlayable) of \(size) bytes were fetched")
+        // The moov (10 kB at the end) came from a block or two, not from waiting for the fetch.
+        #expect((1...2).contains(source.statistics.blockRequests))
+        #expect(source.statistics.complete)
+        #expect(result.sourceFrames == 300)
+        #expect(result.renditions.allSatisfy { $0.frameCount == 300 })
+        // The scratch file is the upload, byte for byte.
+        #expect(try Data(contentsOf: work.appendingPathComponent("source")) == Data(contentsOf: fixture(Self.moovAtEnd)))
+    }
+
+    @Test func aSupervisedChildReadsTheUploadThroughTheRelay() async throws {
+        let server = try SeaweedFS()
+        defer { server.stop() }
+        let storage = try await server.ready()
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("relayed-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: work) }
+        let (source, size) = try await slowSource(storage, scratch: work.appendingPathComponent("source"))
+        source.start()
+
+        let fetchedAtFirstSegment = Mutex<Int64?>(nil)
+        let result = try await SupervisedTranscoder(limits: .init(executable: SupervisedTranscoderTests.vstream))
+            .run(input: "upload", output: work.appendingPathComponent("hls").path, relaying: source, progressive: true,
+                 onEvent: { _ in }, onPublication: { publication in
+                     if case .segment = publication {
+                         fetchedAtFirstSegment.withLock { $0 = $0 ?? source.statistics.fetched }
+                     }
+                 })
+        #expect(result.sourceFrames == 300)
+        #expect(result.renditions.allSatisfy { $0.frameCount == 300 })
+        let atFirst = try #require(fetchedAtFirstSegment.withLock { $0 })
+        #expect(atFirst < size / 2, "the first segment only after \(atFirst) of \(size) bytes were fetched")
+    }
+
+    @Test func aMissingUploadIsATypedErrorNotAHang() async throws {
+        let server = try SeaweedFS()
+        defer { server.stop() }
+        let storage = try await server.ready()
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("missing-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let source = try StreamingSource(storage: storage, key: "uploads/none/source", size: 1 << 20, scratch: scratch)
+        source.start()
+        let transcoder = Transcoder(source: source, name: "upload", output: scratch.path + "-hls")
+        await #expect {
+            _ = try await transcoder.run()
+        } throws: { error in
+            guard let error = error as? TranscodeError, case .io = error.reason else { return false }
+            return true
+        }
+    }
+}
+}
