@@ -9,6 +9,7 @@
 //   PUT  <signed url>            -> one 10 MiB part; the ETag header identifies it
 //   POST /api/uploads/:id/complete
 import { api, appToken, followEvents, ownerTokens } from "./api.js";
+import { attachStoryboard } from "./storyboard.js";
 
 const PARALLEL = 4;
 const SIGN_BATCH = 20;
@@ -228,6 +229,14 @@ function followTranscode(videoId) {
       if (watching && fellBehind) resumeFinished();
       else if (watching) $("rendition-state").textContent = "transcoded: playing on to the end";
       else playVideo(videoId, data.playbackUrl).catch((error) => showError(error.message));
+      // A player still on the growing playlist sees a live stream it cannot seek in:
+      // a seek from the storyboard moves it to the finished ladder.
+      showStoryboard(videoId, (seconds) => {
+        const player = $("player");
+        if (Number.isFinite(player.duration)) { player.currentTime = seconds; return; }
+        play(finalURL);
+        player.addEventListener("loadedmetadata", () => { player.currentTime = seconds; }, { once: true });
+      });
       refreshLists();
     }
     if (kind === "failed") {
@@ -239,17 +248,31 @@ function followTranscode(videoId) {
 }
 
 /** Plays a video: from its public URL, or (private) from a playback URL asked for now. */
-async function playVideo(videoId, publicURL) {
-  const url = publicURL || (await api("POST", `/api/videos/${videoId}/playback`, {}, videoId)).playbackUrl;
-  play(url);
+async function playVideo(videoId, publicURL, storyboardURL) {
+  if (publicURL) return play(publicURL, storyboardURL);
+  const grant = await api("POST", `/api/videos/${videoId}/playback`, {}, videoId);
+  play(grant.playbackUrl, grant.storyboardUrl);
+}
+
+/** A video that just became READY: its storyboard, public or through a playback grant. */
+async function showStoryboard(videoId, seek) {
+  try {
+    const video = await api("GET", `/api/videos/${videoId}`, undefined, videoId);
+    const url = video.storyboardUrl || (video.visibility === "private" && video.canEdit
+      ? (await api("POST", `/api/videos/${videoId}/playback`, {}, videoId)).storyboardUrl : null);
+    attachStoryboard($("player"), url, seek);
+  } catch {
+    // previews are a nicety
+  }
 }
 window.vstreamWatching = () => $("rendition-state").textContent; // for tests
 
-function play(url) {
+function play(url, storyboardURL) {
   const player = $("player");
   $("player-section").hidden = false;
   player.src = url;
   player.play().catch(() => {});
+  if (storyboardURL !== undefined) attachStoryboard(player, storyboardURL);
 }
 
 /** The caller's own videos: by the app's JWT, or by the owner tokens this browser keeps. */
@@ -288,7 +311,7 @@ function videoItem(video) {
     const button = document.createElement("button");
     button.textContent = "Play";
     button.className = "play";
-    button.onclick = () => playVideo(video.id, video.playbackUrl).catch((error) => showError(error.message));
+    button.onclick = () => playVideo(video.id, video.playbackUrl, video.storyboardUrl ?? null).catch((error) => showError(error.message));
     item.append(button);
   }
   if (video.canEdit) item.append(editControls(video));
@@ -360,7 +383,7 @@ async function watch(videoId) {
       $("watch-state").textContent = `This video is ${video.status.toLowerCase()}.`;
       return;
     }
-    await playVideo(video.id, video.playbackUrl);
+    await playVideo(video.id, video.playbackUrl, video.storyboardUrl ?? null);
   } catch (error) {
     $("watch-title").textContent = "This video cannot be played";
     showError(error.message);

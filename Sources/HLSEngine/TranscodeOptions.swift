@@ -31,6 +31,10 @@ public struct TranscodeOptions: Sendable, Equatable {
     public var decoderThreads: Int = ProcessInfo.processInfo.activeProcessorCount <= 2 ? 1 : 0
     /// Write `poster.jpg` from the frame at about 10% of the video.
     public var writePoster = true
+    /// Write the scrubbing storyboard (`storyboard.vtt` and `storyboard/sheet_N.jpg`): a
+    /// 160-pixel-wide frame every `storyboardInterval` seconds, from the same decode.
+    public var writeStoryboard = true
+    public var storyboardInterval: Double = 2
     /// AAC-LC bit rate of the one audio track shared by every variant.
     public var audioBitrate: Int = 128_000
     /// Refuse a source longer than this many seconds: before decoding when the container

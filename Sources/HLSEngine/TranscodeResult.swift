@@ -25,6 +25,8 @@ public struct TranscodeResult: Sendable, Codable, Equatable {
     public var renditions: [RenditionResult]
     /// "poster.jpg" (relative to the output) when one was written.
     public var poster: String?
+    /// "storyboard.vtt" (relative to the output) when the storyboard was written.
+    public var storyboard: String? = nil
     public var wallSeconds: Double
     /// Packets the decoders rejected as corrupt and skipped, and gaps in the audio
     /// (packets lost) filled with silence. Both 0 for a sound file.

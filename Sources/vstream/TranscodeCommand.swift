@@ -22,6 +22,8 @@ struct TranscodeCommand: AsyncParsableCommand {
     @Option(help: "Refuse a source longer than this many seconds (default: no limit).") var maxDuration: Double?
     @Flag(help: "Publish while transcoding: EVENT playlists (RENDITION/live.m3u8) and an early master (live.m3u8).")
     var progressive = false
+    @Flag(inversion: .prefixedNo, help: "Write the scrubbing storyboard (storyboard.vtt and storyboard/sheet_N.jpg).")
+    var storyboard = true
     @Option(help: ArgumentHelp("Decoded frames queued per rendition.", visibility: .hidden)) var queueDepth: Int?
     @Option(help: ArgumentHelp("Video decoder threads (0: libavcodec decides).", visibility: .hidden)) var decoderThreads: Int?
     @Flag(help: ArgumentHelp("Run as the service's supervised child: wait for \"go\" on stdin, report JSON lines.",
@@ -52,6 +54,7 @@ struct TranscodeCommand: AsyncParsableCommand {
         options.encoderThreads = encoderThreads
         options.maxDurationSeconds = maxDuration
         options.progressive = progressive
+        options.writeStoryboard = storyboard
         if let queueDepth { options.queueDepth = max(1, queueDepth) }
         if let decoderThreads { options.decoderThreads = max(0, decoderThreads) }
         options.prioritizeLargestRung = !fairScheduling

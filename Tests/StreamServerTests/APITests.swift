@@ -147,6 +147,17 @@ struct APITests {
                 #expect(response.status == .ok && response.headers[.contentType] == "image/jpeg")
                 #expect(Array(response.body.readableBytesView.prefix(2)) == [0xFF, 0xD8])
             }
+            // The storyboard: its index names sheets that are there, in JPEG.
+            let storyboard = try #require(video["storyboardUrl"] as? String)
+            let index = try await client.execute(uri: storyboard, method: .get) { response in
+                #expect(response.status == .ok && response.headers[.contentType] == "text/vtt; charset=utf-8")
+                return String(buffer: response.body)
+            }
+            #expect(index.hasPrefix("WEBVTT") && index.components(separatedBy: " --> ").count - 1 == 5, "5 cues for 10 s")
+            let sheet = try #require(index.split(separator: "\n").first { $0.contains("#xywh=") }?.split(separator: "#").first)
+            try await client.execute(uri: "/hls/\(id)/\(sheet)", method: .get) { response in
+                #expect(response.status == .ok && response.headers[.contentType] == "image/jpeg")
+            }
             // The original is deleted once the ladder is stored.
             #expect(!FileManager.default.fileExists(atPath: try #require(state.local).objectURL("uploads/\(id)/source").path))
         }

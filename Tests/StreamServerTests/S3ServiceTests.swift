@@ -50,6 +50,14 @@ struct S3ServiceTests {
             // A real player reads it from the bucket.
             let decoded = try runFFmpeg(["-nostdin", "-v", "error", "-i", playback, "-map", "0", "-f", "null", "-"])
             #expect(decoded.status == 0 && decoded.stderr.isEmpty, "\(decoded.stderr)")
+            // The storyboard is in the bucket beside the ladder, with its type.
+            let storyboard = try #require(video["storyboardUrl"] as? String)
+            #expect(storyboard == "\(seaweed.endpoint.absoluteString)/vstream/hls/\(id)/storyboard.vtt")
+            let index = try HTTPTransfer.perform(method: "GET", url: storyboard, headers: [:])
+            #expect(index.status == 200 && index.headers["content-type"] == "text/vtt; charset=utf-8")
+            #expect(String(decoding: index.body, as: UTF8.self).contains("storyboard/sheet_0.jpg#xywh=0,0,160,90"))
+            let sheet = try HTTPTransfer.perform(method: "HEAD", url: playback.replacingOccurrences(of: "master.m3u8", with: "storyboard/sheet_0.jpg"), headers: [:])
+            #expect(sheet.status == 200 && sheet.headers["content-type"] == "image/jpeg")
             // The original was deleted once READY was recorded.
             await #expect(throws: S3Storage.Failure.self) {
                 try await seaweed.storage().request("HEAD", path: "/vstream/uploads/\(id)/source")

@@ -58,6 +58,25 @@ def test_resumed_upload_transcodes_and_plays(backends, request):
         width = page.eval_on_selector("#player", "v => v.videoWidth")
         assert width in (640, 1280)
         assert re.match(r"playing \d+x\d+", page.text_content("#rendition"))
+
+        # Hovering the strip under the player shows the storyboard tile for that moment,
+        # from the sheet the index names; a click seeks there.
+        page.wait_for_selector("#scrub:not([hidden])", timeout=10_000)
+        strip = page.locator("#scrub")
+        width = strip.bounding_box()["width"]
+        strip.hover(position={"x": width * 0.75, "y": 7})  # scrolls it into view first
+        page.wait_for_selector("#scrub-preview:not([hidden])", timeout=5_000)
+        preview = page.eval_on_selector("#scrub-preview", "e => ({image: e.style.backgroundImage, "
+                                        "position: e.style.backgroundPosition, width: e.style.width, time: Number(e.dataset.time)})")
+        assert "/storyboard/sheet_0.jpg" in preview["image"], preview
+        assert preview["width"] == "160px" and 7 <= preview["time"] <= 8, preview
+        # 7.5 s falls in the fourth tile (6-8 s): the fourth column of the first row.
+        assert preview["position"] == "-480px 0px", preview
+        sheet = page.evaluate("async (url) => (await fetch(url)).headers.get('content-type')",
+                              re.search(r'url\("(.+)"\)', preview["image"]).group(1))
+        assert sheet == "image/jpeg"
+        strip.click(position={"x": width * 0.25, "y": 7})
+        page.wait_for_function("Math.abs(document.getElementById('player').currentTime - 2.5) < 1.5", timeout=10_000)
         page.screenshot(path=str(ARTIFACTS / f"upload-and-play-{backends}.png"), full_page=True)
 
         # "My videos" shows it as READY (it is unlisted: the public list does not).

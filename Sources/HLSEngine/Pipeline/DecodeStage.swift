@@ -28,6 +28,16 @@ final class DecodeStage {
     static let maxAudioLeadSeconds = 30.0
     /// The poster: written from the frame with this index (about 10% in).
     private let poster: (writer: PosterWriter, path: String, frameIndex: Int)?
+    /// Takes the storyboard's tiles; dropped after a failure (a nicety, like the poster).
+    private(set) var storyboard: StoryboardWriter?
+    /// The first video frame's time: the storyboard's times start there.
+    private(set) var firstVideoTime: Double?
+    /// The end of the latest video frame, from the first frame (the video's duration so far).
+    var videoDuration: Double {
+        guard let firstVideoTime else { return 0 }
+        return max(0, videoTime - firstVideoTime) + 1 / max(frameRate, 1)
+    }
+    private let frameRate: Double
 
     private(set) var decodedFrames = 0
     private(set) var corruptPackets = 0
@@ -79,9 +89,11 @@ final class DecodeStage {
 
     init(input: InputFile, info: MediaInfo, video: Decoder, audio: AudioChain?, workers: [RenditionWorker],
          frameRate: FrameRate, segmentDuration: Double, maxDurationSeconds: Double?, maxFrames: Int? = nil,
-         poster: (writer: PosterWriter, path: String, frameIndex: Int)?,
+         poster: (writer: PosterWriter, path: String, frameIndex: Int)?, storyboard: StoryboardWriter? = nil,
          cancellation: CancellationFlag) {
         self.poster = poster
+        self.storyboard = storyboard
+        self.frameRate = frameRate.perSecond
         self.input = input
         self.info = info
         self.video = video
@@ -176,6 +188,8 @@ final class DecodeStage {
         let startsSegment = clock.startsSegment(at: videoTime)
         // The poster is a nicety: a frame it cannot encode (a corrupt one) costs the poster, not the video.
         if let poster, decodedFrames == poster.frameIndex { try? poster.writer.write(frame, to: poster.path) }
+        if firstVideoTime == nil { firstVideoTime = videoTime }
+        do { try storyboard?.offer(frame, at: videoTime - (firstVideoTime ?? 0)) } catch { storyboard = nil }
         decodedFrames += 1
         broadcast(.video(frame, startsSegment: startsSegment))
     }

@@ -1,6 +1,7 @@
 import Foundation
 
-/// The output folder of one transcode: `master.m3u8` plus one folder per rendition.
+/// The output folder of one transcode: `master.m3u8` plus one folder per rendition (and
+/// `storyboard/`, which is created and cleaned like one).
 /// Remembers what it created so a failed run leaves nothing behind.
 final class OutputDirectory {
     let path: String
@@ -21,6 +22,7 @@ final class OutputDirectory {
             if manager.fileExists(atPath: masterPath) { try manager.removeItem(atPath: masterPath) }
             if manager.fileExists(atPath: posterPath) { try manager.removeItem(atPath: posterPath) }
             if manager.fileExists(atPath: progressiveMasterPath) { try manager.removeItem(atPath: progressiveMasterPath) }
+            if manager.fileExists(atPath: storyboardPath) { try manager.removeItem(atPath: storyboardPath) }
             for name in renditions {
                 let folder = directory(for: name)
                 if manager.fileExists(atPath: folder) { try manager.removeItem(atPath: folder) }
@@ -35,6 +37,7 @@ final class OutputDirectory {
     var masterPath: String { path + "/master.m3u8" }
     var posterPath: String { path + "/poster.jpg" }
     var progressiveMasterPath: String { path + "/" + ProgressiveLadder.masterName }
+    var storyboardPath: String { path + "/" + Storyboard.indexName }
     func directory(for rendition: String) -> String { path + "/" + rendition }
 
     /// Writes `text` to `relativePath` through a temporary file and a rename.
@@ -58,6 +61,8 @@ final class OutputDirectory {
         try? manager.removeItem(atPath: posterPath + ".part")
         try? manager.removeItem(atPath: progressiveMasterPath)
         try? manager.removeItem(atPath: progressiveMasterPath + ".tmp")
+        try? manager.removeItem(atPath: storyboardPath)
+        try? manager.removeItem(atPath: storyboardPath + ".tmp")
         for name in renditionNames { try? manager.removeItem(atPath: directory(for: name)) }
         if createdRoot, (try? manager.contentsOfDirectory(atPath: path))?.isEmpty == true {
             try? manager.removeItem(atPath: path)

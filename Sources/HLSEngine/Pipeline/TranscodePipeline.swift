@@ -58,7 +58,8 @@ struct TranscodePipeline {
             let input = info.video.frameCountSource == "packets"
                 ? try MediaProbe.open(bytes, name: inputPath, cancellation: cancellation) : probeInput
             let renditions = Ladder.renditions(for: info.video.geometry, rungs: options.rungs)
-            output = try OutputDirectory(path: outputDirectory, renditions: renditions.map(\.name))
+            output = try OutputDirectory(path: outputDirectory,
+                                         renditions: renditions.map(\.name) + (options.writeStoryboard ? [Storyboard.folder] : []))
             guard let output else { throw TranscodeError.Reason.io("no output directory") }
             let result = try transcode(input: input, info: info, renditions: renditions, output: output)
             let wall = (ContinuousClock.now - started) / .seconds(1)
@@ -67,7 +68,9 @@ struct TranscodePipeline {
                 masterPlaylist: output.masterPath, durationSeconds: result.duration,
                 sourceFrames: info.video.frameCount, hasAudio: info.audio != nil,
                 segmentFormat: options.segmentFormat, renditions: result.renditions,
-                poster: FileManager.default.fileExists(atPath: output.posterPath) ? "poster.jpg" : nil, wallSeconds: wall,
+                poster: FileManager.default.fileExists(atPath: output.posterPath) ? "poster.jpg" : nil,
+                storyboard: FileManager.default.fileExists(atPath: output.storyboardPath) ? Storyboard.indexName : nil,
+                wallSeconds: wall,
                 corruptPackets: result.corruptPackets, filledAudioGaps: result.filledAudioGaps)
         } catch {
             output?.removeEverythingWritten()
@@ -125,10 +128,16 @@ struct TranscodePipeline {
             ? (writer: PosterWriter(width: posterSize.width, height: posterSize.height, rotation: info.video.geometry.rotation),
                path: output.posterPath, frameIndex: PosterWriter.frameIndex(frameCount: info.video.frameCount))
             : nil
+        // The storyboard's tiles have the top rung's upright shape.
+        let storyboard = options.writeStoryboard
+            ? try? StoryboardWriter(layout: Storyboard(pictureWidth: renditions.last?.width ?? 16, pictureHeight: renditions.last?.height ?? 9,
+                                                      interval: options.storyboardInterval),
+                                    rotation: info.video.geometry.rotation, output: output)
+            : nil
         let decode = DecodeStage(input: input, info: info, video: decoder, audio: audio, workers: workers,
                                  frameRate: frameRate, segmentDuration: options.segmentDuration,
                                  maxDurationSeconds: options.maxDurationSeconds, maxFrames: options.maxFrames,
-                                 poster: poster, cancellation: cancellation)
+                                 poster: poster, storyboard: storyboard, cancellation: cancellation)
         workers.forEach { $0.start() }
         // After starting the workers: threads inherit their creator's priority.
         if plan.lowersDecoderPriority { ThreadPriority.lowerCurrentThread() }
@@ -156,6 +165,15 @@ struct TranscodePipeline {
         guard decode.decodedFrames > 0 else { throw TranscodeError.Reason.notMedia("no video frame could be decoded") }
 
         progress.stage(.finalizing)
+        // A nicety: a storyboard that cannot be written is left out, never the video.
+        if let storyboard = decode.storyboard {
+            do { try storyboard.finish(duration: decode.videoDuration) } catch {
+                try? FileManager.default.removeItem(atPath: output.storyboardPath)
+            }
+        }
+        if decode.storyboard == nil, options.writeStoryboard {
+            try? FileManager.default.removeItem(atPath: output.directory(for: Storyboard.folder))  // half a storyboard
+        }
         // The EVENT playlists end before the VOD master appears.
         try progressive?.finish()
         let written = try PlaylistWriter(output: output, format: options.segmentFormat, hasAudio: audio != nil)

@@ -154,7 +154,9 @@ public struct ServerState: Sendable {
 
     /// Where anyone plays a public or unlisted video (a private one needs `access.playbackURL`).
     public func playbackURL(_ video: VideoRecord) -> String { "\(playbackBase)/\(video.hlsPrefix)/master.m3u8" }
-    public func posterURL(_ video: VideoRecord) -> String { "\(playbackBase)/\(video.hlsPrefix)/poster.jpg" }
+    public func posterURL(_ video: VideoRecord) -> String { objectURL(video, "poster.jpg") }
+    /// One of the video's output objects, `file` relative to its HLS prefix.
+    public func objectURL(_ video: VideoRecord, _ file: String) -> String { "\(playbackBase)/\(video.hlsPrefix)/\(file)" }
 
     /// The HMAC secret for part URLs: made once per data directory, kept private to it.
     static func loadSecret(_ file: URL) throws -> Data {

@@ -33,6 +33,8 @@ struct VideoRoutes {
         /// for a private video: its URL needs a token (`POST …/playback`).
         var playbackUrl: String?
         var posterUrl: String?
+        /// The scrubbing storyboard (WebVTT over JPEG sheets) once READY, when it has one.
+        var storyboardUrl: String?
         var error: String?
         var createdAt: String
         /// Whether the caller may rename, change and delete it.
@@ -47,7 +49,12 @@ struct VideoRoutes {
 
     struct VideoList: ResponseEncodable { var videos: [VideoResponse] }
     struct SettingsRequest: Decodable { var title: String?; var visibility: String? }
-    struct PlaybackGrant: ResponseEncodable { var playbackUrl: String; var posterUrl: String; var expiresAt: String }
+    struct PlaybackGrant: ResponseEncodable {
+        var playbackUrl: String
+        var posterUrl: String
+        var storyboardUrl: String?
+        var expiresAt: String
+    }
 
     func add(to router: Router<VStreamRequestContext>) {
         let videos = router.group("api/videos")
@@ -109,6 +116,7 @@ struct VideoRoutes {
             playable: playable,
             playbackUrl: shareable ? (liveURL ?? state.playbackURL(video)) : nil,
             posterUrl: shareable && video.status == .ready ? state.posterURL(video) : nil,
+            storyboardUrl: shareable && video.status == .ready ? video.outputs?.storyboard.map { state.objectURL(video, $0) } : nil,
             error: full ? video.error : video.error.map(Self.shortReason),
             createdAt: ISO8601DateFormatter().string(from: video.createdAt), canEdit: full,
             originalFilename: full ? video.originalFilename : nil, size: full ? video.size : nil,
@@ -156,10 +164,11 @@ struct VideoRoutes {
             throw APIError.conflict("the video is \(video.status.rawValue) and not playable yet")
         }
         let expires = Date().addingTimeInterval(state.access.configuration.playbackTokenSeconds)
-        var master = state.access.playbackURL(video, expires: expires)
-        if progressive { master = master.replacingOccurrences(of: "/master.m3u8", with: "/\(ProgressiveLadder.masterName)") }
-        return PlaybackGrant(playbackUrl: master,
-                             posterUrl: master.replacingOccurrences(of: "/master.m3u8", with: "/poster.jpg"),
+        let master = state.access.playbackURL(video, expires: expires)
+        let folder = String(master.dropLast("master.m3u8".count))
+        return PlaybackGrant(playbackUrl: progressive ? folder + ProgressiveLadder.masterName : master,
+                             posterUrl: folder + "poster.jpg",
+                             storyboardUrl: video.status == .ready ? video.outputs?.storyboard.map { folder + $0 } : nil,
                              expiresAt: ISO8601DateFormatter().string(from: expires))
     }
 

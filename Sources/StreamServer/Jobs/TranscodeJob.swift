@@ -279,6 +279,7 @@ public struct TranscodeJob: Sendable {
                 record.width = manifest.width
                 record.height = manifest.height
                 record.renditions = manifest.renditionsJSON
+                record.outputs = VideoOutputs(storyboard: manifest.storyboard)
                 guard try await store.update(record, expected: .processing) else {
                     logger.info("READY not set: the video was deleted or finished elsewhere")
                     // Deleted while this attempt stored its outputs: they are orphans now.
@@ -345,6 +346,7 @@ public struct TranscodeJob: Sendable {
             if path == "master.m3u8" { return 5 }
             if path == Self.manifestName { return 4 }
             if path.hasSuffix(".m3u8"), path != ProgressiveLadder.masterName, !path.hasSuffix("/" + ProgressiveLadder.playlistName) { return 3 }
+            if path == Storyboard.indexName { return 3 }  // after the sheets it names
             if path == ProgressiveLadder.masterName { return 2 }
             if path.hasSuffix("/" + ProgressiveLadder.playlistName) { return 1 }
             return 0
@@ -391,8 +393,11 @@ struct TranscodeManifest: Codable, Sendable, Equatable {
     var durationSeconds: Double
     var frameCount: Int
     var renditions: [Rendition]
+    /// `storyboard.vtt` when the engine wrote one (absent from manifests of older versions).
+    var storyboard: String?
 
     init(_ result: TranscodeResult) {
+        storyboard = result.storyboard
         durationSeconds = result.durationSeconds
         frameCount = result.sourceFrames
         renditions = result.renditions.map {

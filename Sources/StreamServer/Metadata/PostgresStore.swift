@@ -47,6 +47,8 @@ public actor PostgresStore: MetadataStore {
             CREATE INDEX videos_owner ON videos (owner);
             CREATE INDEX videos_uploader_status ON videos (uploader, status);
             """),
+        // What a READY video has besides its ladder (see SQLiteStore).
+        (4, "ALTER TABLE videos ADD COLUMN outputs jsonb"),
     ]
 
     /// Idempotent: each migration runs once, in a transaction, under an advisory lock so
@@ -72,22 +74,22 @@ public actor PostgresStore: MetadataStore {
     private static let columns = """
         id, title, original_filename, size, content_type, last_modified, status, upload_id, source_key, hls_prefix,
         part_count, duration, width, height, renditions::text, error,
-        extract(epoch from created_at), extract(epoch from updated_at), owner, visibility, uploader
+        extract(epoch from created_at), extract(epoch from updated_at), owner, visibility, uploader, outputs::text
         """
 
     public func insert(_ video: VideoRecord) throws {
         try connection.query("""
             INSERT INTO videos (id, title, original_filename, size, content_type, last_modified, status, upload_id,
                 source_key, hls_prefix, part_count, duration, width, height, renditions, error, created_at, updated_at,
-                owner, visibility, uploader)
+                owner, visibility, uploader, outputs)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::jsonb, $16,
-                    to_timestamp($17), to_timestamp($18), $19, $20, $21)
+                    to_timestamp($17), to_timestamp($18), $19, $20, $21, $22::jsonb)
             """, [video.id.uuidString, video.title, video.originalFilename, String(video.size), video.contentType,
                   String(video.lastModified), video.status.rawValue, video.uploadID, video.sourceKey, video.hlsPrefix,
                   String(video.partCount), video.durationSeconds.map { String($0) }, video.width.map(String.init),
                   video.height.map(String.init), video.renditions, video.error,
                   String(video.createdAt.timeIntervalSince1970), String(video.updatedAt.timeIntervalSince1970),
-                  video.owner?.stored, video.visibility.rawValue, video.uploader])
+                  video.owner?.stored, video.visibility.rawValue, video.uploader, video.outputs?.json])
     }
 
     public func videos(_ query: VideoQuery, limit: Int) throws -> [VideoRecord] {
@@ -119,12 +121,12 @@ public actor PostgresStore: MetadataStore {
     public func update(_ video: VideoRecord, expected: VideoLifecycle.Status?) throws -> Bool {
         let rows = try connection.query("""
             UPDATE videos SET status = $1, upload_id = $2, duration = $3, width = $4, height = $5,
-                renditions = $6::jsonb, error = $7, updated_at = now()
+                renditions = $6::jsonb, error = $7, outputs = $10::jsonb, updated_at = now()
             WHERE id = $8 AND ($9::text IS NULL OR status = $9)
             RETURNING id
             """, [video.status.rawValue, video.uploadID, video.durationSeconds.map { String($0) },
                   video.width.map(String.init), video.height.map(String.init), video.renditions, video.error,
-                  video.id.uuidString, expected?.rawValue])
+                  video.id.uuidString, expected?.rawValue, video.outputs?.json])
         return !rows.isEmpty
     }
 
@@ -174,7 +176,7 @@ public actor PostgresStore: MetadataStore {
             createdAt: Date(timeIntervalSince1970: Double(row[16] ?? "") ?? 0),
             updatedAt: Date(timeIntervalSince1970: Double(row[17] ?? "") ?? 0),
             owner: VideoOwner(stored: row[18]), visibility: Visibility(rawValue: row[19] ?? "") ?? .private,
-            uploader: row[20])
+            uploader: row[20], outputs: VideoOutputs(json: row.count > 21 ? row[21] : nil))
     }
 }
 

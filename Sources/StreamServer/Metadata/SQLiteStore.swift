@@ -51,6 +51,8 @@ public actor SQLiteStore {
             CREATE INDEX videos_owner ON videos (owner);
             CREATE INDEX videos_uploader_status ON videos (uploader, status);
             """),
+        // What a READY video has besides its ladder (the storyboard), as JSON.
+        (4, "ALTER TABLE videos ADD COLUMN outputs TEXT"),
     ]
 
     static func migrate(_ database: SQLiteConnection) throws {
@@ -74,8 +76,8 @@ public actor SQLiteStore {
         try database.run("""
             INSERT INTO videos (id, title, original_filename, size, content_type, last_modified, status, upload_id,
                 source_key, hls_prefix, part_count, duration, width, height, renditions, error, created_at, updated_at,
-                owner, visibility, uploader)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                owner, visibility, uploader, outputs)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, Self.values(video))
     }
 
@@ -85,12 +87,12 @@ public actor SQLiteStore {
     public func update(_ video: VideoRecord, expected: VideoLifecycle.Status? = nil) throws -> Bool {
         var sql = """
             UPDATE videos SET status = ?, upload_id = ?, duration = ?, width = ?, height = ?, renditions = ?,
-                error = ?, updated_at = ? WHERE id = ?
+                error = ?, outputs = ?, updated_at = ? WHERE id = ?
             """
         var values: [SQLiteValue] = [.text(video.status.rawValue), .optionalText(video.uploadID),
                                      .optionalReal(video.durationSeconds), .optionalInteger(video.width.map(Int64.init)),
                                      .optionalInteger(video.height.map(Int64.init)), .optionalText(video.renditions),
-                                     .optionalText(video.error), .real(Date().timeIntervalSince1970), .text(video.id.uuidString)]
+                                     .optionalText(video.error), .optionalText(video.outputs?.json), .real(Date().timeIntervalSince1970), .text(video.id.uuidString)]
         if let expected {
             sql += " AND status = ?"
             values.append(.text(expected.rawValue))
@@ -158,7 +160,8 @@ public actor SQLiteStore {
          .optionalInteger(video.width.map(Int64.init)), .optionalInteger(video.height.map(Int64.init)),
          .optionalText(video.renditions), .optionalText(video.error),
          .real(video.createdAt.timeIntervalSince1970), .real(video.updatedAt.timeIntervalSince1970),
-         .optionalText(video.owner?.stored), .text(video.visibility.rawValue), .optionalText(video.uploader)]
+         .optionalText(video.owner?.stored), .text(video.visibility.rawValue), .optionalText(video.uploader),
+         .optionalText(video.outputs?.json)]
     }
 
     private static func record(_ row: [SQLiteValue]) -> VideoRecord {
@@ -173,6 +176,7 @@ public actor SQLiteStore {
             // 18 is attempts (read by recordAttempt only).
             owner: VideoOwner(stored: row.count > 19 ? row[19].text : nil),
             visibility: row.count > 20 ? Visibility(rawValue: row[20].text ?? "") ?? .private : .private,
-            uploader: row.count > 21 ? row[21].text : nil)
+            uploader: row.count > 21 ? row[21].text : nil,
+            outputs: VideoOutputs(json: row.count > 22 ? row[22].text : nil))
     }
 }

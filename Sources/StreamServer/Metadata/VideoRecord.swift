@@ -26,4 +26,28 @@ public struct VideoRecord: Sendable, Codable, Equatable {
     public var visibility: Visibility = .unlisted
     /// Whom the upload counts against for quotas (`user:…`, `ip:…`); nil for a key.
     public var uploader: String? = nil
+    /// What the finished transcode stored beside the ladder; nil before READY.
+    public var outputs: VideoOutputs? = nil
+}
+
+/// The objects a READY video has besides its ladder, stored as JSON in the row
+/// (`outputs`, migration 4), so the API names only what exists.
+public struct VideoOutputs: Sendable, Codable, Equatable {
+    /// The scrubbing storyboard's WebVTT index, relative to the HLS prefix.
+    public var storyboard: String?
+
+    public init(storyboard: String? = nil) {
+        self.storyboard = storyboard
+    }
+
+    var json: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return String(decoding: (try? encoder.encode(self)) ?? Data("{}".utf8), as: UTF8.self)
+    }
+
+    init?(json: String?) {
+        guard let json, let decoded = try? JSONDecoder().decode(VideoOutputs.self, from: Data(json.utf8)) else { return nil }
+        self = decoded
+    }
 }
