@@ -29,6 +29,9 @@ public struct TranscodeOptions: Sendable, Equatable {
     /// several times faster than the ladder encodes, and frame threading there only
     /// costs CPU and memory that x264 needs (measured in docs/performance.md).
     public var decoderThreads: Int = ProcessInfo.processInfo.activeProcessorCount <= 2 ? 1 : 0
+    /// `download.mp4`, remuxed from one rung: the rung with the largest short side not
+    /// above this (720 by default; the top rung when the source is smaller). nil: none.
+    public var downloadRung: Int? = 720
     /// Write `poster.jpg` from the frame at about 10% of the video.
     public var writePoster = true
     /// Write the scrubbing storyboard (`storyboard.vtt` and `storyboard/sheet_N.jpg`): a

@@ -16,6 +16,15 @@ public struct TranscodeResult: Sendable, Codable, Equatable {
         public var frameRate: Double
     }
 
+    /// `download.mp4`: one rung as a progressive MP4 (remuxed from its segments' packets).
+    public struct Download: Sendable, Codable, Equatable {
+        /// Relative to the output: "download.mp4".
+        public var file: String
+        /// The rung it holds, e.g. "720p".
+        public var rendition: String
+        public var bytes: Int64
+    }
+
     /// Absolute path of `master.m3u8`.
     public var masterPlaylist: String
     public var durationSeconds: Double
@@ -32,4 +41,6 @@ public struct TranscodeResult: Sendable, Codable, Equatable {
     /// (packets lost) filled with silence. Both 0 for a sound file.
     public var corruptPackets: Int = 0
     public var filledAudioGaps: Int = 0
+    /// The MP4 rendition, when one was asked for (`TranscodeOptions.downloadRung`).
+    public var download: Download? = nil
 }

@@ -22,6 +22,8 @@ struct TranscodeCommand: AsyncParsableCommand {
     @Option(help: "Refuse a source longer than this many seconds (default: no limit).") var maxDuration: Double?
     @Flag(help: "Publish while transcoding: EVENT playlists (RENDITION/live.m3u8) and an early master (live.m3u8).")
     var progressive = false
+    @Option(help: "The rung download.mp4 holds (720p: the top rung when the source is smaller), or none.")
+    var mp4 = "720p"
     @Flag(inversion: .prefixedNo, help: "Write the scrubbing storyboard (storyboard.vtt and storyboard/sheet_N.jpg).")
     var storyboard = true
     @Option(help: ArgumentHelp("Decoded frames queued per rendition.", visibility: .hidden)) var queueDepth: Int?
@@ -36,8 +38,17 @@ struct TranscodeCommand: AsyncParsableCommand {
     func validate() throws {
         guard SegmentFormat(rawValue: segmentFormat) != nil else { throw ValidationError("--segment-format must be fmp4 or ts") }
         guard segmentSeconds >= 0.5, segmentSeconds <= 60 else { throw ValidationError("--segment-seconds must be within 0.5...60") }
+        guard mp4Rung != nil else { throw ValidationError("--mp4 must be a rung such as 720p or 1080p, or none") }
         guard !parsedLadder.isEmpty else { throw ValidationError("--ladder must list positive sizes, e.g. 360,720,1080") }
         if let maxDuration, !(maxDuration > 0 && maxDuration.isFinite) { throw ValidationError("--max-duration must be a positive number of seconds") }
+    }
+
+    /// nil: not valid; .some(nil): none.
+    var mp4Rung: Int?? {
+        if mp4.lowercased() == "none" { return .some(nil) }
+        guard let value = Int(mp4.lowercased().replacingOccurrences(of: "p", with: "")), value > 0,
+              value <= MediaProbe.maxDimension else { return nil }
+        return .some(value)
     }
 
     var parsedLadder: [Int] {
@@ -55,6 +66,7 @@ struct TranscodeCommand: AsyncParsableCommand {
         options.maxDurationSeconds = maxDuration
         options.progressive = progressive
         options.writeStoryboard = storyboard
+        options.downloadRung = mp4Rung ?? 720
         if let queueDepth { options.queueDepth = max(1, queueDepth) }
         if let decoderThreads { options.decoderThreads = max(0, decoderThreads) }
         options.prioritizeLargestRung = !fairScheduling
@@ -104,6 +116,9 @@ struct TranscodeCommand: AsyncParsableCommand {
                     print("  \(rendition.rendition.name): \(rendition.rendition.width)x\(rendition.rendition.height), "
                           + "\(rendition.segmentCount) segments, avg \(rendition.averageBandwidth / 1000) kbit/s, "
                           + "peak \(rendition.peakBandwidth / 1000) kbit/s")
+                }
+                if let download = result.download {
+                    print("  \(download.file): \(download.rendition), \(download.bytes / 1000) kB (remuxed, for downloads and players without HLS)")
                 }
                 print("master playlist: \(result.masterPlaylist)")
             }

@@ -39,6 +39,14 @@ public enum Ladder {
         }
     }
 
+    /// The rung `download.mp4` holds: the largest whose short side is at most `preferred`,
+    /// else the smallest (a ladder whose every rung is larger). nil without renditions.
+    public static func downloadRendition(_ renditions: [Rendition], preferred: Int) -> Rendition? {
+        let shortSide = { (rendition: Rendition) in min(rendition.width, rendition.height) }
+        return renditions.filter { shortSide($0) <= preferred }.max { shortSide($0) < shortSide($1) }
+            ?? renditions.min { shortSide($0) < shortSide($1) }
+    }
+
     /// Nearest even integer, halves up, never below 2.
     public static func evenRounded(_ value: Double) -> Int {
         max(2, Int((value / 2).rounded(.toNearestOrAwayFromZero)) * 2)

@@ -23,6 +23,7 @@ final class OutputDirectory {
             if manager.fileExists(atPath: posterPath) { try manager.removeItem(atPath: posterPath) }
             if manager.fileExists(atPath: progressiveMasterPath) { try manager.removeItem(atPath: progressiveMasterPath) }
             if manager.fileExists(atPath: storyboardPath) { try manager.removeItem(atPath: storyboardPath) }
+            if manager.fileExists(atPath: downloadPath) { try manager.removeItem(atPath: downloadPath) }
             for name in renditions {
                 let folder = directory(for: name)
                 if manager.fileExists(atPath: folder) { try manager.removeItem(atPath: folder) }
@@ -38,6 +39,7 @@ final class OutputDirectory {
     var posterPath: String { path + "/poster.jpg" }
     var progressiveMasterPath: String { path + "/" + ProgressiveLadder.masterName }
     var storyboardPath: String { path + "/" + Storyboard.indexName }
+    var downloadPath: String { path + "/" + DownloadMuxer.fileName }
     func directory(for rendition: String) -> String { path + "/" + rendition }
 
     /// Writes `text` to `relativePath` through a temporary file and a rename.
@@ -63,6 +65,8 @@ final class OutputDirectory {
         try? manager.removeItem(atPath: progressiveMasterPath + ".tmp")
         try? manager.removeItem(atPath: storyboardPath)
         try? manager.removeItem(atPath: storyboardPath + ".tmp")
+        try? manager.removeItem(atPath: downloadPath)
+        try? manager.removeItem(atPath: downloadPath + ".part")
         for name in renditionNames { try? manager.removeItem(atPath: directory(for: name)) }
         if createdRoot, (try? manager.contentsOfDirectory(atPath: path))?.isEmpty == true {
             try? manager.removeItem(atPath: path)

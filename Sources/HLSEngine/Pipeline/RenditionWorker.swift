@@ -31,6 +31,9 @@ final class RenditionWorker: @unchecked Sendable {
     private(set) var codecs: String?
     var segments: [SegmentedMuxer.Segment] { muxer.segments }
     var initializationBytes: Int64 { muxer.initializationBytes }
+    /// `download.mp4`, when this is its rung; `downloadBytes` once it is complete.
+    private let download: DownloadMuxer?
+    private(set) var downloadBytes: Int64?
 
     struct Configuration {
         var source: MediaInfo.Video
@@ -44,6 +47,8 @@ final class RenditionWorker: @unchecked Sendable {
         var audio: Encoder?
         /// Publishes each closed segment (progressive transcodes only).
         var progressive: ProgressiveWriter?
+        /// Where `download.mp4` goes, when this rung is the one it holds.
+        var downloadDirectory: String?
     }
 
     init(index: Int, rendition: Rendition, configuration: Configuration,
@@ -74,6 +79,10 @@ final class RenditionWorker: @unchecked Sendable {
         self.muxer = try SegmentedMuxer(
             directory: configuration.directory, format: configuration.options.segmentFormat,
             video: encoder, audio: configuration.audio)
+        let encoder = self.encoder
+        self.download = try configuration.downloadDirectory.map {
+            try DownloadMuxer(directory: $0, video: encoder, audio: configuration.audio)
+        }
         if let progressive = configuration.progressive {
             let name = rendition.name
             // Weak: the worker owns the muxer that holds this closure.
@@ -119,6 +128,7 @@ final class RenditionWorker: @unchecked Sendable {
                 try encoder.encode(nil) { try self.encoded($0) }
                 try perform(cutter.finish())
                 try muxer.finish()
+                downloadBytes = try download?.finish()
                 return
             }
         }
@@ -178,8 +188,13 @@ final class RenditionWorker: @unchecked Sendable {
         for action in actions {
             switch action {
             case .startSegment: try muxer.startSegment()
-            case .writeVideo(let packet): try muxer.write(packet, stream: muxer.videoStreamIndex)
-            case .writeAudio(let packet): try muxer.write(packet, stream: muxer.audioStreamIndex)
+            case .writeVideo(let packet):
+                // A reference of its own, first: the segment muxer rescales the packet later.
+                if let download { try download.write(try packet.reference(), stream: download.videoStreamIndex) }
+                try muxer.write(packet, stream: muxer.videoStreamIndex)
+            case .writeAudio(let packet):
+                if let download { try download.write(try packet.reference(), stream: download.audioStreamIndex) }
+                try muxer.write(packet, stream: muxer.audioStreamIndex)
             }
         }
     }

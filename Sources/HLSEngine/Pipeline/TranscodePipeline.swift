@@ -71,7 +71,7 @@ struct TranscodePipeline {
                 poster: FileManager.default.fileExists(atPath: output.posterPath) ? "poster.jpg" : nil,
                 storyboard: FileManager.default.fileExists(atPath: output.storyboardPath) ? Storyboard.indexName : nil,
                 wallSeconds: wall,
-                corruptPackets: result.corruptPackets, filledAudioGaps: result.filledAudioGaps)
+                corruptPackets: result.corruptPackets, filledAudioGaps: result.filledAudioGaps, download: result.download)
         } catch {
             output?.removeEverythingWritten()
             throw TranscodeError(input: inputPath, reason: Self.reason(for: error, cancelledByRequest: cancellation.wasCancelledByRequest))
@@ -90,7 +90,8 @@ struct TranscodePipeline {
 
     private func transcode(input: InputFile, info: MediaInfo, renditions: [Rendition],
                            output: OutputDirectory) throws
-        -> (duration: Double, renditions: [TranscodeResult.RenditionResult], corruptPackets: Int, filledAudioGaps: Int) {
+        -> (duration: Double, renditions: [TranscodeResult.RenditionResult], corruptPackets: Int, filledAudioGaps: Int,
+            download: TranscodeResult.Download?) {
         let maxPixels = SourceBounds.maxPixels
         guard let videoStream = input.stream(Int32(info.video.streamIndex)) else { throw TranscodeError.Reason.noVideoStream }
         let decoder = try Decoder(stream: videoStream, threads: Int32(options.decoderThreads), maxPixels: maxPixels)
@@ -110,6 +111,7 @@ struct TranscodePipeline {
         let plan = ThreadPlan.make(for: renditions, cores: ProcessInfo.processInfo.activeProcessorCount,
                                    encoderThreads: options.encoderThreads,
                                    prioritizeLargestRung: options.prioritizeLargestRung)
+        let downloadRung = options.downloadRung.flatMap { Ladder.downloadRendition(renditions, preferred: $0) }
         let workers = try renditions.enumerated().map { index, rendition in
             try RenditionWorker(
                 index: index, rendition: rendition,
@@ -117,7 +119,8 @@ struct TranscodePipeline {
                                      options: options, encoderThreads: plan.encoderThreads[index],
                                      lowersPriority: plan.lowersPriority(ofRendition: index),
                                      directory: output.directory(for: rendition.name), audio: audio?.encoder,
-                                     progressive: progressive),
+                                     progressive: progressive,
+                                     downloadDirectory: rendition == downloadRung ? output.path : nil),
                 progress: progress, cancellation: cancellation)
         }
         progress.begin(framesTotal: info.video.frameCount, renditions: renditions.map(\.name),
@@ -183,6 +186,9 @@ struct TranscodePipeline {
                     initializationBytes: worker.initializationBytes,
                     codecs: worker.codecs ?? "avc1.640028", frames: worker.framesEncoded)
             })
-        return (written.duration, written.renditions, decode.corruptPackets, decode.filledAudioGaps)
+        let download = workers.first { $0.rendition == downloadRung }.flatMap { worker in
+            worker.downloadBytes.map { TranscodeResult.Download(file: DownloadMuxer.fileName, rendition: worker.rendition.name, bytes: $0) }
+        }
+        return (written.duration, written.renditions, decode.corruptPackets, decode.filledAudioGaps, download)
     }
 }
