@@ -198,10 +198,14 @@ function followTranscode(videoId) {
   // EVENT playlists end with EXT-X-ENDLIST), so READY needs no reload.
   const startWatching = (url) => {
     if (watching) return;
+    if (!canPlayHLS()) {
+      $("rendition-state").textContent = "this browser has no HLS: the MP4 plays once the video is transcoded";
+      return;
+    }
     watching = true;
     window.vstreamStartedLive = true;
     $("rendition-state").textContent = "watching while transcoding";
-    playVideo(videoId, url).catch((error) => showError(error.message));
+    playVideo(videoId, { playbackUrl: url }).catch((error) => showError(error.message));
     // A browser may give up on a growing playlist when the transcode runs slower than
     // the video (Chromium does): then the finished ladder takes over, where it stopped.
     $("player").addEventListener("error", () => {
@@ -213,7 +217,7 @@ function followTranscode(videoId) {
   const resumeFinished = () => {
     const player = $("player");
     const position = player.currentTime;
-    play(finalURL);
+    play({ playbackUrl: finalURL }, { keepExtras: true });
     player.addEventListener("loadedmetadata", () => { player.currentTime = position; }, { once: true });
     $("rendition-state").textContent = "";
   };
@@ -228,15 +232,19 @@ function followTranscode(videoId) {
       finalURL = data.playbackUrl;
       if (watching && fellBehind) resumeFinished();
       else if (watching) $("rendition-state").textContent = "transcoded: playing on to the end";
-      else playVideo(videoId, data.playbackUrl).catch((error) => showError(error.message));
-      // A player still on the growing playlist sees a live stream it cannot seek in:
-      // a seek from the storyboard moves it to the finished ladder.
-      showStoryboard(videoId, (seconds) => {
-        const player = $("player");
-        if (Number.isFinite(player.duration)) { player.currentTime = seconds; return; }
-        play(finalURL);
-        player.addEventListener("loadedmetadata", () => { player.currentTime = seconds; }, { once: true });
-      });
+      if (!watching) {
+        api("GET", `/api/videos/${videoId}`, undefined, videoId).then((video) => playVideo(videoId, video))
+          .catch((error) => showError(error.message));
+      } else {
+        // A player still on the growing playlist sees a live stream it cannot seek in:
+        // a seek from the storyboard moves it to the finished ladder.
+        showExtras(videoId, (seconds) => {
+          const player = $("player");
+          if (Number.isFinite(player.duration)) { player.currentTime = seconds; return; }
+          play({ playbackUrl: finalURL }, { keepExtras: true });
+          player.addEventListener("loadedmetadata", () => { player.currentTime = seconds; }, { once: true });
+        });
+      }
       refreshLists();
     }
     if (kind === "failed") {
@@ -247,32 +255,66 @@ function followTranscode(videoId) {
   });
 }
 
-/** Plays a video: from its public URL, or (private) from a playback URL asked for now. */
-async function playVideo(videoId, publicURL, storyboardURL) {
-  if (publicURL) return play(publicURL, storyboardURL);
+/** A video's URLs: its public ones, or (private) a playback grant's, asked for now. */
+async function playbackURLs(videoId, video) {
+  if (video?.playbackUrl) return video;
   const grant = await api("POST", `/api/videos/${videoId}/playback`, {}, videoId);
-  play(grant.playbackUrl, grant.storyboardUrl);
+  return { ...video, ...grant };
 }
 
-/** A video that just became READY: its storyboard, public or through a playback grant. */
-async function showStoryboard(videoId, seek) {
+/** Plays a video (a `GET /api/videos/{id}` body, or just a playback URL). */
+async function playVideo(videoId, video) {
+  play(await playbackURLs(videoId, video));
+}
+
+/** A video that became READY while it played live: its storyboard and its download link. */
+async function showExtras(videoId, seek) {
   try {
-    const video = await api("GET", `/api/videos/${videoId}`, undefined, videoId);
-    const url = video.storyboardUrl || (video.visibility === "private" && video.canEdit
-      ? (await api("POST", `/api/videos/${videoId}/playback`, {}, videoId)).storyboardUrl : null);
-    attachStoryboard($("player"), url, seek);
+    const urls = await playbackURLs(videoId, await api("GET", `/api/videos/${videoId}`, undefined, videoId));
+    attachStoryboard($("player"), urls.storyboardUrl, seek);
+    showDownload(urls);
   } catch {
-    // previews are a nicety
+    // niceties: playback goes on without them
   }
+}
+
+const canPlayHLS = () => $("player").canPlayType("application/vnd.apple.mpegurl") !== "";
+const canPlayMP4 = () => $("player").canPlayType('video/mp4; codecs="avc1.640028, mp4a.40.2"') !== "";
+
+/** The download link: the MP4 rendition, saved as a file (`?download=1` where this server serves it). */
+function showDownload(urls) {
+  const link = $("download");
+  link.hidden = !urls.downloadUrl;
+  if (!urls.downloadUrl) return;
+  link.href = urls.downloadUrl.startsWith("/") ? `${urls.downloadUrl}?download=1` : urls.downloadUrl;
+  const size = urls.downloadBytes ? `, ${(urls.downloadBytes / 1e6).toFixed(1)} MB` : "";
+  link.textContent = `Download MP4${urls.downloadRendition ? ` (${urls.downloadRendition}${size})` : ""}`;
 }
 window.vstreamWatching = () => $("rendition-state").textContent; // for tests
 
-function play(url, storyboardURL) {
+/** Plays HLS where the browser can, the MP4 rendition otherwise, and says which.
+ * `keepExtras`: the same video on another URL, so its storyboard and link stay. */
+function play(urls, { keepExtras = false } = {}) {
   const player = $("player");
   $("player-section").hidden = false;
-  player.src = url;
+  if (!keepExtras) showDownload(urls);
+  let source;
+  if (canPlayHLS()) {
+    source = urls.playbackUrl;
+    $("playback-kind").textContent = "HLS (adaptive)";
+  } else if (urls.downloadUrl && canPlayMP4()) {
+    source = urls.downloadUrl;
+    $("playback-kind").textContent = `MP4${urls.downloadRendition ? ` ${urls.downloadRendition}` : ""} (this browser has no HLS)`;
+  } else {
+    $("playback-kind").textContent = "";
+    showError(urls.downloadUrl || !urls.playbackUrl
+      ? "This browser can play neither HLS nor MP4 (H.264 and AAC) video. Use the download link, or another browser."
+      : "This browser cannot play HLS; the MP4 plays here once the video is transcoded.");
+    return;
+  }
+  player.src = source;
   player.play().catch(() => {});
-  if (storyboardURL !== undefined) attachStoryboard(player, storyboardURL);
+  if (!keepExtras) attachStoryboard(player, urls.storyboardUrl);
 }
 
 /** The caller's own videos: by the app's JWT, or by the owner tokens this browser keeps. */
@@ -311,7 +353,7 @@ function videoItem(video) {
     const button = document.createElement("button");
     button.textContent = "Play";
     button.className = "play";
-    button.onclick = () => playVideo(video.id, video.playbackUrl, video.storyboardUrl ?? null).catch((error) => showError(error.message));
+    button.onclick = () => playVideo(video.id, video).catch((error) => showError(error.message));
     item.append(button);
   }
   if (video.canEdit) item.append(editControls(video));
@@ -383,7 +425,7 @@ async function watch(videoId) {
       $("watch-state").textContent = `This video is ${video.status.toLowerCase()}.`;
       return;
     }
-    await playVideo(video.id, video.playbackUrl, video.storyboardUrl ?? null);
+    await playVideo(video.id, video);
   } catch (error) {
     $("watch-title").textContent = "This video cannot be played";
     showError(error.message);

@@ -18,6 +18,7 @@ public struct TranscodeResult: Sendable, Codable, Equatable {
 
     /// `download.mp4`: one rung as a progressive MP4 (remuxed from its segments' packets).
     public struct Download: Sendable, Codable, Equatable {
+        public static let fileName = "download.mp4"
         /// Relative to the output: "download.mp4".
         public var file: String
         /// The rung it holds, e.g. "720p".

@@ -158,6 +158,30 @@ struct APITests {
             try await client.execute(uri: "/hls/\(id)/\(sheet)", method: .get) { response in
                 #expect(response.status == .ok && response.headers[.contentType] == "image/jpeg")
             }
+            // The MP4 rendition: its size, byte ranges, and an attachment when asked.
+            let mp4 = try #require(video["downloadUrl"] as? String)
+            #expect(mp4 == "/hls/\(id)/download.mp4" && video["downloadRendition"] as? String == "720p")
+            let stored = try Data(contentsOf: try #require(state.local).objectURL("hls/\(id)/download.mp4"))
+            #expect(video["downloadBytes"] as? Int == stored.count)
+            try await client.execute(uri: mp4, method: .get, headers: [.range: "bytes=1000-1999"]) { response in
+                #expect(response.status == .partialContent && response.headers[.contentRange] == "bytes 1000-1999/\(stored.count)")
+                #expect(Data(response.body.readableBytesView) == stored[1000..<2000])
+            }
+            try await client.execute(uri: mp4, method: .get, headers: [.range: "bytes=-100"]) { response in
+                #expect(response.status == .partialContent && Data(response.body.readableBytesView) == stored.suffix(100))
+            }
+            try await client.execute(uri: mp4, method: .get, headers: [.range: "bytes=\(stored.count)-"]) { response in
+                #expect(response.status == .rangeNotSatisfiable)
+            }
+            try await client.execute(uri: mp4, method: .get) { response in
+                #expect(response.status == .ok && response.headers[.contentType] == "video/mp4")
+                #expect(response.headers[.contentDisposition] == nil, "inline unless asked")
+                #expect(Data(response.body.readableBytesView) == stored)
+            }
+            try await client.execute(uri: mp4 + "?download=1", method: .get, headers: [.range: "bytes=0-7"]) { response in
+                #expect(response.headers[.contentDisposition]?.hasPrefix("attachment; filename=\"upload_30mb.mp4\"") == true,
+                        "\(response.headers)")
+            }
             // The original is deleted once the ladder is stored.
             #expect(!FileManager.default.fileExists(atPath: try #require(state.local).objectURL("uploads/\(id)/source").path))
         }

@@ -58,6 +58,15 @@ struct S3ServiceTests {
             #expect(String(decoding: index.body, as: UTF8.self).contains("storyboard/sheet_0.jpg#xywh=0,0,160,90"))
             let sheet = try HTTPTransfer.perform(method: "HEAD", url: playback.replacingOccurrences(of: "master.m3u8", with: "storyboard/sheet_0.jpg"), headers: [:])
             #expect(sheet.status == 200 && sheet.headers["content-type"] == "image/jpeg")
+            // The MP4 rendition is in the bucket too: byte ranges from the bucket itself, and
+            // a link to it saves the file.
+            let mp4 = try #require(video["downloadUrl"] as? String)
+            #expect(mp4 == "\(seaweed.endpoint.absoluteString)/vstream/hls/\(id)/download.mp4")
+            let bytes = try #require(video["downloadBytes"] as? Int)
+            let tail = try HTTPTransfer.perform(method: "GET", url: mp4, headers: ["range": "bytes=\(bytes - 10)-"])
+            #expect(tail.status == 206 && tail.body.count == 10 && tail.headers["content-range"] == "bytes \(bytes - 10)-\(bytes - 1)/\(bytes)")
+            #expect(tail.headers["content-disposition"]?.hasPrefix("attachment") == true)
+            #expect(tail.headers["content-type"] == "video/mp4")
             // The original was deleted once READY was recorded.
             await #expect(throws: S3Storage.Failure.self) {
                 try await seaweed.storage().request("HEAD", path: "/vstream/uploads/\(id)/source")

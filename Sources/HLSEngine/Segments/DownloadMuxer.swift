@@ -10,7 +10,7 @@ import Foundation
 /// Written as `download.mp4.part` and renamed when complete: a `download.mp4` that exists
 /// is whole. A muxer that never finishes removes its part file.
 final class DownloadMuxer {
-    static let fileName = "download.mp4"
+    static let fileName = TranscodeResult.Download.fileName
 
     private let context: UnsafeMutablePointer<AVFormatContext>
     private let path: String

@@ -1,8 +1,10 @@
 import Foundation
+import HLSEngine
 import Hummingbird
 
 /// Playback through this server, with MIME types, byte ranges, gzip for playlists, and
-/// CORS so a player on another origin may fetch them.
+/// CORS so a player on another origin may fetch them. `download.mp4` is streamed in
+/// ranged reads (never held whole), and `?download=1` makes it an attachment.
 /// - `GET /hls/{id}/...`: the embedded default's public and unlisted videos (in S3 mode
 ///   those play from `PUBLIC_BASE_URL`). A private video's objects get 403 here.
 /// - `GET /hls/t/{token}/{id}/...`: any video, with a playback token
@@ -63,6 +65,12 @@ struct HLSRoutes {
                                    .accessControlAllowOrigin: "*", .acceptRanges: "bytes"]
         // A private video's objects must not be kept by shared caches.
         if video.visibility == .private { headers[.cacheControl] = "private, max-age=300" }
+        if file == TranscodeResult.Download.fileName {
+            if request.uri.queryParameters["download"] == "1" {
+                headers[.contentDisposition] = Self.attachment(title: video.title)
+            }
+            return try await streamed(key, headers: headers, request)
+        }
         if let range = request.headers[.range], let (start, end) = Self.byteRange(range, size: data.count) {
             headers[.contentRange] = "bytes \(start)-\(end)/\(data.count)"
             return Response(status: .partialContent, headers: headers,
@@ -78,6 +86,46 @@ struct HLSRoutes {
             }
         }
         return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// A large object, or the range asked of it, read from storage a MiB at a time.
+    private func streamed(_ key: String, headers: HTTPFields, _ request: Request) async throws -> Response {
+        guard let size = try await state.storage.size(key: key), size > 0 else { throw APIError.notFound("no such file") }
+        var headers = headers
+        var status = HTTPResponse.Status.ok
+        var (start, end) = (Int64(0), size - 1)
+        if let range = request.headers[.range] {
+            guard let (first, last) = Self.byteRange(range, size: Int(clamping: size)) else {
+                headers[.contentRange] = "bytes */\(size)"
+                return Response(status: .rangeNotSatisfiable, headers: headers)
+            }
+            (start, end) = (Int64(first), Int64(last))
+            status = .partialContent
+            headers[.contentRange] = "bytes \(start)-\(end)/\(size)"
+        }
+        let storage = state.storage
+        let (first, last) = (start, end)
+        let body = ResponseBody(contentLength: Int(last - first + 1)) { writer in
+            var offset = first
+            while offset <= last {
+                guard let chunk = try await storage.read(key: key, range: offset..<min(last + 1, offset + (1 << 20))),
+                      !chunk.isEmpty else { throw APIError.notFound("no such file") }
+                try await writer.write(ByteBuffer(bytes: chunk))
+                offset += Int64(chunk.count)
+            }
+            try await writer.finish(nil)
+        }
+        return Response(status: status, headers: headers, body: body)
+    }
+
+    /// `attachment`, named after the video's title: an ASCII fallback and the UTF-8 name
+    /// (RFC 6266), neither able to break out of the header.
+    static func attachment(title: String) -> String {
+        let base = title.isEmpty ? "video" : title
+        let stem = (base as NSString).pathExtension.lowercased() == "mp4" ? (base as NSString).deletingPathExtension : base
+        let ascii = String(stem.unicodeScalars.map { $0.isASCII && $0.value >= 0x20 && !"\"\\;/".unicodeScalars.contains($0) ? Character($0) : "_" })
+        let encoded = (stem + ".mp4").addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "video.mp4"
+        return #"attachment; filename="\#(ascii.prefix(100)).mp4"; filename*=UTF-8''\#(encoded)"#
     }
 
     /// One `bytes=a-b`, `bytes=a-` or `bytes=-n` range within `size`, inclusive.

@@ -42,6 +42,14 @@ public struct ServerConfiguration: Sendable {
     public var maxDurationSeconds: Double = 14_400
 
     /// Where each job's engine runs.
+    /// "720p" → 720, "none" → nil; nil for anything else.
+    static func rung(_ text: String) -> Int?? {
+        let lowered = text.trimmingCharacters(in: .whitespaces).lowercased()
+        if lowered == "none" { return .some(nil) }
+        guard let value = Int(lowered.hasSuffix("p") ? String(lowered.dropLast()) : lowered), (1...8192).contains(value) else { return nil }
+        return .some(value)
+    }
+
     public var engineHost: TranscodeJob.EngineHost {
         guard let transcoderExecutable else { return .inProcess(maxDurationSeconds: maxDurationSeconds) }
         var limits = SupervisedTranscoder.Limits(executable: transcoderExecutable)
@@ -67,6 +75,8 @@ public struct ServerConfiguration: Sendable {
     public var minFreeMiB = 1024
     /// `VSTREAM_PROGRESSIVE` (on): videos play from `live.m3u8` while they transcode.
     public var progressive = true
+    /// `VSTREAM_MP4_RENDITION` (`720p`, `1080p`, … or `none`): the rung of `download.mp4`.
+    public var downloadRung: Int? = 720
     /// Identities, rules and limits of the API (the `VSTREAM_API_KEYS`… variables).
     public var access = AccessConfiguration()
 
@@ -118,6 +128,12 @@ public struct ServerConfiguration: Sendable {
         }
         if let progressive = environment["VSTREAM_PROGRESSIVE"].flatMap(AccessConfiguration.bool) {
             configuration.progressive = progressive
+        }
+        if let rendition = environment["VSTREAM_MP4_RENDITION"], !rendition.isEmpty {
+            guard let rung = Self.rung(rendition) else {
+                throw ConfigurationError("VSTREAM_MP4_RENDITION must be a rung such as 720p or 1080p, or none")
+            }
+            configuration.downloadRung = rung
         }
         if let streams = environment["VSTREAM_MAX_EVENT_STREAMS"].flatMap(Int.init), streams > 0 {
             configuration.maxEventStreams = streams

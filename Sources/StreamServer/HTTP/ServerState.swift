@@ -89,7 +89,7 @@ public struct ServerState: Sendable {
             job = TranscodeJob(storage: backend.storage, store: store, publisher: progress, scratch: scratch,
                                playbackBase: playbackBase, engine: configuration.engineHost,
                                maxAttempts: configuration.worker.policy.maxAttempts,
-                               progressive: configuration.progressive, logger: logger)
+                               progressive: configuration.progressive, downloadRung: configuration.downloadRung, logger: logger)
             let subscriber = RedisProgressSubscriber(url: redisURL, hub: hub)
             subscriber.start()
             progressSubscriber = subscriber
@@ -104,8 +104,8 @@ public struct ServerState: Sendable {
         progressSubscriber = nil
         job = TranscodeJob(storage: backend.storage, store: store, publisher: hub, scratch: scratch,
                            playbackBase: playbackBase, engine: configuration.engineHost,
-                               maxAttempts: configuration.worker.policy.maxAttempts,
-                               progressive: configuration.progressive, logger: logger)
+                           maxAttempts: configuration.worker.policy.maxAttempts,
+                           progressive: configuration.progressive, downloadRung: configuration.downloadRung, logger: logger)
         let queue = InProcessJobQueue(job: job, policy: configuration.worker.policy)
         localJobs = queue
         // Jobs interrupted by a restart are picked up again.

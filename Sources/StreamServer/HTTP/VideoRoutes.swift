@@ -35,6 +35,11 @@ struct VideoRoutes {
         var posterUrl: String?
         /// The scrubbing storyboard (WebVTT over JPEG sheets) once READY, when it has one.
         var storyboardUrl: String?
+        /// `download.mp4` once READY: one rung as a plain MP4 (for downloads, and players
+        /// without HLS), its size and its rung.
+        var downloadUrl: String?
+        var downloadBytes: Int64?
+        var downloadRendition: String?
         var error: String?
         var createdAt: String
         /// Whether the caller may rename, change and delete it.
@@ -53,6 +58,7 @@ struct VideoRoutes {
         var playbackUrl: String
         var posterUrl: String
         var storyboardUrl: String?
+        var downloadUrl: String?
         var expiresAt: String
     }
 
@@ -117,6 +123,9 @@ struct VideoRoutes {
             playbackUrl: shareable ? (liveURL ?? state.playbackURL(video)) : nil,
             posterUrl: shareable && video.status == .ready ? state.posterURL(video) : nil,
             storyboardUrl: shareable && video.status == .ready ? video.outputs?.storyboard.map { state.objectURL(video, $0) } : nil,
+            downloadUrl: shareable && video.status == .ready ? video.outputs?.download.map { state.objectURL(video, $0.file) } : nil,
+            downloadBytes: video.status == .ready ? video.outputs?.download?.bytes : nil,
+            downloadRendition: video.status == .ready ? video.outputs?.download?.rendition : nil,
             error: full ? video.error : video.error.map(Self.shortReason),
             createdAt: ISO8601DateFormatter().string(from: video.createdAt), canEdit: full,
             originalFilename: full ? video.originalFilename : nil, size: full ? video.size : nil,
@@ -169,6 +178,7 @@ struct VideoRoutes {
         return PlaybackGrant(playbackUrl: progressive ? folder + ProgressiveLadder.masterName : master,
                              posterUrl: folder + "poster.jpg",
                              storyboardUrl: video.status == .ready ? video.outputs?.storyboard.map { folder + $0 } : nil,
+                             downloadUrl: video.status == .ready ? video.outputs?.download.map { folder + $0.file } : nil,
                              expiresAt: ISO8601DateFormatter().string(from: expires))
     }
 

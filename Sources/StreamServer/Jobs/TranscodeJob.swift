@@ -44,12 +44,15 @@ public struct TranscodeJob: Sendable {
     /// Publish while transcoding (`VSTREAM_PROGRESSIVE`, on): segments are stored as they
     /// complete and the video plays from `live.m3u8` before it is READY.
     let progressive: Bool
+    /// The rung of `download.mp4` (`VSTREAM_MP4_RENDITION`, 720); nil: none.
+    let downloadRung: Int?
     let logger: Logger
 
     public init(storage: any ObjectStorage, store: any MetadataStore, publisher: any ProgressPublisher, scratch: URL,
                 playbackBase: String, engine: EngineHost = .inProcess(maxDurationSeconds: nil), maxAttempts: Int = 3,
-                progressive: Bool = true, logger: Logger = Logger(label: "vstream.job")) {
+                progressive: Bool = true, downloadRung: Int? = 720, logger: Logger = Logger(label: "vstream.job")) {
         self.engine = engine
+        self.downloadRung = downloadRung
         self.progressive = progressive
         self.maxAttempts = max(1, maxAttempts)
         self.storage = storage
@@ -241,6 +244,7 @@ public struct TranscodeJob: Sendable {
             var options = TranscodeOptions()
             options.maxDurationSeconds = maxDuration
             options.progressive = progressive != nil
+            options.downloadRung = downloadRung
             let transcoder = switch source {
             case .file(let path): Transcoder(input: path, output: output, options: options)
             case .streaming(let streaming): Transcoder(source: streaming, name: source.name, output: output, options: options)
@@ -258,6 +262,7 @@ public struct TranscodeJob: Sendable {
             var relayed: StreamingSource?
             if case .streaming(let streaming) = source { relayed = streaming }
             result = try await supervisor.run(input: source.name, output: output, relaying: relayed, progressive: progressive != nil,
+                                              downloadRung: downloadRung,
                                               onEvent: { sink.yield($0) }, onPublication: { publicationSink.yield($0) })
         }
         sink.finish()
@@ -279,7 +284,7 @@ public struct TranscodeJob: Sendable {
                 record.width = manifest.width
                 record.height = manifest.height
                 record.renditions = manifest.renditionsJSON
-                record.outputs = VideoOutputs(storyboard: manifest.storyboard)
+                record.outputs = VideoOutputs(storyboard: manifest.storyboard, download: manifest.download)
                 guard try await store.update(record, expected: .processing) else {
                     logger.info("READY not set: the video was deleted or finished elsewhere")
                     // Deleted while this attempt stored its outputs: they are orphans now.
@@ -354,9 +359,8 @@ public struct TranscodeJob: Sendable {
         for relative in files.sorted(by: { (rank($0), $0) < (rank($1), $1) }) {
             try Task.checkCancellation()
             if rank(relative) == 0, stored.contains("\(prefix)/\(relative)") { continue }
-            let type = HLSContentType.forPath(relative)
             try await storage.put(file: directory.appendingPathComponent(relative), key: "\(prefix)/\(relative)",
-                                  contentType: type.contentType, cacheControl: type.cacheControl)
+                                  type: HLSContentType.forPath(relative))
         }
     }
 }
@@ -393,11 +397,14 @@ struct TranscodeManifest: Codable, Sendable, Equatable {
     var durationSeconds: Double
     var frameCount: Int
     var renditions: [Rendition]
-    /// `storyboard.vtt` when the engine wrote one (absent from manifests of older versions).
+    /// `storyboard.vtt` and `download.mp4` when the engine wrote them (absent from
+    /// manifests of older versions).
     var storyboard: String?
+    var download: TranscodeResult.Download?
 
     init(_ result: TranscodeResult) {
         storyboard = result.storyboard
+        download = result.download
         durationSeconds = result.durationSeconds
         frameCount = result.sourceFrames
         renditions = result.renditions.map {

@@ -1,4 +1,5 @@
 import Foundation
+import HLSEngine
 
 /// A row of the videos table: the stable metadata, written only at state changes.
 public struct VideoRecord: Sendable, Codable, Equatable {
@@ -35,9 +36,12 @@ public struct VideoRecord: Sendable, Codable, Equatable {
 public struct VideoOutputs: Sendable, Codable, Equatable {
     /// The scrubbing storyboard's WebVTT index, relative to the HLS prefix.
     public var storyboard: String?
+    /// `download.mp4`: its name (relative to the HLS prefix), rung and size.
+    public var download: TranscodeResult.Download?
 
-    public init(storyboard: String? = nil) {
+    public init(storyboard: String? = nil, download: TranscodeResult.Download? = nil) {
         self.storyboard = storyboard
+        self.download = download
     }
 
     var json: String {

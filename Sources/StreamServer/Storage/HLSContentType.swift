@@ -1,11 +1,19 @@
 import Foundation
+import HLSEngine
 
-/// Content-Type and Cache-Control of HLS objects.
+/// Content-Type and Cache-Control of HLS objects (and the MP4 rendition's disposition).
 public struct HLSContentType: Sendable, Equatable {
     public var contentType: String
     public var cacheControl: String
+    /// `download.mp4` in a bucket: a link to it saves the file; a `<video>` still plays it
+    /// (media loads ignore the header).
+    public var contentDisposition: String? = nil
 
     public static func forPath(_ path: String) -> HLSContentType {
+        if path == TranscodeResult.Download.fileName {
+            return HLSContentType(contentType: "video/mp4", cacheControl: "public, max-age=31536000, immutable",
+                                  contentDisposition: #"attachment; filename="video.mp4""#)
+        }
         // A progressive playlist grows: a player must see each new segment at once.
         if (path as NSString).lastPathComponent == "live.m3u8" {
             return HLSContentType(contentType: "application/vnd.apple.mpegurl", cacheControl: "no-cache")

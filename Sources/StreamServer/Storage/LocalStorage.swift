@@ -115,7 +115,7 @@ public struct LocalStorage: ObjectStorage {
         try? FileManager.default.removeItem(at: try uploadDirectory(uploadID))
     }
 
-    public func put(file: URL, key: String, contentType: String, cacheControl: String) async throws {
+    public func put(file: URL, key: String, contentType: String, cacheControl: String, contentDisposition: String?) async throws {
         let target = try objectURL(key)
         try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
         let temporary = target.appendingPathExtension("incoming")

@@ -15,8 +15,9 @@ public protocol ObjectStorage: Sendable {
     func listParts(key: String, uploadID: String) async throws -> [UploadedPart]
     func completeMultipartUpload(key: String, uploadID: String, parts: [(partNumber: Int, etag: String)]) async throws
     func abortMultipartUpload(key: String, uploadID: String) async throws
-    /// Copies a local file into `key`.
-    func put(file: URL, key: String, contentType: String, cacheControl: String) async throws
+    /// Copies a local file into `key`. `contentDisposition` is stored with an S3 object
+    /// (the bucket serves it); local storage's objects get theirs from the server's route.
+    func put(file: URL, key: String, contentType: String, cacheControl: String, contentDisposition: String?) async throws
     /// A local copy of `key` for the engine to read (the file itself when storage is local).
     func fetch(key: String, to file: URL) async throws
     /// A small object's bytes (a manifest), or nil when there is no such key.
@@ -32,6 +33,18 @@ public protocol ObjectStorage: Sendable {
     func deletePrefix(_ prefix: String) async throws
     /// The keys of every object under `prefix/`.
     func keys(under prefix: String) async throws -> [String]
+}
+
+extension ObjectStorage {
+    func put(file: URL, key: String, contentType: String, cacheControl: String) async throws {
+        try await put(file: file, key: key, contentType: contentType, cacheControl: cacheControl, contentDisposition: nil)
+    }
+
+    /// Stores an output file with the type, caching and disposition its name calls for.
+    func put(file: URL, key: String, type: HLSContentType) async throws {
+        try await put(file: file, key: key, contentType: type.contentType, cacheControl: type.cacheControl,
+                      contentDisposition: type.contentDisposition)
+    }
 }
 
 public enum StorageError: Error, Equatable, Sendable {

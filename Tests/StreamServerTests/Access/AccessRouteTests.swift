@@ -166,7 +166,12 @@ struct AccessRouteTests {
             let variantDirectory = base + variant.split(separator: "/").dropLast().joined(separator: "/") + "/"
             let segment = try #require(String(decoding: variantAnswer.body, as: UTF8.self).split(separator: "\n")
                 .first { $0.hasSuffix(".m4s") })
-            let objects = [master, base + variant, variantDirectory + segment, base + "poster.jpg"]
+            // The MP4 rendition and the storyboard are private objects like the ladder's.
+            #expect(grant.object["downloadUrl"] as? String == base + "download.mp4")
+            #expect(grant.object["storyboardUrl"] as? String == base + "storyboard.vtt")
+            #expect(changed.object["downloadUrl"] == nil && changed.object["storyboardUrl"] == nil)
+            let objects = [master, base + variant, variantDirectory + segment, base + "poster.jpg", base + "download.mp4",
+                           base + "storyboard.vtt"]
             for object in objects {
                 let answer = try await Self.fetch(client, object)
                 #expect(answer.status == 200, "\(object)")
@@ -186,6 +191,7 @@ struct AccessRouteTests {
             // Without any token, straight at the objects.
             if case .local = state.backend {
                 #expect(try await Self.fetch(client, "/hls/\(id)/\(variantDirectory.split(separator: "/").last ?? "")/\(segment)").status == 403)
+                #expect(try await Self.fetch(client, "/hls/\(id)/download.mp4").status == 403)
             }
 
             // Unlisted again: strangers play it and may not delete it.

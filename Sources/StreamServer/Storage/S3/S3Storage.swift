@@ -215,9 +215,10 @@ public struct S3Storage: ObjectStorage {
         }
     }
 
-    public func put(file: URL, key: String, contentType: String, cacheControl: String) async throws {
-        try await request("PUT", path: path(try validatedKey(key)),
-                          headers: ["content-type": contentType, "cache-control": cacheControl], body: .file(file))
+    public func put(file: URL, key: String, contentType: String, cacheControl: String, contentDisposition: String?) async throws {
+        var headers = ["content-type": contentType, "cache-control": cacheControl]
+        if let contentDisposition { headers["content-disposition"] = contentDisposition }
+        try await request("PUT", path: path(try validatedKey(key)), headers: headers, body: .file(file))
     }
 
     public func fetch(key: String, to file: URL) async throws {
