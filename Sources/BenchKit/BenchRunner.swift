@@ -10,7 +10,7 @@ public struct BenchRunner {
         public var preset = "veryfast"
         public var segmentSeconds = 2.0
         public var rungs = Ladder.defaultRungs
-        public var contenders = Contender.Kind.allCases
+        public var contenders = Contender.Kind.ladders
         /// The `vstream` binary for the engine contender.
         public var vstream: String
         public var workDirectory: String
@@ -39,6 +39,7 @@ public struct BenchRunner {
             let output = options.workDirectory + "/" + kind.rawValue
             switch kind {
             case .engine: return Contender.engine(settings, vstream: options.vstream, output: output)
+            case .engineWithExtras: return Contender.engine(settings, vstream: options.vstream, output: output, extras: true)
             case .ffmpegOneProcess: return Contender.ffmpegOneProcess(settings, output: output)
             case .ffmpegNaive: return Contender.ffmpegNaive(settings, output: output)
             }
@@ -76,7 +77,8 @@ public struct BenchRunner {
                 Summary(zip(engineRuns, runs).map { value($0) / max(value($1), 1e-9) })
             }
             var quality: [QualityMeter.Measurement] = []
-            if options.measureQuality {
+            // The extras do not change the ladder: its quality is the engine's.
+            if options.measureQuality, contender.kind != .engineWithExtras {
                 log("measuring quality: \(contender.kind.rawValue)")
                 let output = options.workDirectory + "/" + contender.kind.rawValue
                 quality = try renditions.map { rendition in

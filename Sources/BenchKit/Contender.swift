@@ -9,6 +9,12 @@ public struct Contender: Sendable, Codable, Equatable {
         case ffmpegOneProcess = "ffmpeg-one-process"
         /// Three ffmpeg processes at once, one per rung, each decoding the source again.
         case ffmpegNaive = "ffmpeg-naive"
+        /// The engine as the service runs it: the ladder plus `download.mp4` and the
+        /// storyboard (`bench --extras`), so its ratio to `engine` is what they cost.
+        case engineWithExtras = "engine-with-extras"
+
+        /// The default contenders: three ways to make the same ladder.
+        public static let ladders: [Kind] = [.engine, .ffmpegOneProcess, .ffmpegNaive]
     }
 
     public var kind: Kind
@@ -61,12 +67,14 @@ public struct Contender: Sendable, Codable, Equatable {
         }
     }
 
-    public static func engine(_ settings: Settings, vstream: String, output: String) -> Contender {
+    /// The engine; without `extras` it makes the ladder alone (what ffmpeg's contenders
+    /// make), with them the MP4 rendition and the storyboard too.
+    public static func engine(_ settings: Settings, vstream: String, output: String, extras: Bool = false) -> Contender {
         let ladder = settings.renditions.map { String(min($0.width, $0.height)) }.joined(separator: ",")
         let command = [vstream, "transcode", settings.input, "-o", output, "--ladder", ladder,
                        "--preset", settings.preset, "--segment-seconds", format(settings.segmentSeconds),
-                       "--progress", "none"]
-        return Contender(kind: .engine, commands: [command],
+                       "--progress", "none"] + (extras ? ["--mp4", "720p"] : ["--mp4", "none", "--no-storyboard"])
+        return Contender(kind: extras ? .engineWithExtras : .engine, commands: [command],
                          playlists: Dictionary(uniqueKeysWithValues: settings.renditions.map { ($0.name, "\($0.name)/index.m3u8") }))
     }
 

@@ -16,6 +16,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Write an SVG bar chart.") var svg: String?
     @Option(help: "Keep outputs here (default: a temporary folder).") var workDir: String?
     @Flag(help: "Skip PSNR/SSIM.") var noQuality = false
+    @Flag(help: "Also run the engine with download.mp4 and the storyboard, to measure what they add.") var extras = false
 
     func validate() throws {
         guard runs >= 1, warmup >= 0 else { throw ValidationError("--runs must be at least 1 and --warmup not negative") }
@@ -28,6 +29,7 @@ struct BenchCommand: ParsableCommand {
         options.warmup = warmup
         options.preset = preset
         options.measureQuality = !noQuality
+        if extras { options.contenders.append(.engineWithExtras) }
         var runner = BenchRunner(options: options)
         runner.log = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
         let report: BenchReport

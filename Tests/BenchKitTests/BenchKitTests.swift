@@ -55,6 +55,10 @@ struct ContenderTests {
         let command = Contender.engine(settings, vstream: "/bin/vstream", output: "/out").commands[0]
         #expect(Array(command.prefix(5)) == ["/bin/vstream", "transcode", "in.mp4", "-o", "/out"])
         #expect(command.contains("360,720,1080") && command.contains("veryfast"))
+        // The ladder alone, as ffmpeg's contenders make it; `--extras` measures the rest.
+        #expect(command.suffix(3) == ["--mp4", "none", "--no-storyboard"])
+        let extras = Contender.engine(settings, vstream: "/bin/vstream", output: "/out", extras: true)
+        #expect(extras.kind == .engineWithExtras && extras.commands[0].suffix(2) == ["--mp4", "720p"])
     }
 
     @Test func shellLinesQuoteWhatAShellWouldSplit() {

@@ -95,6 +95,17 @@ def upload(base, path, token=None, visibility=None):
     return video, owner
 
 
+def wait_ready(base, video, token, timeout=180):
+    """Polls the video until it is READY or FAILED; returns its last answer."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        status, body = call(base + f"api/videos/{video}", token=token)
+        if status == 200 and body["status"] in ("READY", "FAILED"):
+            return body
+        time.sleep(0.5)
+    raise AssertionError(f"{video} never finished")
+
+
 def stop(process, sig=signal.SIGTERM):
     process.send_signal(sig)
     try:

@@ -13,7 +13,7 @@ import time
 
 from playwright.sync_api import sync_playwright
 
-from conftest import ARTIFACTS, FIXTURES, call, start_vstream, stop, upload
+from conftest import ARTIFACTS, FIXTURES, call, start_vstream, stop, upload, wait_ready
 
 # Short, so an expired token can be watched expiring.
 TOKEN_SECONDS = 12
@@ -22,16 +22,6 @@ TOKEN_SECONDS = 12
 def launch(p):
     return p.chromium.launch(executable_path="/usr/bin/chromium",
                              args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"])
-
-
-def wait_ready(base, video, token, timeout=120):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        status, body = call(base + f"api/videos/{video}", token=token)
-        if status == 200 and body["status"] in ("READY", "FAILED"):
-            return body
-        time.sleep(0.5)
-    raise AssertionError(f"{video} never finished")
 
 
 def test_the_owner_renames_and_deletes_and_a_stranger_sees_no_controls():

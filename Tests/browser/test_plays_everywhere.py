@@ -2,13 +2,12 @@
 its native HLS turned off: `canPlayType` answers "" for HLS, as Firefox's does. On the
 embedded default and on the production backends (where the MP4 is read from the bucket,
 which stores it as an attachment for download links, and a <video> still plays it)."""
-import time
 import urllib.request
 
 import pytest
 from playwright.sync_api import sync_playwright
 
-from conftest import ARTIFACTS, FIXTURES, call, upload
+from conftest import ARTIFACTS, FIXTURES, upload, wait_ready
 
 NO_HLS = """
 const canPlayType = HTMLMediaElement.prototype.canPlayType;
@@ -17,16 +16,6 @@ HTMLMediaElement.prototype.canPlayType = function (type) {
 };
 """
 NOTHING = 'HTMLMediaElement.prototype.canPlayType = () => "";'
-
-
-def wait_ready(base, video, token, timeout=180):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        status, body = call(base + f"api/videos/{video}", token=token)
-        if status == 200 and body["status"] in ("READY", "FAILED"):
-            return body
-        time.sleep(0.5)
-    raise AssertionError(f"{video} never finished")
 
 
 def launch(p):
