@@ -115,3 +115,26 @@ def test_a_private_video_plays_while_it_transcodes_only_with_a_token(server):
     assert status == 200 and master.startswith(b"#EXTM3U"), master
     assert call(server + f"hls/{video}/live.m3u8")[0] == 403
     assert call(server + f"api/videos/{video}/playback", "POST")[0] == 404, "a stranger learns nothing"
+
+
+def test_the_page_plays_a_private_video_while_it_transcodes(server):
+    """Uploaded from the page as private: the `playable` event has no URL, so the page asks
+    for a playback grant and starts on the token's progressive master before READY."""
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium",
+                                    args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"])
+        page = browser.new_page()
+        page.goto(server)
+        page.select_option("#visibility", "private")
+        page.set_input_files("#file", str(FIXTURES / "upload_30mb.mp4"))
+        page.wait_for_function("window.vstreamStartedLive === true", timeout=120_000)
+        source = page.eval_on_selector("#player", "v => v.src")
+        assert "/hls/t/" in source and source.endswith("/live.m3u8"), source
+        video = source.rstrip("/").split("/")[-2]
+        status = page.evaluate("async (id) => (await fetch(`/api/videos/${id}`, {headers: {Authorization: "
+                               "`Bearer ${localStorage.getItem('vstream.owner:' + id)}`}})).json()", video)
+        assert status["visibility"] == "private" and status.get("playbackUrl") is None, status
+        page.wait_for_function("document.getElementById('player').currentTime > 1", timeout=120_000)
+        page.wait_for_function("document.getElementById('transcode-text').textContent.startsWith('ready')",
+                               timeout=180_000)
+        browser.close()

@@ -59,7 +59,8 @@ final class DownloadMuxer {
     /// Muxes a packet of the rung's video or of the audio. It takes `packet` (and
     /// rescales it), so pass a reference of your own.
     func write(_ packet: Packet, stream: Int32) throws {
-        guard !finished, let target = context.pointee.streams[Int(stream)] else { return }
+        guard !finished, stream >= 0, stream < Int32(clamping: context.pointee.nb_streams),
+              let target = context.pointee.streams[Int(stream)] else { return }
         let from = stream == videoStreamIndex ? videoTimeBase : (audioTimeBase ?? videoTimeBase)
         packet.pointer.pointee.stream_index = stream
         if stream == videoStreamIndex, packet.pointer.pointee.duration <= 0 { packet.pointer.pointee.duration = nominalFrameDuration }

@@ -95,13 +95,15 @@ struct HLSRoutes {
         var status = HTTPResponse.Status.ok
         var (start, end) = (Int64(0), size - 1)
         if let range = request.headers[.range] {
-            guard let (first, last) = Self.byteRange(range, size: Int(clamping: size)) else {
+            if let (first, last) = Self.byteRange(range, size: Int(clamping: size)) {
+                (start, end) = (Int64(first), Int64(last))
+                status = .partialContent
+                headers[.contentRange] = "bytes \(start)-\(end)/\(size)"
+            } else if range.range(of: #"^bytes=[0-9]+-[0-9]*$"#, options: .regularExpression) != nil {
+                // A well-formed range past the end; anything malformed is ignored (RFC 9110 §14.2).
                 headers[.contentRange] = "bytes */\(size)"
                 return Response(status: .rangeNotSatisfiable, headers: headers)
             }
-            (start, end) = (Int64(first), Int64(last))
-            status = .partialContent
-            headers[.contentRange] = "bytes \(start)-\(end)/\(size)"
         }
         let storage = state.storage
         let (first, last) = (start, end)
