@@ -20,7 +20,10 @@ enum FuzzHarness {
         options.maxFrames = 6
         options.maxDurationSeconds = 600
         options.segmentDuration = 0.5
+        // Every output, so hostile bytes reach every muxer and writer.
         options.writePoster = true
+        options.writeStoryboard = true
+        options.downloadRung = 720
         options.encoderThreads = 1
         options.decoderThreads = 1
         options.queueDepth = 2
