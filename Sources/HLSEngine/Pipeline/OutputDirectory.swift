@@ -39,7 +39,7 @@ final class OutputDirectory {
     var posterPath: String { path + "/poster.jpg" }
     var progressiveMasterPath: String { path + "/" + ProgressiveLadder.masterName }
     var storyboardPath: String { path + "/" + Storyboard.indexName }
-    var downloadPath: String { path + "/" + DownloadMuxer.fileName }
+    var downloadPath: String { path + "/" + TranscodeResult.Download.fileName }
     func directory(for rendition: String) -> String { path + "/" + rendition }
 
     /// Writes `text` to `relativePath` through a temporary file and a rename.

@@ -187,7 +187,7 @@ struct TranscodePipeline {
                     codecs: worker.codecs ?? "avc1.640028", frames: worker.framesEncoded)
             })
         let download = workers.first { $0.rendition == downloadRung }.flatMap { worker in
-            worker.downloadBytes.map { TranscodeResult.Download(file: DownloadMuxer.fileName, rendition: worker.rendition.name, bytes: $0) }
+            worker.downloadBytes.map { TranscodeResult.Download(file: TranscodeResult.Download.fileName, rendition: worker.rendition.name, bytes: $0) }
         }
         return (written.duration, written.renditions, decode.corruptPackets, decode.filledAudioGaps, download)
     }

@@ -10,7 +10,6 @@ import Foundation
 /// Written as `download.mp4.part` and renamed when complete: a `download.mp4` that exists
 /// is whole. A muxer that never finishes removes its part file.
 final class DownloadMuxer {
-    static let fileName = TranscodeResult.Download.fileName
 
     private let context: UnsafeMutablePointer<AVFormatContext>
     private let path: String
@@ -25,7 +24,7 @@ final class DownloadMuxer {
     let audioStreamIndex: Int32 = 1
 
     init(directory: String, video: Encoder, audio: Encoder?) throws {
-        path = directory + "/" + Self.fileName
+        path = directory + "/" + TranscodeResult.Download.fileName
         partPath = path + ".part"
         videoTimeBase = video.timeBase
         audioTimeBase = audio?.timeBase
@@ -42,7 +41,7 @@ final class DownloadMuxer {
             stream.pointee.time_base = encoder.timeBase
             if encoder === video { stream.pointee.avg_frame_rate = encoder.context.pointee.framerate }
         }
-        try check(avio_open(&context.pointee.pb, partPath, AVIO_FLAG_WRITE), "avio_open(\(Self.fileName).part)")
+        try check(avio_open(&context.pointee.pb, partPath, AVIO_FLAG_WRITE), "avio_open(\(TranscodeResult.Download.fileName).part)")
         opened = true
         var options: OpaquePointer? = nil
         defer { av_dict_free(&options) }
