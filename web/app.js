@@ -236,11 +236,12 @@ function followTranscode(videoId) {
         api("GET", `/api/videos/${videoId}`, undefined, videoId).then((video) => playVideo(videoId, video))
           .catch((error) => showError(error.message));
       } else {
-        // A player still on the growing playlist sees a live stream it cannot seek in:
-        // a seek from the storyboard moves it to the finished ladder.
+        // A player still on the growing playlist may not seek in it (Chromium treats it as
+        // live, even once it has ended): a seek from the storyboard moves it to the
+        // finished ladder.
         showExtras(videoId, (seconds) => {
           const player = $("player");
-          if (Number.isFinite(player.duration)) { player.currentTime = seconds; return; }
+          if (!player.currentSrc.endsWith("/live.m3u8")) { player.currentTime = seconds; return; }
           play({ playbackUrl: finalURL }, { keepExtras: true });
           player.addEventListener("loadedmetadata", () => { player.currentTime = seconds; }, { once: true });
         });
