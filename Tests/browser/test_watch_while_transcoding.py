@@ -128,6 +128,8 @@ def test_the_page_plays_a_private_video_while_it_transcodes(server):
         page.select_option("#visibility", "private")
         page.set_input_files("#file", str(FIXTURES / "upload_30mb.mp4"))
         page.wait_for_function("window.vstreamStartedLive === true", timeout=120_000)
+        # The page asks for its playback grant first, so the source follows a moment later.
+        page.wait_for_function("document.getElementById('player').src !== ''", timeout=30_000)
         source = page.eval_on_selector("#player", "v => v.src")
         assert "/hls/t/" in source and source.endswith("/live.m3u8"), source
         video = source.rstrip("/").split("/")[-2]
