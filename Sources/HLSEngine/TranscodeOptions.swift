@@ -13,6 +13,11 @@ public struct TranscodeOptions: Sendable, Equatable {
     /// The x264 preset.
     public var preset: String = "veryfast"
     public var segmentFormat: SegmentFormat = .fmp4
+    /// A CMAF ladder with one track per file, and `manifest.mpd` beside `master.m3u8`: the
+    /// audio becomes a rendition of its own (`audio/`, named by the master's EXT-X-MEDIA)
+    /// and the rungs' segments carry video alone, so DASH players (which take one track
+    /// per Representation) play the same segments. fMP4 only: ignored for MPEG-TS.
+    public var dash = false
     /// x264 threads per rendition; nil sizes them for this host (see `ThreadPlan`).
     public var encoderThreads: Int? = nil
     /// Keep the largest rung's thread at normal priority and lower the other stages',

@@ -44,4 +44,6 @@ public struct TranscodeResult: Sendable, Codable, Equatable {
     public var filledAudioGaps: Int = 0
     /// The MP4 rendition, when one was asked for (`TranscodeOptions.downloadRung`).
     public var download: Download? = nil
+    /// "manifest.mpd" (relative to the output) for a DASH ladder (`TranscodeOptions.dash`).
+    public var dashManifest: String? = nil
 }

@@ -26,6 +26,8 @@ struct TranscodeCommand: AsyncParsableCommand {
     var mp4 = "720p"
     @Flag(inversion: .prefixedNo, help: "Write the scrubbing storyboard (storyboard.vtt and storyboard/sheet_N.jpg).")
     var storyboard = true
+    @Flag(help: "Also write manifest.mpd (DASH) over the same segments: the audio becomes a rendition of its own (audio/), and the rungs' segments carry video alone.")
+    var dash = false
     @Option(help: ArgumentHelp("Decoded frames queued per rendition.", visibility: .hidden)) var queueDepth: Int?
     @Option(help: ArgumentHelp("Video decoder threads (0: libavcodec decides).", visibility: .hidden)) var decoderThreads: Int?
     @Flag(help: ArgumentHelp("Run as the service's supervised child: wait for \"go\" on stdin, report JSON lines.",
@@ -38,6 +40,7 @@ struct TranscodeCommand: AsyncParsableCommand {
     func validate() throws {
         guard SegmentFormat(rawValue: segmentFormat) != nil else { throw ValidationError("--segment-format must be fmp4 or ts") }
         guard segmentSeconds >= 0.5, segmentSeconds <= 60 else { throw ValidationError("--segment-seconds must be within 0.5...60") }
+        if dash, segmentFormat == "ts" { throw ValidationError("--dash needs --segment-format fmp4") }
         guard mp4Rung != nil else { throw ValidationError("--mp4 must be a rung such as 720p or 1080p, or none") }
         guard !parsedLadder.isEmpty else { throw ValidationError("--ladder must list positive sizes, e.g. 360,720,1080") }
         if let maxDuration, !(maxDuration > 0 && maxDuration.isFinite) { throw ValidationError("--max-duration must be a positive number of seconds") }
@@ -66,6 +69,7 @@ struct TranscodeCommand: AsyncParsableCommand {
         options.maxDurationSeconds = maxDuration
         options.progressive = progressive
         options.writeStoryboard = storyboard
+        options.dash = dash
         options.downloadRung = mp4Rung ?? 720
         if let queueDepth { options.queueDepth = max(1, queueDepth) }
         if let decoderThreads { options.decoderThreads = max(0, decoderThreads) }

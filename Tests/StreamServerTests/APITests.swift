@@ -185,6 +185,15 @@ struct APITests {
                 #expect(response.headers[.contentDisposition]?.hasPrefix("attachment; filename=\"upload_30mb.mp4\"") == true,
                         "\(response.headers)")
             }
+            // DASH: the manifest over the same segments, served as DASH, and the ffmpeg CLI
+            // plays it through the server (video and the audio rendition).
+            let dash = try #require(video["dashUrl"] as? String)
+            #expect(dash == "/hls/\(id)/manifest.mpd")
+            try await client.execute(uri: dash, method: .get) { response in
+                #expect(response.status == .ok && response.headers[.contentType] == "application/dash+xml")
+                #expect(String(buffer: response.body).contains(#"media="audio/segment_$Number%05d$.m4s""#))
+            }
+            #expect(events.last?.data["dashUrl"] as? String == dash)
             // The original is deleted once the ladder is stored.
             #expect(!FileManager.default.fileExists(atPath: try #require(state.local).objectURL("uploads/\(id)/source").path))
         }
@@ -215,6 +224,7 @@ struct APITests {
 
     @Test func migrationsRunTwiceWithoutHarm() async throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("migrate-\(UUID().uuidString).sqlite").path
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
         let first = try SQLiteStore(path: path)
         let now = Date()
         try await first.insert(VideoRecord(id: UUID(), title: "t", originalFilename: "t.mp4", size: 1, contentType: "video/mp4",

@@ -41,6 +41,7 @@ final class PostgreSQL: @unchecked Sendable {
             for _ in 0..<200 where kill(pid, 0) == 0 { usleep(50_000) }
         }
         try? FileManager.default.removeItem(atPath: directory)
+        try? FileManager.default.removeItem(atPath: "\(directory).setup.log")
     }
 
     private func run(_ arguments: [String]) throws {

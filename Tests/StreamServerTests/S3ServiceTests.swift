@@ -67,6 +67,14 @@ struct S3ServiceTests {
             #expect(tail.status == 206 && tail.body.count == 10 && tail.headers["content-range"] == "bytes \(bytes - 10)-\(bytes - 1)/\(bytes)")
             #expect(tail.headers["content-disposition"]?.hasPrefix("attachment") == true)
             #expect(tail.headers["content-type"] == "video/mp4")
+            // The DASH manifest is in the bucket with its type, and a DASH player reads the
+            // ladder from the bucket through it.
+            let dash = try #require(video["dashUrl"] as? String)
+            #expect(dash == "\(seaweed.endpoint.absoluteString)/vstream/hls/\(id)/manifest.mpd")
+            let mpd = try HTTPTransfer.perform(method: "HEAD", url: dash, headers: [:])
+            #expect(mpd.status == 200 && mpd.headers["content-type"] == "application/dash+xml")
+            let dashDecoded = try runFFmpeg(["-nostdin", "-v", "error", "-i", dash, "-map", "0", "-f", "null", "-"])
+            #expect(dashDecoded.status == 0 && dashDecoded.stderr.isEmpty, "\(dashDecoded.stderr)")
             // The original was deleted once READY was recorded.
             await #expect(throws: S3Storage.Failure.self) {
                 try await seaweed.storage().request("HEAD", path: "/vstream/uploads/\(id)/source")

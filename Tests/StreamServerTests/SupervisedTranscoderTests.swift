@@ -23,9 +23,16 @@ struct SupervisedTranscoderTests {
         FileManager.default.temporaryDirectory.appendingPathComponent("supervised-\(UUID().uuidString)").path
     }
 
+    /// Runs `input` through a child and gives its failure. The input (a marker file) and
+    /// whatever the child wrote are removed after.
     static func failure(_ limits: SupervisedTranscoder.Limits, input: String) async -> TranscoderMessage.Failure? {
+        let out = output()
+        defer {
+            if input.hasPrefix(FileManager.default.temporaryDirectory.path) { try? FileManager.default.removeItem(atPath: input) }
+            try? FileManager.default.removeItem(atPath: out)
+        }
         do {
-            _ = try await SupervisedTranscoder(limits: limits).run(input: input, output: output()) { _ in }
+            _ = try await SupervisedTranscoder(limits: limits).run(input: input, output: out) { _ in }
             return nil
         } catch {
             return error as? TranscoderMessage.Failure
@@ -77,6 +84,11 @@ struct SupervisedTranscoderTests {
         limits.memoryMiB = 1024
         let pid = Mutex<Int32>(0)
         let input = try Self.marker("hang")
+        let out = Self.output()
+        defer {
+            try? FileManager.default.removeItem(atPath: input)
+            try? FileManager.default.removeItem(atPath: out)
+        }
         // A descriptor of ours that a careless spawn would hand down: no close-on-exec.
         let sentinel = FileManager.default.temporaryDirectory.appendingPathComponent("sentinel-\(UUID().uuidString)").path
         FileManager.default.createFile(atPath: sentinel, contents: Data("ours".utf8))
@@ -84,7 +96,7 @@ struct SupervisedTranscoderTests {
         defer { close(held); try? FileManager.default.removeItem(atPath: sentinel) }
         #expect(held >= 0)
         let run = Task {
-            try await SupervisedTranscoder(limits: limits).run(input: input, output: Self.output(),
+            try await SupervisedTranscoder(limits: limits).run(input: input, output: out,
                                                                onSpawn: { spawned in pid.withLock { $0 = spawned } }) { _ in }
         }
         try await Task.sleep(for: .milliseconds(1500))

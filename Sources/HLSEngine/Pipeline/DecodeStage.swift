@@ -6,7 +6,8 @@ import CAV
 final class DecodeStage {
     private let input: InputFile
     private let info: MediaInfo
-    private let workers: [RenditionWorker]
+    /// Every stage fed by the decode: each rung's queue, and the audio rendition's.
+    private let queues: [BoundedQueue<RenditionInput>]
     private let cancellation: CancellationFlag
     private let video: Decoder
     private let audio: AudioChain?
@@ -87,7 +88,7 @@ final class DecodeStage {
         var frameSize: Int32 { max(encoder.context.pointee.frame_size, 1024) }
     }
 
-    init(input: InputFile, info: MediaInfo, video: Decoder, audio: AudioChain?, workers: [RenditionWorker],
+    init(input: InputFile, info: MediaInfo, video: Decoder, audio: AudioChain?, queues: [BoundedQueue<RenditionInput>],
          frameRate: FrameRate, segmentDuration: Double, maxDurationSeconds: Double?, maxFrames: Int? = nil,
          poster: (writer: PosterWriter, path: String, frameIndex: Int)?, storyboard: StoryboardWriter? = nil,
          cancellation: CancellationFlag) {
@@ -98,7 +99,7 @@ final class DecodeStage {
         self.info = info
         self.video = video
         self.audio = audio
-        self.workers = workers
+        self.queues = queues
         self.cancellation = cancellation
         self.clock = SegmentClock(segmentDuration: segmentDuration)
         self.maxDurationSeconds = maxDurationSeconds
@@ -261,6 +262,6 @@ final class DecodeStage {
     private func broadcast(_ input: RenditionInput) {
         var cost = 0
         if case .video(let frame, _) = input { cost = frame.pictureBytes }
-        for worker in workers { worker.queue.push(input, cost: cost) }
+        for queue in queues { queue.push(input, cost: cost) }
     }
 }

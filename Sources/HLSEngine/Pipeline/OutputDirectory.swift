@@ -24,6 +24,7 @@ final class OutputDirectory {
             if manager.fileExists(atPath: progressiveMasterPath) { try manager.removeItem(atPath: progressiveMasterPath) }
             if manager.fileExists(atPath: storyboardPath) { try manager.removeItem(atPath: storyboardPath) }
             if manager.fileExists(atPath: downloadPath) { try manager.removeItem(atPath: downloadPath) }
+            if manager.fileExists(atPath: dashManifestPath) { try manager.removeItem(atPath: dashManifestPath) }
             for name in renditions {
                 let folder = directory(for: name)
                 if manager.fileExists(atPath: folder) { try manager.removeItem(atPath: folder) }
@@ -40,6 +41,7 @@ final class OutputDirectory {
     var progressiveMasterPath: String { path + "/" + ProgressiveLadder.masterName }
     var storyboardPath: String { path + "/" + Storyboard.indexName }
     var downloadPath: String { path + "/" + TranscodeResult.Download.fileName }
+    var dashManifestPath: String { path + "/" + DASHManifest.fileName }
     func directory(for rendition: String) -> String { path + "/" + rendition }
 
     /// Writes `text` to `relativePath` through a temporary file and a rename.
@@ -67,6 +69,8 @@ final class OutputDirectory {
         try? manager.removeItem(atPath: storyboardPath + ".tmp")
         try? manager.removeItem(atPath: downloadPath)
         try? manager.removeItem(atPath: downloadPath + ".part")
+        try? manager.removeItem(atPath: dashManifestPath)
+        try? manager.removeItem(atPath: dashManifestPath + ".tmp")
         for name in renditionNames { try? manager.removeItem(atPath: directory(for: name)) }
         if createdRoot, (try? manager.contentsOfDirectory(atPath: path))?.isEmpty == true {
             try? manager.removeItem(atPath: path)

@@ -13,19 +13,24 @@ final class ProgressiveWriter: @unchecked Sendable {
     private let audioBitrate: Int?
     private let renditions: [Rendition]
     private let frameRate: Double
+    /// The channels of a separate audio rendition (a DASH ladder), else nil.
+    private let separateAudioChannels: Int?
     private var ladder: ProgressiveLadder
     private var codecs: [String: String] = [:]
     private var masterWritten = false
     private let publish: @Sendable (Publication) -> Void
 
     init(output: OutputDirectory, renditions: [Rendition], format: SegmentFormat, segmentDuration: Double,
-         frameRate: Double, audioBitrate: Int?, publish: @escaping @Sendable (Publication) -> Void) {
+         frameRate: Double, audioBitrate: Int?, separateAudioChannels: Int? = nil,
+         publish: @escaping @Sendable (Publication) -> Void) {
         self.output = output
         self.renditions = renditions
         self.audioBitrate = audioBitrate
         self.frameRate = frameRate
+        self.separateAudioChannels = separateAudioChannels
         self.publish = publish
-        ladder = ProgressiveLadder(renditions: renditions.map(\.name), initializationURI: format.initializationName,
+        let audio = separateAudioChannels != nil ? [AudioRenditionWorker.name] : []
+        ladder = ProgressiveLadder(renditions: renditions.map(\.name) + audio, initializationURI: format.initializationName,
                                    segmentDuration: segmentDuration)
     }
 
@@ -37,9 +42,9 @@ final class ProgressiveWriter: @unchecked Sendable {
         // Every rung's playlist grows together, by the segments they all have now.
         let grew = ladder.add(segment)
         if grew {
-            for rendition in renditions {
-                try output.writeAtomically(ladder.eventPlaylist(rendition.name, ended: false),
-                                           to: "\(rendition.name)/\(ProgressiveLadder.playlistName)")
+            for rendition in ladder.renditions {
+                try output.writeAtomically(ladder.eventPlaylist(rendition, ended: false),
+                                           to: "\(rendition)/\(ProgressiveLadder.playlistName)")
             }
         }
         publish(.segment(segment))
@@ -55,20 +60,24 @@ final class ProgressiveWriter: @unchecked Sendable {
     func finish() throws(TranscodeError.Reason) {
         lock.lock()
         defer { lock.unlock() }
-        for rendition in renditions {
-            try output.writeAtomically(ladder.eventPlaylist(rendition.name, ended: true),
-                                       to: "\(rendition.name)/\(ProgressiveLadder.playlistName)")
+        for rendition in ladder.renditions {
+            try output.writeAtomically(ladder.eventPlaylist(rendition, ended: true),
+                                       to: "\(rendition)/\(ProgressiveLadder.playlistName)")
         }
     }
 
     private func earlyVariants() -> [ProgressiveLadder.Variant] {
-        renditions.map { rendition in
-            let audio = audioBitrate ?? 0
-            let video = codecs[rendition.name] ?? "avc1.640028"
+        let audio = audioBitrate ?? 0
+        let video = renditions.map { rendition in
+            let videoCodecs = codecs[rendition.name] ?? "avc1.640028"
             return ProgressiveLadder.Variant(
                 name: rendition.name, width: rendition.width, height: rendition.height,
                 bandwidth: rendition.maxBitrate + audio, averageBandwidth: rendition.videoBitrate + audio,
-                codecs: audioBitrate != nil ? "\(video),\(CodecString.aacLC)" : video, frameRate: frameRate)
+                codecs: audioBitrate != nil ? "\(videoCodecs),\(CodecString.aacLC)" : videoCodecs, frameRate: frameRate)
         }
+        guard let channels = separateAudioChannels else { return video }
+        return video + [ProgressiveLadder.Variant(name: AudioRenditionWorker.name, width: 0, height: 0, bandwidth: audio,
+                                                  averageBandwidth: audio, codecs: CodecString.aacLC, frameRate: 0,
+                                                  channels: channels)]
     }
 }

@@ -31,6 +31,7 @@ final class RenditionWorker: @unchecked Sendable {
     private(set) var codecs: String?
     var segments: [SegmentedMuxer.Segment] { muxer.segments }
     var initializationBytes: Int64 { muxer.initializationBytes }
+    var timescale: Int { muxer.timescale }
     /// `download.mp4`, when this is its rung; `downloadBytes` once it is complete.
     private let download: DownloadMuxer?
     private(set) var downloadBytes: Int64?
@@ -49,6 +50,9 @@ final class RenditionWorker: @unchecked Sendable {
         var progressive: ProgressiveWriter?
         /// Where `download.mp4` goes, when this rung is the one it holds.
         var downloadDirectory: String?
+        /// Set for a DASH ladder: the audio is a rendition of its own, so this rung's
+        /// segments carry video alone, and its muxer tells the audio one its shift.
+        var separateAudio: TimelineShift?
     }
 
     init(index: Int, rendition: Rendition, configuration: Configuration,
@@ -70,15 +74,22 @@ final class RenditionWorker: @unchecked Sendable {
         self.rotatedFrames = FramePool(width: width, height: height, format: AV_PIX_FMT_YUV420P)
         self.queue = BoundedQueue(capacity: max(1, configuration.options.queueDepth),
                                   byteCapacity: configuration.options.queueBytes)
-        self.audioTimeBase = configuration.audio?.timeBase
-        self.cutter = SegmentCutter(hasAudio: configuration.audio != nil)
+        // With a separate audio rendition, a rung needs the audio only for its MP4.
+        let separate = configuration.separateAudio != nil
+        let usesAudio = configuration.audio != nil && (!separate || configuration.downloadDirectory != nil)
+        self.audioTimeBase = usesAudio ? configuration.audio?.timeBase : nil
+        self.cutter = SegmentCutter(hasAudio: usesAudio)
         self.encoder = try VideoEncoderSettings(
             rendition: rendition, timeBase: configuration.timeBase, frameRate: configuration.frameRate,
             options: configuration.options, threads: configuration.encoderThreads
         ).makeEncoder()
         self.muxer = try SegmentedMuxer(
             directory: configuration.directory, format: configuration.options.segmentFormat,
-            video: encoder, audio: configuration.audio)
+            video: encoder, audio: separate ? nil : configuration.audio, primingOf: configuration.audio)
+        if let shift = configuration.separateAudio {
+            muxer.readsFragmentTiming = true
+            muxer.onShiftFixed = { shift.set($0) }
+        }
         let encoder = self.encoder
         self.download = try configuration.downloadDirectory.map {
             try DownloadMuxer(directory: $0, video: encoder, audio: configuration.audio)
@@ -123,6 +134,7 @@ final class RenditionWorker: @unchecked Sendable {
                 let own = try packet.reference()  // the muxer rescales timestamps in place
                 try perform(cutter.audio(own, time: Double(own.pts) * timeBase.doubleValue))
             case .audioEnd:
+                guard audioTimeBase != nil else { continue }
                 try perform(cutter.audioFinished())
             case .end:
                 try encoder.encode(nil) { try self.encoded($0) }
@@ -194,7 +206,7 @@ final class RenditionWorker: @unchecked Sendable {
                 try muxer.write(packet, stream: muxer.videoStreamIndex)
             case .writeAudio(let packet):
                 if let download { try download.write(try packet.reference(), stream: download.audioStreamIndex) }
-                try muxer.write(packet, stream: muxer.audioStreamIndex)
+                if muxer.audioStreamIndex >= 0 { try muxer.write(packet, stream: muxer.audioStreamIndex) }
             }
         }
     }

@@ -58,8 +58,10 @@ struct TranscodePipeline {
             let input = info.video.frameCountSource == "packets"
                 ? try MediaProbe.open(bytes, name: inputPath, cancellation: cancellation) : probeInput
             let renditions = Ladder.renditions(for: info.video.geometry, rungs: options.rungs)
+            let audioFolder = dash && info.audio != nil ? [AudioRenditionWorker.name] : []
             output = try OutputDirectory(path: outputDirectory,
-                                         renditions: renditions.map(\.name) + (options.writeStoryboard ? [Storyboard.folder] : []))
+                                         renditions: renditions.map(\.name) + audioFolder
+                                             + (options.writeStoryboard ? [Storyboard.folder] : []))
             guard let output else { throw TranscodeError.Reason.io("no output directory") }
             let result = try transcode(input: input, info: info, renditions: renditions, output: output)
             let wall = (ContinuousClock.now - started) / .seconds(1)
@@ -71,12 +73,16 @@ struct TranscodePipeline {
                 poster: FileManager.default.fileExists(atPath: output.posterPath) ? "poster.jpg" : nil,
                 storyboard: FileManager.default.fileExists(atPath: output.storyboardPath) ? Storyboard.indexName : nil,
                 wallSeconds: wall,
-                corruptPackets: result.corruptPackets, filledAudioGaps: result.filledAudioGaps, download: result.download)
+                corruptPackets: result.corruptPackets, filledAudioGaps: result.filledAudioGaps, download: result.download,
+                dashManifest: result.dash)
         } catch {
             output?.removeEverythingWritten()
             throw TranscodeError(input: inputPath, reason: Self.reason(for: error, cancelledByRequest: cancellation.wasCancelledByRequest))
         }
     }
+
+    /// A DASH ladder needs CMAF segments.
+    private var dash: Bool { options.dash && options.segmentFormat == .fmp4 }
 
     /// "cancelled" only when somebody cancelled: a stage that failed stops the others
     /// with `abort()`, and its own error is the one reported.
@@ -91,7 +97,7 @@ struct TranscodePipeline {
     private func transcode(input: InputFile, info: MediaInfo, renditions: [Rendition],
                            output: OutputDirectory) throws
         -> (duration: Double, renditions: [TranscodeResult.RenditionResult], corruptPackets: Int, filledAudioGaps: Int,
-            download: TranscodeResult.Download?) {
+            download: TranscodeResult.Download?, dash: String?) {
         let maxPixels = SourceBounds.maxPixels
         guard let videoStream = input.stream(Int32(info.video.streamIndex)) else { throw TranscodeError.Reason.noVideoStream }
         let decoder = try Decoder(stream: videoStream, threads: Int32(options.decoderThreads), maxPixels: maxPixels)
@@ -103,11 +109,23 @@ struct TranscodePipeline {
         }
         let frameRate = try FrameRate.choose(videoStream)
 
+        let channels = audio.map { Int($0.encoder.context.pointee.ch_layout.nb_channels) }
         let progressive = options.progressive
             ? ProgressiveWriter(output: output, renditions: renditions, format: options.segmentFormat,
                                 segmentDuration: options.segmentDuration, frameRate: frameRate.rational.doubleValue,
-                                audioBitrate: audio != nil ? options.audioBitrate : nil, publish: publish)
+                                audioBitrate: audio != nil ? options.audioBitrate : nil,
+                                separateAudioChannels: dash ? channels : nil, publish: publish)
             : nil
+        // A DASH ladder: the rungs tell the audio rendition their timestamp shift.
+        let shift = dash ? TimelineShift() : nil
+        let audioRendition = try shift.flatMap { shift in
+            try audio.map {
+                try AudioRenditionWorker(audio: $0.encoder, videoTimeBase: try TimeBase(videoStream.pointee.time_base).rational,
+                                         directory: output.directory(for: AudioRenditionWorker.name),
+                                         format: options.segmentFormat, queueDepth: options.queueDepth, shift: shift,
+                                         progressive: progressive, cancellation: cancellation)
+            }
+        }
         let plan = ThreadPlan.make(for: renditions, cores: ProcessInfo.processInfo.activeProcessorCount,
                                    encoderThreads: options.encoderThreads,
                                    prioritizeLargestRung: options.prioritizeLargestRung)
@@ -120,7 +138,8 @@ struct TranscodePipeline {
                                      lowersPriority: plan.lowersPriority(ofRendition: index),
                                      directory: output.directory(for: rendition.name), audio: audio?.encoder,
                                      progressive: progressive,
-                                     downloadDirectory: rendition == downloadRung ? output.path : nil),
+                                     downloadDirectory: rendition == downloadRung ? output.path : nil,
+                                     separateAudio: shift),
                 progress: progress, cancellation: cancellation)
         }
         progress.begin(framesTotal: info.video.frameCount, renditions: renditions.map(\.name),
@@ -137,11 +156,13 @@ struct TranscodePipeline {
                                                       interval: options.storyboardInterval),
                                     rotation: info.video.geometry.rotation, output: output)
             : nil
-        let decode = DecodeStage(input: input, info: info, video: decoder, audio: audio, workers: workers,
+        let decode = DecodeStage(input: input, info: info, video: decoder, audio: audio,
+                                 queues: workers.map(\.queue) + [audioRendition?.queue].compactMap { $0 },
                                  frameRate: frameRate, segmentDuration: options.segmentDuration,
                                  maxDurationSeconds: options.maxDurationSeconds, maxFrames: options.maxFrames,
                                  poster: poster, storyboard: storyboard, cancellation: cancellation)
         workers.forEach { $0.start() }
+        audioRendition?.start()
         // After starting the workers: threads inherit their creator's priority.
         if plan.lowersDecoderPriority { ThreadPriority.lowerCurrentThread() }
         var decodeError: Error?
@@ -149,11 +170,16 @@ struct TranscodePipeline {
             decodeError = error
             cancellation.abort()
         }
-        if decodeError != nil { workers.forEach { $0.queue.closeAndDiscard() } }
+        if decodeError != nil {
+            workers.forEach { $0.queue.closeAndDiscard() }
+            audioRendition?.queue.closeAndDiscard()
+        }
         workers.forEach { $0.join() }
+        audioRendition?.join()
         // The first real failure: a stage stopped by another's failure reports `.cancelled`.
         if let decodeError, (decodeError as? TranscodeError.Reason) != .cancelled { throw decodeError }
-        if let failure = workers.compactMap(\.failure).first(where: { ($0 as? TranscodeError.Reason) != .cancelled }) {
+        let failures = workers.compactMap(\.failure) + [audioRendition?.failure].compactMap { $0 }
+        if let failure = failures.first(where: { ($0 as? TranscodeError.Reason) != .cancelled }) {
             throw failure
         }
         if let decodeError { throw decodeError }
@@ -179,16 +205,23 @@ struct TranscodePipeline {
         }
         // The EVENT playlists end before the VOD master appears.
         try progressive?.finish()
+        let rate = frameRate.rational
+        let nominalRate = rate.den == 1 ? "\(rate.num)" : "\(rate.num)/\(rate.den)"
+        let separateAudio = audioRendition.map { worker in
+            PlaylistWriter.Audio(segments: worker.segments, channels: channels ?? 2,
+                                 sampleRate: Int(audio?.encoder.context.pointee.sample_rate ?? 0), timescale: worker.timescale)
+        }
         let written = try PlaylistWriter(output: output, format: options.segmentFormat, hasAudio: audio != nil)
             .write(workers.map { worker in
                 PlaylistWriter.Variant(
                     rendition: worker.rendition, segments: worker.segments,
                     initializationBytes: worker.initializationBytes,
-                    codecs: worker.codecs ?? "avc1.640028", frames: worker.framesEncoded)
-            })
+                    codecs: worker.codecs ?? "avc1.640028", frames: worker.framesEncoded,
+                    timescale: worker.timescale, nominalFrameRate: nominalRate)
+            }, audio: separateAudio, dash: dash, segmentDuration: options.segmentDuration)
         let download = workers.first { $0.rendition == downloadRung }.flatMap { worker in
             worker.downloadBytes.map { TranscodeResult.Download(file: TranscodeResult.Download.fileName, rendition: worker.rendition.name, bytes: $0) }
         }
-        return (written.duration, written.renditions, decode.corruptPackets, decode.filledAudioGaps, download)
+        return (written.duration, written.renditions, decode.corruptPackets, decode.filledAudioGaps, download, written.dash)
     }
 }

@@ -26,25 +26,46 @@ public struct MasterPlaylist: Sendable, Equatable {
         }
     }
 
+    /// The audio of a ladder whose segments carry one track each (a DASH ladder): one
+    /// EXT-X-MEDIA rendition that every variant names in its AUDIO group.
+    public struct Audio: Sendable, Equatable {
+        public static let groupID = "audio"
+        public var uri: String
+        public var channels: Int
+
+        public init(uri: String, channels: Int) {
+            self.uri = uri
+            self.channels = channels
+        }
+    }
+
     public var variants: [Variant]
     /// The same version as the media playlists, so a client sees one protocol level.
     public var version: Int
+    /// nil when the audio is muxed into every variant's segments.
+    public var audio: Audio?
 
-    public init(variants: [Variant], version: Int) {
+    public init(variants: [Variant], version: Int, audio: Audio? = nil) {
         self.variants = variants
         self.version = version
+        self.audio = audio
     }
 
     public func render() -> String {
         var lines = ["#EXTM3U", "#EXT-X-VERSION:\(version)", "#EXT-X-INDEPENDENT-SEGMENTS"]
+        if let audio {
+            lines.append("#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"\(Audio.groupID)\",NAME=\"Audio\",DEFAULT=YES,AUTOSELECT=YES,"
+                         + "CHANNELS=\"\(audio.channels)\",URI=\"\(audio.uri)\"")
+        }
         for variant in variants.sorted(by: { ($0.bandwidth, $0.height) < ($1.bandwidth, $1.height) }) {
-            let attributes = [
+            var attributes = [
                 "BANDWIDTH=\(variant.bandwidth)",
                 "AVERAGE-BANDWIDTH=\(variant.averageBandwidth)",
                 "CODECS=\"\(variant.codecs)\"",
                 "RESOLUTION=\(variant.width)x\(variant.height)",
                 "FRAME-RATE=\(String(format: "%.3f", variant.frameRate))",
             ]
+            if audio != nil { attributes.append("AUDIO=\"\(Audio.groupID)\"") }
             lines.append("#EXT-X-STREAM-INF:" + attributes.joined(separator: ","))
             lines.append(variant.uri)
         }

@@ -7,15 +7,54 @@ struct PlaylistWriter {
         var initializationBytes: Int64
         var codecs: String
         var frames: Int
+        /// For the DASH manifest: the track's timescale, and the nominal rate ("30000/1001").
+        var timescale: Int = 0
+        var nominalFrameRate: String = ""
+    }
+
+    /// The separate audio rendition of a DASH ladder.
+    struct Audio {
+        var segments: [SegmentedMuxer.Segment]
+        var channels: Int
+        var sampleRate: Int
+        var timescale: Int
     }
 
     let output: OutputDirectory
     let format: SegmentFormat
     let hasAudio: Bool
 
-    func write(_ variants: [Variant]) throws -> (duration: Double, renditions: [TranscodeResult.RenditionResult]) {
+    /// A rendition's bit rates from its segments: the highest segment rate (RFC 8216
+    /// §4.3.4.2; a last segment under one second is left out, as its rate says little
+    /// about sustained delivery) and the average over the whole rendition.
+    private static func rates(_ segments: [SegmentedMuxer.Segment], durations: [Double]) -> (peak: Int, average: Int) {
+        let duration = durations.reduce(0, +)
+        let segmentBytes = segments.reduce(Int64(0)) { $0 + $1.bytes }
+        let rates = zip(segments, durations).filter { $1 >= 1 || segments.count == 1 }
+            .map { Double($0.bytes * 8) / max($1, 0.001) }
+        let average = Int((Double(segmentBytes * 8) / max(duration, 0.001)).rounded(.up))
+        return (max(Int((rates.max() ?? 0).rounded(.up)), average), average)
+    }
+
+    /// - Parameters:
+    ///   - audio: the separate audio rendition (a DASH ladder with audio), else nil.
+    ///   - dash: also write `manifest.mpd` (the segments' timings were read back).
+    func write(_ variants: [Variant], audio: Audio? = nil, dash: Bool = false, segmentDuration: Double = 2) throws
+        -> (duration: Double, renditions: [TranscodeResult.RenditionResult], dash: String?) {
         var results: [TranscodeResult.RenditionResult] = []
         var masterVariants: [MasterPlaylist.Variant] = []
+        var audioRates = (peak: 0, average: 0)
+        var masterAudio: MasterPlaylist.Audio?
+        if let audio {
+            let durations = Self.segmentDurations(audio.segments)
+            let playlist = MediaPlaylist(
+                initializationURI: format.initializationName,
+                segments: zip(audio.segments, durations).map { .init(uri: $0.fileName, duration: $1) })
+            let playlistPath = "\(AudioRenditionWorker.name)/index.m3u8"
+            try output.writeAtomically(playlist.render(), to: playlistPath)
+            audioRates = Self.rates(audio.segments, durations: durations)
+            masterAudio = MasterPlaylist.Audio(uri: playlistPath, channels: audio.channels)
+        }
         for variant in variants {
             let durations = Self.segmentDurations(variant.segments)
             let playlist = MediaPlaylist(
@@ -26,12 +65,10 @@ struct PlaylistWriter {
 
             let duration = durations.reduce(0, +)
             let segmentBytes = variant.segments.reduce(Int64(0)) { $0 + $1.bytes }
-            // Peak: the highest segment bit rate (RFC 8216 §4.3.4.2); a last segment under
-            // one second is left out, as its rate says little about sustained delivery.
-            let rates = zip(variant.segments, durations).filter { $1 >= 1 || variant.segments.count == 1 }
-                .map { Double($0.bytes * 8) / max($1, 0.001) }
-            let average = Int((Double(segmentBytes * 8) / max(duration, 0.001)).rounded(.up))
-            let peak = max(Int((rates.max() ?? 0).rounded(.up)), average)
+            // A variant's BANDWIDTH covers the audio rendition it names (RFC 8216 §4.3.4.2).
+            let videoRates = Self.rates(variant.segments, durations: durations)
+            let peak = videoRates.peak + audioRates.peak
+            let average = videoRates.average + audioRates.average
             let codecs = hasAudio ? "\(variant.codecs),\(CodecString.aacLC)" : variant.codecs
             // Apple's HLS authoring spec: FRAME-RATE is the variant's maximum frame rate.
             // Measured per segment, so one jittery frame interval cannot inflate it.
@@ -45,9 +82,45 @@ struct PlaylistWriter {
                                  totalBytes: segmentBytes + variant.initializationBytes,
                                  durationSeconds: duration, frameRate: frameRate))
         }
+        let duration = results.map(\.durationSeconds).max() ?? 0
+        var manifestName: String?
+        if dash, let manifest = Self.dashManifest(variants, audio: audio, audioRate: audioRates.peak, duration: duration,
+                                                  segmentDuration: segmentDuration) {
+            // Before the master: its presence still means every file of the ladder is there.
+            try output.writeAtomically(manifest.render(), to: DASHManifest.fileName)
+            manifestName = DASHManifest.fileName
+        }
         let version = MediaPlaylist(initializationURI: format.initializationName, segments: []).version
-        try output.writeAtomically(MasterPlaylist(variants: masterVariants, version: version).render(), to: "master.m3u8")
-        return (results.map(\.durationSeconds).max() ?? 0, results)
+        try output.writeAtomically(MasterPlaylist(variants: masterVariants, version: version, audio: masterAudio).render(),
+                                   to: "master.m3u8")
+        return (duration, results, manifestName)
+    }
+
+    /// The DASH manifest, when every fragment's timing was read back; nil otherwise.
+    private static func dashManifest(_ variants: [Variant], audio: Audio?, audioRate: Int, duration: Double,
+                                     segmentDuration: Double) -> DASHManifest? {
+        func timeline(_ segments: [SegmentedMuxer.Segment]) -> [FragmentTiming]? {
+            let timings = segments.compactMap(\.timing)
+            return timings.count == segments.count && !timings.isEmpty ? timings : nil
+        }
+        var video: [DASHManifest.Representation] = []
+        for variant in variants {
+            guard let timings = timeline(variant.segments), variant.timescale > 0 else { return nil }
+            let durations = segmentDurations(variant.segments)
+            video.append(.init(id: variant.rendition.name, bandwidth: rates(variant.segments, durations: durations).peak,
+                               codecs: variant.codecs, timescale: variant.timescale, timeline: timings,
+                               width: variant.rendition.width, height: variant.rendition.height,
+                               frameRate: variant.nominalFrameRate.isEmpty ? nil : variant.nominalFrameRate))
+        }
+        var audioRepresentation: DASHManifest.Representation?
+        if let audio {
+            guard let timings = timeline(audio.segments), audio.timescale > 0 else { return nil }
+            audioRepresentation = .init(id: AudioRenditionWorker.name, bandwidth: audioRate, codecs: CodecString.aacLC,
+                                        timescale: audio.timescale, timeline: timings,
+                                        sampleRate: audio.sampleRate, channels: audio.channels)
+        }
+        guard !video.isEmpty else { return nil }
+        return DASHManifest(video: video, audio: audioRepresentation, duration: duration, segmentDuration: segmentDuration)
     }
 
     /// Each segment lasts until the next one starts; the last until its last frame ends.

@@ -57,8 +57,12 @@ public struct ProgressiveLadder: Sendable, Equatable {
         public var averageBandwidth: Int
         public var codecs: String
         public var frameRate: Double
+        /// Set for the separate audio rendition of a DASH ladder (its EXT-X-MEDIA), nil
+        /// for a video rung.
+        public var channels: Int?
 
-        public init(name: String, width: Int, height: Int, bandwidth: Int, averageBandwidth: Int, codecs: String, frameRate: Double) {
+        public init(name: String, width: Int, height: Int, bandwidth: Int, averageBandwidth: Int, codecs: String,
+                    frameRate: Double, channels: Int? = nil) {
             self.name = name
             self.width = width
             self.height = height
@@ -66,6 +70,7 @@ public struct ProgressiveLadder: Sendable, Equatable {
             self.averageBandwidth = averageBandwidth
             self.codecs = codecs
             self.frameRate = frameRate
+            self.channels = channels
         }
     }
 
@@ -143,13 +148,15 @@ public struct ProgressiveLadder: Sendable, Equatable {
 
     /// The early master over the EVENT playlists.
     public func master(_ variants: [Variant]) -> String {
-        MasterPlaylist(
-            variants: variants.map { variant in
+        let audio = variants.first { $0.channels != nil }
+        return MasterPlaylist(
+            variants: variants.filter { $0.channels == nil }.map { variant in
                 MasterPlaylist.Variant(uri: "\(variant.name)/\(Self.playlistName)", bandwidth: variant.bandwidth,
                                        averageBandwidth: variant.averageBandwidth, codecs: variant.codecs,
                                        width: variant.width, height: variant.height, frameRate: variant.frameRate)
             },
-            version: initializationURI == nil ? 3 : 6
+            version: initializationURI == nil ? 3 : 6,
+            audio: audio.map { MasterPlaylist.Audio(uri: "\($0.name)/\(Self.playlistName)", channels: $0.channels ?? 2) }
         ).render()
     }
 }

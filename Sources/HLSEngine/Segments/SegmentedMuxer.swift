@@ -20,6 +20,11 @@ import Foundation
 /// packet). Nothing is then negative, each fragment's tfdt is its track's real start
 /// (`frag_discont`), and audio and video keep the source's relative timing, with the
 /// priming samples decoding just before the first real audio sample.
+///
+/// A muxer may hold video and audio (the muxed ladder), video alone, or audio alone (the
+/// separate audio rendition of a DASH ladder). An audio-only muxer has no video packet to
+/// fix its shift: it is handed the video's with `fixShift`, so both files share one
+/// timeline.
 final class SegmentedMuxer {
     struct Segment {
         var fileName: String
@@ -29,6 +34,8 @@ final class SegmentedMuxer {
         var start: Double?
         var end: Double = 0
         var videoFrames = 0
+        /// The fragment's place on its track's timeline, read back from the file (fMP4).
+        var timing: FragmentTiming?
         var duration: Double { end - (start ?? end) }
     }
 
@@ -39,6 +46,7 @@ final class SegmentedMuxer {
     private let format: SegmentFormat
     private let videoTimeBase: AVRational
     private let audioTimeBase: AVRational?
+    private let hasVideo: Bool
     /// One frame at the nominal rate, in the video time base: the duration of the last
     /// frame when the input had only one.
     private let nominalFrameDuration: Int64
@@ -58,24 +66,39 @@ final class SegmentedMuxer {
     /// AAC encoder delay in seconds (its `initial_padding`), known up front.
     private let audioPriming: Double
     /// The shift of every timestamp, in seconds; fixed by the first video packet
-    /// handed to `write`, which `SegmentCutter` always sends before any audio.
-    private var shift: Double?
+    /// handed to `write`, which `SegmentCutter` always sends before any audio (or, with
+    /// no video stream, by `fixShift`).
+    private(set) var shift: Double?
+    /// Told the shift once the first video packet fixes it (for an audio-only muxer).
+    var onShiftFixed: ((Double) -> Void)?
+    /// `trex`'s default sample duration, for reading fragments back.
+    private var defaultSampleDuration: UInt32 = 0
+    /// The track's timescale (fMP4: what `tfdt` and `trun` count in).
+    private(set) var timescale: Int = 0
+    /// Read each closed fragment back for its `timing` (a DASH ladder needs it).
+    var readsFragmentTiming = false
 
     /// Called as each segment's file is complete, with its index and its duration (until
     /// the next segment's first frame; the last: until its own last frame ends).
     var onSegmentClosed: ((_ segment: Segment, _ index: Int, _ duration: Double) throws -> Void)?
 
-    let videoStreamIndex: Int32 = 0
-    let audioStreamIndex: Int32 = 1
+    let videoStreamIndex: Int32
+    let audioStreamIndex: Int32
 
-    init(directory: String, format: SegmentFormat, video: Encoder, audio: Encoder?) throws {
+    /// - Parameter primingOf: the AAC encoder whose delay the shift includes, when `audio`
+    ///   is not muxed here (a video-only muxer beside a separate audio rendition).
+    init(directory: String, format: SegmentFormat, video: Encoder?, audio: Encoder?, primingOf: Encoder? = nil) throws {
+        guard let primary = video ?? audio else { throw TranscodeError.Reason.io("a muxer with no stream") }
         self.directory = directory
         self.format = format
-        self.videoTimeBase = video.timeBase
-        let rate = video.context.pointee.framerate
-        self.nominalFrameDuration = rate.isValid ? max(1, av_rescale_q(1, av_inv_q(rate), video.timeBase)) : 1
+        self.hasVideo = video != nil
+        self.videoStreamIndex = video != nil ? 0 : -1
+        self.audioStreamIndex = audio == nil ? -1 : (video != nil ? 1 : 0)
+        self.videoTimeBase = primary.timeBase
+        let rate = primary.context.pointee.framerate
+        self.nominalFrameDuration = video != nil && rate.isValid ? max(1, av_rescale_q(1, av_inv_q(rate), primary.timeBase)) : 1
         self.audioTimeBase = audio?.timeBase
-        self.audioPriming = audio.map { Double($0.context.pointee.initial_padding) / Double(max($0.context.pointee.sample_rate, 1)) } ?? 0
+        self.audioPriming = (audio ?? primingOf).map { Double($0.context.pointee.initial_padding) / Double(max($0.context.pointee.sample_rate, 1)) } ?? 0
         var context: UnsafeMutablePointer<AVFormatContext>? = nil
         try check(avformat_alloc_output_context2(&context, nil, format.muxerName, nil), "avformat_alloc_output_context2(\(format.muxerName))")
         guard let context else { throw AVError(code: AVError.invalidData, operation: "avformat_alloc_output_context2") }
@@ -85,7 +108,7 @@ final class SegmentedMuxer {
             guard let stream = avformat_new_stream(context, nil) else { fatalError("avformat_new_stream: out of memory") }
             try check(avcodec_parameters_from_context(stream.pointee.codecpar, encoder.context), "avcodec_parameters_from_context")
             stream.pointee.time_base = encoder.timeBase
-            if encoder === video { stream.pointee.avg_frame_rate = encoder.context.pointee.framerate }
+            if video != nil, encoder === video { stream.pointee.avg_frame_rate = encoder.context.pointee.framerate }
         }
 
         let bufferSize: Int32 = 1 << 16
@@ -115,10 +138,21 @@ final class SegmentedMuxer {
         }
         try check(avformat_write_header(context, &options), "avformat_write_header(\(format.muxerName))")
         avio_flush(io)
+        if let stream = context.pointee.streams[0], stream.pointee.time_base.num == 1 {
+            timescale = Int(stream.pointee.time_base.den)
+        }
         if format == .fmp4 {
             initializationBytes = file.close()
             if let failure = file.failure { throw TranscodeError.Reason.io(failure) }
+            if let bytes = FileManager.default.contents(atPath: path("init.mp4")) {
+                defaultSampleDuration = FragmentTiming.defaultSampleDuration(initialization: [UInt8](bytes))
+            }
         }
+    }
+
+    /// Sets the shift of an audio-only muxer: the one its video's muxer chose.
+    func fixShift(_ value: Double) {
+        if shift == nil { shift = value }
     }
 
     deinit {
@@ -154,10 +188,12 @@ final class SegmentedMuxer {
     /// muxer takes `packet` and rescales it in place, so pass a reference of a shared one.
     func write(_ packet: Packet, stream: Int32) throws {
         guard open else { throw TranscodeError.Reason.io("packet before the first segment") }
-        guard stream == videoStreamIndex else { return try mux(packet, stream: stream) }
+        guard hasVideo, stream == videoStreamIndex else { return try mux(packet, stream: stream) }
         if shift == nil {
             // The first video packet (the cutter writes it before any audio) fixes the shift.
-            shift = max(0, Double(packet.pts - packet.dts) * videoTimeBase.doubleValue) + audioPriming
+            let value = max(0, Double(packet.pts - packet.dts) * videoTimeBase.doubleValue) + audioPriming
+            shift = value
+            onShiftFixed?(value)
         }
         if let held = heldVideo {
             lastVideoDuration = max(1, packet.dts - held.dts)
@@ -181,6 +217,12 @@ final class SegmentedMuxer {
 
     private func mux(_ packet: Packet, stream: Int32) throws {
         let from = stream == videoStreamIndex ? videoTimeBase : (audioTimeBase ?? videoTimeBase)
+        if !hasVideo, let last = segments.indices.last {
+            // Audio alone: the segment spans its own samples.
+            let pts = Double(packet.pts) * from.doubleValue
+            if segments[last].start == nil { segments[last].start = pts }
+            segments[last].end = max(segments[last].end, pts + Double(packet.duration) * from.doubleValue)
+        }
         if stream == videoStreamIndex {
             if let last = segments.indices.last {
                 segments[last].videoFrames += 1
@@ -214,6 +256,9 @@ final class SegmentedMuxer {
         if let failure = file.failure { throw TranscodeError.Reason.io(failure) }
         try check(status, "av_write_frame(flush)")
         open = false
+        if readsFragmentTiming, format == .fmp4, let bytes = FileManager.default.contents(atPath: path(segments[last].fileName)) {
+            segments[last].timing = FragmentTiming.read([UInt8](bytes), defaultSampleDuration: defaultSampleDuration)
+        }
         let segment = segments[last]
         let duration = nextStart.flatMap { next in segment.start.map { next - $0 } } ?? segment.duration
         try onSegmentClosed?(segment, last, duration)

@@ -75,6 +75,9 @@ public struct ServerConfiguration: Sendable {
     public var minFreeMiB = 1024
     /// `VSTREAM_PROGRESSIVE` (on): videos play from `live.m3u8` while they transcode.
     public var progressive = true
+    /// `VSTREAM_DASH` (on): a CMAF ladder with its audio as a rendition of its own, and
+    /// `manifest.mpd` beside `master.m3u8` for DASH players.
+    public var dash = true
     /// `VSTREAM_MP4_RENDITION` (`720p`, `1080p`, … or `none`): the rung of `download.mp4`.
     public var downloadRung: Int? = 720
     /// Identities, rules and limits of the API (the `VSTREAM_API_KEYS`… variables).
@@ -125,6 +128,9 @@ public struct ServerConfiguration: Sendable {
         }
         if let mebibytes = environment["VSTREAM_MIN_FREE_MIB"].flatMap(Int.init), mebibytes >= 0 {
             configuration.minFreeMiB = mebibytes
+        }
+        if let dash = environment["VSTREAM_DASH"].flatMap(AccessConfiguration.bool) {
+            configuration.dash = dash
         }
         if let progressive = environment["VSTREAM_PROGRESSIVE"].flatMap(AccessConfiguration.bool) {
             configuration.progressive = progressive

@@ -89,7 +89,8 @@ public struct ServerState: Sendable {
             job = TranscodeJob(storage: backend.storage, store: store, publisher: progress, scratch: scratch,
                                playbackBase: playbackBase, engine: configuration.engineHost,
                                maxAttempts: configuration.worker.policy.maxAttempts,
-                               progressive: configuration.progressive, downloadRung: configuration.downloadRung, logger: logger)
+                               progressive: configuration.progressive, downloadRung: configuration.downloadRung,
+                               dash: configuration.dash, logger: logger)
             let subscriber = RedisProgressSubscriber(url: redisURL, hub: hub)
             subscriber.start()
             progressSubscriber = subscriber
@@ -105,7 +106,8 @@ public struct ServerState: Sendable {
         job = TranscodeJob(storage: backend.storage, store: store, publisher: hub, scratch: scratch,
                            playbackBase: playbackBase, engine: configuration.engineHost,
                            maxAttempts: configuration.worker.policy.maxAttempts,
-                           progressive: configuration.progressive, downloadRung: configuration.downloadRung, logger: logger)
+                           progressive: configuration.progressive, downloadRung: configuration.downloadRung,
+                               dash: configuration.dash, logger: logger)
         let queue = InProcessJobQueue(job: job, policy: configuration.worker.policy)
         localJobs = queue
         // Jobs interrupted by a restart are picked up again.

@@ -38,6 +38,8 @@ struct VideoRoutes {
         /// `download.mp4` once READY: one rung as a plain MP4 (for downloads, and players
         /// without HLS), its size and its rung.
         var downloadUrl: String?
+        /// `manifest.mpd` once READY: the same segments for DASH players.
+        var dashUrl: String?
         var downloadBytes: Int64?
         var downloadRendition: String?
         var error: String?
@@ -59,6 +61,7 @@ struct VideoRoutes {
         var posterUrl: String
         var storyboardUrl: String?
         var downloadUrl: String?
+        var dashUrl: String?
         var expiresAt: String
     }
 
@@ -124,6 +127,7 @@ struct VideoRoutes {
             posterUrl: shareable && video.status == .ready ? state.posterURL(video) : nil,
             storyboardUrl: shareable && video.status == .ready ? video.outputs?.storyboard.map { state.objectURL(video, $0) } : nil,
             downloadUrl: shareable && video.status == .ready ? video.outputs?.download.map { state.objectURL(video, $0.file) } : nil,
+            dashUrl: shareable && video.status == .ready ? video.outputs?.dash.map { state.objectURL(video, $0) } : nil,
             downloadBytes: video.status == .ready ? video.outputs?.download?.bytes : nil,
             downloadRendition: video.status == .ready ? video.outputs?.download?.rendition : nil,
             error: full ? video.error : video.error.map(Self.shortReason),
@@ -179,6 +183,7 @@ struct VideoRoutes {
                              posterUrl: folder + "poster.jpg",
                              storyboardUrl: video.status == .ready ? video.outputs?.storyboard.map { folder + $0 } : nil,
                              downloadUrl: video.status == .ready ? video.outputs?.download.map { folder + $0.file } : nil,
+                             dashUrl: video.status == .ready ? video.outputs?.dash.map { folder + $0 } : nil,
                              expiresAt: ISO8601DateFormatter().string(from: expires))
     }
 

@@ -15,6 +15,8 @@ public struct VideoEvent: Sendable, Codable, Equatable {
     public var fps: Double?
     public var renditions: [String: Int]?
     public var playbackUrl: String?
+    /// `ready` of a DASH ladder: its `manifest.mpd`.
+    public var dashUrl: String?
     public var error: String?
 }
 

@@ -55,7 +55,7 @@ public struct SupervisedTranscoder: Sendable {
     /// With `relaying`, the child reads that source through a socket (`SourceRelay`)
     /// instead of opening `input`, which is then only its name.
     public func run(input: String, output: String, relaying source: (any ByteSource)? = nil, progressive: Bool = false,
-                    downloadRung: Int? = 720, onSpawn: @Sendable (Int32) -> Void = { _ in },
+                    downloadRung: Int? = 720, dash: Bool = false, onSpawn: @Sendable (Int32) -> Void = { _ in },
                     onEvent: @escaping @Sendable (TranscodeEvent) -> Void,
                     onPublication: @escaping @Sendable (Publication) -> Void = { _ in }) async throws -> TranscodeResult {
         var environment = ProcessInfo.processInfo.environment
@@ -65,7 +65,7 @@ public struct SupervisedTranscoder: Sendable {
         do {
             var arguments = [limits.executable, "transcode", input, "-o", output, "--supervised",
                              "--max-duration", String(limits.maxDurationSeconds), "--mp4", downloadRung.map { "\($0)p" } ?? "none"]
-                + (progressive ? ["--progressive"] : [])
+                + (progressive ? ["--progressive"] : []) + (dash ? ["--dash"] : [])
             if let source {
                 guard let size = source.size else { throw TranscodeError.Reason.io("a relayed source needs its size") }
                 var pair: [Int32] = [-1, -1]

@@ -46,12 +46,16 @@ public struct TranscodeJob: Sendable {
     let progressive: Bool
     /// The rung of `download.mp4` (`VSTREAM_MP4_RENDITION`, 720); nil: none.
     let downloadRung: Int?
+    /// A DASH ladder and `manifest.mpd` (`VSTREAM_DASH`, on).
+    let dash: Bool
     let logger: Logger
 
     public init(storage: any ObjectStorage, store: any MetadataStore, publisher: any ProgressPublisher, scratch: URL,
                 playbackBase: String, engine: EngineHost = .inProcess(maxDurationSeconds: nil), maxAttempts: Int = 3,
-                progressive: Bool = true, downloadRung: Int? = 720, logger: Logger = Logger(label: "vstream.job")) {
+                progressive: Bool = true, downloadRung: Int? = 720, dash: Bool = true,
+                logger: Logger = Logger(label: "vstream.job")) {
         self.engine = engine
+        self.dash = dash
         self.downloadRung = downloadRung
         self.progressive = progressive
         self.maxAttempts = max(1, maxAttempts)
@@ -245,6 +249,7 @@ public struct TranscodeJob: Sendable {
             options.maxDurationSeconds = maxDuration
             options.progressive = progressive != nil
             options.downloadRung = downloadRung
+            options.dash = dash
             let transcoder = switch source {
             case .file(let path): Transcoder(input: path, output: output, options: options)
             case .streaming(let streaming): Transcoder(source: streaming, name: source.name, output: output, options: options)
@@ -262,7 +267,7 @@ public struct TranscodeJob: Sendable {
             var relayed: StreamingSource?
             if case .streaming(let streaming) = source { relayed = streaming }
             result = try await supervisor.run(input: source.name, output: output, relaying: relayed, progressive: progressive != nil,
-                                              downloadRung: downloadRung,
+                                              downloadRung: downloadRung, dash: dash,
                                               onEvent: { sink.yield($0) }, onPublication: { publicationSink.yield($0) })
         }
         sink.finish()
@@ -284,7 +289,7 @@ public struct TranscodeJob: Sendable {
                 record.width = manifest.width
                 record.height = manifest.height
                 record.renditions = manifest.renditionsJSON
-                record.outputs = VideoOutputs(storyboard: manifest.storyboard, download: manifest.download)
+                record.outputs = VideoOutputs(storyboard: manifest.storyboard, download: manifest.download, dash: manifest.dash)
                 guard try await store.update(record, expected: .processing) else {
                     logger.info("READY not set: the video was deleted or finished elsewhere")
                     // Deleted while this attempt stored its outputs: they are orphans now.
@@ -297,7 +302,10 @@ public struct TranscodeJob: Sendable {
                 logger.info("original deleted", metadata: ["key": "\(record.sourceKey)"])
             case .publishFinal:
                 let url = "\(playbackBase)/\(record.hlsPrefix)/master.m3u8"
-                await publisher.publish(record.id) { VideoEvent(id: $0, kind: .ready, status: .ready, percent: 100, playbackUrl: url) }
+                let dashURL = manifest.dash.map { "\(playbackBase)/\(record.hlsPrefix)/\($0)" }
+                await publisher.publish(record.id) {
+                    VideoEvent(id: $0, kind: .ready, status: .ready, percent: 100, playbackUrl: url, dashUrl: dashURL)
+                }
             default:
                 break
             }
@@ -351,7 +359,7 @@ public struct TranscodeJob: Sendable {
             if path == "master.m3u8" { return 5 }
             if path == Self.manifestName { return 4 }
             if path.hasSuffix(".m3u8"), path != ProgressiveLadder.masterName, !path.hasSuffix("/" + ProgressiveLadder.playlistName) { return 3 }
-            if path == Storyboard.indexName { return 3 }  // after the sheets it names
+            if path == Storyboard.indexName || path == DASHManifest.fileName { return 3 }  // after the files they name
             if path == ProgressiveLadder.masterName { return 2 }
             if path.hasSuffix("/" + ProgressiveLadder.playlistName) { return 1 }
             return 0
@@ -401,10 +409,13 @@ struct TranscodeManifest: Codable, Sendable, Equatable {
     /// manifests of older versions).
     var storyboard: String?
     var download: TranscodeResult.Download?
+    /// `manifest.mpd` for a DASH ladder.
+    var dash: String?
 
     init(_ result: TranscodeResult) {
         storyboard = result.storyboard
         download = result.download
+        dash = result.dashManifest
         durationSeconds = result.durationSeconds
         frameCount = result.sourceFrames
         renditions = result.renditions.map {

@@ -38,10 +38,13 @@ public struct VideoOutputs: Sendable, Codable, Equatable {
     public var storyboard: String?
     /// `download.mp4`: its name (relative to the HLS prefix), rung and size.
     public var download: TranscodeResult.Download?
+    /// `manifest.mpd`, relative to the HLS prefix, for a DASH ladder.
+    public var dash: String?
 
-    public init(storyboard: String? = nil, download: TranscodeResult.Download? = nil) {
+    public init(storyboard: String? = nil, download: TranscodeResult.Download? = nil, dash: String? = nil) {
         self.storyboard = storyboard
         self.download = download
+        self.dash = dash
     }
 
     var json: String {

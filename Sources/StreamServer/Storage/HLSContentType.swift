@@ -25,6 +25,7 @@ public struct HLSContentType: Sendable, Equatable {
         case "ts": HLSContentType(contentType: "video/mp2t", cacheControl: "public, max-age=31536000, immutable")
         case "jpg", "jpeg": HLSContentType(contentType: "image/jpeg", cacheControl: "public, max-age=3600")
         case "vtt": HLSContentType(contentType: "text/vtt; charset=utf-8", cacheControl: "public, max-age=3600")
+        case "mpd": HLSContentType(contentType: "application/dash+xml", cacheControl: "public, max-age=60")
         default: HLSContentType(contentType: "application/octet-stream", cacheControl: "no-cache")
         }
     }

@@ -16,18 +16,21 @@ actor TranscodedFixtures {
 
     private var tasks: [String: Task<Outcome, Error>] = [:]
 
-    func outcome(_ fixture: String, format: SegmentFormat = .fmp4) async throws -> Outcome {
-        let key = "\(fixture)|\(format.rawValue)"
+    /// - Parameter dash: a DASH ladder (`TranscodeOptions.dash`), transcoded progressively.
+    func outcome(_ fixture: String, format: SegmentFormat = .fmp4, dash: Bool = false) async throws -> Outcome {
+        let key = "\(fixture)|\(format.rawValue)|\(dash)"
         if let task = tasks[key] { return try await task.value }
-        let task = Task { try await Self.transcode(fixture, format: format) }
+        let task = Task { try await Self.transcode(fixture, format: format, dash: dash) }
         tasks[key] = task
         return try await task.value
     }
 
-    static func transcode(_ fixture: String, format: SegmentFormat) async throws -> Outcome {
-        let directory = Fixtures.temporaryDirectory("out-\(fixture)") + "/hls"
+    static func transcode(_ fixture: String, format: SegmentFormat, dash: Bool) async throws -> Outcome {
+        let directory = Fixtures.temporaryDirectory("out-\(fixture)\(dash ? "-dash" : "")") + "/hls"
         var options = TranscodeOptions()
         options.segmentFormat = format
+        options.dash = dash
+        options.progressive = dash
         let transcoder = Transcoder(input: Fixtures.path(fixture), output: directory, options: options)
         let master = directory + "/master.m3u8"
         let collector = Task {

@@ -169,9 +169,10 @@ struct AccessRouteTests {
             // The MP4 rendition and the storyboard are private objects like the ladder's.
             #expect(grant.object["downloadUrl"] as? String == base + "download.mp4")
             #expect(grant.object["storyboardUrl"] as? String == base + "storyboard.vtt")
-            #expect(changed.object["downloadUrl"] == nil && changed.object["storyboardUrl"] == nil)
+            #expect(grant.object["dashUrl"] as? String == base + "manifest.mpd")
+            #expect(changed.object["downloadUrl"] == nil && changed.object["storyboardUrl"] == nil && changed.object["dashUrl"] == nil)
             let objects = [master, base + variant, variantDirectory + segment, base + "poster.jpg", base + "download.mp4",
-                           base + "storyboard.vtt"]
+                           base + "storyboard.vtt", base + "manifest.mpd", base + "audio/segment_00000.m4s"]
             for object in objects {
                 let answer = try await Self.fetch(client, object)
                 #expect(answer.status == 200, "\(object)")

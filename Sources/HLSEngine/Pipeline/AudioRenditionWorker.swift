@@ -1,0 +1,154 @@
+import CAV
+import Foundation
+
+/// The separate audio rendition of a DASH ladder (`TranscodeOptions.dash`), on its own
+/// thread: the shared AAC packets cut into `audio/segment_N.m4s` at the same times as
+/// the video's segments, for a CMAF ladder with one track per file.
+///
+/// It takes the rungs' input stream: each video frame tells it where segments start (the
+/// frame itself is dropped at once), and `SegmentCutter` applies the muxed ladder's rule
+/// to the audio packets, so audio segment k holds what video segment k would have muxed.
+/// Its timestamps are shifted as the video's are (`TimelineShift`), which is known only
+/// once the first rung emits a packet: until then its actions wait here, so it never
+/// blocks the decode thread that feeds the rungs.
+final class AudioRenditionWorker: @unchecked Sendable {
+    // @unchecked: as `RenditionWorker`, every mutable member belongs to its thread.
+    static let name = "audio"
+
+    let queue: BoundedQueue<RenditionInput>
+    private let muxer: SegmentedMuxer
+    private let shift: TimelineShift
+    private let videoTimeBase: AVRational
+    private let audioTimeBase: AVRational
+    private let cancellation: CancellationFlag
+    private let done = DispatchSemaphore(value: 0)
+    private var cutter = SegmentCutter<Item>(hasAudio: true)
+    private var waiting: [SegmentCutter<Item>.Action] = []
+    /// A cut came: the next audio packet opens a segment (no segment is ever empty).
+    private var segmentDue = false
+    private(set) var failure: Error?
+
+    /// A frame's time marks the video's cuts; only packets are muxed.
+    private enum Item {
+        case frame
+        case packet(Packet)
+    }
+
+    var segments: [SegmentedMuxer.Segment] { muxer.segments }
+    var initializationBytes: Int64 { muxer.initializationBytes }
+    var timescale: Int { muxer.timescale }
+
+    init(audio: Encoder, videoTimeBase: AVRational, directory: String, format: SegmentFormat, queueDepth: Int,
+         shift: TimelineShift, progressive: ProgressiveWriter?, cancellation: CancellationFlag) throws {
+        self.queue = BoundedQueue(capacity: max(1, queueDepth))
+        self.shift = shift
+        self.videoTimeBase = videoTimeBase
+        self.audioTimeBase = audio.timeBase
+        self.cancellation = cancellation
+        muxer = try SegmentedMuxer(directory: directory, format: format, video: nil, audio: audio)
+        muxer.readsFragmentTiming = true
+        if let progressive {
+            muxer.onSegmentClosed = { segment, index, duration in
+                try progressive.segmentClosed(
+                    PublishedSegment(rendition: Self.name, index: index, uri: segment.fileName, duration: duration, bytes: segment.bytes),
+                    codecs: nil)
+            }
+        }
+    }
+
+    func start() {
+        let thread = Thread { [self] in
+            ThreadPriority.lowerCurrentThread()  // a light stage: it yields to the encoders
+            do {
+                try run()
+            } catch {
+                failure = error
+                cancellation.abort()
+            }
+            queue.closeAndDiscard()
+            done.signal()
+        }
+        thread.name = "vstream.rendition.audio"
+        thread.start()
+    }
+
+    func join() { done.wait() }
+
+    private func run() throws {
+        while let input = queue.pop() {
+            if cancellation.isCancelled { throw TranscodeError.Reason.cancelled }
+            switch input {
+            case .video(let frame, let startsSegment):
+                let time = Double(frame.pts) * videoTimeBase.doubleValue
+                try perform(cutter.video(.frame, time: time, startsSegment: startsSegment))
+            case .audio(let packet):
+                let own = try packet.reference()  // the muxer rescales timestamps in place
+                try perform(cutter.audio(.packet(own), time: Double(own.pts) * audioTimeBase.doubleValue))
+            case .audioEnd:
+                try perform(cutter.audioFinished())
+            case .end:
+                let rest = cutter.finish()
+                // Every rung has its `.end` too, so the first one to emit a packet fixes the shift.
+                guard let value = shift.wait(cancellation: cancellation) else { throw TranscodeError.Reason.cancelled }
+                muxer.fixShift(value)
+                try perform(rest)
+                try muxer.finish()
+                return
+            }
+        }
+        throw TranscodeError.Reason.cancelled
+    }
+
+    private func perform(_ actions: [SegmentCutter<Item>.Action]) throws {
+        waiting.append(contentsOf: actions)
+        guard let value = shift.value else { return }
+        muxer.fixShift(value)
+        for action in waiting {
+            switch action {
+            case .startSegment: segmentDue = true
+            case .writeVideo: break
+            case .writeAudio(.packet(let packet)):
+                if segmentDue {
+                    try muxer.startSegment()
+                    segmentDue = false
+                }
+                try muxer.write(packet, stream: muxer.audioStreamIndex)
+            case .writeAudio(.frame): break
+            }
+        }
+        waiting.removeAll(keepingCapacity: true)
+    }
+}
+
+/// The timestamp shift the video muxers chose (see `SegmentedMuxer`), handed to the audio
+/// rendition's muxer so both tracks keep the source's A/V timing.
+final class TimelineShift: @unchecked Sendable {
+    // @unchecked: `stored` is guarded by `condition`.
+    private let condition = NSCondition()
+    private var stored: Double?
+
+    var value: Double? {
+        condition.lock()
+        defer { condition.unlock() }
+        return stored
+    }
+
+    /// The first call wins: every rung chooses the same shift.
+    func set(_ value: Double) {
+        condition.lock()
+        if stored == nil { stored = value }
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Waits for the shift; nil if the run is cancelled first.
+    func wait(cancellation: CancellationFlag) -> Double? {
+        condition.lock()
+        defer { condition.unlock() }
+        while stored == nil {
+            if cancellation.isCancelled { return nil }
+            _ = condition.wait(until: Date().addingTimeInterval(0.1))
+        }
+        return stored
+    }
+}
