@@ -171,8 +171,9 @@ struct AccessRouteTests {
             #expect(grant.object["storyboardUrl"] as? String == base + "storyboard.vtt")
             #expect(grant.object["dashUrl"] as? String == base + "manifest.mpd")
             #expect(changed.object["downloadUrl"] == nil && changed.object["storyboardUrl"] == nil && changed.object["dashUrl"] == nil)
-            let objects = [master, base + variant, variantDirectory + segment, base + "poster.jpg", base + "download.mp4",
-                           base + "storyboard.vtt", base + "manifest.mpd", base + "audio/segment_00000.m4s"]
+            let ladder: [String] = [master, base + variant, variantDirectory + segment]
+            let extras: [String] = ["poster.jpg", "download.mp4", "storyboard.vtt", "manifest.mpd", "audio/segment_00000.m4s"]
+            let objects: [String] = ladder + extras.map { base + $0 }
             for object in objects {
                 let answer = try await Self.fetch(client, object)
                 #expect(answer.status == 200, "\(object)")
