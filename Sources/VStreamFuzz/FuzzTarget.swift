@@ -20,7 +20,10 @@ enum FuzzHarness {
         options.maxFrames = 6
         options.maxDurationSeconds = 600
         options.segmentDuration = 0.5
-        // Every output, so hostile bytes reach every muxer and writer.
+        // Every output, so hostile bytes reach every muxer and writer: as the service runs
+        // it, progressive and with the DASH ladder (the separate audio rendition).
+        options.progressive = true
+        options.dash = true
         options.writePoster = true
         options.writeStoryboard = true
         options.downloadRung = 720

@@ -205,6 +205,28 @@ struct DASHTests {
         #expect(event.hasEndList && event.segments.map(\.uri) == vod.segments.map(\.uri))
     }
 
+    /// A file none of whose video decodes (found by `make fuzz`): with no rung to fix the
+    /// timeline, the audio rendition once waited forever. It must end in the engine's reason.
+    @Test(.timeLimit(.minutes(1)))
+    func aSourceWhoseVideoNeverDecodesEndsWithTheReasonNotAHang() async throws {
+        let input = Fixtures.directory.deletingLastPathComponent()
+            .appendingPathComponent("fuzz/regressions/timeout-a762a36f0e99453dbd915d1e71913cedfdde792f").path
+        let directory = Fixtures.temporaryDirectory("dash-undecodable") + "/hls"
+        var options = TranscodeOptions()
+        options.dash = true
+        options.rungs = [144]
+        do {
+            _ = try await Transcoder(input: input, output: directory, options: options).run()
+            Issue.record("a ladder from a file with no decodable video")
+        } catch {
+            guard let failure = error as? TranscodeError, case .notMedia = failure.reason else {
+                Issue.record("\(error)")
+                return
+            }
+        }
+        #expect(!FileManager.default.fileExists(atPath: directory), "a failed run leaves nothing")
+    }
+
     @Test func aTimelineRepeatsRunsAndStatesEveryJump() {
         let entries = DASHManifest.timelineEntries([
             FragmentTiming(decodeTime: 100, duration: 10), FragmentTiming(decodeTime: 110, duration: 10),

@@ -57,19 +57,9 @@ final class AudioRenditionWorker: @unchecked Sendable {
     }
 
     func start() {
-        let thread = Thread { [self] in
-            ThreadPriority.lowerCurrentThread()  // a light stage: it yields to the encoders
-            do {
-                try run()
-            } catch {
-                failure = error
-                cancellation.abort()
-            }
-            queue.closeAndDiscard()
-            done.signal()
-        }
-        thread.name = "vstream.rendition.audio"
-        thread.start()
+        // A light stage: it yields to the encoders.
+        StageThread.start(name: "vstream.rendition.audio", lowersPriority: true, queue: queue, done: done,
+                          cancellation: cancellation, body: { [self] in try run() }, failed: { [self] in failure = $0 })
     }
 
     func join() { done.wait() }
@@ -89,7 +79,10 @@ final class AudioRenditionWorker: @unchecked Sendable {
             case .end:
                 let rest = cutter.finish()
                 // Every rung has its `.end` too, so the first one to emit a packet fixes the shift.
-                guard let value = shift.wait(cancellation: cancellation) else { throw TranscodeError.Reason.cancelled }
+                guard let value = shift.wait(cancellation: cancellation) else {
+                    if cancellation.isCancelled { throw TranscodeError.Reason.cancelled }
+                    return  // no rung encoded a frame: the pipeline reports that
+                }
                 muxer.fixShift(value)
                 try perform(rest)
                 try muxer.finish()
@@ -121,11 +114,16 @@ final class AudioRenditionWorker: @unchecked Sendable {
 }
 
 /// The timestamp shift the video muxers chose (see `SegmentedMuxer`), handed to the audio
-/// rendition's muxer so both tracks keep the source's A/V timing.
+/// rendition's muxer so both tracks keep the source's A/V timing. Each rung also says when
+/// it has finished, so a run in which no rung encodes a frame (a file whose video cannot be
+/// decoded) ends instead of waiting for a shift that never comes.
 final class TimelineShift: @unchecked Sendable {
-    // @unchecked: `stored` is guarded by `condition`.
+    // @unchecked: every member is guarded by `condition`.
     private let condition = NSCondition()
     private var stored: Double?
+    private var unfinishedRungs: Int
+
+    init(rungs: Int) { unfinishedRungs = rungs }
 
     var value: Double? {
         condition.lock()
@@ -141,12 +139,21 @@ final class TimelineShift: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// Waits for the shift; nil if the run is cancelled first.
+    /// A rung has written its last packet (or failed).
+    func rungFinished() {
+        condition.lock()
+        unfinishedRungs -= 1
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Waits for the shift; nil if the run is cancelled first, or every rung finished
+    /// without one.
     func wait(cancellation: CancellationFlag) -> Double? {
         condition.lock()
         defer { condition.unlock() }
         while stored == nil {
-            if cancellation.isCancelled { return nil }
+            if cancellation.isCancelled || unfinishedRungs <= 0 { return nil }
             _ = condition.wait(until: Date().addingTimeInterval(0.1))
         }
         return stored

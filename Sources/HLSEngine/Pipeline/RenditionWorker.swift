@@ -35,6 +35,8 @@ final class RenditionWorker: @unchecked Sendable {
     /// `download.mp4`, when this is its rung; `downloadBytes` once it is complete.
     private let download: DownloadMuxer?
     private(set) var downloadBytes: Int64?
+    /// A DASH ladder's: told when this rung is done, so the audio never waits past it.
+    private let timelineShift: TimelineShift?
 
     struct Configuration {
         var source: MediaInfo.Video
@@ -86,6 +88,7 @@ final class RenditionWorker: @unchecked Sendable {
         self.muxer = try SegmentedMuxer(
             directory: configuration.directory, format: configuration.options.segmentFormat,
             video: encoder, audio: separate ? nil : configuration.audio, primingOf: configuration.audio)
+        timelineShift = configuration.separateAudio
         if let shift = configuration.separateAudio {
             muxer.readsFragmentTiming = true
             muxer.onShiftFixed = { shift.set($0) }
@@ -106,19 +109,13 @@ final class RenditionWorker: @unchecked Sendable {
     }
 
     func start() {
-        let thread = Thread { [self] in
-            if lowersPriority { ThreadPriority.lowerCurrentThread() }
-            do {
-                try run()
-            } catch {
-                failure = error
-                cancellation.abort()
-            }
-            queue.closeAndDiscard()  // unblocks the decode thread if it waits on us
-            done.signal()
-        }
-        thread.name = "vstream.rendition.\(rendition.name)"
-        thread.start()
+        StageThread.start(name: "vstream.rendition.\(rendition.name)", lowersPriority: lowersPriority, queue: queue, done: done,
+                          cancellation: cancellation,
+                          body: { [self] in
+                              defer { timelineShift?.rungFinished() }
+                              try run()
+                          },
+                          failed: { [self] in failure = $0 })
     }
 
     func join() { done.wait() }

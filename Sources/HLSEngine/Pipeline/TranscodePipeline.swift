@@ -117,7 +117,7 @@ struct TranscodePipeline {
                                 separateAudioChannels: dash ? channels : nil, publish: publish)
             : nil
         // A DASH ladder: the rungs tell the audio rendition their timestamp shift.
-        let shift = dash ? TimelineShift() : nil
+        let shift = dash ? TimelineShift(rungs: renditions.count) : nil
         let audioRendition = try shift.flatMap { shift in
             try audio.map {
                 try AudioRenditionWorker(audio: $0.encoder, videoTimeBase: try TimeBase(videoStream.pointee.time_base).rational,

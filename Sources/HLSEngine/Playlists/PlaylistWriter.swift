@@ -36,6 +36,13 @@ struct PlaylistWriter {
         return (max(Int((rates.max() ?? 0).rounded(.up)), average), average)
     }
 
+    /// A rendition's VOD playlist.
+    private func writeMediaPlaylist(_ segments: [SegmentedMuxer.Segment], durations: [Double], to path: String) throws {
+        let playlist = MediaPlaylist(initializationURI: format.initializationName,
+                                     segments: zip(segments, durations).map { .init(uri: $0.fileName, duration: $1) })
+        try output.writeAtomically(playlist.render(), to: path)
+    }
+
     /// - Parameters:
     ///   - audio: the separate audio rendition (a DASH ladder with audio), else nil.
     ///   - dash: also write `manifest.mpd` (the segments' timings were read back).
@@ -47,21 +54,15 @@ struct PlaylistWriter {
         var masterAudio: MasterPlaylist.Audio?
         if let audio {
             let durations = Self.segmentDurations(audio.segments)
-            let playlist = MediaPlaylist(
-                initializationURI: format.initializationName,
-                segments: zip(audio.segments, durations).map { .init(uri: $0.fileName, duration: $1) })
             let playlistPath = "\(AudioRenditionWorker.name)/index.m3u8"
-            try output.writeAtomically(playlist.render(), to: playlistPath)
+            try writeMediaPlaylist(audio.segments, durations: durations, to: playlistPath)
             audioRates = Self.rates(audio.segments, durations: durations)
             masterAudio = MasterPlaylist.Audio(uri: playlistPath, channels: audio.channels)
         }
         for variant in variants {
             let durations = Self.segmentDurations(variant.segments)
-            let playlist = MediaPlaylist(
-                initializationURI: format.initializationName,
-                segments: zip(variant.segments, durations).map { .init(uri: $0.fileName, duration: $1) })
             let playlistPath = "\(variant.rendition.name)/index.m3u8"
-            try output.writeAtomically(playlist.render(), to: playlistPath)
+            try writeMediaPlaylist(variant.segments, durations: durations, to: playlistPath)
 
             let duration = durations.reduce(0, +)
             let segmentBytes = variant.segments.reduce(Int64(0)) { $0 + $1.bytes }
