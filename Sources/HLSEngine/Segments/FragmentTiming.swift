@@ -68,6 +68,20 @@ public struct FragmentTiming: Sendable, Equatable {
     }
 }
 
+extension FragmentTiming {
+    /// The first `limit` bytes of a file we just wrote: a fragment's `moof` (or an init
+    /// segment's `moov`) comes first and is small, so the media data need not be read.
+    /// Plain stdio: no Foundation `Data` on this per-segment path.
+    static func head(ofFile path: String, limit: Int = 1 << 20) -> [UInt8]? {
+        guard let file = fopen(path, "rb") else { return nil }
+        defer { fclose(file) }
+        var bytes = [UInt8](repeating: 0, count: limit)
+        let count = bytes.withUnsafeMutableBytes { fread($0.baseAddress, 1, limit, file) }
+        bytes.removeSubrange(count...)
+        return bytes
+    }
+}
+
 /// ISO BMFF boxes, as ranges of their payload (after the header).
 private struct BoxReader {
     let bytes: [UInt8]

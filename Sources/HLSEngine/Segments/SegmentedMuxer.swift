@@ -144,8 +144,8 @@ final class SegmentedMuxer {
         if format == .fmp4 {
             initializationBytes = file.close()
             if let failure = file.failure { throw TranscodeError.Reason.io(failure) }
-            if let bytes = FileManager.default.contents(atPath: path("init.mp4")) {
-                defaultSampleDuration = FragmentTiming.defaultSampleDuration(initialization: [UInt8](bytes))
+            if let bytes = FragmentTiming.head(ofFile: path("init.mp4")) {
+                defaultSampleDuration = FragmentTiming.defaultSampleDuration(initialization: bytes)
             }
         }
     }
@@ -256,8 +256,8 @@ final class SegmentedMuxer {
         if let failure = file.failure { throw TranscodeError.Reason.io(failure) }
         try check(status, "av_write_frame(flush)")
         open = false
-        if readsFragmentTiming, format == .fmp4, let bytes = FileManager.default.contents(atPath: path(segments[last].fileName)) {
-            segments[last].timing = FragmentTiming.read([UInt8](bytes), defaultSampleDuration: defaultSampleDuration)
+        if readsFragmentTiming, format == .fmp4, let bytes = FragmentTiming.head(ofFile: path(segments[last].fileName)) {
+            segments[last].timing = FragmentTiming.read(bytes, defaultSampleDuration: defaultSampleDuration)
         }
         let segment = segments[last]
         let duration = nextStart.flatMap { next in segment.start.map { next - $0 } } ?? segment.duration
