@@ -152,6 +152,16 @@ final class Cluster: @unchecked Sendable {
         throw ClusterFailure(message: "video \(id) did not finish in \(timeout); logs:\n\(logs.suffix(3000))")
     }
 
+    /// READY comes first, then the original's deletion and its log line: waits for both
+    /// (a test that reads the log at READY races the worker that is deleting).
+    func waitForOriginalDeleted(_ id: UUID, timeout: Duration = .seconds(15)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if await !sourceExists(id), !logLines(id, "original deleted").isEmpty { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+    }
+
     /// Polls the progress hash until `condition` holds for it.
     func waitForProgress(_ id: UUID, timeout: Duration = .seconds(60), _ condition: ([String: String]) -> Bool) async throws {
         let connection = try RedisConnection(url: redis.url)

@@ -23,6 +23,7 @@ struct ScaleOutTests {
         try await cluster.waitForProgress(id) { $0["stage"] == "transcoding" && (Double($0["percent"] ?? "") ?? 0) > 5 }
         let video = try await Self.killTheHolderAndAwaitTheHeir(of: id, among: workers, in: cluster)
         #expect(cluster.logLines(id, "state change", "status=READY").count == 1, "READY exactly once")
+        try await cluster.waitForOriginalDeleted(id)
         let deletions = cluster.logLines(id, "original deleted")
         #expect(deletions.count == 1, "the original deleted exactly once")
         #expect(await !cluster.sourceExists(id))
@@ -103,6 +104,7 @@ struct ScaleOutTests {
         #expect(cluster.logLines(id, "outputs already stored").count == 1)
         let masterAfter = try await cluster.storage.request("HEAD", path: "/vstream/\(Cluster.prefix(id))/master.m3u8")
         #expect(masterAfter.headers["etag"] == masterBefore.headers["etag"], "the outputs users see were not rewritten")
+        try await cluster.waitForOriginalDeleted(id)
         #expect(cluster.logLines(id, "original deleted").count == 1)
         #expect(await !cluster.sourceExists(id))
         let (plays, errors) = try cluster.playsCleanly(id)
