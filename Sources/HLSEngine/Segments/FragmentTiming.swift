@@ -70,15 +70,16 @@ public struct FragmentTiming: Sendable, Equatable {
 
 extension FragmentTiming {
     /// The first `limit` bytes of a file we just wrote: a fragment's `moof` (or an init
-    /// segment's `moov`) comes first and is small, so the media data need not be read.
-    /// Plain stdio: no Foundation `Data` on this per-segment path.
-    static func head(ofFile path: String, limit: Int = 1 << 20) -> [UInt8]? {
+    /// segment's `moov`) comes first and is small (a 60 s segment at 60 fps: about 58 KB),
+    /// so the media data need not be read. Plain stdio into an unfilled buffer: no
+    /// Foundation `Data` and no zeroing on this per-segment path. A `moof` past the limit
+    /// reads as no timing, and the ladder then goes without `manifest.mpd`.
+    static func head(ofFile path: String, limit: Int = 256 << 10) -> [UInt8]? {
         guard let file = fopen(path, "rb") else { return nil }
         defer { fclose(file) }
-        var bytes = [UInt8](repeating: 0, count: limit)
-        let count = bytes.withUnsafeMutableBytes { fread($0.baseAddress, 1, limit, file) }
-        bytes.removeSubrange(count...)
-        return bytes
+        return [UInt8](unsafeUninitializedCapacity: limit) { buffer, count in
+            count = fread(buffer.baseAddress, 1, limit, file)
+        }
     }
 }
 
