@@ -98,6 +98,60 @@ struct StreamingSourceTests {
         #expect(atFirst < size / 2, "the first segment only after \(atFirst) of \(size) bytes were fetched")
     }
 
+    /// The fetch follows the reads, a read-ahead ahead, instead of taking the whole upload
+    /// at once; reading on resumes it, and reading to the end gets every byte, in order.
+    @Test func theFetchStaysWithinItsReadAheadOfTheReads() async throws {
+        let server = try SeaweedFS()
+        defer { server.stop() }
+        let storage = try await server.ready()
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("paced-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let key = "uploads/\(UUID().uuidString.lowercased())/source"
+        let upload = try Data(contentsOf: fixture(Self.moovAtEnd))
+        try await storage.put(file: fixture(Self.moovAtEnd), key: key, contentType: "video/mp4", cacheControl: "no-cache")
+        let mebibyte: Int64 = 1 << 20
+        let source = try StreamingSource(storage: storage, key: key, size: Int64(upload.count), scratch: scratch,
+                                         chunkBytes: mebibyte, readAheadBytes: 4 * mebibyte)
+        source.start()
+
+        // Nothing read yet: the fetch stops at the read-ahead (its last GET may end past it).
+        func settled() async throws -> Int64 {
+            var last: Int64 = -1
+            for _ in 0..<100 {
+                try await Task.sleep(for: .milliseconds(100))
+                let now = source.statistics.fetched
+                if now == last { return now }
+                last = now
+            }
+            return last
+        }
+        let idle = try await settled()
+        #expect(idle >= 4 * mebibyte && idle <= 5 * mebibyte, "fetched \(idle) bytes with nothing read")
+
+        // Reading past the first 6 MiB moves the fetch on by as much.
+        var buffer = [UInt8](repeating: 0, count: 64 << 10)
+        var copy = Data()
+        func read(until end: Int64) throws {
+            while Int64(copy.count) < end {
+                let count = try buffer.withUnsafeMutableBytes { bytes throws(TranscodeError.Reason) in
+                    try source.read(at: Int64(copy.count), into: bytes)
+                }
+                guard count > 0 else { break }
+                copy.append(contentsOf: buffer[0..<count])
+            }
+        }
+        try read(until: 6 * mebibyte)
+        let moved = try await settled()
+        #expect(moved >= 10 * mebibyte && moved <= 11 * mebibyte, "fetched \(moved) bytes with 6 MiB read")
+        #expect(!source.statistics.complete)
+
+        try read(until: Int64(upload.count))
+        await source.waitUntilComplete()
+        #expect(source.statistics.complete)
+        #expect(copy == upload)
+        #expect(try Data(contentsOf: scratch) == upload)
+    }
+
     @Test func aMissingUploadIsATypedErrorNotAHang() async throws {
         let server = try SeaweedFS()
         defer { server.stop() }

@@ -11,8 +11,14 @@ import Glibc
 ///     storage ──ranged GETs, in order──▶ scratch file ──pread──▶ engine
 ///                  └── a read far ahead (a phone video's moov at the end) ──▶ one ranged GET
 ///
-/// - A background task fetches the object front to back in `chunkBytes` ranged GETs into
-///   a scratch file: the read-ahead. A read of bytes already fetched is a pread.
+/// - A background task fetches the object front to back in ranged GETs into a scratch
+///   file: the read-ahead. A read of bytes already fetched is a pread.
+///   - The first GET is small (64 KiB, enough for a faststart moov), and each next one
+///     doubles up to `chunkBytes`: the engine's first read waits for one small request.
+///   - The fetch stays within `readAheadBytes` of what the engine has read in order. It
+///     follows the transcode, like a player's buffer, instead of taking the object at the
+///     link's full speed: a 600 MB upload fetched at once takes the CPU (the storage's and
+///     this process's) from the encoders just when the first segments are being made.
 /// - A read just past what is fetched (within two chunks) waits for the fetch.
 /// - A read further ahead is served by its own ranged GET of a `blockBytes` block, kept
 ///   in a small cache: a moov at the end costs a request or two, not the whole file first.
@@ -26,6 +32,9 @@ final class StreamingSource: ByteSource {
         var complete = false
         /// Ranged GETs for blocks far ahead of the fetch.
         var blockRequests = 0
+        /// The end of the furthest read in order (near the fetch): the fetch stays within
+        /// `readAheadBytes` of it.
+        var demanded: Int64 = 0
     }
 
     private struct State {
@@ -33,6 +42,10 @@ final class StreamingSource: ByteSource {
         var failure: String?
         var blocks: [Int64: Data] = [:]
         var blockOrder: [Int64] = []
+        /// The fetch, paused at an offset until the engine reads further; and whether it
+        /// was stopped.
+        var pausedFetch: (offset: Int64, continuation: CheckedContinuation<Void, Never>)?
+        var fetchStopped = false
     }
 
     let size: Int64?
@@ -42,6 +55,7 @@ final class StreamingSource: ByteSource {
     private let file: URL
     private let descriptor: Int32
     private let chunkBytes: Int64
+    private let readAheadBytes: Int64
     private let blockBytes: Int64
     private let waitWindowBytes: Int64
     /// A pause after each chunk: a slow link, for tests that must see the overlap.
@@ -50,17 +64,19 @@ final class StreamingSource: ByteSource {
     private let progressed = NSCondition()
     private let fetcher = Mutex<Task<Void, Never>?>(nil)
     private static let cachedBlocks = 8
+    private static let firstChunkBytes: Int64 = 64 << 10
 
     /// Creates the scratch file; `start()` begins the fetch.
     init(storage: any ObjectStorage, key: String, size: Int64, scratch file: URL, chunkBytes: Int64 = 8 << 20,
-         blockBytes: Int64 = 1 << 20, pauseAfterChunk: Duration? = nil) throws {
+         readAheadBytes: Int64 = 32 << 20, blockBytes: Int64 = 1 << 20, pauseAfterChunk: Duration? = nil) throws {
         guard size > 0 else { throw TranscodeError.Reason.empty }
         self.size = size
         self.total = size
         self.storage = storage
         self.key = key
         self.file = file
-        self.chunkBytes = max(1 << 16, chunkBytes)
+        self.chunkBytes = max(Self.firstChunkBytes, chunkBytes)
+        self.readAheadBytes = max(self.chunkBytes, readAheadBytes)
         self.blockBytes = max(1 << 12, blockBytes)
         // Reads in the chunk being fetched, or the next, wait for it; beyond, a ranged GET.
         self.waitWindowBytes = 2 * self.chunkBytes
@@ -87,16 +103,20 @@ final class StreamingSource: ByteSource {
         fail("the fetch was stopped")
     }
 
-    /// Waits until every byte is fetched (or the fetch failed).
+    /// Waits until every byte is fetched (or the fetch failed). The fetch follows the reads:
+    /// call it once they have reached within the read-ahead of the end.
     func waitUntilComplete() async {
         await fetcher.withLock { $0 }?.value
     }
 
     private func fetchInOrder() async {
         var offset: Int64 = 0
+        var chunk = Self.firstChunkBytes
         while offset < total {
+            await waitForDemand(reaching: offset)
             if Task.isCancelled { return fail("the fetch was stopped") }
-            let end = min(total, offset + chunkBytes)
+            let end = min(total, offset + chunk)
+            chunk = min(chunkBytes, chunk * 2)
             do {
                 guard let data = try await storage.read(key: key, range: offset..<end), !data.isEmpty else {
                     return fail("the upload ended at \(offset) of \(total) bytes")
@@ -111,6 +131,37 @@ final class StreamingSource: ByteSource {
             if let pauseAfterChunk { try? await Task.sleep(for: pauseAfterChunk) }
         }
         change { $0.statistics.complete = true }
+    }
+
+    /// Returns once the engine has read to within `readAheadBytes` of `offset`, or the
+    /// fetch is stopped.
+    private func waitForDemand(reaching offset: Int64) async {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let wanted = state.withLock { state in
+                    if state.fetchStopped || offset < state.statistics.demanded + readAheadBytes { return true }
+                    state.pausedFetch = (offset, continuation)
+                    return false
+                }
+                if wanted { continuation.resume() }
+            }
+        } onCancel: {
+            state.withLock { state in
+                state.fetchStopped = true
+                return state.pausedFetch.take()?.continuation
+            }?.resume()
+        }
+    }
+
+    /// Records a read in order up to `end`, and resumes the fetch if it now falls within
+    /// the read-ahead.
+    private func demand(upTo end: Int64) {
+        state.withLock { state -> CheckedContinuation<Void, Never>? in
+            state.statistics.demanded = max(state.statistics.demanded, end)
+            guard let paused = state.pausedFetch, paused.offset < state.statistics.demanded + readAheadBytes else { return nil }
+            state.pausedFetch = nil
+            return paused.continuation
+        }?.resume()
     }
 
     /// Changes the state and wakes the reads waiting for it.
@@ -147,6 +198,7 @@ final class StreamingSource: ByteSource {
             let (fetched, complete, failure) = state.withLock { ($0.statistics.fetched, $0.statistics.complete, $0.failure) }
             if offset < fetched || complete {
                 progressed.unlock()
+                demand(upTo: offset + wanted)
                 return try readFetched(at: offset, count: Int(min(wanted, fetched - offset)), into: buffer)
             }
             if let failure {
@@ -157,6 +209,8 @@ final class StreamingSource: ByteSource {
                 progressed.unlock()
                 return try readBlock(at: offset, into: buffer)
             }
+            // Just past the fetch: it must reach here, paused or not.
+            demand(upTo: offset + wanted)
             progressed.wait()
         }
     }
