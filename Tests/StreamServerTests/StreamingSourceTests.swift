@@ -28,12 +28,17 @@ struct StreamingSourceTests {
         #expect(boxes.firstIndex(of: "mdat")! < boxes.firstIndex(of: "moov")!)
     }
 
+    /// Uploads the fixture; returns its key and stored size.
+    func uploadFixture(_ storage: S3Storage) async throws -> (key: String, size: Int64) {
+        let key = "uploads/\(UUID().uuidString.lowercased())/source"
+        try await storage.put(file: fixture(Self.moovAtEnd), key: key, contentType: "video/mp4", cacheControl: "no-cache")
+        return (key, try #require(try await storage.size(key: key)))
+    }
+
     /// Uploads the fixture and opens a source on it: 1 MiB chunks, 300 ms apart (about
     /// 3.5 MB/s, a little faster than the 10 s video's own rate: the fetch takes 9 s).
     func slowSource(_ storage: S3Storage, scratch: URL) async throws -> (StreamingSource, Int64) {
-        let key = "uploads/\(UUID().uuidString.lowercased())/source"
-        try await storage.put(file: fixture(Self.moovAtEnd), key: key, contentType: "video/mp4", cacheControl: "no-cache")
-        let size = try #require(try await storage.size(key: key))
+        let (key, size) = try await uploadFixture(storage)
         let source = try StreamingSource(storage: storage, key: key, size: size, scratch: scratch,
                                          chunkBytes: 1 << 20, pauseAfterChunk: .milliseconds(300))
         return (source, size)
@@ -99,18 +104,18 @@ struct StreamingSourceTests {
     }
 
     /// The fetch follows the reads, a read-ahead ahead, instead of taking the whole upload
-    /// at once; reading on resumes it, and reading to the end gets every byte, in order.
+    /// at once; reading on resumes it, reading to the end gets every byte, in order, and a
+    /// paused fetch that is cancelled ends.
     @Test func theFetchStaysWithinItsReadAheadOfTheReads() async throws {
         let server = try SeaweedFS()
         defer { server.stop() }
         let storage = try await server.ready()
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("paced-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: scratch) }
-        let key = "uploads/\(UUID().uuidString.lowercased())/source"
+        let (key, size) = try await uploadFixture(storage)
         let upload = try Data(contentsOf: fixture(Self.moovAtEnd))
-        try await storage.put(file: fixture(Self.moovAtEnd), key: key, contentType: "video/mp4", cacheControl: "no-cache")
         let mebibyte: Int64 = 1 << 20
-        let source = try StreamingSource(storage: storage, key: key, size: Int64(upload.count), scratch: scratch,
+        let source = try StreamingSource(storage: storage, key: key, size: size, scratch: scratch,
                                          chunkBytes: mebibyte, readAheadBytes: 4 * mebibyte)
         source.start()
 
@@ -145,11 +150,31 @@ struct StreamingSourceTests {
         #expect(moved >= 10 * mebibyte && moved <= 11 * mebibyte, "fetched \(moved) bytes with 6 MiB read")
         #expect(!source.statistics.complete)
 
-        try read(until: Int64(upload.count))
+        try read(until: size)
         await source.waitUntilComplete()
         #expect(source.statistics.complete)
         #expect(copy == upload)
         #expect(try Data(contentsOf: scratch) == upload)
+
+        // A paused fetch that is cancelled (the job's end, a deletion) ends, and a read fails.
+        let abandoned = try StreamingSource(storage: storage, key: key, size: size, scratch: scratch,
+                                            chunkBytes: mebibyte, readAheadBytes: 4 * mebibyte)
+        abandoned.start()
+        while abandoned.statistics.fetched < 4 * mebibyte { try await Task.sleep(for: .milliseconds(20)) }
+        abandoned.cancel()
+        // Watched from outside: a fetch that never ends must fail the test, not hang it.
+        let ended = Mutex(false)
+        Task { await abandoned.waitUntilComplete(); ended.withLock { $0 = true } }
+        for _ in 0..<200 where !ended.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(ended.withLock { $0 }, "a cancelled fetch did not end within 10 s")
+        #expect(!abandoned.statistics.complete)
+        let afterCancel = buffer.withUnsafeMutableBytes { bytes in
+            Result { () throws(TranscodeError.Reason) in try abandoned.read(at: 8 * mebibyte, into: bytes) }
+        }
+        guard case .failure(.io) = afterCancel else {
+            Issue.record("a read past a cancelled fetch gave \(afterCancel)")
+            return
+        }
     }
 
     @Test func aMissingUploadIsATypedErrorNotAHang() async throws {

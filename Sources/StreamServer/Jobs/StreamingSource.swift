@@ -42,10 +42,8 @@ final class StreamingSource: ByteSource {
         var failure: String?
         var blocks: [Int64: Data] = [:]
         var blockOrder: [Int64] = []
-        /// The fetch, paused at an offset until the engine reads further; and whether it
-        /// was stopped.
+        /// The fetch, paused at an offset until the engine reads further.
         var pausedFetch: (offset: Int64, continuation: CheckedContinuation<Void, Never>)?
-        var fetchStopped = false
     }
 
     let size: Int64?
@@ -133,23 +131,27 @@ final class StreamingSource: ByteSource {
         change { $0.statistics.complete = true }
     }
 
+    /// Whether the fetch may go on at `offset`: within the read-ahead of the reads.
+    private func isWanted(_ offset: Int64, _ state: State) -> Bool {
+        offset < state.statistics.demanded + readAheadBytes
+    }
+
     /// Returns once the engine has read to within `readAheadBytes` of `offset`, or the
-    /// fetch is stopped.
+    /// fetch is cancelled.
     private func waitForDemand(reaching offset: Int64) async {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let wanted = state.withLock { state in
-                    if state.fetchStopped || offset < state.statistics.demanded + readAheadBytes { return true }
+                // Checked under the lock the cancellation handler takes: a cancel either
+                // comes first and is seen here, or finds the continuation and resumes it.
+                let goOn = state.withLock { state in
+                    if Task.isCancelled || isWanted(offset, state) { return true }
                     state.pausedFetch = (offset, continuation)
                     return false
                 }
-                if wanted { continuation.resume() }
+                if goOn { continuation.resume() }
             }
         } onCancel: {
-            state.withLock { state in
-                state.fetchStopped = true
-                return state.pausedFetch.take()?.continuation
-            }?.resume()
+            state.withLock { $0.pausedFetch.take()?.continuation }?.resume()
         }
     }
 
@@ -158,7 +160,7 @@ final class StreamingSource: ByteSource {
     private func demand(upTo end: Int64) {
         state.withLock { state -> CheckedContinuation<Void, Never>? in
             state.statistics.demanded = max(state.statistics.demanded, end)
-            guard let paused = state.pausedFetch, paused.offset < state.statistics.demanded + readAheadBytes else { return nil }
+            guard let paused = state.pausedFetch, isWanted(paused.offset, state) else { return nil }
             state.pausedFetch = nil
             return paused.continuation
         }?.resume()
