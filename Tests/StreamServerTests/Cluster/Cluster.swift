@@ -162,6 +162,18 @@ final class Cluster: @unchecked Sendable {
         }
     }
 
+    /// FAILED is persisted first, then the job goes to the dead-letter stream: waits for the
+    /// stream's entries once one names `id` (a test that reads it at FAILED races the worker).
+    func waitForDeadJobs(naming id: UUID, timeout: Duration = .seconds(15)) async throws -> [RedisJobQueue.DeadJob] {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            let dead = try await queue.deadJobs()
+            if dead.contains(where: { $0.video == id }) { return dead }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return try await queue.deadJobs()
+    }
+
     /// Polls the progress hash until `condition` holds for it.
     func waitForProgress(_ id: UUID, timeout: Duration = .seconds(60), _ condition: ([String: String]) -> Bool) async throws {
         let connection = try RedisConnection(url: redis.url)

@@ -125,7 +125,7 @@ struct ScaleOutTests {
         #expect(failed.error?.contains("not a media file") == true, "\(failed.error ?? "")")
         #expect(cluster.logLines(bad, "job started").count == 1, "one attempt only")
         #expect(await cluster.sourceExists(bad), "the original is kept for inspection")
-        let dead = try await cluster.queue.deadJobs()
+        let dead = try await cluster.waitForDeadJobs(naming: bad)
         #expect(dead.map(\.video) == [bad])
         #expect(dead.first?.attempts == 1)
 
