@@ -1,7 +1,7 @@
 import Foundation
 
 /// How to transcode. The defaults are the product's ladder.
-public struct TranscodeOptions: Sendable, Equatable {
+public struct TranscodeOptions: Sendable, Equatable, Codable {
     /// Short sides of the rungs to produce ("360p" is 360). Rungs above the source are skipped.
     public var rungs: [Int] = Ladder.defaultRungs
     /// Publish while transcoding: EVENT playlists (`<rendition>/live.m3u8`) rewritten after

@@ -36,21 +36,13 @@ struct JobsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let queue = try JobsCommand.queue()
-            var configuration = try ServerConfiguration.fromEnvironment()
-            configuration.embeddedWorker = false
-            let state = try await ServerState(configuration: configuration)
+            // Only what a requeue uses: the queue and the metadata store.
+            let store = try ServerState.metadataStore(try ServerConfiguration.fromEnvironment())
             let wanted = Set(ids.map { $0.lowercased() })
             var count = 0
             for job in try await queue.deadJobs(limit: 10_000)
             where all || wanted.contains(job.entryID) || wanted.contains(job.video.uuidString.lowercased()) {
-                guard var video = try await state.store.video(job.video) else { continue }
-                if video.status == .failed {
-                    video.status = .processing
-                    video.error = nil
-                    try await state.store.update(video, expected: .failed)
-                }
-                try await state.store.resetAttempts(job.video)  // a requeue is a fresh start
-                try await queue.requeue(job)
+                guard try await VideoRequeue(store: store, queue: queue).requeue(job) else { continue }
                 count += 1
                 print("requeued \(job.video.uuidString.lowercased())")
             }

@@ -10,7 +10,9 @@ import HLSEngine
 ///   network namespace applies to the thread that enters it and to threads it starts
 ///   later): SIGKILL when the parent dies, no descriptors but stdin/out/err, no new
 ///   privileges, and no network at all where the kernel allows a namespace.
-/// - It then waits for the parent's "go" line, sent once its address-space limit is set.
+/// - It says which protocol it speaks (`hello`), then waits for the parent's request: one
+///   JSON line (`TranscoderRequest`: the protocol version and the options), sent once its
+///   address-space limit is set. Another version is refused with a failure that says so.
 /// - It reports `TranscoderMessage` JSON lines on stdout; the last is the result or the
 ///   failure. Exit status: 0, 65 for bad media, 1 otherwise.
 enum SupervisedChild {
@@ -33,12 +35,31 @@ enum SupervisedChild {
         }
     }
 
-    /// Blocks until the parent says "go" (or closes the pipe without it: then stop).
-    static func awaitStart() {
+    /// Says hello, then blocks until the parent's request line; returns its options.
+    /// A closed pipe ends the process; a request of another protocol version (or none)
+    /// is refused with a failure naming the mismatch.
+    static func awaitRequest() -> TranscodeOptions {
+        report(.hello(protocol: TranscoderRequest.protocolVersion))
+        var line: [UInt8] = []
         var byte: UInt8 = 0
-        while read(0, &byte, 1) == 1 { if byte == UInt8(ascii: "\n") { return } }
-        exit(1)
+        while read(0, &byte, 1) == 1 {
+            if byte == UInt8(ascii: "\n") { break }
+            line.append(byte)
+            if line.count > TranscoderRequest.maxBytes { break }
+        }
+        guard !line.isEmpty else { exit(1) }
+        let sent = try? JSONDecoder().decode(VersionOnly.self, from: Data(line))
+        guard let sent, sent.protocol == TranscoderRequest.protocolVersion,
+              let request = try? JSONDecoder().decode(TranscoderRequest.self, from: Data(line)) else {
+            let message = TranscoderRequest.mismatch(service: sent?.protocol, transcoder: TranscoderRequest.protocolVersion)
+            report(.failure(.init(detail: message, userMessage: message, isBadMedia: false, isCancelled: false)))
+            exit(1)
+        }
+        return request.options
     }
+
+    /// The one field every version of the request has.
+    private struct VersionOnly: Decodable { var `protocol`: Int }
 
     static func report(_ message: TranscoderMessage) {
         let encoder = JSONEncoder()

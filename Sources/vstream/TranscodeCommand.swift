@@ -30,7 +30,7 @@ struct TranscodeCommand: AsyncParsableCommand {
     var dash = false
     @Option(help: ArgumentHelp("Decoded frames queued per rendition.", visibility: .hidden)) var queueDepth: Int?
     @Option(help: ArgumentHelp("Video decoder threads (0: libavcodec decides).", visibility: .hidden)) var decoderThreads: Int?
-    @Flag(help: ArgumentHelp("Run as the service's supervised child: wait for \"go\" on stdin, report JSON lines.",
+    @Flag(help: ArgumentHelp("Run as the service's supervised child: read the request (JSON) on stdin, report JSON lines.",
                              visibility: .hidden)) var supervised = false
     @Option(help: ArgumentHelp("Read the source (of this many bytes) from descriptor 3, relayed by the service.",
                                visibility: .hidden)) var relayedSourceSize: Int64?
@@ -75,7 +75,8 @@ struct TranscodeCommand: AsyncParsableCommand {
         if let decoderThreads { options.decoderThreads = max(0, decoderThreads) }
         options.prioritizeLargestRung = !fairScheduling
         if supervised {
-            SupervisedChild.awaitStart()
+            // The service's options, in one document: the flags above are not used.
+            let options = SupervisedChild.awaitRequest()
             let source: (any ByteSource)?
             if let relayedSourceSize {
                 do {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Hummingbird
+import ServiceLifecycle
 import StreamServer
 
 struct WorkerCommand: AsyncParsableCommand {
@@ -9,7 +10,8 @@ struct WorkerCommand: AsyncParsableCommand {
         abstract: "Transcode jobs from the Redis stream (same environment as serve: REDIS_URL, DATABASE_URL, R2_*).",
         discussion: """
             Any number of workers, on any number of hosts, share one consumer group. SIGTERM stops taking \
-            jobs and gives running ones --grace-period seconds; then they are handed back to other workers.
+            jobs and gives running ones --grace-period seconds; then they are handed back to other workers \
+            (without using up an attempt).
             """)
 
     @Option(help: "Jobs at a time in this process.") var concurrency = 1
@@ -26,44 +28,32 @@ struct WorkerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        ServiceRuntime.bootstrap()
-        var configuration = try ServerConfiguration.fromEnvironment()
-        configuration.transcoderExecutable = ServiceRuntime.ownExecutable
-        if let dataDir { configuration.dataDirectory = dataDir }
-        guard configuration.redisURL != nil else {
-            throw ValidationError("vstream worker takes its jobs from Redis: set REDIS_URL")
+        let settings = try ServiceRuntime.configuration { adjusted in
+            adjusted.transcoderExecutable = ServiceRuntime.ownExecutable
+            if let dataDir { adjusted.dataDirectory = dataDir }
+            adjusted.worker.concurrency = concurrency
+            adjusted.worker.visibilityTimeout = .seconds(visibilityTimeout)
+            adjusted.worker.grace = .seconds(gracePeriod)
+            if let maxAttempts { adjusted.worker.policy.maxAttempts = max(1, maxAttempts) }
         }
-        configuration.embeddedWorker = true
-        configuration.worker.concurrency = concurrency
-        configuration.worker.visibilityTimeout = .seconds(visibilityTimeout)
-        configuration.worker.grace = .seconds(gracePeriod)
-        if let maxAttempts { configuration.worker.policy.maxAttempts = max(1, maxAttempts) }
-        let state = try await ServerState(configuration: configuration, logger: ServiceRuntime.logger)
-        guard let worker = state.redisWorker else { return }
-
-        let signals = ServiceRuntime.onTermination { worker.terminate() }
-        defer { signals.forEach { $0.cancel() } }
-        var metrics: Task<Void, any Error>?
-        if let metricsPort {
-            metrics = Task { try await MetricsServer.run(port: metricsPort) }
-        }
-        defer { metrics?.cancel() }
-        Terminal.printLine("vstream worker \(worker.consumer) is taking jobs from \(configuration.redisURL ?? "")")
-        await worker.run()
-        state.shutdown()
+        let parts = try await WorkerParts(configuration: settings, logger: ServiceRuntime.logger)
+        var services: [any Service] = []
+        if let metricsPort { services.append(MetricsServer.application(port: metricsPort)) }
+        services.append(RedisWorkerService(worker: parts.worker))
+        Terminal.printLine("vstream worker \(parts.worker.consumer) is taking jobs from \(settings.redisURL ?? "")")
+        // The group waits for the grace, plus a little for the hand-back itself.
+        try await ServiceRuntime.run(services, grace: Double(gracePeriod) + 10)
     }
 }
 
 /// `/metrics` (and `/healthz`) alone, on loopback: for a scraper on the same host, which
 /// needs no API key (the public listener's `/metrics` asks for one).
 enum MetricsServer {
-    static func run(port: Int) async throws {
-        let host = "127.0.0.1"
+    static func application(port: Int) -> some Service {
         let router = Router()
         router.get("metrics") { _, _ in MetricsExposition() }
         router.get("healthz") { _, _ in "ok" }
-        let app = Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "vstream-worker"),
-                              logger: ServiceRuntime.logger)
-        try await app.runService()
+        return Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "vstream-worker"),
+                           logger: ServiceRuntime.logger)
     }
 }

@@ -90,8 +90,10 @@ struct StreamingSourceTests {
         source.start()
 
         let fetchedAtFirstSegment = Mutex<Int64?>(nil)
+        var options = TranscodeOptions()
+        options.progressive = true
         let result = try await SupervisedTranscoder(limits: .init(executable: SupervisedTranscoderTests.vstream))
-            .run(input: "upload", output: work.appendingPathComponent("hls").path, relaying: source, progressive: true,
+            .run(input: "upload", output: work.appendingPathComponent("hls").path, options: options, relaying: source,
                  onEvent: { _ in }, onPublication: { publication in
                      if case .segment = publication {
                          fetchedAtFirstSegment.withLock { $0 = $0 ?? source.statistics.fetched }

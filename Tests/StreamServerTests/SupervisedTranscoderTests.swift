@@ -1,3 +1,4 @@
+import ChildProcess
 import Foundation
 import HLSEngine
 import Synchronization
@@ -119,5 +120,49 @@ struct SupervisedTranscoderTests {
         #expect(ContinuousClock.now - cancelled < .seconds(1))
         #expect(!FileManager.default.fileExists(atPath: "/proc/\(child)/status") ||
                 ((try? String(contentsOfFile: "/proc/\(child)/status", encoding: .utf8)) ?? "").contains("zombie"))
+    }
+
+    /// A service and a transcoder of different releases. The child is a stand-in for
+    /// another vstream: one that answers the request with another protocol's hello, and
+    /// one so old it says no hello at all (and writes lines this service cannot read).
+    /// Both used to end as "stopped unexpectedly (exit 0)"; the job now fails with a
+    /// message that names the mismatch.
+    @Test(arguments: [("another version", #"read request; echo '{"hello":{"protocol":1}}'; exec sleep 5"#, "version 1"),
+                      ("no version", #"read request; echo '{"progress":{"percent":1}}'; echo '{"done":true}'"#, "no version")])
+    func aChildOfAnotherProtocolVersionFailsTheJobWithAMessageNamingTheMismatch(_ kind: String, _ script: String, _ named: String) async throws {
+        let stand = FileManager.default.temporaryDirectory.appendingPathComponent("other-vstream-\(UUID().uuidString).sh")
+        try "#!/bin/sh\n\(script)\n".write(to: stand, atomically: true, encoding: .utf8)
+        chmod(stand.path, 0o755)
+        defer { try? FileManager.default.removeItem(at: stand) }
+        let started = ContinuousClock.now
+        let failure = try #require(await Self.failure(.init(executable: stand.path), input: fixture("no_audio.mp4").path), "\(kind)")
+        #expect(failure.userMessage.contains("protocol mismatch"), "\(failure.userMessage)")
+        #expect(failure.userMessage.contains("version \(TranscoderRequest.protocolVersion)") && failure.userMessage.contains(named))
+        #expect(!failure.isBadMedia, "another release is not the file's fault")
+        #expect(ContinuousClock.now - started < .seconds(2), "a mismatched hello is refused at once, not waited out")
+    }
+
+    /// The other side of it: this release's child refuses a request of another version
+    /// (an older service would send "go", a newer one another number) with the same words.
+    @Test(arguments: ["go", #"{"protocol":1,"options":{}}"#, #"{"protocol":99}"#])
+    func theChildRefusesARequestOfAnotherVersion(_ request: String) throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("child-protocol-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let input = directory.appendingPathComponent("request").path
+        try (request + "\n").write(toFile: input, atomically: true, encoding: .utf8)
+        let output = directory.appendingPathComponent("out.jsonl").path
+        let status = try ChildProcess.spawn([Self.vstream, "transcode", fixture("no_audio.mp4").path, "-o", directory.appendingPathComponent("hls").path,
+                                             "--supervised"], stdin: input, stdout: output).wait(timeout: 30)
+        #expect(status == 1)
+        let lines = try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n")
+            .compactMap { try? JSONDecoder().decode(TranscoderMessage.self, from: Data($0.utf8)) }
+        #expect(lines.first == .hello(protocol: TranscoderRequest.protocolVersion))
+        guard case .failure(let failure)? = lines.last else {
+            Issue.record("no failure reported: \(lines)")
+            return
+        }
+        #expect(failure.userMessage.contains("protocol mismatch"))
+        #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("hls/master.m3u8").path))
     }
 }

@@ -5,6 +5,8 @@
 /// allocation, a hang) can take the service down. The child writes these, one per line;
 /// the parent forwards the progress and turns the last line into the job's outcome.
 public enum TranscoderMessage: Codable, Sendable, Equatable {
+    /// The child's first line: the protocol it speaks (`TranscoderRequest.protocolVersion`).
+    case hello(protocol: Int)
     case progress(TranscodeEvent)
     /// A progressive transcode's segment or early master (`Transcoder.publications`).
     case publication(Publication)
@@ -32,5 +34,33 @@ public enum TranscoderMessage: Codable, Sendable, Equatable {
             self.init(detail: error.description, userMessage: error.reason.userMessage,
                       isBadMedia: error.isBadMedia, isCancelled: error.reason == .cancelled)
         }
+    }
+}
+
+/// What the service sends a supervised transcoder, as one JSON line on its standard
+/// input: the options of the whole transcode in one document, and the protocol version.
+/// A child of another version refuses it (and a parent refuses a child whose `hello`
+/// names another version), so a service and a transcoder of different releases fail
+/// with a message that says so, never as "stopped unexpectedly".
+public struct TranscoderRequest: Codable, Sendable, Equatable {
+    /// Bumped whenever this request or `TranscoderMessage` changes shape.
+    public static let protocolVersion = 2
+    /// The largest request line a child reads.
+    public static let maxBytes = 1 << 20
+
+    public var `protocol`: Int
+    public var options: TranscodeOptions
+
+    public init(options: TranscodeOptions, protocol version: Int = TranscoderRequest.protocolVersion) {
+        self.protocol = version
+        self.options = options
+    }
+
+    /// The words both sides use for a mismatch.
+    public static func mismatch(service: Int?, transcoder: Int?) -> String {
+        let serviceSide = service.map { "version \($0)" } ?? "an unversioned request"
+        let transcoderSide = transcoder.map { "version \($0)" } ?? "no version (an older vstream)"
+        return "transcoder protocol mismatch: the service speaks \(serviceSide) and the transcoder \(transcoderSide); "
+            + "run the same vstream release for both"
     }
 }

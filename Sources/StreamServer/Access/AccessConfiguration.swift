@@ -59,18 +59,16 @@ public struct AccessConfiguration: Sendable {
             guard let value = Self.bool(anonymous) else { throw ConfigurationError("VSTREAM_ANONYMOUS_UPLOADS must be true or false") }
             access.anonymousUploadsSetting = value
         }
-        if let seconds = environment["VSTREAM_PLAYBACK_TOKEN_SECONDS"].flatMap(Double.init), seconds > 0, seconds <= 30 * 86400 {
-            access.playbackTokenSeconds = seconds
-        }
+        let env = EnvironmentReader(environment)
+        if let seconds = try env.number("VSTREAM_PLAYBACK_TOKEN_SECONDS", in: 1...(30 * 86400)) { access.playbackTokenSeconds = seconds }
         if let secret = environment["VSTREAM_PLAYBACK_SECRET"], !secret.isEmpty {
             guard secret.utf8.count >= 32 else { throw ConfigurationError("VSTREAM_PLAYBACK_SECRET must have at least 32 bytes") }
             access.playbackSecret = secret
         }
-        if let count = environment["VSTREAM_UPLOADS_PER_HOUR"].flatMap(Int.init), count >= 0 { access.uploadsPerHour = count }
-        if let bytes = environment["VSTREAM_UPLOAD_QUOTA_BYTES"].flatMap(Int64.init), bytes >= 0 { access.uploadQuotaBytes = bytes }
-        access.corsOrigins = (environment["VSTREAM_CORS_ORIGINS"] ?? "").split(separator: ",")
-            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        access.trustForwardedFor = environment["VSTREAM_TRUST_FORWARDED_FOR"].flatMap(Self.bool) ?? false
+        if let count = try env.integer("VSTREAM_UPLOADS_PER_HOUR", in: 0...1_000_000) { access.uploadsPerHour = count }
+        if let bytes = try env.integer("VSTREAM_UPLOAD_QUOTA_BYTES", in: Int64(0)...(Int64(1) << 50)) { access.uploadQuotaBytes = bytes }
+        access.corsOrigins = env.list("VSTREAM_CORS_ORIGINS")
+        access.trustForwardedFor = try env.bool("VSTREAM_TRUST_FORWARDED_FOR") ?? false
         if let prefix = environment["VSTREAM_PRIVATE_PREFIX"], !prefix.isEmpty {
             let trimmed = prefix.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
             guard !trimmed.isEmpty, trimmed != "hls", !trimmed.contains(".."), trimmed != "uploads" else {

@@ -11,6 +11,17 @@ enum OwnerToken {
         prefix + Base64URL.encode(Data(SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }))
     }
 
+    /// The shape `make()` gives: the prefix and 43 base64url characters (256 bits).
+    /// Anything else is refused with 401 before it is looked up, whatever its length.
+    static func isWellFormed(_ token: String) -> Bool {
+        guard token.hasPrefix(prefix) else { return false }
+        let body = token.utf8.dropFirst(prefix.utf8.count)
+        return body.count == 43 && body.allSatisfy { byte in
+            (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
+                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_")
+        }
+    }
+
     static func hash(_ token: String) -> String {
         SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
     }

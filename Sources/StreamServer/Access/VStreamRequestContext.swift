@@ -32,7 +32,7 @@ struct BearerAuthenticator: AuthenticatorMiddleware {
         }
         if let name = keys.name(for: token) { return .apiKey(name: name) }
         if token.hasPrefix(OwnerToken.prefix) {
-            guard token.count <= 100 else { throw APIError.unauthorized("the owner token is malformed") }
+            guard OwnerToken.isWellFormed(token) else { throw APIError.unauthorized("the owner token is malformed") }
             return .ownerToken(token)
         }
         guard let jwt else { throw APIError.unauthorized("the bearer token is not a credential of this server") }

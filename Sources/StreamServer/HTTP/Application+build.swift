@@ -17,15 +17,22 @@ public func buildApplication(_ state: ServerState, logger: Logger = Logger(label
 }
 
 public func buildRouter(_ state: ServerState) -> Router<VStreamRequestContext> {
-    let router = Router(context: VStreamRequestContext.self)
+    // HEAD is answered on every GET route (players and CDNs ask it), with GET's headers.
+    let router = Router(context: VStreamRequestContext.self, options: .autoGenerateHeadEndpoints)
     router.add(middleware: MetricsMiddleware())
     router.add(middleware: JSONErrorMiddleware())
     router.add(middleware: APICORSMiddleware(origins: Set(state.access.configuration.corsOrigins)))
     router.add(middleware: RequestGuardMiddleware(hosts: HostAllowlist(configuration: state.configuration)))
-    router.add(middleware: FileMiddleware(state.configuration.webDirectory, searchForIndexHtml: true))
+    if let page = state.configuration.webDirectory {
+        router.add(middleware: FileMiddleware(page, searchForIndexHtml: true))
+    }
     // Who is asking, for every route after this (VStreamRequestContext.identity).
     router.add(middleware: state.access.authenticator)
+    // Liveness: this process answers. It touches no dependency, so it stays answered
+    // while PostgreSQL or Redis stalls.
     router.get("healthz") { _, _ in HealthResponse(status: "ok") }
+    // Readiness: each dependency, within the dependency timeout; 503 when one fails.
+    router.get("readyz") { _, _ in await Readiness(state: state).response() }
     router.get("metrics") { _, context in
         if case .deny(let refusal) = AccessRules.mayReadMetrics(context.identity) { throw refusal }
         return MetricsExposition()
@@ -45,8 +52,10 @@ struct WatchPage {
     let state: ServerState
 
     func response(_ request: Request, _ context: VStreamRequestContext) async throws -> Response {
-        let file = URL(fileURLWithPath: state.configuration.webDirectory).appendingPathComponent("index.html")
-        guard let html = try? Data(contentsOf: file) else { throw APIError.notFound("the page is not installed") }
+        guard let page = state.configuration.webDirectory,
+              let html = try? Data(contentsOf: URL(fileURLWithPath: page).appendingPathComponent("index.html")) else {
+            throw APIError.notFound("the page is not installed")
+        }
         return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-cache"],
                         body: ResponseBody(byteBuffer: ByteBuffer(bytes: html)))
     }

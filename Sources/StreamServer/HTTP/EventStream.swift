@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import ServiceLifecycle
 
 /// `GET /api/videos/{id}/events`: Server-Sent Events. The current state at once, then
 /// `progress` events, then one `ready` or `failed`; a `: ping` comment every 15 s.
@@ -76,7 +77,9 @@ struct EventStream {
                 forward.cancel()
                 timer.cancel()
             }
-            for await item in merged {
+            // A graceful shutdown ends the stream: the browser's EventSource reconnects,
+            // to another node or to this one once it is back.
+            for await item in merged.cancelOnGracefulShutdown() {
                 switch item {
                 case .ping:
                     try await writer.write(ByteBuffer(string: ": ping\n\n"))

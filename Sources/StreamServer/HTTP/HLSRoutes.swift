@@ -3,8 +3,9 @@ import HLSEngine
 import Hummingbird
 
 /// Playback through this server, with MIME types, byte ranges, gzip for playlists, and
-/// CORS so a player on another origin may fetch them. `download.mp4` is streamed in
-/// ranged reads (never held whole), and `?download=1` makes it an attachment.
+/// CORS so a player on another origin may fetch them. Every object is streamed in
+/// bounded ranged reads, never held whole; HEAD answers with the headers alone, and
+/// `?download=1` makes `download.mp4` an attachment.
 /// - `GET /hls/{id}/...`: the embedded default's public and unlisted videos (in S3 mode
 ///   those play from `PUBLIC_BASE_URL`). A private video's objects get 403 here.
 /// - `GET /hls/t/{token}/{id}/...`: any video, with a playback token
@@ -24,7 +25,7 @@ struct HLSRoutes {
             return try await serveWithToken(String(segments[1]), id: String(segments[2]),
                                             file: segments[3...].joined(separator: "/"), request)
         }
-        guard case .local = state.backend else {
+        guard state.backend.servesPublicPlayback else {
             throw APIError.notFound("HLS is served from PUBLIC_BASE_URL in S3 mode")
         }
         guard let first = segments.first else { throw APIError.notFound("no such file") }
@@ -54,70 +55,64 @@ struct HLSRoutes {
         return video
     }
 
-    /// One object of the video's HLS output, from storage.
+    /// One object of the video's HLS output, streamed from storage in bounded reads
+    /// (ranged GETs in S3 mode): memory never grows with the object's size. `Range`
+    /// gives 206 or 416; a HEAD gets the same headers without a read.
     private func object(_ video: VideoRecord, file: String, _ request: Request) async throws -> Response {
         guard !file.isEmpty, let key = try? validatedKey("\(video.hlsPrefix)/\(file)") else {
             throw APIError.badRequest("invalid path")
         }
-        guard let data = try await state.storage.data(key: key) else { throw APIError.notFound("no such file") }
+        guard let size = try await state.storage.size(key: key) else { throw APIError.notFound("no such file") }
         let type = HLSContentType.forPath(file)
         var headers: HTTPFields = [.contentType: type.contentType, .cacheControl: type.cacheControl,
                                    .accessControlAllowOrigin: "*", .acceptRanges: "bytes"]
         // A private video's objects must not be kept by shared caches.
         if video.visibility == .private { headers[.cacheControl] = "private, max-age=300" }
-        if file == TranscodeResult.Download.fileName {
-            if request.uri.queryParameters["download"] == "1" {
-                headers[.contentDisposition] = Self.attachment(title: video.title)
-            }
-            return try await streamed(key, headers: headers, request)
+        if file == TranscodeResult.Download.fileName, request.uri.queryParameters["download"] == "1" {
+            headers[.contentDisposition] = Self.attachment(title: video.title)
         }
-        if let range = request.headers[.range], let (start, end) = Self.byteRange(range, size: data.count) {
-            headers[.contentRange] = "bytes \(start)-\(end)/\(data.count)"
-            return Response(status: .partialContent, headers: headers,
-                            body: ResponseBody(byteBuffer: ByteBuffer(bytes: data[start...end])))
+        switch ByteRange.parse(request.headers[.range], size: size) {
+        case .unsatisfiable:
+            headers[.contentRange] = "bytes */\(size)"
+            return Response(status: .rangeNotSatisfiable, headers: headers)
+        case .range(let range):
+            headers[.contentRange] = "bytes \(range.lowerBound)-\(range.upperBound - 1)/\(size)"
+            return Response(status: .partialContent, headers: headers, body: streamed(key, range))
+        case .whole:
+            break
         }
-        // Playlists are text: gzip them when the client accepts it.
-        if file.hasSuffix(".m3u8") {
+        // Playlists are small text: gzip them, whole, when the client accepts it.
+        if file.hasSuffix(".m3u8"), size <= Self.largestPlaylist {
             headers[.vary] = "Accept-Encoding"
-            if Gzip.isAccepted(request.headers[.acceptEncoding]), let compressed = Gzip.compress(data) {
+            if request.method == .get, Gzip.isAccepted(request.headers[.acceptEncoding]),
+               let data = try await state.storage.read(key: key, range: 0..<size), let compressed = Gzip.compress(data) {
                 headers[.contentEncoding] = "gzip"
                 headers[.acceptRanges] = nil
                 return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: compressed)))
             }
         }
-        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+        return Response(status: .ok, headers: headers, body: streamed(key, 0..<size))
     }
 
-    /// A large object, or the range asked of it, read from storage a MiB at a time.
-    private func streamed(_ key: String, headers: HTTPFields, _ request: Request) async throws -> Response {
-        guard let size = try await state.storage.size(key: key), size > 0 else { throw APIError.notFound("no such file") }
-        var headers = headers
-        var status = HTTPResponse.Status.ok
-        var (start, end) = (Int64(0), size - 1)
-        if let range = request.headers[.range] {
-            if let (first, last) = Self.byteRange(range, size: Int(clamping: size)) {
-                (start, end) = (Int64(first), Int64(last))
-                status = .partialContent
-                headers[.contentRange] = "bytes \(start)-\(end)/\(size)"
-            } else if range.range(of: #"^bytes=[0-9]+-[0-9]*$"#, options: .regularExpression) != nil {
-                // A well-formed range past the end; anything malformed is ignored (RFC 9110 §14.2).
-                headers[.contentRange] = "bytes */\(size)"
-                return Response(status: .rangeNotSatisfiable, headers: headers)
-            }
-        }
+    /// Playlists up to this size are gzipped whole; a larger one streams like any object.
+    static let largestPlaylist: Int64 = 1 << 20
+    /// The most one read holds in memory.
+    static let readSize: Int64 = 1 << 20
+
+    /// Bytes `range` of the object, read from storage a MiB at a time as the client
+    /// takes them (the writer waits for the connection, so a slow client holds one MiB).
+    private func streamed(_ key: String, _ range: Range<Int64>) -> ResponseBody {
         let storage = state.storage
-        let (first, last) = (start, end)
-        let body = ResponseBody(contentLength: Int(last - first + 1)) { writer in
-            var offset = first
-            while offset <= last {
-                guard let chunk = try await storage.read(key: key, range: offset..<min(last + 1, offset + (1 << 20))),
+        return ResponseBody(contentLength: Int(range.count)) { writer in
+            var offset = range.lowerBound
+            while offset < range.upperBound {
+                guard let chunk = try await storage.read(key: key, range: offset..<min(range.upperBound, offset + Self.readSize)),
                       !chunk.isEmpty else { throw APIError.notFound("no such file") }
                 try await writer.write(ByteBuffer(bytes: chunk))
                 offset += Int64(chunk.count)
             }
             try await writer.finish(nil)
         }
-        return Response(status: status, headers: headers, body: body)
     }
 
     /// `attachment`, named after the video's title: an ASCII fallback and the UTF-8 name
@@ -128,16 +123,5 @@ struct HLSRoutes {
         let ascii = String(stem.unicodeScalars.map { $0.isASCII && $0.value >= 0x20 && !"\"\\;/".unicodeScalars.contains($0) ? Character($0) : "_" })
         let encoded = (stem + ".mp4").addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "video.mp4"
         return #"attachment; filename="\#(ascii.prefix(100)).mp4"; filename*=UTF-8''\#(encoded)"#
-    }
-
-    /// One `bytes=a-b`, `bytes=a-` or `bytes=-n` range within `size`, inclusive.
-    static func byteRange(_ header: String, size: Int) -> (Int, Int)? {
-        guard header.hasPrefix("bytes="), !header.contains(","), size > 0 else { return nil }
-        let spec = header.dropFirst(6).split(separator: "-", omittingEmptySubsequences: false)
-        guard spec.count == 2 else { return nil }
-        if spec[0].isEmpty, let suffix = Int(spec[1]), suffix > 0 { return (max(0, size - suffix), size - 1) }
-        guard let start = Int(spec[0]), start < size else { return nil }
-        let end = spec[1].isEmpty ? size - 1 : min(Int(spec[1]) ?? (size - 1), size - 1)
-        return end >= start ? (start, end) : nil
     }
 }

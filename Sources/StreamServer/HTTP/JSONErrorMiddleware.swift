@@ -9,6 +9,11 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return response
         } catch let error as APIError {
             throw error
+        } catch let stalled as DependencyUnavailable {
+            // A stalled database, Redis or storage: try again soon, never a hang.
+            context.logger.warning("dependency unavailable", metadata: ["error": "\(stalled)"])
+            throw APIError(503, "the service is temporarily unavailable; try again shortly",
+                           retryAfter: max(1, Int(stalled.seconds.rounded(.up))))
         } catch let error as any HTTPResponseError {
             throw APIError(Int(error.status.code), error.status.reasonPhrase.lowercased())
         } catch {

@@ -6,8 +6,8 @@ public struct ServerConfiguration: Sendable {
     public var port = 8080
     /// `VSTREAM_DATA_DIR`: objects, SQLite database and scratch space of the embedded default.
     public var dataDirectory = "./data"
-    /// The browser page's folder (`web/`).
-    public var webDirectory = "web"
+    /// The browser page's folder (`VSTREAM_WEB_DIR`); nil serves no page (the API alone).
+    public var webDirectory: String?
     /// `VSTREAM_MAX_UPLOAD_BYTES`: 5 GiB by default.
     public var maxUploadBytes: Int64 = 5 << 30
     /// How long a signed part URL stays valid.
@@ -18,8 +18,9 @@ public struct ServerConfiguration: Sendable {
     public var s3: S3Storage.Configuration?
     /// `PUBLIC_BASE_URL`: where players fetch HLS objects in S3 mode (e.g. an R2 public bucket URL).
     public var publicBaseURL: String?
-    /// `S3_CORS_ORIGINS` (comma-separated): origins whose pages may upload to the bucket;
-    /// set on the bucket at start-up. Empty leaves the bucket's CORS as it is.
+    /// `VSTREAM_CORS_ORIGINS` (and its older name `S3_CORS_ORIGINS`): origins whose pages
+    /// may upload to the bucket; set on the bucket at start-up. Empty leaves the bucket's
+    /// CORS as it is.
     public var corsOrigins: [String] = []
     /// `DATABASE_URL`: PostgreSQL for the metadata; nil keeps SQLite in the data directory.
     public var databaseURL: String?
@@ -85,68 +86,91 @@ public struct ServerConfiguration: Sendable {
 
     public init() {}
 
-    /// Reads `HOST`, `PORT`, `VSTREAM_DATA_DIR`, `VSTREAM_MAX_UPLOAD_BYTES`, `VSTREAM_WEB_DIR`.
-    /// - Throws: `ConfigurationError` for access settings that cannot be used.
+    /// `VSTREAM_SHUTDOWN_GRACE_SECONDS` (10): after SIGTERM or SIGINT, how long requests in
+    /// flight get before the process exits; a running transcode is handed back at once.
+    public var shutdownGraceSeconds: Double = 10
+    /// `VSTREAM_DEPENDENCY_TIMEOUT_SECONDS` (5): how long a call to PostgreSQL, Redis or
+    /// S3 may take before the request gets 503 with Retry-After instead of waiting.
+    public var dependencyTimeoutSeconds: Double = 5
+
+    /// Every variable of the README's configuration table. A malformed value throws a
+    /// `ConfigurationError` naming the variable; an unset or empty one keeps the default.
     public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ServerConfiguration {
+        let env = EnvironmentReader(environment)
         var configuration = ServerConfiguration()
         configuration.access = try AccessConfiguration.fromEnvironment(environment)
-        if let host = environment["HOST"], !host.isEmpty { configuration.host = host }
-        if let port = environment["PORT"].flatMap(Int.init) { configuration.port = port }
-        if let directory = environment["VSTREAM_DATA_DIR"], !directory.isEmpty { configuration.dataDirectory = directory }
-        if let web = environment["VSTREAM_WEB_DIR"], !web.isEmpty { configuration.webDirectory = web }
-        if let limit = environment["VSTREAM_MAX_UPLOAD_BYTES"].flatMap(Int64.init) { configuration.maxUploadBytes = limit }
-        if let endpoint = environment["R2_S3_API"].flatMap(URL.init(string:)), let bucket = environment["R2_BUCKET_NAME"],
-           let key = environment["R2_ACCESS_KEY_ID"], let secret = environment["R2_SECRET_ACCESS_KEY"] {
-            configuration.s3 = .init(endpoint: endpoint, bucket: bucket, accessKeyID: key, secretAccessKey: secret,
-                                     region: environment["S3_REGION"] ?? "auto")
+        if let host = env.string("HOST") { configuration.host = host }
+        if let port = try env.integer("PORT", in: 0...65535) { configuration.port = port }
+        if let directory = env.string("VSTREAM_DATA_DIR") { configuration.dataDirectory = directory }
+        configuration.webDirectory = env.string("VSTREAM_WEB_DIR")
+        if let limit = try env.integer("VSTREAM_MAX_UPLOAD_BYTES", in: Int64(1)...(Int64(5) << 40)) { configuration.maxUploadBytes = limit }
+        let s3Names = ["R2_S3_API", "R2_BUCKET_NAME", "R2_ACCESS_KEY_ID", "R2_SECRET_ACCESS_KEY"]
+        let s3Set = s3Names.filter { env.string($0) != nil }
+        if !s3Set.isEmpty {
+            guard s3Set.count == s3Names.count else {
+                let missing = s3Names.filter { env.string($0) == nil }
+                throw ConfigurationError("\(missing.joined(separator: ", ")) must be set too: S3 storage needs all of \(s3Names.joined(separator: ", "))")
+            }
+            configuration.s3 = .init(endpoint: try env.url("R2_S3_API", schemes: ["http", "https"]) ?? URL(fileURLWithPath: "/"),
+                                     bucket: env.string("R2_BUCKET_NAME") ?? "", accessKeyID: env.string("R2_ACCESS_KEY_ID") ?? "",
+                                     secretAccessKey: env.string("R2_SECRET_ACCESS_KEY") ?? "", region: env.string("S3_REGION") ?? "auto")
         }
-        configuration.publicBaseURL = environment["PUBLIC_BASE_URL"]
-        configuration.corsOrigins = (environment["S3_CORS_ORIGINS"] ?? "").split(separator: ",")
-            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        if let database = environment["DATABASE_URL"], !database.isEmpty { configuration.databaseURL = database }
-        if let redis = environment["REDIS_URL"], !redis.isEmpty { configuration.redisURL = redis }
-        if let attempts = environment["VSTREAM_MAX_ATTEMPTS"].flatMap(Int.init) { configuration.worker.policy.maxAttempts = max(1, attempts) }
-        if let seconds = environment["VSTREAM_RECONCILE_SECONDS"].flatMap(Int.init), seconds > 0 {
+        configuration.publicBaseURL = try env.url("PUBLIC_BASE_URL", schemes: ["http", "https"])?.absoluteString
+        // One list of origins: the pages that may call the API also upload parts to the
+        // bucket. S3_CORS_ORIGINS is the older name of the bucket's half, still read.
+        configuration.corsOrigins = Array(Set(env.list("VSTREAM_CORS_ORIGINS") + env.list("S3_CORS_ORIGINS"))).sorted()
+        if let database = try env.url("DATABASE_URL", schemes: ["postgres", "postgresql"]) { configuration.databaseURL = database.absoluteString }
+        if let redis = try env.url("REDIS_URL", schemes: ["redis"]) { configuration.redisURL = redis.absoluteString }
+        if let attempts = try env.integer("VSTREAM_MAX_ATTEMPTS", in: 1...100) { configuration.worker.policy.maxAttempts = attempts }
+        if let seconds = try env.integer("VSTREAM_RECONCILE_SECONDS", in: 1...86_400) {
             configuration.worker.reconcileInterval = .seconds(seconds)
         }
-        if let mebibytes = environment["VSTREAM_TRANSCODE_MEMORY_MIB"].flatMap(Int.init), mebibytes > 0 {
+        if let mebibytes = try env.integer("VSTREAM_TRANSCODE_MEMORY_MIB", in: 256...1_048_576) {
             configuration.transcodeMemoryMiB = mebibytes
         }
-        if let seconds = environment["VSTREAM_JOB_TIMEOUT_SECONDS"].flatMap(Double.init), seconds > 0, seconds.isFinite {
-            configuration.jobTimeoutSeconds = seconds
-        }
-        if let seconds = environment["VSTREAM_MAX_DURATION_SECONDS"].flatMap(Double.init), seconds > 0, seconds.isFinite {
-            configuration.maxDurationSeconds = seconds
-        }
-        configuration.allowedHosts = (environment["VSTREAM_ALLOWED_HOSTS"] ?? "").split(separator: ",")
-            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        if let seconds = environment["VSTREAM_IDLE_TIMEOUT_SECONDS"].flatMap(Int64.init), seconds > 0 {
-            configuration.idleTimeoutSeconds = seconds
-        }
-        if let hours = environment["VSTREAM_UPLOAD_TTL_HOURS"].flatMap(Double.init), hours > 0, hours.isFinite {
-            configuration.uploadTTLHours = hours
-        }
-        if let mebibytes = environment["VSTREAM_MIN_FREE_MIB"].flatMap(Int.init), mebibytes >= 0 {
-            configuration.minFreeMiB = mebibytes
-        }
-        if let dash = environment["VSTREAM_DASH"].flatMap(AccessConfiguration.bool) {
-            configuration.dash = dash
-        }
-        if let progressive = environment["VSTREAM_PROGRESSIVE"].flatMap(AccessConfiguration.bool) {
-            configuration.progressive = progressive
-        }
-        if let rendition = environment["VSTREAM_MP4_RENDITION"], !rendition.isEmpty {
+        configuration.jobTimeoutSeconds = try env.number("VSTREAM_JOB_TIMEOUT_SECONDS", in: 1...604_800)
+        if let seconds = try env.number("VSTREAM_MAX_DURATION_SECONDS", in: 1...86_400) { configuration.maxDurationSeconds = seconds }
+        configuration.allowedHosts = env.list("VSTREAM_ALLOWED_HOSTS")
+        if let seconds = try env.integer("VSTREAM_IDLE_TIMEOUT_SECONDS", in: Int64(1)...86_400) { configuration.idleTimeoutSeconds = seconds }
+        if let hours = try env.number("VSTREAM_UPLOAD_TTL_HOURS", in: 0.01...8_760) { configuration.uploadTTLHours = hours }
+        if let mebibytes = try env.integer("VSTREAM_MIN_FREE_MIB", in: 0...1_048_576) { configuration.minFreeMiB = mebibytes }
+        if let dash = try env.bool("VSTREAM_DASH") { configuration.dash = dash }
+        if let progressive = try env.bool("VSTREAM_PROGRESSIVE") { configuration.progressive = progressive }
+        if let rendition = env.string("VSTREAM_MP4_RENDITION") {
             guard let rung = Self.rung(rendition) else {
-                throw ConfigurationError("VSTREAM_MP4_RENDITION must be a rung such as 720p or 1080p, or none")
+                throw ConfigurationError("VSTREAM_MP4_RENDITION must be a rung such as 720p or 1080p, or none, not \(EnvironmentReader.quoted(rendition))")
             }
             configuration.downloadRung = rung
         }
-        if let streams = environment["VSTREAM_MAX_EVENT_STREAMS"].flatMap(Int.init), streams > 0 {
-            configuration.maxEventStreams = streams
-        }
-        if let seconds = environment["VSTREAM_RETRY_BASE_SECONDS"].flatMap(Double.init) {
+        if let streams = try env.integer("VSTREAM_MAX_EVENT_STREAMS", in: 1...1_000_000) { configuration.maxEventStreams = streams }
+        if let seconds = try env.number("VSTREAM_RETRY_BASE_SECONDS", in: 0...3_600) {
             configuration.worker.policy.backoff.base = .milliseconds(Int64(seconds * 1000))
         }
+        if let seconds = try env.number("VSTREAM_SHUTDOWN_GRACE_SECONDS", in: 0...3_600) { configuration.shutdownGraceSeconds = seconds }
+        if let seconds = try env.number("VSTREAM_DEPENDENCY_TIMEOUT_SECONDS", in: 0.1...600) { configuration.dependencyTimeoutSeconds = seconds }
         return configuration
+    }
+
+    /// What a mode cannot run without, checked before anything starts.
+    /// - Throws: `ConfigurationError` naming what is missing.
+    public func validate() throws(ConfigurationError) {
+        if !embeddedWorker && redisURL == nil {
+            throw ConfigurationError("serve --no-worker needs REDIS_URL: without a shared queue no worker would ever see its uploads")
+        }
+    }
+
+    /// The page's folder: `VSTREAM_WEB_DIR`, else a `web/` with an index.html beside the
+    /// executable or in a folder above it (the repository's, for `.build/debug/vstream`),
+    /// else `share/vstream/web` of an installed prefix. Never the working directory.
+    public static func pageDirectory(executable: String?) -> String? {
+        guard let executable else { return nil }
+        let resolved = URL(fileURLWithPath: executable).resolvingSymlinksInPath()
+        var folder = resolved.deletingLastPathComponent()
+        var candidates = [folder.deletingLastPathComponent().appendingPathComponent("share/vstream/web")]
+        for _ in 0..<5 {
+            candidates.insert(folder.appendingPathComponent("web"), at: candidates.count - 1)
+            folder = folder.deletingLastPathComponent()
+        }
+        return candidates.first { FileManager.default.fileExists(atPath: $0.appendingPathComponent("index.html").path) }?.path
     }
 }

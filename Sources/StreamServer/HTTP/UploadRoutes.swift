@@ -65,7 +65,7 @@ struct UploadRoutes {
             }
         }
         // The embedded default keeps parts on its own disk: refuse before it fills.
-        if case .local = state.backend, let free = Housekeeping.freeBytes(at: state.configuration.dataDirectory),
+        if state.backend.keepsUploadsOnLocalDisk, let free = Housekeeping.freeBytes(at: state.configuration.dataDirectory),
            free < Int64(state.configuration.minFreeMiB) << 20 {
             throw APIError(507, "the server is low on disk space; try again later")
         }
@@ -109,15 +109,8 @@ struct UploadRoutes {
         let expires = Int(Date().timeIntervalSince1970) + lifetime
         var urls: [String: String] = [:]
         for number in numbers {
-            switch state.backend {
-            case .local:
-                let signature = state.partSigner.signature(method: "PUT", key: video.sourceKey, uploadID: video.uploadID ?? "",
-                                                           partNumber: number, expires: expires)
-                urls[String(number)] = "/api/uploads/\(video.id.uuidString.lowercased())/parts/\(number)?expires=\(expires)&signature=\(signature)"
-            case .s3(let storage):
-                urls[String(number)] = storage.partUploadURL(key: video.sourceKey, uploadID: video.uploadID ?? "",
-                                                             partNumber: number, expires: lifetime)
-            }
+            urls[String(number)] = state.backend.partURL(video: video, partNumber: number, expires: expires,
+                                                         lifetime: lifetime, signer: state.partSigner)
         }
         return SignedURLs(urls: urls, expiresAt: ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval(expires))))
     }
@@ -125,24 +118,29 @@ struct UploadRoutes {
     /// The embedded default's stand-in for S3's presigned part PUT. Like S3's, its URL is
     /// the credential: only the owner could have had it signed.
     func putPart(_ request: Request, _ context: VStreamRequestContext) async throws -> Response {
-        guard case .local(let storage) = state.backend else { throw APIError.notFound("parts go to S3 in this mode") }
-        guard let id = context.parameters.get("id").flatMap(UUID.init(uuidString:)),
-              let video = try await state.store.video(id) else { throw APIError.notFound("no such upload") }
-        guard video.status == .uploading else { throw APIError.conflict("the upload is already \(video.status.rawValue)") }
-        guard let number = context.parameters.get("part", as: Int.self), (1...video.partCount).contains(number) else {
-            throw APIError.badRequest("part number out of range 1...\(video.partCount)")
-        }
+        guard let storage = state.backend.partStore else { throw APIError.notFound("parts go to S3 in this mode") }
+        // The signature is checked before anything about the video is told: an unsigned
+        // or forged URL gets the same 403 whether the id is unknown, private, READY or
+        // of another size (issue 20: the answers were an existence oracle).
         let query = request.uri.queryParameters
         guard let expires = query.get("expires", as: Int.self), let signature = query.get("signature") else {
             throw APIError.forbidden("missing signature")
         }
+        let invalid = APIError.forbidden("invalid signature")
+        guard let id = context.parameters.get("id").flatMap(UUID.init(uuidString:)),
+              let number = context.parameters.get("part", as: Int.self),
+              let video = try await state.store.video(id) else { throw invalid }
         do {
             try state.partSigner.verify(method: "PUT", key: video.sourceKey, uploadID: video.uploadID ?? "", partNumber: number,
                                         expires: expires, signature: signature, now: Date())
         } catch .expired {
             throw APIError.forbidden("the signed URL has expired")
         } catch {
-            throw APIError.forbidden("invalid signature")
+            throw invalid
+        }
+        guard video.status == .uploading else { throw APIError.conflict("the upload is already \(video.status.rawValue)") }
+        guard (1...max(1, video.partCount)).contains(number) else {
+            throw APIError.badRequest("part number out of range 1...\(video.partCount)")
         }
         let partSize = UploadPlan.partSize
         let expected = number < video.partCount ? partSize : video.size - partSize * Int64(video.partCount - 1)
@@ -202,8 +200,8 @@ struct UploadRoutes {
                 context.logger.notice("state change", metadata: ["video": "\(video.id.uuidString.lowercased())", "status": "\(status.rawValue)"])
             case .enqueueTranscode:
                 try await state.enqueueTranscode(video.id)
-            default:
-                break
+            case .deleteOriginal, .abortUpload, .removeRow, .resetAttempts, .publishFinal:
+                continue  // not actions of a completion
             }
         }
         return EditedResponse(status: .accepted, response: Accepted(videoId: video.id.uuidString.lowercased(), status: video.status.rawValue))
@@ -219,9 +217,17 @@ struct UploadRoutes {
     func abort(_ context: VStreamRequestContext) async throws -> Response {
         let video = try await existingVideo(context)
         var lifecycle = VideoLifecycle(status: video.status)
-        guard (try? lifecycle.uploadAborted()) != nil else { throw APIError.conflict("the video is \(video.status.rawValue)") }
-        try await state.storage.abortMultipartUpload(key: video.sourceKey, uploadID: video.uploadID ?? "")
-        try await state.store.delete(video.id)
+        guard let actions = try? lifecycle.uploadAborted() else { throw APIError.conflict("the video is \(video.status.rawValue)") }
+        for action in actions {
+            switch action {
+            case .abortUpload:
+                try await state.storage.abortMultipartUpload(key: video.sourceKey, uploadID: video.uploadID ?? "")
+            case .removeRow:
+                try await state.store.delete(video.id)
+            case .persist, .completeMultipartUpload, .enqueueTranscode, .deleteOriginal, .resetAttempts, .publishFinal:
+                continue  // not actions of an abort
+            }
+        }
         context.logger.notice("state change", metadata: ["video": "\(video.id.uuidString.lowercased())", "status": "aborted"])
         return Response(status: .noContent)
     }

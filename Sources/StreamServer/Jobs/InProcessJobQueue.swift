@@ -10,16 +10,23 @@ public actor InProcessJobQueue {
     private var waiting: [UUID] = []
     private var running: (video: UUID, task: Task<JobOutcome, Never>)?
     private var draining = false
+    /// Set by `shutDown()`: no job starts after it.
+    private var stopped = false
 
-    public init(job: TranscodeJob, policy: RetryPolicy = RetryPolicy()) {
+    /// False: jobs are held and none runs (an API without a worker, as an embedding app
+    /// or a test builds it).
+    private let runsJobs: Bool
+
+    public init(job: TranscodeJob, policy: RetryPolicy = RetryPolicy(), runsJobs: Bool = true) {
         self.job = job
         self.policy = policy
+        self.runsJobs = runsJobs
     }
 
     public func enqueue(_ video: UUID) {
-        guard !waiting.contains(video), running?.video != video else { return }
+        guard !stopped, !waiting.contains(video), running?.video != video else { return }
         waiting.append(video)
-        guard !draining else { return }
+        guard runsJobs, !draining else { return }
         draining = true
         Task { await drain() }
     }
@@ -30,8 +37,19 @@ public actor InProcessJobQueue {
         if let running, running.video == video { running.task.cancel() }
     }
 
+    /// Graceful shutdown: nothing new starts, and the running job is stopped (its child
+    /// killed). Its video stays PROCESSING for the next start, and the attempt it had
+    /// counted is taken back: a shutdown is not the video's fault.
+    public func shutDown() async {
+        stopped = true
+        waiting.removeAll()
+        guard let running else { return }
+        running.task.cancel()
+        if await running.task.value == .cancelled { try? await job.store.forgetAttempt(running.video) }
+    }
+
     private func drain() async {
-        while !waiting.isEmpty {
+        while !waiting.isEmpty, !stopped {
             let video = waiting.removeFirst()
             var attempt = 1
             while true {
@@ -50,6 +68,7 @@ public actor InProcessJobQueue {
                     await job.markFailed(video, reason: reason)
                 case .retry(let next, let delay):
                     try? await Task.sleep(for: delay)
+                    if stopped { break }
                     attempt = next
                     continue
                 }

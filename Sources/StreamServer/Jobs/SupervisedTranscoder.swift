@@ -54,8 +54,8 @@ public struct SupervisedTranscoder: Sendable {
     /// gets each segment and the early master, in order, on the reader thread.
     /// With `relaying`, the child reads that source through a socket (`SourceRelay`)
     /// instead of opening `input`, which is then only its name.
-    public func run(input: String, output: String, relaying source: (any ByteSource)? = nil, progressive: Bool = false,
-                    downloadRung: Int? = 720, dash: Bool = false, onSpawn: @Sendable (Int32) -> Void = { _ in },
+    public func run(input: String, output: String, options: TranscodeOptions = TranscodeOptions(),
+                    relaying source: (any ByteSource)? = nil, onSpawn: @Sendable (Int32) -> Void = { _ in },
                     onEvent: @escaping @Sendable (TranscodeEvent) -> Void,
                     onPublication: @escaping @Sendable (Publication) -> Void = { _ in }) async throws -> TranscodeResult {
         var environment = ProcessInfo.processInfo.environment
@@ -63,9 +63,9 @@ public struct SupervisedTranscoder: Sendable {
         let child: PipedChild
         var relay: (ours: Int32, theirs: Int32)?
         do {
-            var arguments = [limits.executable, "transcode", input, "-o", output, "--supervised",
-                             "--max-duration", String(limits.maxDurationSeconds), "--mp4", downloadRung.map { "\($0)p" } ?? "none"]
-                + (progressive ? ["--progressive"] : []) + (dash ? ["--dash"] : [])
+            // The options travel as one JSON request on stdin; only what the child needs
+            // before it reads (the input's name, its relay) is on the command line.
+            var arguments = [limits.executable, "transcode", input, "-o", output, "--supervised"]
             if let source {
                 guard let size = source.size else { throw TranscodeError.Reason.io("a relayed source needs its size") }
                 var pair: [Int32] = [-1, -1]
@@ -89,7 +89,10 @@ public struct SupervisedTranscoder: Sendable {
         onSpawn(child.process.pid)
         // The relay ends when the child closes its end (it exits, or is killed).
         if let source, let relay { SourceRelay.start(source, descriptor: relay.ours) }
-        let session = SupervisedSession(child: child, limits: limits, onEvent: onEvent, onPublication: onPublication)
+        var options = options
+        options.maxDurationSeconds = min(options.maxDurationSeconds ?? limits.maxDurationSeconds, limits.maxDurationSeconds)
+        let session = SupervisedSession(child: child, limits: limits, request: TranscoderRequest(options: options),
+                                        onEvent: onEvent, onPublication: onPublication)
         return try await withTaskCancellationHandler {
             try await session.run()
         } onCancel: {
@@ -100,17 +103,22 @@ public struct SupervisedTranscoder: Sendable {
 
 /// One running child: its reader threads, its deadline and why we killed it, if we did.
 private final class SupervisedSession: Sendable {
-    enum KillReason: Sendable { case cancelled, timedOut(Double), protocolError }
+    enum KillReason: Sendable { case cancelled, timedOut(Double), protocolError, protocolMismatch(String) }
 
     private struct State {
         var deadline: ContinuousClock.Instant
         var killed: KillReason?
         var last: TranscoderMessage?
         var finished = false
+        /// The child's `hello`; nil until it says it.
+        var greeted = false
+        /// Lines that were not a message of this protocol.
+        var unreadable = 0
     }
 
     private let child: PipedChild
     private let limits: SupervisedTranscoder.Limits
+    private let request: TranscoderRequest
     private let onEvent: @Sendable (TranscodeEvent) -> Void
     private let onPublication: @Sendable (Publication) -> Void
     private let started = ContinuousClock.now
@@ -119,10 +127,11 @@ private final class SupervisedSession: Sendable {
     /// The largest line the child may write (a result names every segment's rendition).
     private static let maxLine = 1 << 20
 
-    init(child: PipedChild, limits: SupervisedTranscoder.Limits, onEvent: @escaping @Sendable (TranscodeEvent) -> Void,
-         onPublication: @escaping @Sendable (Publication) -> Void) {
+    init(child: PipedChild, limits: SupervisedTranscoder.Limits, request: TranscoderRequest,
+         onEvent: @escaping @Sendable (TranscodeEvent) -> Void, onPublication: @escaping @Sendable (Publication) -> Void) {
         self.child = child
         self.limits = limits
+        self.request = request
         self.onEvent = onEvent
         self.onPublication = onPublication
         state = Mutex(State(deadline: ContinuousClock.now + .seconds(limits.timeout(sourceDuration: nil))))
@@ -141,7 +150,18 @@ private final class SupervisedSession: Sendable {
         if !child.limitAddressSpace(bytes: UInt64(max(256, limits.memoryMiB)) << 20) {
             kill(.protocolError)
         }
-        _ = "go\n".withCString { write(child.input, $0, 3) }
+        // The request, once the limit is set: the child opens nothing before it.
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        var line = [UInt8]((try? encoder.encode(request)) ?? Data())
+        line.append(UInt8(ascii: "\n"))
+        var sent = 0
+        while sent < line.count {
+            let count = line[sent...].withUnsafeBytes { write(child.input, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { break }  // the child is gone; its exit says why
+            sent += count
+        }
         close(child.input)
         let watchdog = Task { [self] in
             while !Task.isCancelled {
@@ -182,6 +202,7 @@ private final class SupervisedSession: Sendable {
             let seconds = Int((ContinuousClock.now - started) / .seconds(1))
             throw failure("the transcode took too long and was stopped after \(seconds) s", badMedia: false)
         case .protocolError: throw failure("the transcoder could not be supervised", badMedia: false)
+        case .protocolMismatch(let message): throw failure(message, badMedia: false)
         case nil: break
         }
         if status == 0, case .result(let result) = last { return result }
@@ -197,6 +218,10 @@ private final class SupervisedSession: Sendable {
                 throw failure("ran out of memory", badMedia: false)
             }
             throw failure("the transcoder crashed (signal \(signal))", badMedia: false)
+        }
+        if state.withLock({ !$0.greeted && $0.unreadable > 0 }) {
+            // It wrote, but nothing this service can read: another release's transcoder.
+            throw failure(TranscoderRequest.mismatch(service: TranscoderRequest.protocolVersion, transcoder: nil), badMedia: false)
         }
         throw failure("the transcoder stopped unexpectedly (exit \(status))", badMedia: false)
     }
@@ -235,7 +260,10 @@ private final class SupervisedSession: Sendable {
             while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
                 let line = pending[..<newline]
                 pending.removeSubrange(...newline)
-                guard let message = try? decoder.decode(TranscoderMessage.self, from: Data(line)) else { continue }
+                guard let message = try? decoder.decode(TranscoderMessage.self, from: Data(line)) else {
+                    state.withLock { $0.unreadable += 1 }
+                    continue
+                }
                 handle(message)
             }
             if pending.count > Self.maxLine { kill(.protocolError) }
@@ -243,6 +271,19 @@ private final class SupervisedSession: Sendable {
     }
 
     private func handle(_ message: TranscoderMessage) {
+        // The first message must be the child's hello, naming this protocol.
+        let greeting = state.withLock { state -> String? in
+            if case .hello(let version) = message {
+                state.greeted = true
+                return version == TranscoderRequest.protocolVersion
+                    ? nil : TranscoderRequest.mismatch(service: TranscoderRequest.protocolVersion, transcoder: version)
+            }
+            return state.greeted ? nil : TranscoderRequest.mismatch(service: TranscoderRequest.protocolVersion, transcoder: nil)
+        }
+        if let greeting {
+            kill(.protocolMismatch(greeting))
+            return
+        }
         state.withLock { state in
             state.last = message
             if case .progress(let event) = message, let duration = event.sourceDurationSeconds, limits.timeoutSeconds == nil {
@@ -252,7 +293,7 @@ private final class SupervisedSession: Sendable {
         switch message {
         case .progress(let event): onEvent(event)
         case .publication(let publication): onPublication(publication)
-        case .result, .failure: break
+        case .hello, .result, .failure: break
         }
     }
 }

@@ -140,8 +140,8 @@ public struct TranscodeJob: Sendable {
                 logger.notice("state change", metadata: ["status": "FAILED", "error": "\(reason)"])
             case .publishFinal:
                 await publisher.publish(id) { VideoEvent(id: $0, kind: .failed, status: .failed, percent: 0, error: reason) }
-            default:
-                break
+            case .enqueueTranscode, .completeMultipartUpload, .deleteOriginal, .abortUpload, .removeRow, .resetAttempts:
+                continue  // not actions of a final failure
             }
         }
         try? await storage.deletePrefix(record.hlsPrefix)
@@ -243,13 +243,13 @@ public struct TranscodeJob: Sendable {
             storing.cancel()
         }
         let result: TranscodeResult
+        var options = TranscodeOptions()
+        options.progressive = progressive != nil
+        options.downloadRung = downloadRung
+        options.dash = dash
         switch engine {
         case .inProcess(let maxDuration):
-            var options = TranscodeOptions()
             options.maxDurationSeconds = maxDuration
-            options.progressive = progressive != nil
-            options.downloadRung = downloadRung
-            options.dash = dash
             let transcoder = switch source {
             case .file(let path): Transcoder(input: path, output: output, options: options)
             case .streaming(let streaming): Transcoder(source: streaming, name: source.name, output: output, options: options)
@@ -266,8 +266,7 @@ public struct TranscodeJob: Sendable {
         case .childProcess(let supervisor):
             var relayed: StreamingSource?
             if case .streaming(let streaming) = source { relayed = streaming }
-            result = try await supervisor.run(input: source.name, output: output, relaying: relayed, progressive: progressive != nil,
-                                              downloadRung: downloadRung, dash: dash,
+            result = try await supervisor.run(input: source.name, output: output, options: options, relaying: relayed,
                                               onEvent: { sink.yield($0) }, onPublication: { publicationSink.yield($0) })
         }
         sink.finish()
@@ -306,8 +305,8 @@ public struct TranscodeJob: Sendable {
                 await publisher.publish(record.id) {
                     VideoEvent(id: $0, kind: .ready, status: .ready, percent: 100, playbackUrl: url, dashUrl: dashURL)
                 }
-            default:
-                break
+            case .enqueueTranscode, .completeMultipartUpload, .abortUpload, .removeRow, .resetAttempts:
+                continue  // not actions of a success
             }
         }
         return .succeeded
@@ -432,5 +431,17 @@ struct TranscodeManifest: Codable, Sendable, Equatable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         return String(decoding: (try? encoder.encode(renditions)) ?? Data("[]".utf8), as: UTF8.self)
+    }
+}
+
+extension TranscodeJob {
+    /// The job as `serve` and `worker` configure it: one place turns the configuration
+    /// into the engine's settings.
+    init(configuration: ServerConfiguration, storage: any ObjectStorage, store: any MetadataStore,
+         publisher: any ProgressPublisher, scratch: URL, playbackBase: String, logger: Logger) {
+        self.init(storage: storage, store: store, publisher: publisher, scratch: scratch, playbackBase: playbackBase,
+                  engine: configuration.engineHost, maxAttempts: configuration.worker.policy.maxAttempts,
+                  progressive: configuration.progressive, downloadRung: configuration.downloadRung,
+                  dash: configuration.dash, logger: logger)
     }
 }

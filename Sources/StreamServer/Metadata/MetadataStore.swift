@@ -26,6 +26,11 @@ public protocol MetadataStore: Sendable {
     func recordAttempt(_ id: UUID) async throws -> Int
     /// Starts the count again (an operator requeued the video).
     func resetAttempts(_ id: UUID) async throws
+    /// Takes back one counted attempt: the job was handed back at shutdown, unfinished
+    /// through no fault of its own, so it must not use up the video's attempts.
+    func forgetAttempt(_ id: UUID) async throws
+    /// One round trip to the store (`/readyz`).
+    func ping() async throws
 }
 
 /// Which videos a list shows.

@@ -2,13 +2,29 @@ import CLibPQ
 import Foundation
 
 /// The production metadata store: PostgreSQL through libpq (`DATABASE_URL`).
-/// One connection, used from this actor only.
-public actor PostgresStore: MetadataStore {
+/// One connection, used on its own `BlockingLane` only: libpq blocks, and a stalled
+/// server must stall that lane's thread, never the cooperative pool. Each call has the
+/// lane's deadline (`VSTREAM_DEPENDENCY_TIMEOUT_SECONDS`).
+public final class PostgresStore: MetadataStore, Sendable {
     private let connection: PGConnection
+    private let lane: BlockingLane
 
-    public init(url: String) throws {
+    public init(url: String, timeoutSeconds: Double = 5) throws {
         connection = try PGConnection(url: url)
+        lane = BlockingLane("PostgreSQL", timeoutSeconds: timeoutSeconds)
         try Self.migrate(connection)
+    }
+
+    /// One round trip (`/readyz`).
+    public func ping() async throws {
+        try await lane.run { [connection] in try connection.execute("SELECT 1") }
+    }
+
+    /// Takes back the attempt counted for a job handed back at shutdown (never below 0).
+    public func forgetAttempt(_ id: UUID) async throws {
+        try await lane.run { [connection] in
+            try connection.query("UPDATE videos SET attempts = GREATEST(attempts - 1, 0) WHERE id = $1", [id.uuidString])
+        }
     }
 
     static let migrations: [(version: Int, sql: String)] = [
@@ -77,93 +93,117 @@ public actor PostgresStore: MetadataStore {
         extract(epoch from created_at), extract(epoch from updated_at), owner, visibility, uploader, outputs::text
         """
 
-    public func insert(_ video: VideoRecord) throws {
-        try connection.query("""
-            INSERT INTO videos (id, title, original_filename, size, content_type, last_modified, status, upload_id,
-                source_key, hls_prefix, part_count, duration, width, height, renditions, error, created_at, updated_at,
-                owner, visibility, uploader, outputs)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::jsonb, $16,
-                    to_timestamp($17), to_timestamp($18), $19, $20, $21, $22::jsonb)
-            """, [video.id.uuidString, video.title, video.originalFilename, String(video.size), video.contentType,
-                  String(video.lastModified), video.status.rawValue, video.uploadID, video.sourceKey, video.hlsPrefix,
-                  String(video.partCount), video.durationSeconds.map { String($0) }, video.width.map(String.init),
-                  video.height.map(String.init), video.renditions, video.error,
-                  String(video.createdAt.timeIntervalSince1970), String(video.updatedAt.timeIntervalSince1970),
-                  video.owner?.stored, video.visibility.rawValue, video.uploader, video.outputs?.json])
+    public func insert(_ video: VideoRecord) async throws {
+        try await lane.run { [connection] in
+            try connection.query("""
+                INSERT INTO videos (id, title, original_filename, size, content_type, last_modified, status, upload_id,
+                    source_key, hls_prefix, part_count, duration, width, height, renditions, error, created_at, updated_at,
+                    owner, visibility, uploader, outputs)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::jsonb, $16,
+                        to_timestamp($17), to_timestamp($18), $19, $20, $21, $22::jsonb)
+                """, [video.id.uuidString, video.title, video.originalFilename, String(video.size), video.contentType,
+                      String(video.lastModified), video.status.rawValue, video.uploadID, video.sourceKey, video.hlsPrefix,
+                      String(video.partCount), video.durationSeconds.map { String($0) }, video.width.map(String.init),
+                      video.height.map(String.init), video.renditions, video.error,
+                      String(video.createdAt.timeIntervalSince1970), String(video.updatedAt.timeIntervalSince1970),
+                      video.owner?.stored, video.visibility.rawValue, video.uploader, video.outputs?.json])
+        }
     }
 
-    public func videos(_ query: VideoQuery, limit: Int) throws -> [VideoRecord] {
-        let (condition, values): (String, [String?]) = switch query {
-        case .all: ("true", [])
-        case .listed: ("visibility = 'public' AND status = 'READY'", [])
-        case .ownedBy(let owner): ("owner = $2", [owner.stored])
+    public func videos(_ query: VideoQuery, limit: Int) async throws -> [VideoRecord] {
+        try await lane.run { [connection] in
+            let (condition, values): (String, [String?]) = switch query {
+            case .all: ("true", [])
+            case .listed: ("visibility = 'public' AND status = 'READY'", [])
+            case .ownedBy(let owner): ("owner = $2", [owner.stored])
+            }
+            return try connection.query("SELECT \(Self.columns) FROM videos WHERE \(condition) ORDER BY created_at DESC LIMIT $1",
+                                        [String(limit)] + values).map(Self.record)
         }
-        return try connection.query("SELECT \(Self.columns) FROM videos WHERE \(condition) ORDER BY created_at DESC LIMIT $1",
-                                    [String(limit)] + values).map(Self.record)
     }
 
     @discardableResult
     public func updateSettings(_ id: UUID, title: String, visibility: Visibility, hlsPrefix: String,
-                               expected: VideoLifecycle.Status?) throws -> Bool {
-        !(try connection.query("""
-            UPDATE videos SET title = $1, visibility = $2, hls_prefix = $3, updated_at = now()
-            WHERE id = $4 AND ($5::text IS NULL OR status = $5) RETURNING id
-            """, [title, visibility.rawValue, hlsPrefix, id.uuidString, expected?.rawValue])).isEmpty
+                               expected: VideoLifecycle.Status?) async throws -> Bool {
+        try await lane.run { [connection] in
+            !(try connection.query("""
+                UPDATE videos SET title = $1, visibility = $2, hls_prefix = $3, updated_at = now()
+                WHERE id = $4 AND ($5::text IS NULL OR status = $5) RETURNING id
+                """, [title, visibility.rawValue, hlsPrefix, id.uuidString, expected?.rawValue])).isEmpty
+        }
     }
 
-    public func uploadingBytes(uploader: String) throws -> Int64 {
-        let rows = try connection.query("SELECT COALESCE(SUM(size), 0) FROM videos WHERE uploader = $1 AND status = 'UPLOADING'",
-                                        [uploader])
-        return rows.first.flatMap { $0[0] }.flatMap(Int64.init) ?? 0
+    public func uploadingBytes(uploader: String) async throws -> Int64 {
+        try await lane.run { [connection] in
+            let rows = try connection.query("SELECT COALESCE(SUM(size), 0) FROM videos WHERE uploader = $1 AND status = 'UPLOADING'",
+                                            [uploader])
+            return rows.first.flatMap { $0[0] }.flatMap(Int64.init) ?? 0
+        }
     }
 
     @discardableResult
-    public func update(_ video: VideoRecord, expected: VideoLifecycle.Status?) throws -> Bool {
-        let rows = try connection.query("""
-            UPDATE videos SET status = $1, upload_id = $2, duration = $3, width = $4, height = $5,
-                renditions = $6::jsonb, error = $7, outputs = $10::jsonb, updated_at = now()
-            WHERE id = $8 AND ($9::text IS NULL OR status = $9)
-            RETURNING id
-            """, [video.status.rawValue, video.uploadID, video.durationSeconds.map { String($0) },
-                  video.width.map(String.init), video.height.map(String.init), video.renditions, video.error,
-                  video.id.uuidString, expected?.rawValue, video.outputs?.json])
-        return !rows.isEmpty
+    public func update(_ video: VideoRecord, expected: VideoLifecycle.Status?) async throws -> Bool {
+        try await lane.run { [connection] in
+            let rows = try connection.query("""
+                UPDATE videos SET status = $1, upload_id = $2, duration = $3, width = $4, height = $5,
+                    renditions = $6::jsonb, error = $7, outputs = $10::jsonb, updated_at = now()
+                WHERE id = $8 AND ($9::text IS NULL OR status = $9)
+                RETURNING id
+                """, [video.status.rawValue, video.uploadID, video.durationSeconds.map { String($0) },
+                      video.width.map(String.init), video.height.map(String.init), video.renditions, video.error,
+                      video.id.uuidString, expected?.rawValue, video.outputs?.json])
+            return !rows.isEmpty
+        }
     }
 
-    public func recordAttempt(_ id: UUID) throws -> Int {
-        let rows = try connection.query("UPDATE videos SET attempts = attempts + 1 WHERE id = $1 RETURNING attempts",
-                                        [id.uuidString])
-        return rows.first.flatMap { $0[0] }.flatMap(Int.init) ?? 0
+    public func recordAttempt(_ id: UUID) async throws -> Int {
+        try await lane.run { [connection] in
+            let rows = try connection.query("UPDATE videos SET attempts = attempts + 1 WHERE id = $1 RETURNING attempts",
+                                            [id.uuidString])
+            return rows.first.flatMap { $0[0] }.flatMap(Int.init) ?? 0
+        }
     }
 
-    public func resetAttempts(_ id: UUID) throws {
-        try connection.query("UPDATE videos SET attempts = 0 WHERE id = $1", [id.uuidString])
+    public func resetAttempts(_ id: UUID) async throws {
+        try await lane.run { [connection] in
+            try connection.query("UPDATE videos SET attempts = 0 WHERE id = $1", [id.uuidString])
+        }
     }
 
-    public func video(_ id: UUID) throws -> VideoRecord? {
-        try connection.query("SELECT \(Self.columns) FROM videos WHERE id = $1", [id.uuidString]).first.map(Self.record)
+    public func video(_ id: UUID) async throws -> VideoRecord? {
+        try await lane.run { [connection] in
+            try connection.query("SELECT \(Self.columns) FROM videos WHERE id = $1", [id.uuidString]).first.map(Self.record)
+        }
     }
 
-    public func videos(limit: Int) throws -> [VideoRecord] {
-        try connection.query("SELECT \(Self.columns) FROM videos ORDER BY created_at DESC LIMIT $1", [String(limit)]).map(Self.record)
+    public func videos(limit: Int) async throws -> [VideoRecord] {
+        try await lane.run { [connection] in
+            try connection.query("SELECT \(Self.columns) FROM videos ORDER BY created_at DESC LIMIT $1", [String(limit)]).map(Self.record)
+        }
     }
 
-    public func videos(in status: VideoLifecycle.Status) throws -> [VideoRecord] {
-        try connection.query("SELECT \(Self.columns) FROM videos WHERE status = $1 ORDER BY created_at", [status.rawValue]).map(Self.record)
+    public func videos(in status: VideoLifecycle.Status) async throws -> [VideoRecord] {
+        try await lane.run { [connection] in
+            try connection.query("SELECT \(Self.columns) FROM videos WHERE status = $1 ORDER BY created_at", [status.rawValue]).map(Self.record)
+        }
     }
 
-    public func delete(_ id: UUID) throws {
-        try connection.query("DELETE FROM videos WHERE id = $1", [id.uuidString])
+    public func delete(_ id: UUID) async throws {
+        try await lane.run { [connection] in
+            try connection.query("DELETE FROM videos WHERE id = $1", [id.uuidString])
+        }
     }
 
     /// Inserts and updates of the videos table, from `pg_stat_user_tables`, after
     /// flushing this connection's pending statistics.
-    func writeStatistics() throws -> (inserts: Int, updates: Int) {
-        try connection.execute("SELECT pg_stat_force_next_flush()")
-        try connection.execute("SELECT 1")  // a transaction end reports the stats
-        try connection.execute("SELECT pg_stat_clear_snapshot()")
-        let row = try connection.query("SELECT n_tup_ins, n_tup_upd FROM pg_stat_user_tables WHERE relname = 'videos'").first
-        return (Int(row?[0] ?? "") ?? -1, Int(row?[1] ?? "") ?? -1)
+    func writeStatistics() async throws -> (inserts: Int, updates: Int) {
+        try await lane.run { [connection] in
+            try connection.execute("SELECT pg_stat_force_next_flush()")
+            try connection.execute("SELECT 1")  // a transaction end reports the stats
+            try connection.execute("SELECT pg_stat_clear_snapshot()")
+            let row = try connection.query("SELECT n_tup_ins, n_tup_upd FROM pg_stat_user_tables WHERE relname = 'videos'").first
+            return (Int(row?[0] ?? "") ?? -1, Int(row?[1] ?? "") ?? -1)
+        }
     }
 
     private static func record(_ row: [String?]) -> VideoRecord {
@@ -185,8 +225,9 @@ struct PostgresError: Error, CustomStringConvertible {
     var description: String { "postgres: \(message)" }
 }
 
-/// Owns one libpq connection; `PQfinish` in deinit. Used by one actor only.
-final class PGConnection {
+/// Owns one libpq connection; `PQfinish` in deinit. Used on one `BlockingLane` only,
+/// which is what makes it safe to share.
+final class PGConnection: @unchecked Sendable {
     private let handle: OpaquePointer
 
     init(url: String) throws {

@@ -34,9 +34,9 @@ struct SQLiteError: Error, CustomStringConvertible {
     var description: String { "sqlite error \(code): \(message)" }
 }
 
-/// Owns one `sqlite3` connection; closed in deinit. Not thread-safe: `SQLiteStore`
-/// (an actor) is its only user.
-final class SQLiteConnection {
+/// Owns one `sqlite3` connection; closed in deinit. Not thread-safe: `SQLiteStore` uses
+/// it on one `BlockingLane` only, which is what makes it safe to share.
+final class SQLiteConnection: @unchecked Sendable {
     private let handle: OpaquePointer
 
     init(path: String) throws {

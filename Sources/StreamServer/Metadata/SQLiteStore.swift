@@ -2,13 +2,28 @@ import CSQLite
 import Foundation
 
 /// The embedded default's metadata store: SQLite in the data directory, with the same
-/// schema as PostgreSQL. One connection, used from this actor only.
-public actor SQLiteStore {
+/// schema as PostgreSQL. One connection, used on its own `BlockingLane` only, so a slow
+/// disk blocks that lane's thread and never the cooperative pool.
+public final class SQLiteStore: Sendable {
     private let database: SQLiteConnection
+    private let lane: BlockingLane
 
-    public init(path: String) throws {
+    public init(path: String, timeoutSeconds: Double = 5) throws {
         database = try SQLiteConnection(path: path)
+        lane = BlockingLane("SQLite", timeoutSeconds: timeoutSeconds)
         try Self.migrate(database)
+    }
+
+    /// One round trip (`/readyz`).
+    public func ping() async throws {
+        try await lane.run { [database] in _ = try database.query("SELECT 1", []) }
+    }
+
+    /// Takes back the attempt counted for a job handed back at shutdown (never below 0).
+    public func forgetAttempt(_ id: UUID) async throws {
+        try await lane.run { [database] in
+            try database.run("UPDATE videos SET attempts = MAX(attempts - 1, 0) WHERE id = ?", [.text(id.uuidString)])
+        }
     }
 
     /// Each migration runs once, inside a transaction, and is recorded; running them
@@ -72,85 +87,107 @@ public actor SQLiteStore {
         }
     }
 
-    public func insert(_ video: VideoRecord) throws {
-        try database.run("""
-            INSERT INTO videos (id, title, original_filename, size, content_type, last_modified, status, upload_id,
-                source_key, hls_prefix, part_count, duration, width, height, renditions, error, created_at, updated_at,
-                owner, visibility, uploader, outputs)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, Self.values(video))
+    public func insert(_ video: VideoRecord) async throws {
+        try await lane.run { [database] in
+            try database.run("""
+                INSERT INTO videos (id, title, original_filename, size, content_type, last_modified, status, upload_id,
+                    source_key, hls_prefix, part_count, duration, width, height, renditions, error, created_at, updated_at,
+                    owner, visibility, uploader, outputs)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, Self.values(video))
+        }
     }
 
     /// Writes a state change (and what came with it). `expected` makes it conditional:
     /// the row changes only if it is still in that state; returns whether it did.
     @discardableResult
-    public func update(_ video: VideoRecord, expected: VideoLifecycle.Status? = nil) throws -> Bool {
-        var sql = """
-            UPDATE videos SET status = ?, upload_id = ?, duration = ?, width = ?, height = ?, renditions = ?,
-                error = ?, outputs = ?, updated_at = ? WHERE id = ?
-            """
-        var values: [SQLiteValue] = [.text(video.status.rawValue), .optionalText(video.uploadID),
-                                     .optionalReal(video.durationSeconds), .optionalInteger(video.width.map(Int64.init)),
-                                     .optionalInteger(video.height.map(Int64.init)), .optionalText(video.renditions),
-                                     .optionalText(video.error), .optionalText(video.outputs?.json), .real(Date().timeIntervalSince1970), .text(video.id.uuidString)]
-        if let expected {
-            sql += " AND status = ?"
-            values.append(.text(expected.rawValue))
+    public func update(_ video: VideoRecord, expected: VideoLifecycle.Status? = nil) async throws -> Bool {
+        try await lane.run { [database] in
+            var sql = """
+                UPDATE videos SET status = ?, upload_id = ?, duration = ?, width = ?, height = ?, renditions = ?,
+                    error = ?, outputs = ?, updated_at = ? WHERE id = ?
+                """
+            var values: [SQLiteValue] = [.text(video.status.rawValue), .optionalText(video.uploadID),
+                                         .optionalReal(video.durationSeconds), .optionalInteger(video.width.map(Int64.init)),
+                                         .optionalInteger(video.height.map(Int64.init)), .optionalText(video.renditions),
+                                         .optionalText(video.error), .optionalText(video.outputs?.json), .real(Date().timeIntervalSince1970), .text(video.id.uuidString)]
+            if let expected {
+                sql += " AND status = ?"
+                values.append(.text(expected.rawValue))
+            }
+            try database.run(sql, values)
+            return database.changes > 0
         }
-        try database.run(sql, values)
-        return database.changes > 0
     }
 
-    public func video(_ id: UUID) throws -> VideoRecord? {
-        try database.query("SELECT * FROM videos WHERE id = ?", [.text(id.uuidString)]).first.map(Self.record)
-    }
-
-    public func videos(limit: Int = 100) throws -> [VideoRecord] {
-        try database.query("SELECT * FROM videos ORDER BY created_at DESC LIMIT ?", [.integer(Int64(limit))]).map(Self.record)
-    }
-
-    public func videos(_ query: VideoQuery, limit: Int) throws -> [VideoRecord] {
-        let (condition, values): (String, [SQLiteValue]) = switch query {
-        case .all: ("1", [])
-        case .listed: ("visibility = 'public' AND status = 'READY'", [])
-        case .ownedBy(let owner): ("owner = ?", [.text(owner.stored)])
+    public func video(_ id: UUID) async throws -> VideoRecord? {
+        try await lane.run { [database] in
+            try database.query("SELECT * FROM videos WHERE id = ?", [.text(id.uuidString)]).first.map(Self.record)
         }
-        return try database.query("SELECT * FROM videos WHERE \(condition) ORDER BY created_at DESC LIMIT ?",
-                                  values + [.integer(Int64(limit))]).map(Self.record)
+    }
+
+    public func videos(limit: Int = 100) async throws -> [VideoRecord] {
+        try await lane.run { [database] in
+            try database.query("SELECT * FROM videos ORDER BY created_at DESC LIMIT ?", [.integer(Int64(limit))]).map(Self.record)
+        }
+    }
+
+    public func videos(_ query: VideoQuery, limit: Int) async throws -> [VideoRecord] {
+        try await lane.run { [database] in
+            let (condition, values): (String, [SQLiteValue]) = switch query {
+            case .all: ("1", [])
+            case .listed: ("visibility = 'public' AND status = 'READY'", [])
+            case .ownedBy(let owner): ("owner = ?", [.text(owner.stored)])
+            }
+            return try database.query("SELECT * FROM videos WHERE \(condition) ORDER BY created_at DESC LIMIT ?",
+                                      values + [.integer(Int64(limit))]).map(Self.record)
+        }
     }
 
     @discardableResult
     public func updateSettings(_ id: UUID, title: String, visibility: Visibility, hlsPrefix: String,
-                               expected: VideoLifecycle.Status?) throws -> Bool {
-        try database.run("UPDATE videos SET title = ?, visibility = ?, hls_prefix = ?, updated_at = ? WHERE id = ? AND (? IS NULL OR status = ?)",
-                         [.text(title), .text(visibility.rawValue), .text(hlsPrefix), .real(Date().timeIntervalSince1970),
-                          .text(id.uuidString), .optionalText(expected?.rawValue), .optionalText(expected?.rawValue)])
-        return database.changes > 0
+                               expected: VideoLifecycle.Status?) async throws -> Bool {
+        try await lane.run { [database] in
+            try database.run("UPDATE videos SET title = ?, visibility = ?, hls_prefix = ?, updated_at = ? WHERE id = ? AND (? IS NULL OR status = ?)",
+                             [.text(title), .text(visibility.rawValue), .text(hlsPrefix), .real(Date().timeIntervalSince1970),
+                              .text(id.uuidString), .optionalText(expected?.rawValue), .optionalText(expected?.rawValue)])
+            return database.changes > 0
+        }
     }
 
-    public func uploadingBytes(uploader: String) throws -> Int64 {
-        try database.query("SELECT COALESCE(SUM(size), 0) FROM videos WHERE uploader = ? AND status = 'UPLOADING'",
-                           [.text(uploader)]).first?[0].integer ?? 0
+    public func uploadingBytes(uploader: String) async throws -> Int64 {
+        try await lane.run { [database] in
+            try database.query("SELECT COALESCE(SUM(size), 0) FROM videos WHERE uploader = ? AND status = 'UPLOADING'",
+                               [.text(uploader)]).first?[0].integer ?? 0
+        }
     }
 
     /// Counts one more attempt at the video's transcode; returns the new count (0: no row).
-    public func recordAttempt(_ id: UUID) throws -> Int {
-        let rows = try database.query("UPDATE videos SET attempts = attempts + 1 WHERE id = ? RETURNING attempts",
-                                      [.text(id.uuidString)])
-        return Int(rows.first?[0].integer ?? 0)
+    public func recordAttempt(_ id: UUID) async throws -> Int {
+        try await lane.run { [database] in
+            let rows = try database.query("UPDATE videos SET attempts = attempts + 1 WHERE id = ? RETURNING attempts",
+                                          [.text(id.uuidString)])
+            return Int(rows.first?[0].integer ?? 0)
+        }
     }
 
-    public func resetAttempts(_ id: UUID) throws {
-        try database.run("UPDATE videos SET attempts = 0 WHERE id = ?", [.text(id.uuidString)])
+    public func resetAttempts(_ id: UUID) async throws {
+        try await lane.run { [database] in
+            try database.run("UPDATE videos SET attempts = 0 WHERE id = ?", [.text(id.uuidString)])
+        }
     }
 
-    public func delete(_ id: UUID) throws {
-        try database.run("DELETE FROM videos WHERE id = ?", [.text(id.uuidString)])
+    public func delete(_ id: UUID) async throws {
+        try await lane.run { [database] in
+            try database.run("DELETE FROM videos WHERE id = ?", [.text(id.uuidString)])
+        }
     }
 
     /// Rows in `status`, oldest first (used at start-up to resume interrupted jobs).
-    public func videos(in status: VideoLifecycle.Status) throws -> [VideoRecord] {
-        try database.query("SELECT * FROM videos WHERE status = ? ORDER BY created_at", [.text(status.rawValue)]).map(Self.record)
+    public func videos(in status: VideoLifecycle.Status) async throws -> [VideoRecord] {
+        try await lane.run { [database] in
+            try database.query("SELECT * FROM videos WHERE status = ? ORDER BY created_at", [.text(status.rawValue)]).map(Self.record)
+        }
     }
 
     private static func values(_ video: VideoRecord) -> [SQLiteValue] {

@@ -1,5 +1,6 @@
 import CHiredis
 import Foundation
+import Synchronization
 
 /// A Redis reply, copied out of hiredis's reply object.
 public indirect enum RedisReply: Sendable, Equatable {
@@ -51,6 +52,9 @@ final class RedisConnection: @unchecked Sendable {
             throw RedisError(message: "connect \(host):\(port): \(message)", connectionLost: true)
         }
         self.context = context
+        // A command on a stalled server fails after this long (the connection is then
+        // dropped and made again), rather than blocking its thread for ever.
+        redisSetTimeout(context, timeval(tv_sec: timeoutSeconds + 1, tv_usec: 0))
         let database = parsed.path.split(separator: "/").first.map(String.init) ?? ""
         if !database.isEmpty { _ = try command("SELECT", database) }
     }
@@ -119,30 +123,42 @@ final class RedisConnection: @unchecked Sendable {
 /// A Redis connection that survives Redis going away: a lost connection is dropped,
 /// and the next `perform` connects again. Callers decide whether to retry (the job
 /// loop does, with backoff; progress publishing drops the update).
-final class RedisClient: @unchecked Sendable {
+///
+/// hiredis blocks, so connecting and every command run on the client's own
+/// `BlockingLane`, never on the cooperative pool, with its deadline
+/// (`VSTREAM_DEPENDENCY_TIMEOUT_SECONDS`): a stalled Redis gives `DependencyUnavailable`.
+final class RedisClient: Sendable {
     let url: String
-    private let lock = NSLock()
-    private var connection: RedisConnection?
+    private let lane: BlockingLane
+    /// Touched only on the lane (the mutex makes that checkable, not contended).
+    private let connection = Mutex<RedisConnection?>(nil)
 
-    init(url: String) { self.url = url }
+    init(url: String, timeoutSeconds: Double = DependencyTimeout.seconds) {
+        self.url = url
+        lane = BlockingLane("Redis", timeoutSeconds: timeoutSeconds)
+    }
 
     /// Runs `work` on the (possibly new) connection, serialised with other callers.
+    /// `timeout` overrides the lane's deadline for a command that blocks on purpose.
     @discardableResult
-    func perform<T: Sendable>(_ work: @escaping @Sendable (RedisConnection) throws -> T) async throws -> T {
-        let connection = try current()
-        do {
-            return try await connection.perform(work)
-        } catch let error as RedisError where error.connectionLost {
-            lock.withLock { if self.connection === connection { self.connection = nil } }
-            throw error
+    func perform<T: Sendable>(timeout: Double? = nil, _ work: @escaping @Sendable (RedisConnection) throws -> T) async throws -> T {
+        try await lane.run(timeout: timeout) { [self] in
+            let current = try current()
+            do {
+                return try work(current)
+            } catch let error as RedisError where error.connectionLost {
+                connection.withLock { if $0 === current { $0 = nil } }
+                throw error
+            }
         }
     }
 
+    /// The open connection, or a new one (connecting blocks: only ever on the lane).
     private func current() throws -> RedisConnection {
-        try lock.withLock {
-            if let connection { return connection }
-            let fresh = try RedisConnection(url: url, timeoutSeconds: 5)
-            connection = fresh
+        try connection.withLock { held -> RedisConnection in
+            if let held { return held }
+            let fresh = try RedisConnection(url: url, timeoutSeconds: max(1, Int(lane.timeoutSeconds.rounded(.up))))
+            held = fresh
             return fresh
         }
     }

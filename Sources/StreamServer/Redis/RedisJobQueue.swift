@@ -98,7 +98,8 @@ public final class RedisJobQueue: Sendable {
     /// A new job, waiting up to `block` for one.
     func readNew(consumer: String, block: Duration) async throws -> Delivery? {
         let milliseconds = String(Int(block / .milliseconds(1)))
-        let reply = try await client.perform { connection in
+        // The read blocks on purpose: its deadline is the block plus the usual one.
+        let reply = try await client.perform(timeout: DependencyTimeout.seconds + block / .seconds(1)) { connection in
             try connection.command("XREADGROUP", "GROUP", Self.group, consumer, "COUNT", "1", "BLOCK", milliseconds,
                                    "STREAMS", Self.stream, ">")
         }

@@ -132,6 +132,9 @@ public final class RedisWorker: @unchecked Sendable {
             await job.markFailed(delivery.video, reason: reason)
             await settle { try await self.control.deadLetter(delivery, attempts: attempt, error: reason) }
         case .release:
+            // Shutdown is not the video's fault: the attempt counted at the start is
+            // taken back before another worker takes the job.
+            try? await job.store.forgetAttempt(delivery.video)
             logger.notice("job handed back for another worker")
             await settle { try await self.control.release(delivery) }
         }

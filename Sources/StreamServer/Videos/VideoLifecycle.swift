@@ -3,9 +3,12 @@
 /// Tested with no database, queue or storage.
 ///
 ///     UPLOADING --complete--> PROCESSING --succeeded--> READY
-///         |                       |
-///         +--aborted--> (row removed)  +--failed (bad media, or retries used up)--> FAILED
+///         |                       |    ^
+///         +--aborted--> (row removed)  |    +--requeued (an operator: `vstream jobs requeue`)
+///                                 +--failed (bad media, or retries used up)--> FAILED
 ///
+/// Every status change goes through here, and every owner handles every action with an
+/// exhaustive switch (no `default:`), so a new action cannot be silently dropped.
 /// PostgreSQL is written only on these transitions, never per progress tick.
 public struct VideoLifecycle: Sendable, Equatable {
     public enum Status: String, Sendable, Codable, CaseIterable {
@@ -21,8 +24,12 @@ public struct VideoLifecycle: Sendable, Equatable {
         case enqueueTranscode
         /// Delete the original upload: only ever after READY is persisted.
         case deleteOriginal
-        /// Abort the multipart upload and remove the row.
+        /// Abort the multipart upload in storage.
         case abortUpload
+        /// Remove the video's row (an aborted upload leaves nothing behind).
+        case removeRow
+        /// Start the attempt count again (an operator's requeue is a fresh start).
+        case resetAttempts
         /// Tell SSE subscribers the final state.
         case publishFinal(Status)
     }
@@ -52,7 +59,21 @@ public struct VideoLifecycle: Sendable, Equatable {
     /// The browser (or the user) gave up on the upload.
     public mutating func uploadAborted() throws(Rejection) -> [Action] {
         guard status == .uploading else { throw .invalid(from: status, event: "abort") }
-        return [.abortUpload]
+        return [.abortUpload, .removeRow]
+    }
+
+    /// An operator put a dead job back on the queue. A FAILED video goes back to
+    /// PROCESSING; one still PROCESSING (its row was never marked) is queued as it is.
+    public mutating func requeued() throws(Rejection) -> [Action] {
+        switch status {
+        case .failed:
+            status = .processing
+            return [.persist(.processing, error: nil), .resetAttempts, .enqueueTranscode]
+        case .processing:
+            return [.resetAttempts, .enqueueTranscode]
+        case .uploading, .ready:
+            throw .invalid(from: status, event: "requeue")
+        }
     }
 
     /// Every output object is stored, the master last. READY is persisted before the

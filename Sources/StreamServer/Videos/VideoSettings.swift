@@ -24,7 +24,7 @@ enum VideoSettings {
     /// serves every object itself and checks each request, so nothing moves there.
     static func prefix(for video: UUID, _ visibility: Visibility, state: ServerState) -> String {
         let base = "hls/\(video.uuidString.lowercased())"
-        guard case .s3 = state.backend, visibility == .private else { return base }
+        guard state.backend.bucket != nil, visibility == .private else { return base }
         return state.access.configuration.privatePrefix + base
     }
 
@@ -32,7 +32,7 @@ enum VideoSettings {
     /// prefix (the caller removes the old one once the row says the new one).
     static func movePrivacy(_ video: VideoRecord, to visibility: Visibility, state: ServerState) async throws -> String {
         let target = prefix(for: video.id, visibility, state: state)
-        guard target != video.hlsPrefix, case .s3(let storage) = state.backend else { return video.hlsPrefix }
+        guard target != video.hlsPrefix, let storage = state.backend.bucket else { return video.hlsPrefix }
         switch video.status {
         case .processing:
             throw APIError.conflict("a video can become private, or stop being private, once it is READY; it is PROCESSING")

@@ -118,10 +118,14 @@ public struct S3Storage: ObjectStorage {
         return response
     }
 
-    /// libcurl blocks; run it on a thread of its own rather than a cooperative one.
+    /// Where libcurl's blocking transfers run: GCD threads of their own (a pool that
+    /// grows while transfers wait on the network), never the cooperative pool. libcurl's
+    /// own timeouts bound each transfer.
+    private static let transfers = DispatchQueue(label: "vstream.s3.transfers", attributes: .concurrent)
+
     static func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
-            Thread { continuation.resume(with: Result { try work() }) }.start()
+            transfers.async { continuation.resume(with: Result { try work() }) }
         }
     }
 
