@@ -33,6 +33,14 @@ final class PostgreSQL: @unchecked Sendable {
                  "restart"])
     }
 
+    /// The postmaster and every process it forked (one backend per connection): all of
+    /// them must be stopped for the server to stall as a hung host would.
+    var processes: [pid_t] {
+        guard let text = try? String(contentsOfFile: "\(directory)/data/postmaster.pid", encoding: .utf8),
+              let postmaster = text.split(separator: "\n").first.flatMap({ pid_t($0) }) else { return [] }
+        return [postmaster] + ProcessTable.children(of: postmaster)
+    }
+
     /// Stops the postmaster by the PID in postmaster.pid (fast shutdown), and waits.
     func stop() {
         if let text = try? String(contentsOfFile: "\(directory)/data/postmaster.pid", encoding: .utf8),

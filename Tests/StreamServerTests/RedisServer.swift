@@ -41,6 +41,9 @@ final class RedisServer: @unchecked Sendable {
 
     var url: String { "redis://127.0.0.1:\(port)" }
 
+    /// The server's process, for SIGSTOP and SIGCONT (a stalled Redis).
+    var pid: pid_t { child.pid }
+
     /// Stops the server (it writes its AOF on the way out) and starts it again on the same port and data.
     func restart(downtime: Duration = .zero) async throws {
         child.stop()

@@ -191,11 +191,13 @@ struct VideoRoutes {
     /// A running transcode is told to stop first; it removes what it stored after that.
     func delete(_ context: VStreamRequestContext) async throws -> Response {
         let (video, _) = try await state.authorize(.change, context.parameters.get("id"), context)
-        // The row goes first: a worker racing to READY then finds nothing to update (its
-        // update is conditional), and a job that stops or finishes after this sees the
-        // row gone and removes what it stored. Then the transcode stops, then the purge.
-        try await state.store.delete(video.id)
+        // The transcode is told to stop first: it is the step that needs the queue, so a
+        // stalled Redis answers 503 before anything is changed, and the retried DELETE
+        // finds the video whole. Then the row: a worker racing to READY finds nothing to
+        // update (its update is conditional), and a job that stops or finishes after this
+        // sees the row gone and removes what it stored. Then the purge.
         if video.status == .processing { try await state.cancelTranscode(video.id) }
+        try await state.store.delete(video.id)
         if let uploadID = video.uploadID, video.status == .uploading {
             try? await state.storage.abortMultipartUpload(key: video.sourceKey, uploadID: uploadID)
         }

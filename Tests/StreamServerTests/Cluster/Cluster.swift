@@ -103,9 +103,11 @@ final class Cluster: @unchecked Sendable {
         return node
     }
 
-    /// Starts an API node (`vstream serve --no-worker`) and waits for /healthz.
-    func startAPI(_ name: String = "api") async throws -> Node {
-        let serve = try await ServeProcess(["--no-worker"], environment: environment(dataDirectory: root.appendingPathComponent(name).path),
+    /// Starts an API node (`vstream serve --no-worker`, or with `worker` a `serve` that
+    /// also takes jobs) and waits for /healthz.
+    func startAPI(_ name: String = "api", worker: Bool = false, environment extra: [String: String] = [:]) async throws -> Node {
+        let serve = try await ServeProcess(worker ? [] : ["--no-worker"],
+                                           environment: environment(extra, dataDirectory: root.appendingPathComponent(name).path),
                                            log: root.appendingPathComponent("\(name).log"))
         let node = Node(name: name, child: serve.child, log: serve.log, port: serve.port)
         processes.append(node)
@@ -229,6 +231,12 @@ final class Cluster: @unchecked Sendable {
     func objects(under prefix: String) async throws -> [String] {
         let response = try await storage.request("GET", path: "/vstream", query: ["list-type": "2", "prefix": prefix + "/"])
         return S3XML.parse(response.body)?.all("Contents").compactMap { $0.value("Key") } ?? []
+    }
+
+    /// The attempts counted in the video's row.
+    func attempts(_ id: UUID) throws -> Int? {
+        try PGConnection(url: postgres.url).query("SELECT attempts FROM videos WHERE id = $1", [id.uuidString])
+            .first?.first.flatMap { $0 }.flatMap(Int.init)
     }
 
     func sourceExists(_ id: UUID) async -> Bool {
