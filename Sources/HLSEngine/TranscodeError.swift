@@ -35,6 +35,9 @@ public struct TranscodeError: Error, Sendable, Equatable, CustomStringConvertibl
         case cancelled
         /// Any other libav* failure.
         case ffmpeg(AVError)
+        /// Split and stitch: a chunk that cannot be encoded or stitched as planned (a chunk
+        /// past the end, a seek that does not land, init segments that differ).
+        case chunking(String)
 
         public var description: String {
             switch self {
@@ -54,6 +57,7 @@ public struct TranscodeError: Error, Sendable, Equatable, CustomStringConvertibl
             case .io(let detail): detail
             case .cancelled: "cancelled"
             case .ffmpeg(let error): error.description
+            case .chunking(let detail): detail
             }
         }
 
@@ -66,6 +70,11 @@ public struct TranscodeError: Error, Sendable, Equatable, CustomStringConvertibl
             case .ffmpeg(let error): "the video could not be processed (\(error.message))"
             default: description
             }
+        }
+
+        /// A split-and-stitch refusal (`.chunking`).
+        public var isChunking: Bool {
+            if case .chunking = self { true } else { false }
         }
 
         private static func format(_ seconds: Double) -> String {
@@ -94,7 +103,7 @@ extension TranscodeError.Reason {
         switch self {
         case .empty, .notMedia, .notVideoContainer, .truncated, .noVideoStream, .unsupportedCodec,
              .dimensionsTooLarge, .outOfRange, .tooLong: true
-        case .io, .cancelled, .ffmpeg, .outOfMemory: false
+        case .io, .cancelled, .ffmpeg, .outOfMemory, .chunking: false
         }
     }
 }

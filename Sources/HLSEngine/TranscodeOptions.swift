@@ -54,6 +54,27 @@ public struct TranscodeOptions: Sendable, Equatable, Codable {
     /// Decoded frames queued per rendition may hold at most this many bytes (at least one
     /// frame always fits), so an 8K 10-bit source queues a few frames, not `queueDepth`.
     public var queueBytes: Int = 256 << 20
+    /// The cores this run shares its threads over (`ThreadPlan`); nil: every core of the
+    /// host. Chunks that run side by side each get their share.
+    public var cores: Int? = nil
+    /// Split and stitch: encode one chunk of the ladder, not the whole file (see
+    /// `ChunkPlan`). nil: the whole file.
+    public var chunk: ChunkSelection? = nil
 
     public init() {}
+}
+
+/// Which chunk a run encodes. The chunks are cut from the source itself (`ChunkPlan`), so
+/// every run that names the same `seconds` agrees on where each one starts and ends.
+public struct ChunkSelection: Sendable, Equatable, Codable {
+    /// 0 for the first. Chunk 0 also encodes the whole file's audio, once: it is the run
+    /// that fixes the timeline's shift (x264's reorder delay plus the AAC priming).
+    public var index: Int
+    /// The wanted chunk length in seconds: a whole number of segments near it.
+    public var seconds: Double
+
+    public init(index: Int, seconds: Double) {
+        self.index = index
+        self.seconds = seconds
+    }
 }

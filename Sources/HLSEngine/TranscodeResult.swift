@@ -46,4 +46,8 @@ public struct TranscodeResult: Sendable, Codable, Equatable {
     public var download: Download? = nil
     /// "manifest.mpd" (relative to the output) for a DASH ladder (`TranscodeOptions.dash`).
     public var dashManifest: String? = nil
+    /// "chunk.json" (relative to the output) for one chunk of a split-and-stitch run
+    /// (`TranscodeOptions.chunk`): its segments, for `LadderStitcher`. Such a run writes
+    /// no playlist, and `masterPlaylist` is the manifest's path.
+    public var chunkManifest: String? = nil
 }

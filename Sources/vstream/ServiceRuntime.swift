@@ -27,6 +27,9 @@ enum ServiceRuntime {
     /// usage text after it: the flags were fine, the environment was not.)
     static func configuration(_ adjust: (inout ServerConfiguration) throws -> Void) throws -> ServerConfiguration {
         var configuration = try ServerConfiguration.fromEnvironment()
+        if let level = ProcessInfo.processInfo.environment["VSTREAM_LOG_LEVEL"], !level.isEmpty, Logger.Level(rawValue: level) == nil {
+            throw ConfigurationError("VSTREAM_LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical, not \"\(level.prefix(40))\"")
+        }
         try adjust(&configuration)
         bootstrap()
         return configuration

@@ -28,6 +28,15 @@ struct TranscodeCommand: AsyncParsableCommand {
     var storyboard = true
     @Flag(help: "Also write manifest.mpd (DASH) over the same segments: the audio becomes a rendition of its own (audio/), and the rungs' segments carry video alone.")
     var dash = false
+    @Option(help: """
+        Split and stitch: cut the video into chunks of whole segments of about this many seconds, encode them side \
+        by side, and stitch one ladder (CMAF, the audio a rendition of its own). 0: the whole file in one run. \
+        Default: chunks of 10 s on a host with more than \(ChunkedTranscode.coresOneRunKeepsBusy) cores, whole otherwise.
+        """) var chunkSeconds: Double?
+    @Option(help: "Chunks encoded at once, sharing the cores (default: a quarter of the cores, at least 2).")
+    var parallelChunks: Int?
+    @Option(help: "Encode only chunk k (from 0) of --chunk-seconds, with a chunk.json for `vstream stitch`; chunk 0 also encodes the audio.")
+    var onlyChunk: Int?
     @Option(help: ArgumentHelp("Decoded frames queued per rendition.", visibility: .hidden)) var queueDepth: Int?
     @Option(help: ArgumentHelp("Video decoder threads (0: libavcodec decides).", visibility: .hidden)) var decoderThreads: Int?
     @Flag(help: ArgumentHelp("Run as the service's supervised child: read the request (JSON) on stdin, report JSON lines.",
@@ -44,6 +53,15 @@ struct TranscodeCommand: AsyncParsableCommand {
         guard mp4Rung != nil else { throw ValidationError("--mp4 must be a rung such as 720p or 1080p, or none") }
         guard !parsedLadder.isEmpty else { throw ValidationError("--ladder must list positive sizes, e.g. 360,720,1080") }
         if let maxDuration, !(maxDuration > 0 && maxDuration.isFinite) { throw ValidationError("--max-duration must be a positive number of seconds") }
+        if let chunkSeconds, !(chunkSeconds >= 0 && chunkSeconds.isFinite && chunkSeconds <= 3600) {
+            throw ValidationError("--chunk-seconds must be 0 (whole) or a number of seconds up to 3600")
+        }
+        if let parallelChunks, !(1...256).contains(parallelChunks) { throw ValidationError("--parallel-chunks must be within 1...256") }
+        if let onlyChunk {
+            guard onlyChunk >= 0 else { throw ValidationError("--only-chunk counts from 0") }
+            guard (chunkSeconds ?? 0) > 0 else { throw ValidationError("--only-chunk needs --chunk-seconds above 0") }
+        }
+        if segmentFormat == "ts", (chunkSeconds ?? 0) > 0 { throw ValidationError("chunks need --segment-format fmp4 (CMAF)") }
     }
 
     /// nil: not valid; .some(nil): none.
@@ -91,6 +109,18 @@ struct TranscodeCommand: AsyncParsableCommand {
                 ?? Transcoder(input: input, output: output, options: options)
             await SupervisedChild.run(transcoder, source: source)
         }
+        if let onlyChunk, let chunkSeconds {
+            options.chunk = ChunkSelection(index: onlyChunk, seconds: chunkSeconds)
+        } else if let chunking = chunking {
+            do {
+                let result = try await ChunkedTranscode(input: input, output: output, options: options,
+                                                        chunkSeconds: chunking.seconds, parallel: chunking.parallel).run()
+                report(result, style: progress ?? .none)
+            } catch {
+                Terminal.fail(error)
+            }
+            return
+        }
         let transcoder = Transcoder(input: input, output: output, options: options)
         let style = progress ?? (Terminal.isInteractive ? .bar : .none)
 
@@ -114,23 +144,46 @@ struct TranscodeCommand: AsyncParsableCommand {
         do {
             let result = try await transcoder.run()
             await reporter.value
-            if style == .json {
-                Terminal.printLine(JSON.line(result))
-            } else {
-                for rendition in result.renditions {
-                    print("  \(rendition.rendition.name): \(rendition.rendition.width)x\(rendition.rendition.height), "
-                          + "\(rendition.segmentCount) segments, avg \(rendition.averageBandwidth / 1000) kbit/s, "
-                          + "peak \(rendition.peakBandwidth / 1000) kbit/s")
-                }
-                if let download = result.download {
-                    print("  \(download.file): \(download.rendition), \(download.bytes / 1000) kB (remuxed, for downloads and players without HLS)")
-                }
-                print("master playlist: \(result.masterPlaylist)")
-            }
+            report(result, style: style)
         } catch {
             await reporter.value
             Terminal.fail(error)
         }
+    }
+
+    /// Whether (and how) to split and stitch: `--chunk-seconds` when given (0: whole),
+    /// else the host's default (`ChunkedTranscode.automatic`). Never for TS segments.
+    var chunking: (seconds: Double, parallel: Int)? {
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        if let chunkSeconds {
+            guard chunkSeconds > 0 else { return nil }
+            return (chunkSeconds, parallelChunks ?? ChunkedTranscode.automatic(cores: max(cores, ChunkedTranscode.coresOneRunKeepsBusy + 1))?.parallel ?? 2)
+        }
+        guard segmentFormat == "fmp4", var automatic = ChunkedTranscode.automatic(cores: cores) else { return nil }
+        if let parallelChunks { automatic.parallel = parallelChunks }
+        return automatic
+    }
+
+    func report(_ result: TranscodeResult, style: ProgressStyle) {
+        if style == .json {
+            Terminal.printLine(JSON.line(result))
+            return
+        }
+        if let manifest = result.chunkManifest {
+            let segments = result.renditions.first?.segmentCount ?? 0
+            print("  chunk: \(result.sourceFrames) frames, \(segments) segments per rung\(result.hasAudio ? ", and the whole file's audio" : "")")
+            print("chunk manifest: \(URL(fileURLWithPath: output).appendingPathComponent(manifest).path)")
+            return
+        }
+        for rendition in result.renditions {
+            print("  \(rendition.rendition.name): \(rendition.rendition.width)x\(rendition.rendition.height), "
+                  + "\(rendition.segmentCount) segments, avg \(rendition.averageBandwidth / 1000) kbit/s, "
+                  + "peak \(rendition.peakBandwidth / 1000) kbit/s")
+        }
+        if let download = result.download {
+            print("  \(download.file): \(download.rendition), \(download.bytes / 1000) kB (remuxed, for downloads and players without HLS)")
+        }
+        print("master playlist: \(result.masterPlaylist)")
     }
 }
 

@@ -7,7 +7,7 @@ struct VStream: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vstream",
         abstract: "An FFmpeg-linked media engine: upload, transcode to an HLS ladder, stream.",
-        subcommands: [TranscodeCommand.self, ProbeCommand.self, BenchCommand.self, ServeCommand.self, WorkerCommand.self,
+        subcommands: [TranscodeCommand.self, StitchCommand.self, ProbeCommand.self, BenchCommand.self, ServeCommand.self, WorkerCommand.self,
                       JobsCommand.self])
 
     static func main() async {

@@ -44,7 +44,7 @@ struct PostgresTests {
             let videoID = try #require(UUID(uuidString: id))
             let row = try #require(try await store.video(videoID))
             #expect(row.status == .ready && row.durationSeconds == 5 && row.width == 1920 && row.height == 1080)
-            #expect(row.renditions?.contains("\"720p\"") == true)
+            #expect(row.renditions?.contains { $0.name == "720p" } == true)
             // One insert (UPLOADING), three updates (PROCESSING, the attempt's start, READY):
             // none per progress tick. The attempt is counted so a file that kills its
             // transcoder, or the server, ends FAILED after VSTREAM_MAX_ATTEMPTS, across restarts.

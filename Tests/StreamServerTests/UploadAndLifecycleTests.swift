@@ -80,8 +80,23 @@ struct VideoLifecycleTests {
 
     @Test func onlyAnUploadInProgressCanBeAborted() throws {
         var uploading = VideoLifecycle()
-        #expect(try uploading.uploadAborted() == [.abortUpload])
+        #expect(try uploading.uploadAborted() == [.abortUpload, .removeRow])
         var processing = VideoLifecycle(status: .processing)
         #expect(throws: VideoLifecycle.Rejection.self) { try processing.uploadAborted() }
+    }
+
+    /// `vstream jobs requeue` goes through the lifecycle too: a FAILED video starts
+    /// again from PROCESSING with its attempts reset; an UPLOADING or READY one cannot.
+    @Test func aRequeueRestartsAFailedVideoAndNothingElse() throws {
+        var failed = VideoLifecycle(status: .failed)
+        #expect(try failed.requeued() == [.persist(.processing, error: nil), .resetAttempts, .enqueueTranscode])
+        #expect(failed.status == .processing)
+        var processing = VideoLifecycle(status: .processing)
+        #expect(try processing.requeued() == [.resetAttempts, .enqueueTranscode])
+        for status in [VideoLifecycle.Status.uploading, .ready] {
+            var video = VideoLifecycle(status: status)
+            #expect(throws: VideoLifecycle.Rejection.self) { try video.requeued() }
+            #expect(video.status == status)
+        }
     }
 }

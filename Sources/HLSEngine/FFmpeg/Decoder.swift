@@ -45,4 +45,7 @@ final class Decoder {
         try check(status, "avcodec_receive_frame")
         return frame
     }
+
+    /// Drops every frame held for reordering and every reference (after a seek).
+    func flush() { avcodec_flush_buffers(context) }
 }

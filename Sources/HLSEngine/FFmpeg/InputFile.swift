@@ -101,6 +101,12 @@ final class InputFile {
         return true
     }
 
+    /// Moves to the keyframe of `stream` at or before `timestamp` (in the stream's time
+    /// base), so decoding from there reaches that time with every reference it needs.
+    func seek(stream: Int32, toKeyframeAtOrBefore timestamp: Int64) throws(AVError) {
+        try check(av_seek_frame(context, stream, timestamp, AVSEEK_FLAG_BACKWARD), "av_seek_frame")
+    }
+
     /// Rewinds to the start (used after a packet-counting pass).
     func rewind() throws(AVError) {
         try check(avformat_seek_file(context, -1, Int64.min, 0, Int64.max, 0), "avformat_seek_file")

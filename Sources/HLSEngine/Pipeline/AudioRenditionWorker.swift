@@ -71,6 +71,8 @@ final class AudioRenditionWorker: @unchecked Sendable {
             case .video(let frame, let startsSegment):
                 let time = Double(frame.pts) * videoTimeBase.doubleValue
                 try perform(cutter.video(.frame, time: time, startsSegment: startsSegment))
+            case .cut(let time, let startsSegment):
+                try perform(cutter.video(.frame, time: time, startsSegment: startsSegment))
             case .audio(let packet):
                 let own = try packet.reference()  // the muxer rescales timestamps in place
                 try perform(cutter.audio(.packet(own), time: Double(own.pts) * audioTimeBase.doubleValue))

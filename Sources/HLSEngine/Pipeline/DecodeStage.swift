@@ -40,6 +40,15 @@ final class DecodeStage {
     }
     private let frameRate: Double
 
+    /// Split and stitch: the chunk this run encodes (nil: the whole file).
+    private let chunk: (plan: ChunkPlan, chunk: ChunkPlan.Chunk)?
+    /// Where chunk 0 sends the cuts of the frames it does not encode (the audio rendition).
+    private let cutQueue: BoundedQueue<RenditionInput>?
+    /// The chunk's last frame has been seen: the rest of the video is not decoded.
+    private var chunkVideoEnded = false
+    /// `endChunkVideo` has run.
+    private var chunkVideoClosed = false
+
     private(set) var decodedFrames = 0
     private(set) var corruptPackets = 0
     private(set) var droppedAudioFrames = 0
@@ -91,7 +100,10 @@ final class DecodeStage {
     init(input: InputFile, info: MediaInfo, video: Decoder, audio: AudioChain?, queues: [BoundedQueue<RenditionInput>],
          frameRate: FrameRate, segmentDuration: Double, maxDurationSeconds: Double?, maxFrames: Int? = nil,
          poster: (writer: PosterWriter, path: String, frameIndex: Int)?, storyboard: StoryboardWriter? = nil,
+         chunk: (plan: ChunkPlan, chunk: ChunkPlan.Chunk)? = nil, cutQueue: BoundedQueue<RenditionInput>? = nil,
          cancellation: CancellationFlag) {
+        self.chunk = chunk
+        self.cutQueue = cutQueue
         self.poster = poster
         self.storyboard = storyboard
         self.frameRate = frameRate.perSecond
@@ -101,7 +113,8 @@ final class DecodeStage {
         self.audio = audio
         self.queues = queues
         self.cancellation = cancellation
-        self.clock = SegmentClock(segmentDuration: segmentDuration)
+        self.clock = chunk.map { SegmentClock(segmentDuration: segmentDuration, origin: $0.plan.origin) }
+            ?? SegmentClock(segmentDuration: segmentDuration)
         self.maxDurationSeconds = maxDurationSeconds
         self.maxFrames = maxFrames
         let start = input.context.pointee.start_time
@@ -109,7 +122,8 @@ final class DecodeStage {
         self.timestamps = TimestampRepair(
             frameDuration: Int64(min(max(1, (ticksPerSecond / frameRate.perSecond).rounded()), 1e12)),
             maxGap: Int64(min(max(1, (10 * ticksPerSecond).rounded()), 1e15)),
-            origin: start == noPTS ? 0 : rescale(start, from: cav_time_base_q(), to: video.timeBase))
+            origin: start == noPTS ? 0 : rescale(start, from: cav_time_base_q(), to: video.timeBase),
+            resuming: chunk != nil)
     }
 
     /// Runs to the end of the input. A read error part-way (a cut-off file) ends the
@@ -117,6 +131,7 @@ final class DecodeStage {
     func run() throws {
         let packet = Packet()
         let videoIndex = Int32(info.video.streamIndex)
+        if let chunk { try seek(to: chunk.chunk) }
         while true {
             if cancellation.isCancelled { throw TranscodeError.Reason.cancelled }
             if let maxFrames, decodedFrames >= maxFrames {
@@ -131,12 +146,18 @@ final class DecodeStage {
             }
             guard more else { break }
             if packet.streamIndex == videoIndex {
+                if chunkVideoEnded { continue }  // chunk 0 reads on for the audio alone
                 try decode(packet, with: video, deliver: deliverVideo)
+                if chunkVideoEnded, !chunkVideoClosed {
+                    try endChunkVideo()
+                    if audio == nil { break }
+                }
             } else if let audio, packet.streamIndex == audio.streamIndex {
                 try decode(packet, with: audio.decoder, deliver: deliverAudio)
             }
         }
-        try decode(nil, with: video, deliver: deliverVideo)
+        if !chunkVideoEnded { try decode(nil, with: video, deliver: deliverVideo) }
+        if chunk != nil, !chunkVideoClosed { try endChunkVideo() }
         if let audio {
             try decode(nil, with: audio.decoder, deliver: deliverAudio)
             try audio.resampler.push(nil)
@@ -176,13 +197,59 @@ final class DecodeStage {
         }
     }
 
+    /// Moves to a keyframe before the chunk: its first frame then decodes with every
+    /// reference it needs. The target is a second early, as demuxers index keyframes by
+    /// their decode time, which B-frames put before their presentation time.
+    private func seek(to chunk: ChunkPlan.Chunk) throws {
+        let seconds = video.timeBase.doubleValue
+        let start = input.context.pointee.start_time
+        let origin = start == noPTS ? 0 : rescale(start, from: cav_time_base_q(), to: video.timeBase)
+        let target = origin + Int64((max(0, chunk.start - 1) / max(seconds, 1e-12)).rounded(.down))
+        do {
+            try input.seek(stream: Int32(info.video.streamIndex), toKeyframeAtOrBefore: target)
+        } catch {
+            throw TranscodeError.Reason.chunking("cannot seek to chunk \(chunk.index) (\(error.message))")
+        }
+        video.flush()
+    }
+
+    /// The chunk's video is done. Chunk 0 then tells the audio rendition where the rest
+    /// of the whole file's segments start, and where its last frame is, so the audio is
+    /// cut as a whole-file run cuts it.
+    private func endChunkVideo() throws {
+        chunkVideoEnded = true
+        chunkVideoClosed = true
+        guard let chunk else { return }
+        guard decodedFrames > 0 else {
+            throw TranscodeError.Reason.chunking("chunk \(chunk.chunk.index) has no frame where the plan puts one")
+        }
+        guard let cutQueue else { return }
+        for time in chunk.plan.segmentStarts[chunk.chunk.endSegment...] { cutQueue.push(.cut(time: time, startsSegment: true), cost: 0) }
+        if chunk.chunk.end != nil { cutQueue.push(.cut(time: chunk.plan.lastFrameTime, startsSegment: false), cost: 0) }
+        // The audio's lead is measured against the whole file's video from here on.
+        videoTime = chunk.plan.lastFrameTime
+    }
+
     private func deliverVideo(_ frame: Frame) throws {
         if cancellation.isCancelled { throw TranscodeError.Reason.cancelled }
         let decoded = frame.pointer.pointee.best_effort_timestamp
         // x264 needs strictly increasing timestamps; repeats and jumps are re-based.
         let pts = timestamps.next(decoded == noPTS ? nil : decoded)
         frame.pts = pts
-        videoTime = Double(pts) * video.timeBase.doubleValue
+        let time = Double(pts) * video.timeBase.doubleValue
+        if let chunk {
+            // Frames before the chunk are decoded only as references; the first after it ends it.
+            if chunkVideoEnded || time + ChunkPlan.tolerance < chunk.chunk.start { return }
+            if let end = chunk.chunk.end, time + ChunkPlan.tolerance >= end {
+                chunkVideoEnded = true
+                return
+            }
+            if decodedFrames == 0, abs(time - chunk.chunk.start) > ChunkPlan.tolerance {
+                throw TranscodeError.Reason.chunking(
+                    "chunk \(chunk.chunk.index) should start at \(chunk.chunk.start) s but its first frame is at \(time) s")
+            }
+        }
+        videoTime = time
         if let limit = maxDurationSeconds, videoTime > limit {
             throw TranscodeError.Reason.tooLong(seconds: videoTime, limit: limit)
         }
@@ -260,6 +327,11 @@ final class DecodeStage {
 
     /// Hands `input` to every rendition, blocking on a full queue (back-pressure).
     private func broadcast(_ input: RenditionInput) {
+        // After a chunk's video, the rungs are done: only the audio rendition reads on.
+        if chunkVideoEnded, case .audio = input, let cutQueue {
+            cutQueue.push(input, cost: 0)
+            return
+        }
         var cost = 0
         if case .video(let frame, _) = input { cost = frame.pictureBytes }
         for queue in queues { queue.push(input, cost: cost) }

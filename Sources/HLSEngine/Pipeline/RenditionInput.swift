@@ -6,6 +6,9 @@ enum RenditionInput: Sendable {
     case video(Frame, startsSegment: Bool)
     /// An AAC packet of the one shared audio track (read-only; take a reference to mux).
     case audio(Packet)
+    /// Where a video frame the chunk does not encode presents (split and stitch): chunk 0
+    /// cuts the whole file's audio at the whole file's segment starts. Rungs never get it.
+    case cut(time: Double, startsSegment: Bool)
     /// The source has no more audio.
     case audioEnd
     /// The source has no more of anything: flush and close.

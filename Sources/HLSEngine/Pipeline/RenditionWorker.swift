@@ -55,6 +55,8 @@ final class RenditionWorker: @unchecked Sendable {
         /// Set for a DASH ladder: the audio is a rendition of its own, so this rung's
         /// segments carry video alone, and its muxer tells the audio one its shift.
         var separateAudio: TimelineShift?
+        /// The number of this rung's first segment: 0, or a chunk's first (split and stitch).
+        var firstSegmentNumber = 0
     }
 
     init(index: Int, rendition: Rendition, configuration: Configuration,
@@ -87,7 +89,8 @@ final class RenditionWorker: @unchecked Sendable {
         ).makeEncoder()
         self.muxer = try SegmentedMuxer(
             directory: configuration.directory, format: configuration.options.segmentFormat,
-            video: encoder, audio: separate ? nil : configuration.audio, primingOf: configuration.audio)
+            video: encoder, audio: separate ? nil : configuration.audio, primingOf: configuration.audio,
+            firstSegmentNumber: configuration.firstSegmentNumber)
         timelineShift = configuration.separateAudio
         if let shift = configuration.separateAudio {
             muxer.readsFragmentTiming = true
@@ -130,6 +133,8 @@ final class RenditionWorker: @unchecked Sendable {
                 guard let timeBase = audioTimeBase else { continue }
                 let own = try packet.reference()  // the muxer rescales timestamps in place
                 try perform(cutter.audio(own, time: Double(own.pts) * timeBase.doubleValue))
+            case .cut:
+                continue  // the audio rendition's alone
             case .audioEnd:
                 guard audioTimeBase != nil else { continue }
                 try perform(cutter.audioFinished())

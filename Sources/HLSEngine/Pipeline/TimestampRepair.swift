@@ -22,11 +22,16 @@ struct TimestampRepair {
 
     /// - Parameters:
     ///   - origin: the input's start in ticks; the first frame's output is its pts minus it.
-    init(frameDuration: Int64, maxGap: Int64, origin: Int64) {
+    /// - Parameter resuming: the decode starts part-way (a chunk, after a seek): the first
+    ///   frame keeps its place however far from the start it is.
+    init(frameDuration: Int64, maxGap: Int64, origin: Int64, resuming: Bool = false) {
         self.frameDuration = max(1, frameDuration)
         self.maxGap = max(self.frameDuration, maxGap)
         self.correction = origin == Int64.min ? 0 : -origin
+        self.resuming = resuming
     }
+
+    private let resuming: Bool
 
     /// The output timestamp for a frame whose decoded pts is `pts` (nil when it has none).
     mutating func next(_ pts: Int64?) -> Int64 {
@@ -36,7 +41,7 @@ struct TimestampRepair {
             if !overflow {
                 guard let last else {
                     // The first frame: its place relative to the input's start, if sane.
-                    return accept(candidate >= 0 && candidate <= maxGap ? candidate : 0, pts: pts)
+                    return accept(candidate >= 0 && (resuming || candidate <= maxGap) ? candidate : 0, pts: pts)
                 }
                 let (step, stepOverflow) = candidate.subtractingReportingOverflow(last)
                 if !stepOverflow, step > 0, step <= maxGap { return accept(candidate, pts: pts) }

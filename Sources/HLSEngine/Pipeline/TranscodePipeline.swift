@@ -58,11 +58,18 @@ struct TranscodePipeline {
             let input = info.video.frameCountSource == "packets"
                 ? try MediaProbe.open(bytes, name: inputPath, cancellation: cancellation) : probeInput
             let renditions = Ladder.renditions(for: info.video.geometry, rungs: options.rungs)
-            let audioFolder = dash && info.audio != nil ? [AudioRenditionWorker.name] : []
+            let chunk = try options.chunk.map { try Self.scope($0, input: input, info: info, options: options, cancellation: cancellation) }
+            // A chunk's audio, if any, is chunk 0's; a chunk has no storyboard (the stitch's).
+            let carriesAudio = chunk.map { $0.chunk.index == 0 } ?? true
+            let audioFolder = (dash || chunk != nil) && info.audio != nil && carriesAudio ? [AudioRenditionWorker.name] : []
             output = try OutputDirectory(path: outputDirectory,
                                          renditions: renditions.map(\.name) + audioFolder
-                                             + (options.writeStoryboard ? [Storyboard.folder] : []))
+                                             + (options.writeStoryboard && chunk == nil ? [Storyboard.folder] : []))
             guard let output else { throw TranscodeError.Reason.io("no output directory") }
+            if let chunk {
+                return try ChunkRun(pipeline: self, input: input, info: info, renditions: renditions, output: output,
+                                    scope: chunk, started: started).run()
+            }
             let result = try transcode(input: input, info: info, renditions: renditions, output: output)
             let wall = (ContinuousClock.now - started) / .seconds(1)
             progress.stage(.done)
@@ -81,8 +88,52 @@ struct TranscodePipeline {
         }
     }
 
+    /// Starts the rungs and the audio rendition, decodes on this thread, and joins them.
+    /// Throws the first real failure: a stage stopped by another's failure says `.cancelled`.
+    static func runStages(decode: DecodeStage, workers: [RenditionWorker], audio: AudioRenditionWorker?, plan: ThreadPlan,
+                          cancellation: CancellationFlag) throws {
+        workers.forEach { $0.start() }
+        audio?.start()
+        // After starting the workers: threads inherit their creator's priority.
+        if plan.lowersDecoderPriority { ThreadPriority.lowerCurrentThread() }
+        var decodeError: Error?
+        do { try decode.run() } catch {
+            decodeError = error
+            cancellation.abort()
+        }
+        if decodeError != nil {
+            workers.forEach { $0.queue.closeAndDiscard() }
+            audio?.queue.closeAndDiscard()
+        }
+        workers.forEach { $0.join() }
+        audio?.join()
+        if let decodeError, (decodeError as? TranscodeError.Reason) != .cancelled { throw decodeError }
+        let failures = workers.compactMap(\.failure) + [audio?.failure].compactMap { $0 }
+        if let failure = failures.first(where: { ($0 as? TranscodeError.Reason) != .cancelled }) {
+            throw failure
+        }
+        if let decodeError { throw decodeError }
+        if cancellation.isCancelled { throw TranscodeError.Reason.cancelled }
+    }
+
     /// A DASH ladder needs CMAF segments.
     private var dash: Bool { options.dash && options.segmentFormat == .fmp4 }
+
+    /// The chunk `selection` names, in the plan made from this very source.
+    private static func scope(_ selection: ChunkSelection, input: InputFile, info: MediaInfo, options: TranscodeOptions,
+                              cancellation: CancellationFlag) throws -> (plan: ChunkPlan, chunk: ChunkPlan.Chunk) {
+        guard options.segmentFormat == .fmp4 else { throw TranscodeError.Reason.chunking("chunks need fMP4 segments (CMAF)") }
+        switch try ChunkPlanner.plan(input, info: info, segmentDuration: options.segmentDuration, chunkSeconds: selection.seconds,
+                                     cancellation: cancellation) {
+        case .failure(.timestampsNeedRepair(let why)):
+            throw TranscodeError.Reason.chunking("this source cannot be cut into chunks (\(why)); transcode it whole")
+        case .success(let plan):
+            guard plan.chunks.indices.contains(selection.index) else {
+                throw TranscodeError.Reason.chunking("chunk \(selection.index) does not exist: \(selection.seconds) s chunks give \(plan.chunks.count)")
+            }
+            return (plan, plan.chunks[selection.index])
+        }
+    }
 
     /// "cancelled" only when somebody cancelled: a stage that failed stops the others
     /// with `abort()`, and its own error is the one reported.
@@ -126,7 +177,7 @@ struct TranscodePipeline {
                                          progressive: progressive, cancellation: cancellation)
             }
         }
-        let plan = ThreadPlan.make(for: renditions, cores: ProcessInfo.processInfo.activeProcessorCount,
+        let plan = ThreadPlan.make(for: renditions, cores: options.cores ?? ProcessInfo.processInfo.activeProcessorCount,
                                    encoderThreads: options.encoderThreads,
                                    prioritizeLargestRung: options.prioritizeLargestRung)
         let downloadRung = options.downloadRung.flatMap { Ladder.downloadRendition(renditions, preferred: $0) }
@@ -161,29 +212,7 @@ struct TranscodePipeline {
                                  frameRate: frameRate, segmentDuration: options.segmentDuration,
                                  maxDurationSeconds: options.maxDurationSeconds, maxFrames: options.maxFrames,
                                  poster: poster, storyboard: storyboard, cancellation: cancellation)
-        workers.forEach { $0.start() }
-        audioRendition?.start()
-        // After starting the workers: threads inherit their creator's priority.
-        if plan.lowersDecoderPriority { ThreadPriority.lowerCurrentThread() }
-        var decodeError: Error?
-        do { try decode.run() } catch {
-            decodeError = error
-            cancellation.abort()
-        }
-        if decodeError != nil {
-            workers.forEach { $0.queue.closeAndDiscard() }
-            audioRendition?.queue.closeAndDiscard()
-        }
-        workers.forEach { $0.join() }
-        audioRendition?.join()
-        // The first real failure: a stage stopped by another's failure reports `.cancelled`.
-        if let decodeError, (decodeError as? TranscodeError.Reason) != .cancelled { throw decodeError }
-        let failures = workers.compactMap(\.failure) + [audioRendition?.failure].compactMap { $0 }
-        if let failure = failures.first(where: { ($0 as? TranscodeError.Reason) != .cancelled }) {
-            throw failure
-        }
-        if let decodeError { throw decodeError }
-        if cancellation.isCancelled { throw TranscodeError.Reason.cancelled }
+        try Self.runStages(decode: decode, workers: workers, audio: audioRendition, plan: plan, cancellation: cancellation)
 
         // A container that declares more frames than could be read is a cut-off file.
         let declared = info.video.frameCount

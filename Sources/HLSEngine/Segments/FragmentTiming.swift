@@ -7,7 +7,7 @@ import Foundation
 ///
 /// A reader of our own single-track fragments, bounded like any input: a box that
 /// claims more bytes than there are ends the walk with nil.
-public struct FragmentTiming: Sendable, Equatable {
+public struct FragmentTiming: Sendable, Equatable, Codable {
     /// In the track's timescale.
     public var decodeTime: UInt64
     public var duration: UInt64

@@ -16,6 +16,13 @@ struct SegmentClock: Sendable {
         self.segmentDuration = segmentDuration
     }
 
+    /// A clock that joins the whole file's at a chunk: `origin` is the whole file's first
+    /// frame, so the chunk's frames are cut exactly where a whole-file run cuts them.
+    init(segmentDuration: Double, origin: Double) {
+        self.init(segmentDuration: segmentDuration)
+        self.origin = origin
+    }
+
     /// Timestamps within this distance of a boundary count as on it (float noise from
     /// time bases such as 1001/30000).
     private static let tolerance = 1e-6

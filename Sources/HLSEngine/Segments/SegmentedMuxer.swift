@@ -26,7 +26,7 @@ import Foundation
 /// fix its shift: it is handed the video's with `fixShift`, so both files share one
 /// timeline.
 final class SegmentedMuxer {
-    struct Segment {
+    struct Segment: Codable, Sendable, Equatable {
         var fileName: String
         var bytes: Int64
         /// Presentation time of the segment's first video frame (its IDR: with closed
@@ -40,6 +40,7 @@ final class SegmentedMuxer {
     }
 
     private let context: UnsafeMutablePointer<AVFormatContext>
+    private let firstSegmentNumber: Int
     private var io: UnsafeMutablePointer<AVIOContext>?
     private let file = SegmentFile()
     private let directory: String
@@ -87,7 +88,11 @@ final class SegmentedMuxer {
 
     /// - Parameter primingOf: the AAC encoder whose delay the shift includes, when `audio`
     ///   is not muxed here (a video-only muxer beside a separate audio rendition).
-    init(directory: String, format: SegmentFormat, video: Encoder?, audio: Encoder?, primingOf: Encoder? = nil) throws {
+    /// - Parameter firstSegmentNumber: the first segment's number in its file name (a
+    ///   chunk's segments carry the numbers a whole-file run gives them).
+    init(directory: String, format: SegmentFormat, video: Encoder?, audio: Encoder?, primingOf: Encoder? = nil,
+         firstSegmentNumber: Int = 0) throws {
+        self.firstSegmentNumber = firstSegmentNumber
         guard let primary = video ?? audio else { throw TranscodeError.Reason.io("a muxer with no stream") }
         self.directory = directory
         self.format = format
@@ -175,7 +180,7 @@ final class SegmentedMuxer {
     private func openNextSegment() throws {
         // The held packet, if any, is the next segment's IDR: its time ends this segment.
         try closeSegment(nextStart: heldVideo.map { Double($0.pts) * videoTimeBase.doubleValue })
-        let name = String(format: "segment_%05d.%@", segments.count, format.segmentExtension)
+        let name = String(format: "segment_%05d.%@", firstSegmentNumber + segments.count, format.segmentExtension)
         try file.open(path(name))
         if format == .mpegts {
             av_opt_set(context.pointee.priv_data, "mpegts_flags", "+resend_headers", 0)

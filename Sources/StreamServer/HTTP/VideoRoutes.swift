@@ -7,14 +7,6 @@ import Hummingbird
 struct VideoRoutes {
     let state: ServerState
 
-    struct RenditionSummary: Codable, Sendable {
-        var name: String
-        var width: Int
-        var height: Int
-        var averageBandwidth: Int
-        var peakBandwidth: Int
-    }
-
     /// A video as the API shows it. The fields under "the owner's" are left out for
     /// anyone else, and so is everything of an error beyond its short reason.
     struct VideoResponse: ResponseEncodable, Sendable {
@@ -113,7 +105,7 @@ struct VideoRoutes {
         case .processing: live?.percent ?? 0
         case .uploading, .failed: 0
         }
-        let renditions = video.renditions.flatMap { try? JSONDecoder().decode([RenditionSummary].self, from: Data($0.utf8)) } ?? []
+        let renditions = video.renditions ?? []
         let liveURL = video.status == .processing ? live?.playbackUrl : nil
         let playable = video.status == .ready || liveURL != nil
         let shareable = playable && video.visibility != .private

@@ -287,7 +287,7 @@ public struct TranscodeJob: Sendable {
                 record.durationSeconds = manifest.durationSeconds
                 record.width = manifest.width
                 record.height = manifest.height
-                record.renditions = manifest.renditionsJSON
+                record.renditions = manifest.renditions
                 record.outputs = VideoOutputs(storyboard: manifest.storyboard, download: manifest.download, dash: manifest.dash)
                 guard try await store.update(record, expected: .processing) else {
                     logger.info("READY not set: the video was deleted or finished elsewhere")
@@ -393,17 +393,9 @@ final class LiveState: Sendable {
 /// What READY needs from a finished transcode, stored beside the outputs so a
 /// redelivered job can commit READY without transcoding again.
 struct TranscodeManifest: Codable, Sendable, Equatable {
-    struct Rendition: Codable, Sendable, Equatable {
-        var name: String
-        var width: Int
-        var height: Int
-        var averageBandwidth: Int
-        var peakBandwidth: Int
-    }
-
     var durationSeconds: Double
     var frameCount: Int
-    var renditions: [Rendition]
+    var renditions: [RenditionSummary]
     /// `storyboard.vtt` and `download.mp4` when the engine wrote them (absent from
     /// manifests of older versions).
     var storyboard: String?
@@ -417,21 +409,11 @@ struct TranscodeManifest: Codable, Sendable, Equatable {
         dash = result.dashManifest
         durationSeconds = result.durationSeconds
         frameCount = result.sourceFrames
-        renditions = result.renditions.map {
-            Rendition(name: $0.rendition.name, width: $0.rendition.width, height: $0.rendition.height,
-                      averageBandwidth: $0.averageBandwidth, peakBandwidth: $0.peakBandwidth)
-        }
+        renditions = RenditionSummary.of(result)
     }
 
     var width: Int? { renditions.last?.width }
     var height: Int? { renditions.last?.height }
-
-    /// The videos table's `renditions` column.
-    var renditionsJSON: String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        return String(decoding: (try? encoder.encode(renditions)) ?? Data("[]".utf8), as: UTF8.self)
-    }
 }
 
 extension TranscodeJob {

@@ -104,7 +104,7 @@ public final class PostgresStore: MetadataStore, Sendable {
                 """, [video.id.uuidString, video.title, video.originalFilename, String(video.size), video.contentType,
                       String(video.lastModified), video.status.rawValue, video.uploadID, video.sourceKey, video.hlsPrefix,
                       String(video.partCount), video.durationSeconds.map { String($0) }, video.width.map(String.init),
-                      video.height.map(String.init), video.renditions, video.error,
+                      video.height.map(String.init), RenditionSummary.json(video.renditions), video.error,
                       String(video.createdAt.timeIntervalSince1970), String(video.updatedAt.timeIntervalSince1970),
                       video.owner?.stored, video.visibility.rawValue, video.uploader, video.outputs?.json])
         }
@@ -150,7 +150,7 @@ public final class PostgresStore: MetadataStore, Sendable {
                 WHERE id = $8 AND ($9::text IS NULL OR status = $9)
                 RETURNING id
                 """, [video.status.rawValue, video.uploadID, video.durationSeconds.map { String($0) },
-                      video.width.map(String.init), video.height.map(String.init), video.renditions, video.error,
+                      video.width.map(String.init), video.height.map(String.init), RenditionSummary.json(video.renditions), video.error,
                       video.id.uuidString, expected?.rawValue, video.outputs?.json])
             return !rows.isEmpty
         }
@@ -212,7 +212,7 @@ public final class PostgresStore: MetadataStore, Sendable {
             size: Int64(row[3] ?? "") ?? 0, contentType: row[4] ?? "", lastModified: Int64(row[5] ?? "") ?? 0,
             status: VideoLifecycle.Status(rawValue: row[6] ?? "") ?? .failed, uploadID: row[7], sourceKey: row[8] ?? "",
             hlsPrefix: row[9] ?? "", partCount: Int(row[10] ?? "") ?? 0, durationSeconds: row[11].flatMap(Double.init),
-            width: row[12].flatMap(Int.init), height: row[13].flatMap(Int.init), renditions: row[14], error: row[15],
+            width: row[12].flatMap(Int.init), height: row[13].flatMap(Int.init), renditions: RenditionSummary.decode(row[14]), error: row[15],
             createdAt: Date(timeIntervalSince1970: Double(row[16] ?? "") ?? 0),
             updatedAt: Date(timeIntervalSince1970: Double(row[17] ?? "") ?? 0),
             owner: VideoOwner(stored: row[18]), visibility: Visibility(rawValue: row[19] ?? "") ?? .private,

@@ -109,7 +109,7 @@ public final class SQLiteStore: Sendable {
                 """
             var values: [SQLiteValue] = [.text(video.status.rawValue), .optionalText(video.uploadID),
                                          .optionalReal(video.durationSeconds), .optionalInteger(video.width.map(Int64.init)),
-                                         .optionalInteger(video.height.map(Int64.init)), .optionalText(video.renditions),
+                                         .optionalInteger(video.height.map(Int64.init)), .optionalText(RenditionSummary.json(video.renditions)),
                                          .optionalText(video.error), .optionalText(video.outputs?.json), .real(Date().timeIntervalSince1970), .text(video.id.uuidString)]
             if let expected {
                 sql += " AND status = ?"
@@ -195,7 +195,7 @@ public final class SQLiteStore: Sendable {
          .text(video.contentType), .integer(video.lastModified), .text(video.status.rawValue), .optionalText(video.uploadID),
          .text(video.sourceKey), .text(video.hlsPrefix), .integer(Int64(video.partCount)), .optionalReal(video.durationSeconds),
          .optionalInteger(video.width.map(Int64.init)), .optionalInteger(video.height.map(Int64.init)),
-         .optionalText(video.renditions), .optionalText(video.error),
+         .optionalText(RenditionSummary.json(video.renditions)), .optionalText(video.error),
          .real(video.createdAt.timeIntervalSince1970), .real(video.updatedAt.timeIntervalSince1970),
          .optionalText(video.owner?.stored), .text(video.visibility.rawValue), .optionalText(video.uploader),
          .optionalText(video.outputs?.json)]
@@ -208,7 +208,7 @@ public final class SQLiteStore: Sendable {
             status: VideoLifecycle.Status(rawValue: row[6].text ?? "") ?? .failed, uploadID: row[7].text,
             sourceKey: row[8].text ?? "", hlsPrefix: row[9].text ?? "", partCount: Int(row[10].integer ?? 0),
             durationSeconds: row[11].real, width: row[12].integer.map(Int.init), height: row[13].integer.map(Int.init),
-            renditions: row[14].text, error: row[15].text,
+            renditions: RenditionSummary.decode(row[14].text), error: row[15].text,
             createdAt: Date(timeIntervalSince1970: row[16].real ?? 0), updatedAt: Date(timeIntervalSince1970: row[17].real ?? 0),
             // 18 is attempts (read by recordAttempt only).
             owner: VideoOwner(stored: row.count > 19 ? row[19].text : nil),

@@ -17,8 +17,8 @@ public struct VideoRecord: Sendable, Codable, Equatable {
     public var durationSeconds: Double?
     public var width: Int?
     public var height: Int?
-    /// JSON: the renditions written (name, size, bandwidth).
-    public var renditions: String?
+    /// The renditions written (name, size, bandwidth); JSON in the table.
+    public var renditions: [RenditionSummary]?
     public var error: String?
     public var createdAt: Date
     public var updatedAt: Date

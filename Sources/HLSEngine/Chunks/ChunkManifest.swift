@@ -1,0 +1,43 @@
+import Foundation
+
+/// What one chunk run wrote (`chunk.json` beside its rung folders): the chunk, its rungs'
+/// segments as measured, and for chunk 0 the whole file's audio. The stitch reads only
+/// this and the files it names.
+struct ChunkManifest: Codable, Sendable, Equatable {
+    static let fileName = "chunk.json"
+    /// Bumped when the shape changes; the stitch refuses another.
+    static let version = 1
+
+    struct Rung: Codable, Sendable, Equatable {
+        var rendition: Rendition
+        var codecs: String
+        var frames: Int
+        var timescale: Int
+        var initializationBytes: Int64
+        var segments: [SegmentedMuxer.Segment]
+    }
+
+    struct Audio: Codable, Sendable, Equatable {
+        var channels: Int
+        var sampleRate: Int
+        var timescale: Int
+        var segments: [SegmentedMuxer.Segment]
+    }
+
+    var version = ChunkManifest.version
+    var chunk: ChunkPlan.Chunk
+    var chunkCount: Int
+    var segmentCount: Int
+    var segmentDuration: Double
+    var segmentFormat: SegmentFormat
+    /// "30000/1001", for the DASH manifest.
+    var nominalFrameRate: String
+    /// The whole source's.
+    var sourceFrames: Int
+    var hasAudio: Bool
+    var rungs: [Rung]
+    /// Chunk 0's, when the source has audio.
+    var audio: Audio?
+    /// Packets the decoders rejected in this chunk.
+    var corruptPackets: Int
+}

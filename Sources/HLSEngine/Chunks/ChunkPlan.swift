@@ -1,0 +1,69 @@
+/// How one video is cut into chunks for split-and-stitch: runs of whole segments, on the
+/// same `SegmentClock` that cuts the whole file, so a chunk's segments carry the numbers
+/// and times they would have in a whole-file run and the stitch only writes playlists.
+///
+///     frames:    |f0 ...                                               fN|
+///     segments:  | 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 |10 |11 |12 |13 |
+///     chunks:    |  chunk 0 (0..<5)  |  chunk 1 (5..<10) | chunk 2 (10..<14) |
+///
+/// A value type, made from the frames' presentation times alone and tested with no
+/// FFmpeg. The engine scans the source's video packets for those times (`ChunkPlanner`).
+public struct ChunkPlan: Codable, Sendable, Equatable {
+    /// One chunk: segments `firstSegment..<endSegment`, presenting from `start` up to
+    /// (not including) `end` seconds on the output timeline; `end` is nil for the last.
+    public struct Chunk: Codable, Sendable, Equatable {
+        public var index: Int
+        public var firstSegment: Int
+        public var endSegment: Int
+        public var start: Double
+        public var end: Double?
+        /// The source frames it encodes.
+        public var frames: Int
+
+        public var segmentCount: Int { endSegment - firstSegment }
+
+        /// Whether a frame presenting at `time` belongs to this chunk.
+        public func contains(_ time: Double) -> Bool {
+            time + ChunkPlan.tolerance >= start && (end.map { time + ChunkPlan.tolerance < $0 } ?? true)
+        }
+    }
+
+    /// Each segment's first frame, in seconds on the output timeline.
+    public var segmentStarts: [Double]
+    public var chunks: [Chunk]
+    /// The first frame's time: the origin of the segment clock.
+    public var origin: Double
+    /// The last frame's time (where chunk 0 ends the whole file's audio, as a whole run does).
+    public var lastFrameTime: Double
+    public var segmentDuration: Double
+
+    /// Timestamps this close count as equal (time bases such as 1001/30000).
+    static let tolerance = 1e-6
+
+    /// - Parameters:
+    ///   - frameTimes: every video frame's presentation time, in seconds, any order.
+    ///   - chunkSeconds: the wanted chunk length; each chunk gets the nearest whole number
+    ///     of segments (at least one). 0 or less: one chunk, the whole file.
+    public init(frameTimes: [Double], segmentDuration: Double, chunkSeconds: Double) {
+        self.segmentDuration = segmentDuration
+        let sorted = frameTimes.filter(\.isFinite).sorted()
+        origin = sorted.first ?? 0
+        lastFrameTime = sorted.last ?? 0
+        var clock = SegmentClock(segmentDuration: segmentDuration)
+        segmentStarts = sorted.filter { clock.startsSegment(at: $0) }
+        let perChunk = chunkSeconds > 0 ? max(1, Int((chunkSeconds / segmentDuration).rounded())) : max(1, segmentStarts.count)
+        var chunks: [Chunk] = []
+        var first = 0
+        while first < segmentStarts.count {
+            let end = min(first + perChunk, segmentStarts.count)
+            let chunk = Chunk(index: chunks.count, firstSegment: first, endSegment: end, start: segmentStarts[first],
+                              end: end < segmentStarts.count ? segmentStarts[end] : nil, frames: 0)
+            chunks.append(chunk)
+            first = end
+        }
+        for time in sorted {
+            if let index = chunks.lastIndex(where: { $0.start <= time + Self.tolerance }) { chunks[index].frames += 1 }
+        }
+        self.chunks = chunks
+    }
+}

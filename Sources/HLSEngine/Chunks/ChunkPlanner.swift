@@ -1,0 +1,52 @@
+import CAV
+
+/// Reads a source's video packet timestamps (demuxing only: no decoding) and makes its
+/// `ChunkPlan`. The times are put on the output timeline as the decode stage puts them
+/// (from the input's start), so the plan's boundaries are the whole-file run's cuts.
+///
+/// A source whose timestamps the decode stage would have to repair (missing, repeated,
+/// out of order after sorting, jumping by more than `TimestampRepair`'s gap) cannot be
+/// cut where a whole-file run cuts it: it gets one chunk, never a wrong stitch.
+enum ChunkPlanner {
+    /// Why a source is transcoded whole.
+    enum Refusal: Error, Equatable {
+        case timestampsNeedRepair(String)
+    }
+
+    static func plan(_ input: InputFile, info: MediaInfo, segmentDuration: Double, chunkSeconds: Double,
+                     cancellation: CancellationFlag) throws -> Result<ChunkPlan, Refusal> {
+        guard let stream = input.stream(Int32(info.video.streamIndex)) else { throw TranscodeError.Reason.noVideoStream }
+        let timeBase = stream.pointee.time_base
+        let seconds = Double(timeBase.num) / Double(max(timeBase.den, 1))
+        let start = input.context.pointee.start_time
+        let origin = start == noPTS ? Int64(0) : rescale(start, from: cav_time_base_q(), to: timeBase)
+        var ticks: [Int64] = []
+        let packet = Packet()
+        while try input.read(into: packet) {
+            if cancellation.isCancelled { throw TranscodeError.Reason.cancelled }
+            guard packet.streamIndex == Int32(info.video.streamIndex) else { continue }
+            guard packet.pts != noPTS else { return .failure(.timestampsNeedRepair("a video packet has no timestamp")) }
+            ticks.append(packet.pts - origin)
+        }
+        try input.rewind()
+        ticks.sort()
+        // What `TimestampRepair` would leave alone: a first frame within 10 s of the start,
+        // then strictly increasing steps of at most 10 s.
+        let maxGap = Int64((10 / seconds).rounded())
+        guard let first = ticks.first, first >= 0, first <= maxGap else {
+            return .failure(.timestampsNeedRepair("the first frame is not within 10 s of the start"))
+        }
+        for (previous, next) in zip(ticks, ticks.dropFirst()) where next - previous <= 0 || next - previous > maxGap {
+            return .failure(.timestampsNeedRepair("the timestamps repeat or jump"))
+        }
+        // A constant frame rate, to the tick: x264 times the first frames of a run from the
+        // run's own first frames, so in a variable-frame-rate source a chunk's decode
+        // timeline (and its muxer's shift) would differ from the whole run's.
+        let steps = zip(ticks, ticks.dropFirst()).map { $1 - $0 }
+        if let smallest = steps.min(), let largest = steps.max(), largest - smallest > 1 {
+            return .failure(.timestampsNeedRepair("a variable frame rate"))
+        }
+        return .success(ChunkPlan(frameTimes: ticks.map { Double($0) * seconds }, segmentDuration: segmentDuration,
+                                  chunkSeconds: chunkSeconds))
+    }
+}

@@ -1,0 +1,105 @@
+import CAV
+import Foundation
+
+/// One chunk of a split-and-stitch transcode (`TranscodeOptions.chunk`): the rungs'
+/// segments of the chunk's range, named and timed as a whole-file run names and times
+/// them, and for chunk 0 the whole file's audio, encoded once. It writes `chunk.json`
+/// for `LadderStitcher`, and no playlist: a chunk alone is not a ladder.
+///
+/// The differences from a whole-file run, all in the decode stage: it seeks to a
+/// keyframe before the chunk, decodes from there, drops the frames before the chunk,
+/// stops at the next chunk's first frame, and cuts on a segment clock that starts at
+/// the whole file's first frame. Every chunk makes the AAC encoder (never fed outside
+/// chunk 0), since its priming is part of the timestamp shift every muxer applies.
+struct ChunkRun {
+    let pipeline: TranscodePipeline
+    let input: InputFile
+    let info: MediaInfo
+    let renditions: [Rendition]
+    let output: OutputDirectory
+    let scope: (plan: ChunkPlan, chunk: ChunkPlan.Chunk)
+    let started: ContinuousClock.Instant
+
+    func run() throws -> TranscodeResult {
+        let options = pipeline.options
+        let cancellation = pipeline.cancellation
+        let maxPixels = SourceBounds.maxPixels
+        guard let videoStream = input.stream(Int32(info.video.streamIndex)) else { throw TranscodeError.Reason.noVideoStream }
+        let decoder = try Decoder(stream: videoStream, threads: Int32(options.decoderThreads), maxPixels: maxPixels)
+        let audio = try info.audio.flatMap { audioInfo in
+            try input.stream(Int32(audioInfo.streamIndex)).map {
+                try DecodeStage.AudioChain(stream: $0, startTime: input.context.pointee.start_time,
+                                           bitrate: options.audioBitrate, maxPixels: maxPixels)
+            }
+        }
+        let frameRate = try FrameRate.choose(videoStream)
+        let videoTimeBase = try TimeBase(videoStream.pointee.time_base).rational
+        let shift = TimelineShift(rungs: renditions.count)
+        let audioRendition = try scope.chunk.index == 0 ? audio.map {
+            try AudioRenditionWorker(audio: $0.encoder, videoTimeBase: videoTimeBase,
+                                     directory: output.directory(for: AudioRenditionWorker.name), format: options.segmentFormat,
+                                     queueDepth: options.queueDepth, shift: shift, progressive: nil, cancellation: cancellation)
+        } : nil
+        let plan = ThreadPlan.make(for: renditions, cores: options.cores ?? ProcessInfo.processInfo.activeProcessorCount,
+                                   encoderThreads: options.encoderThreads, prioritizeLargestRung: options.prioritizeLargestRung)
+        let workers = try renditions.enumerated().map { index, rendition in
+            try RenditionWorker(
+                index: index, rendition: rendition,
+                configuration: .init(source: info.video, timeBase: videoTimeBase, frameRate: frameRate.rational, options: options,
+                                     encoderThreads: plan.encoderThreads[index], lowersPriority: plan.lowersPriority(ofRendition: index),
+                                     directory: output.directory(for: rendition.name), audio: audio?.encoder, progressive: nil,
+                                     downloadDirectory: nil, separateAudio: shift, firstSegmentNumber: scope.chunk.firstSegment),
+                progress: pipeline.progress, cancellation: cancellation)
+        }
+        pipeline.progress.begin(framesTotal: scope.chunk.frames, renditions: renditions.map(\.name),
+                                sourceDuration: info.video.durationSeconds ?? info.durationSeconds)
+        let decode = DecodeStage(input: input, info: info, video: decoder, audio: audioRendition != nil ? audio : nil,
+                                 queues: workers.map(\.queue) + [audioRendition?.queue].compactMap { $0 },
+                                 frameRate: frameRate, segmentDuration: options.segmentDuration,
+                                 maxDurationSeconds: options.maxDurationSeconds, maxFrames: nil, poster: nil, storyboard: nil,
+                                 chunk: scope, cutQueue: audioRendition?.queue, cancellation: cancellation)
+        try TranscodePipeline.runStages(decode: decode, workers: workers, audio: audioRendition, plan: plan, cancellation: cancellation)
+        guard decode.decodedFrames == scope.chunk.frames else {
+            throw TranscodeError.Reason.chunking("chunk \(scope.chunk.index) decoded \(decode.decodedFrames) frames where the plan has \(scope.chunk.frames)")
+        }
+        let segmentCount = scope.chunk.segmentCount
+        for worker in workers where worker.segments.count != segmentCount {
+            throw TranscodeError.Reason.chunking("chunk \(scope.chunk.index) wrote \(worker.segments.count) \(worker.rendition.name) segments where the plan has \(segmentCount)")
+        }
+        let rate = frameRate.rational
+        let manifest = ChunkManifest(
+            chunk: scope.chunk, chunkCount: scope.plan.chunks.count, segmentCount: scope.plan.segmentStarts.count,
+            segmentDuration: options.segmentDuration, segmentFormat: options.segmentFormat,
+            nominalFrameRate: rate.den == 1 ? "\(rate.num)" : "\(rate.num)/\(rate.den)", sourceFrames: info.video.frameCount,
+            hasAudio: info.audio != nil,
+            rungs: workers.map {
+                ChunkManifest.Rung(rendition: $0.rendition, codecs: $0.codecs ?? "avc1.640028", frames: $0.framesEncoded,
+                                   timescale: $0.timescale, initializationBytes: $0.initializationBytes, segments: $0.segments)
+            },
+            audio: audioRendition.map { worker in
+                ChunkManifest.Audio(channels: Int(audio?.encoder.context.pointee.ch_layout.nb_channels ?? 2),
+                                    sampleRate: Int(audio?.encoder.context.pointee.sample_rate ?? 0),
+                                    timescale: worker.timescale, segments: worker.segments)
+            },
+            corruptPackets: decode.corruptPackets)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let json = String(decoding: (try? encoder.encode(manifest)) ?? Data(), as: UTF8.self)
+        try output.writeAtomically(json, to: ChunkManifest.fileName)
+        pipeline.progress.stage(.done)
+        let duration = workers.first.map { PlaylistWriter.segmentDurations($0.segments).reduce(0, +) } ?? 0
+        return TranscodeResult(
+            masterPlaylist: output.path + "/" + ChunkManifest.fileName, durationSeconds: duration,
+            sourceFrames: scope.chunk.frames, hasAudio: audioRendition != nil, segmentFormat: options.segmentFormat,
+            renditions: workers.map { worker in
+                let bytes = worker.segments.reduce(worker.initializationBytes) { $0 + $1.bytes }
+                return TranscodeResult.RenditionResult(
+                    rendition: worker.rendition, playlist: "", codecs: worker.codecs ?? "", peakBandwidth: 0,
+                    averageBandwidth: Int(Double(bytes * 8) / max(duration, 0.001)), frameCount: worker.framesEncoded,
+                    segmentCount: worker.segments.count, totalBytes: bytes, durationSeconds: duration,
+                    frameRate: frameRate.rational.doubleValue)
+            },
+            poster: nil, wallSeconds: (ContinuousClock.now - started) / .seconds(1), corruptPackets: decode.corruptPackets,
+            chunkManifest: ChunkManifest.fileName)
+    }
+}

@@ -1,0 +1,90 @@
+import Foundation
+
+/// Split and stitch on one host: the source cut into chunks of whole segments, up to
+/// `parallel` chunks encoded at once (each with its share of the cores), then stitched
+/// into one ladder. A single video then keeps every core busy, where one whole-file run
+/// is limited by how far x264's frame threads scale on its largest rung.
+///
+/// ```swift
+/// let result = try await ChunkedTranscode(input: "film.mp4", output: "film", chunkSeconds: 10, parallel: 4).run()
+/// ```
+public struct ChunkedTranscode: Sendable {
+    public let input: String
+    public let output: String
+    public var options: TranscodeOptions
+    public let chunkSeconds: Double
+    public let parallel: Int
+
+    /// Hosts with more cores than this chunk by default: one whole-file run of the 1080p
+    /// ladder keeps about 10 cores busy (issue 21's measurement on a 16-core host).
+    public static let coresOneRunKeepsBusy = 10
+
+    /// `transcode`'s default: 10 s chunks, four cores each, on a host with more cores
+    /// than one run keeps busy; nil (whole) otherwise.
+    public static func automatic(cores: Int = ProcessInfo.processInfo.activeProcessorCount) -> (seconds: Double, parallel: Int)? {
+        cores > coresOneRunKeepsBusy ? (10, max(2, cores / 4)) : nil
+    }
+
+    public init(input: String, output: String, options: TranscodeOptions = TranscodeOptions(), chunkSeconds: Double, parallel: Int) {
+        self.input = input
+        self.output = output
+        self.options = options
+        self.chunkSeconds = chunkSeconds
+        self.parallel = max(1, parallel)
+    }
+
+    /// The chunks a source is cut into, as every chunk run computes them.
+    public static func plan(input: String, segmentDuration: Double, chunkSeconds: Double) throws(TranscodeError) -> ChunkPlan {
+        do {
+            let source = try FileByteSource(path: input)
+            let opened = try MediaProbe.open(source, name: input)
+            let info = try MediaProbe.describe(opened, countPackets: false)
+            switch try ChunkPlanner.plan(opened, info: info, segmentDuration: segmentDuration, chunkSeconds: chunkSeconds,
+                                         cancellation: CancellationFlag()) {
+            case .success(let plan): return plan
+            case .failure(.timestampsNeedRepair(let why)):
+                throw TranscodeError.Reason.chunking("this source cannot be cut into chunks (\(why)); transcode it whole")
+            }
+        } catch let error as TranscodeError {
+            throw error
+        } catch {
+            throw TranscodeError(input: input, reason: (error as? TranscodeError.Reason) ?? .io(String(describing: error)))
+        }
+    }
+
+    /// A source that cannot be cut (a variable frame rate, timestamps that need repair) is
+    /// transcoded whole, into the same CMAF ladder.
+    public func run() async throws -> TranscodeResult {
+        var planned: ChunkPlan?
+        do {
+            planned = try Self.plan(input: input, segmentDuration: options.segmentDuration, chunkSeconds: chunkSeconds)
+        } catch {
+            guard error.reason.isChunking else { throw error }
+        }
+        guard let plan = planned else {
+            var whole = options
+            whole.dash = true
+            return try await Transcoder(input: input, output: output, options: whole).run()
+        }
+        let folder = URL(fileURLWithPath: output).appendingPathComponent(".chunks").path
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let cores = options.cores ?? ProcessInfo.processInfo.activeProcessorCount
+        var chunkOptions = options
+        chunkOptions.cores = max(1, cores / parallel)
+        chunkOptions.decoderThreads = max(1, min(4, cores / parallel / 2))
+        chunkOptions.progressive = false
+        let folders = plan.chunks.map { "\(folder)/\($0.index)" }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for chunk in plan.chunks {
+                // At most `parallel` at once; chunk 0 (which also encodes the audio) first.
+                if chunk.index >= parallel { try await group.next() }
+                var options = chunkOptions
+                options.chunk = ChunkSelection(index: chunk.index, seconds: chunkSeconds)
+                let transcoder = Transcoder(input: input, output: folders[chunk.index], options: options)
+                group.addTask { _ = try await transcoder.run() }
+            }
+            try await group.waitForAll()
+        }
+        return try LadderStitcher(output: output, chunks: folders).stitch()
+    }
+}

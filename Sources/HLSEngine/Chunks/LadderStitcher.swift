@@ -1,0 +1,151 @@
+import Foundation
+
+/// Joins the chunks of a split-and-stitch transcode into one ladder.
+///
+/// Each chunk run (`TranscodeOptions.chunk`) wrote its rungs' segments with the numbers
+/// and `tfdt` a whole-file run gives them, and chunk 0 wrote the whole file's audio, so
+/// the stitch copies no media: it verifies, moves the segments into place, and writes
+/// the VOD playlists, `master.m3u8` (bandwidths measured over the whole ladder) and
+/// `manifest.mpd` from the chunks' measured segments.
+///
+/// It verifies before it trusts, and fails loudly: every chunk of the plan present
+/// exactly once, segment numbers contiguous, the same rungs everywhere, and each rung's
+/// `init.mp4` byte-identical across chunks (the same SPS/PPS: players switch between
+/// chunks without a new initialization segment).
+///
+/// ```swift
+/// // Four chunks encoded anywhere (here, in turn), then one ladder:
+/// var options = TranscodeOptions()
+/// for index in 0..<4 {
+///     options.chunk = ChunkSelection(index: index, seconds: 10)
+///     _ = try await Transcoder(input: "film.mp4", output: "chunks/\(index)", options: options).run()
+/// }
+/// let result = try LadderStitcher(output: "film", chunks: (0..<4).map { "chunks/\($0)" }).stitch()
+/// print(result.masterPlaylist)
+/// ```
+public struct LadderStitcher: Sendable {
+    public let output: String
+    public let chunks: [String]
+
+    /// - Parameters:
+    ///   - output: the ladder's folder (made if missing).
+    ///   - chunks: the chunk runs' output folders, in any order. Their segments are moved
+    ///     into `output`; each keeps its `chunk.json`.
+    public init(output: String, chunks: [String]) {
+        self.output = output
+        self.chunks = chunks
+    }
+
+    /// - Throws: `TranscodeError` with `.chunking` naming what does not fit.
+    public func stitch() throws(TranscodeError) -> TranscodeResult {
+        let started = ContinuousClock.now
+        var directory: OutputDirectory?
+        do {
+            let target = URL(fileURLWithPath: output).standardizedFileURL.path
+            guard !chunks.contains(where: { URL(fileURLWithPath: $0).standardizedFileURL.path == target }) else {
+                throw TranscodeError.Reason.chunking("the ladder cannot be written into one of its chunks' folders")
+            }
+            let manifests = try loadedManifests()
+            let first = manifests[0].manifest
+            let names = first.rungs.map(\.rendition.name)
+            let audioFolder = first.audio != nil ? [AudioRenditionWorker.name] : []
+            directory = try OutputDirectory(path: output, renditions: names + audioFolder)
+            guard let directory else { throw TranscodeError.Reason.io("no output directory") }
+            for (index, rung) in first.rungs.enumerated() {
+                let initialization = try Self.initialization(of: rung.rendition.name, in: manifests.map(\.folder))
+                try Self.place(initialization, at: directory.directory(for: rung.rendition.name) + "/init.mp4")
+                for (folder, manifest) in manifests {
+                    for segment in manifest.rungs[index].segments {
+                        try Self.place(folder + "/\(rung.rendition.name)/\(segment.fileName)",
+                                       at: directory.directory(for: rung.rendition.name) + "/\(segment.fileName)")
+                    }
+                }
+            }
+            if let audio = first.audio {
+                let folder = manifests[0].folder + "/" + AudioRenditionWorker.name
+                try Self.place(folder + "/init.mp4", at: directory.directory(for: AudioRenditionWorker.name) + "/init.mp4")
+                for segment in audio.segments {
+                    try Self.place(folder + "/\(segment.fileName)", at: directory.directory(for: AudioRenditionWorker.name) + "/\(segment.fileName)")
+                }
+            }
+            let variants = first.rungs.indices.map { index in
+                let rungs = manifests.map { $0.manifest.rungs[index] }
+                return PlaylistWriter.Variant(
+                    rendition: rungs[0].rendition, segments: rungs.flatMap(\.segments),
+                    initializationBytes: rungs[0].initializationBytes, codecs: rungs[0].codecs,
+                    frames: rungs.reduce(0) { $0 + $1.frames }, timescale: rungs[0].timescale,
+                    nominalFrameRate: first.nominalFrameRate)
+            }
+            let audio = first.audio.map {
+                PlaylistWriter.Audio(segments: $0.segments, channels: $0.channels, sampleRate: $0.sampleRate, timescale: $0.timescale)
+            }
+            let written = try PlaylistWriter(output: directory, format: first.segmentFormat, hasAudio: first.hasAudio)
+                .write(variants, audio: audio, dash: true, segmentDuration: first.segmentDuration)
+            return TranscodeResult(
+                masterPlaylist: directory.masterPath, durationSeconds: written.duration, sourceFrames: first.sourceFrames,
+                hasAudio: first.hasAudio, segmentFormat: first.segmentFormat, renditions: written.renditions, poster: nil,
+                wallSeconds: (ContinuousClock.now - started) / .seconds(1),
+                corruptPackets: manifests.reduce(0) { $0 + $1.manifest.corruptPackets }, dashManifest: written.dash)
+        } catch {
+            directory?.removeEverythingWritten()
+            let reason = (error as? TranscodeError.Reason) ?? (error as? TranscodeError)?.reason ?? .io(String(describing: error))
+            throw TranscodeError(input: chunks.first ?? output, reason: reason)
+        }
+    }
+
+    /// Every chunk's manifest, in order, checked to form one whole plan.
+    private func loadedManifests() throws -> [(folder: String, manifest: ChunkManifest)] {
+        guard !chunks.isEmpty else { throw TranscodeError.Reason.chunking("no chunk to stitch") }
+        let loaded = try chunks.map { folder -> (folder: String, manifest: ChunkManifest) in
+            let path = folder + "/" + ChunkManifest.fileName
+            guard let data = FileManager.default.contents(atPath: path), data.count <= 16 << 20,
+                  let manifest = try? JSONDecoder().decode(ChunkManifest.self, from: data) else {
+                throw TranscodeError.Reason.chunking("\(path) is missing or is not a chunk manifest")
+            }
+            guard manifest.version == ChunkManifest.version else {
+                throw TranscodeError.Reason.chunking("\(path) is of version \(manifest.version); this stitch reads \(ChunkManifest.version)")
+            }
+            return (folder, manifest)
+        }.sorted { $0.manifest.chunk.index < $1.manifest.chunk.index }
+        let first = loaded[0].manifest
+        guard loaded.map(\.manifest.chunk.index) == Array(0..<first.chunkCount) else {
+            throw TranscodeError.Reason.chunking("the plan has \(first.chunkCount) chunks; given: \(loaded.map(\.manifest.chunk.index))")
+        }
+        var next = 0
+        for (folder, manifest) in loaded {
+            guard manifest.chunk.firstSegment == next, manifest.chunkCount == first.chunkCount,
+                  manifest.segmentCount == first.segmentCount, manifest.segmentDuration == first.segmentDuration else {
+                throw TranscodeError.Reason.chunking("\(folder) does not follow on from the chunk before it (another source or other settings?)")
+            }
+            guard manifest.rungs.map(\.rendition) == first.rungs.map(\.rendition) else {
+                throw TranscodeError.Reason.chunking("\(folder) has other rungs than chunk 0")
+            }
+            for rung in manifest.rungs where rung.segments.count != manifest.chunk.segmentCount {
+                throw TranscodeError.Reason.chunking("\(folder) has \(rung.segments.count) \(rung.rendition.name) segments, not \(manifest.chunk.segmentCount)")
+            }
+            next = manifest.chunk.endSegment
+        }
+        guard next == first.segmentCount else { throw TranscodeError.Reason.chunking("the chunks end at segment \(next) of \(first.segmentCount)") }
+        return loaded
+    }
+
+    /// The rung's `init.mp4`, the same in every chunk (else the stitch would lie).
+    private static func initialization(of rung: String, in folders: [String]) throws -> String {
+        let paths = folders.map { $0 + "/\(rung)/init.mp4" }
+        guard let reference = FileManager.default.contents(atPath: paths[0]) else {
+            throw TranscodeError.Reason.chunking("\(paths[0]) is missing")
+        }
+        for path in paths.dropFirst() where FileManager.default.contents(atPath: path) != reference {
+            throw TranscodeError.Reason.chunking("\(rung)/init.mp4 of \(path) differs from chunk 0's: the chunks were encoded with other settings")
+        }
+        return paths[0]
+    }
+
+    /// Moves a file into the ladder (a copy across file systems).
+    private static func place(_ source: String, at target: String) throws {
+        let manager = FileManager.default
+        guard manager.fileExists(atPath: source) else { throw TranscodeError.Reason.chunking("\(source) is missing") }
+        if manager.fileExists(atPath: target) { try manager.removeItem(atPath: target) }
+        if rename(source, target) != 0 { try manager.copyItem(atPath: source, toPath: target) }
+    }
+}
