@@ -77,6 +77,26 @@ struct ChunkTests {
             }
             #expect(try strip("\(chunked)/manifest.mpd") == strip("\(whole)/manifest.mpd"), "the same DASH timeline")
         }
+        // Poster, storyboard and download.mp4, as a whole run writes them.
+        #expect(FileManager.default.contents(atPath: "\(chunked)/poster.jpg") == FileManager.default.contents(atPath: "\(whole)/poster.jpg"),
+                "the poster: the same frame, about 10% in")
+        #expect(try String(contentsOfFile: "\(chunked)/storyboard.vtt", encoding: .utf8)
+                == String(contentsOfFile: "\(whole)/storyboard.vtt", encoding: .utf8), "storyboard cues numbered over the whole")
+        for sheet in try FileManager.default.contentsOfDirectory(atPath: "\(whole)/storyboard") {
+            #expect(FileManager.default.contents(atPath: "\(chunked)/storyboard/\(sheet)") == FileManager.default.contents(atPath: "\(whole)/storyboard/\(sheet)"),
+                    "storyboard/\(sheet)")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: "\(chunked)/storyboard").sorted()
+                == FileManager.default.contentsOfDirectory(atPath: "\(whole)/storyboard").sorted(), "sheets only, no raw tile left")
+        if FileManager.default.fileExists(atPath: "\(whole)/download.mp4") {
+            let rung = try #require(try FileManager.default.contentsOfDirectory(atPath: whole).filter { $0.hasSuffix("p") }.sorted {
+                Int($0.dropLast()) ?? 0 < Int($1.dropLast()) ?? 0
+            }.last { (Int($0.dropLast()) ?? 0) <= 720 } ?? rungs.first)
+            #expect(try Command.ffprobeDecodedFrames("\(chunked)/download.mp4") == Command.ffprobeDecodedFrames("\(whole)/\(rung)/index.m3u8"),
+                    "download.mp4 holds every frame of its rung")
+            let decoded = try Command.run(["ffmpeg", "-nostdin", "-v", "error", "-i", "\(chunked)/download.mp4", "-map", "0", "-f", "null", "-"])
+            #expect(decoded.status == 0 && decoded.stderr.isEmpty, "\(decoded.stderr)")
+        }
         let master = try String(contentsOfFile: "\(chunked)/master.m3u8", encoding: .utf8)
         #expect(master.contains("EXT-X-MEDIA:TYPE=AUDIO") == FileManager.default.fileExists(atPath: "\(whole)/audio"))
         let played = try Command.run(["ffmpeg", "-nostdin", "-v", "error", "-i", "\(chunked)/master.m3u8", "-map", "0", "-f", "null", "-"])

@@ -40,4 +40,17 @@ struct ChunkManifest: Codable, Sendable, Equatable {
     var audio: Audio?
     /// Packets the decoders rejected in this chunk.
     var corruptPackets: Int
+    /// This chunk wrote `poster.jpg` (the chunk holding the whole run's poster frame).
+    var poster: Bool
+    /// Raw storyboard tiles it kept (`storyboard/tile_N.yuv`, numbered over the whole video).
+    var storyboardTiles: Int?
+    var storyboardInterval: Double
+    /// The whole video's length from its first frame to its last frame's end (what the
+    /// storyboard's last cue ends at).
+    var videoDuration: Double
+    /// `TranscodeOptions.downloadRung`: the stitch remuxes `download.mp4` from that rung.
+    var downloadRung: Int?
+    /// Seconds every timestamp of the segments was moved by (`SegmentedMuxer.shift`):
+    /// `download.mp4` takes it back off, to start where a whole run's does.
+    var timelineShift: Double
 }

@@ -20,6 +20,21 @@ struct ChunkRun {
     let scope: (plan: ChunkPlan, chunk: ChunkPlan.Chunk)
     let started: ContinuousClock.Instant
 
+    /// The whole run's storyboard layout: tiles of the top rung's upright shape.
+    static func storyboardLayout(_ renditions: [Rendition], _ options: TranscodeOptions) -> Storyboard {
+        Storyboard(pictureWidth: renditions.last?.width ?? 16, pictureHeight: renditions.last?.height ?? 9,
+                   interval: options.storyboardInterval)
+    }
+
+    /// The whole run's number of the chunk's first tile: tile k is the first frame at or
+    /// after k intervals, so the tiles before the chunk are those at or before the frame
+    /// just before it (constant frame rate: the planner refuses anything else).
+    static func firstTile(_ scope: (plan: ChunkPlan, chunk: ChunkPlan.Chunk), interval: Double, frameDuration: Double) -> Int {
+        guard scope.chunk.index > 0 else { return 0 }
+        let previous = scope.chunk.start - scope.plan.origin - frameDuration
+        return Int(((previous + ChunkPlan.tolerance) / interval).rounded(.down)) + 1
+    }
+
     func run() throws -> TranscodeResult {
         let options = pipeline.options
         let cancellation = pipeline.cancellation
@@ -53,10 +68,25 @@ struct ChunkRun {
         }
         pipeline.progress.begin(framesTotal: scope.chunk.frames, renditions: renditions.map(\.name),
                                 sourceDuration: info.video.durationSeconds ?? info.durationSeconds)
+        // The poster is the whole run's frame (about 10% in): the chunk that holds it writes it.
+        let framesBefore = scope.plan.chunks[..<scope.chunk.index].reduce(0) { $0 + $1.frames }
+        let posterFrame = PosterWriter.frameIndex(frameCount: scope.plan.chunks.reduce(0) { $0 + $1.frames })
+        let posterSize = PosterWriter.size(for: renditions)
+        let poster = options.writePoster && (framesBefore..<(framesBefore + scope.chunk.frames)).contains(posterFrame)
+            ? (writer: PosterWriter(width: posterSize.width, height: posterSize.height, rotation: info.video.geometry.rotation),
+               path: output.posterPath, frameIndex: posterFrame - framesBefore)
+            : nil
+        // Its storyboard tiles, numbered as the whole run numbers them; the stitch packs the sheets.
+        let storyboard = options.writeStoryboard
+            ? try? StoryboardWriter(layout: Self.storyboardLayout(renditions, options), rotation: info.video.geometry.rotation, output: output,
+                                    firstTile: Self.firstTile(scope, interval: options.storyboardInterval,
+                                                              frameDuration: 1 / max(frameRate.perSecond, 1)),
+                                    keepsTiles: true)
+            : nil
         let decode = DecodeStage(input: input, info: info, video: decoder, audio: audioRendition != nil ? audio : nil,
                                  queues: workers.map(\.queue) + [audioRendition?.queue].compactMap { $0 },
                                  frameRate: frameRate, segmentDuration: options.segmentDuration,
-                                 maxDurationSeconds: options.maxDurationSeconds, maxFrames: nil, poster: nil, storyboard: nil,
+                                 maxDurationSeconds: options.maxDurationSeconds, maxFrames: nil, poster: poster, storyboard: storyboard,
                                  chunk: scope, cutQueue: audioRendition?.queue, cancellation: cancellation)
         try TranscodePipeline.runStages(decode: decode, workers: workers, audio: audioRendition, plan: plan, cancellation: cancellation)
         guard decode.decodedFrames == scope.chunk.frames else {
@@ -81,7 +111,13 @@ struct ChunkRun {
                                     sampleRate: Int(audio?.encoder.context.pointee.sample_rate ?? 0),
                                     timescale: worker.timescale, segments: worker.segments)
             },
-            corruptPackets: decode.corruptPackets)
+            corruptPackets: decode.corruptPackets,
+            poster: FileManager.default.fileExists(atPath: output.posterPath),
+            storyboardTiles: decode.storyboard.map { $0.tiles - Self.firstTile(scope, interval: options.storyboardInterval,
+                                                                                 frameDuration: 1 / max(frameRate.perSecond, 1)) },
+            storyboardInterval: options.storyboardInterval,
+            videoDuration: scope.plan.lastFrameTime - scope.plan.origin + 1 / max(frameRate.perSecond, 1),
+            downloadRung: options.downloadRung, timelineShift: workers.first?.timelineShiftApplied ?? 0)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let json = String(decoding: (try? encoder.encode(manifest)) ?? Data(), as: UTF8.self)

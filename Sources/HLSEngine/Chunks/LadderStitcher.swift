@@ -49,7 +49,8 @@ public struct LadderStitcher: Sendable {
             let first = manifests[0].manifest
             let names = first.rungs.map(\.rendition.name)
             let audioFolder = first.audio != nil ? [AudioRenditionWorker.name] : []
-            directory = try OutputDirectory(path: output, renditions: names + audioFolder)
+            let tiles = manifests.allSatisfy { $0.manifest.storyboardTiles != nil } ? [Storyboard.folder] : []
+            directory = try OutputDirectory(path: output, renditions: names + audioFolder + tiles)
             guard let directory else { throw TranscodeError.Reason.io("no output directory") }
             for (index, rung) in first.rungs.enumerated() {
                 let initialization = try Self.initialization(of: rung.rendition.name, in: manifests.map(\.folder))
@@ -79,13 +80,30 @@ public struct LadderStitcher: Sendable {
             let audio = first.audio.map {
                 PlaylistWriter.Audio(segments: $0.segments, channels: $0.channels, sampleRate: $0.sampleRate, timescale: $0.timescale)
             }
+            if let holder = manifests.first(where: { $0.manifest.poster }) {
+                try Self.place(holder.folder + "/poster.jpg", at: directory.posterPath)
+            }
+            let storyboard = tiles.isEmpty ? nil : try Self.storyboard(manifests, into: directory)
+            // download.mp4 before the master, as a whole run writes it: the master means complete.
+            let download = try first.downloadRung.flatMap { Ladder.downloadRendition(first.rungs.map(\.rendition), preferred: $0) }
+                .map { rung -> TranscodeResult.Download in
+                    let index = first.rungs.firstIndex { $0.rendition == rung } ?? 0
+                    let bytes = try StitchedDownload.write(
+                        to: directory.path,
+                        video: (directory.directory(for: rung.name), variants[index].segments.map(\.fileName)),
+                        audio: audio.map { (directory.directory(for: AudioRenditionWorker.name), $0.segments.map(\.fileName)) },
+                        shift: first.timelineShift)
+                    return TranscodeResult.Download(file: TranscodeResult.Download.fileName, rendition: rung.name, bytes: bytes)
+                }
             let written = try PlaylistWriter(output: directory, format: first.segmentFormat, hasAudio: first.hasAudio)
                 .write(variants, audio: audio, dash: true, segmentDuration: first.segmentDuration)
             return TranscodeResult(
                 masterPlaylist: directory.masterPath, durationSeconds: written.duration, sourceFrames: first.sourceFrames,
-                hasAudio: first.hasAudio, segmentFormat: first.segmentFormat, renditions: written.renditions, poster: nil,
-                wallSeconds: (ContinuousClock.now - started) / .seconds(1),
-                corruptPackets: manifests.reduce(0) { $0 + $1.manifest.corruptPackets }, dashManifest: written.dash)
+                hasAudio: first.hasAudio, segmentFormat: first.segmentFormat, renditions: written.renditions,
+                poster: FileManager.default.fileExists(atPath: directory.posterPath) ? "poster.jpg" : nil,
+                storyboard: storyboard, wallSeconds: (ContinuousClock.now - started) / .seconds(1),
+                corruptPackets: manifests.reduce(0) { $0 + $1.manifest.corruptPackets }, download: download,
+                dashManifest: written.dash)
         } catch {
             directory?.removeEverythingWritten()
             let reason = (error as? TranscodeError.Reason) ?? (error as? TranscodeError)?.reason ?? .io(String(describing: error))
@@ -127,6 +145,29 @@ public struct LadderStitcher: Sendable {
         }
         guard next == first.segmentCount else { throw TranscodeError.Reason.chunking("the chunks end at segment \(next) of \(first.segmentCount)") }
         return loaded
+    }
+
+    /// The chunks' raw tiles, in order, packed into sheets as a whole run packs them, and
+    /// `storyboard.vtt`; a nicety, so a gap leaves the storyboard out, never the ladder.
+    private static func storyboard(_ manifests: [(folder: String, manifest: ChunkManifest)],
+                                   into directory: OutputDirectory) throws -> String? {
+        let first = manifests[0].manifest
+        guard let top = first.rungs.last?.rendition else { return nil }
+        let layout = Storyboard(pictureWidth: top.width, pictureHeight: top.height, interval: first.storyboardInterval)
+        let writer = try StoryboardWriter(layout: layout, rotation: 0, output: directory)
+        var index = 0
+        for (folder, manifest) in manifests {
+            for _ in 0..<(manifest.storyboardTiles ?? 0) {
+                guard let bytes = FileManager.default.contents(atPath: folder + "/" + StoryboardWriter.tilePath(index)) else {
+                    try? FileManager.default.removeItem(atPath: directory.directory(for: Storyboard.folder))
+                    return nil
+                }
+                try writer.placeKept(bytes)
+                index += 1
+            }
+        }
+        try writer.finish(duration: first.videoDuration)
+        return Storyboard.indexName
     }
 
     /// The rung's `init.mp4`, the same in every chunk (else the stitch would lie).

@@ -104,6 +104,8 @@ final class DecodeStage {
          cancellation: CancellationFlag) {
         self.chunk = chunk
         self.cutQueue = cutQueue
+        // A chunk's storyboard times count from the whole video's first frame.
+        self.firstVideoTime = chunk?.plan.origin
         self.poster = poster
         self.storyboard = storyboard
         self.frameRate = frameRate.perSecond

@@ -32,6 +32,8 @@ final class RenditionWorker: @unchecked Sendable {
     var segments: [SegmentedMuxer.Segment] { muxer.segments }
     var initializationBytes: Int64 { muxer.initializationBytes }
     var timescale: Int { muxer.timescale }
+    /// The seconds its muxer moved every timestamp by (see `SegmentedMuxer`).
+    var timelineShiftApplied: Double? { muxer.shift }
     /// `download.mp4`, when this is its rung; `downloadBytes` once it is complete.
     private let download: DownloadMuxer?
     private(set) var downloadBytes: Int64?

@@ -18,11 +18,19 @@ final class StoryboardWriter {
     private var tilesInSheet = 0
     private(set) var tiles = 0
     private var sheets = 0
+    /// A chunk's writer (split and stitch) keeps each tile as raw YUV, named by its
+    /// number in the whole video (`storyboard/tile_N.yuv`); the stitch packs the sheets.
+    private let keepsTiles: Bool
 
-    init(layout: Storyboard, rotation: Int, output: OutputDirectory) throws {
+    /// - Parameters:
+    ///   - firstTile: the number of the first tile this writer may take (a chunk's; 0).
+    ///   - keepsTiles: write raw tiles, not sheets (a chunk of a split-and-stitch run).
+    init(layout: Storyboard, rotation: Int, output: OutputDirectory, firstTile: Int = 0, keepsTiles: Bool = false) throws {
         self.layout = layout
         self.output = output
         self.rotation = rotation
+        self.tiles = firstTile
+        self.keepsTiles = keepsTiles
         let quarterTurn = rotation == 90 || rotation == 270
         let width = Int32(layout.tileWidth), height = Int32(layout.tileHeight)
         tile = try Frame.video(width: quarterTurn ? height : width, height: quarterTurn ? width : height, format: AV_PIX_FMT_YUV420P)
@@ -46,8 +54,46 @@ final class StoryboardWriter {
             picture = upright
         }
         while time >= Double(tiles) * layout.interval, tiles < Storyboard.maxTiles {
-            try place(picture)
+            if keepsTiles { try keep(picture) } else { try place(picture) }
         }
+    }
+
+    /// The raw tile's file (a chunk's), planes one after another.
+    static func tilePath(_ index: Int) -> String { "\(Storyboard.folder)/tile_\(index).yuv" }
+
+    private func keep(_ picture: Frame) throws {
+        var bytes = Data()
+        for plane: Int32 in 0..<3 {
+            let shift = plane == 0 ? 0 : 1
+            guard let source = picture.plane(plane) else { continue }
+            for row in 0..<(layout.tileHeight >> shift) {
+                bytes.append(UnsafeBufferPointer(start: source + row * Int(picture.lineSize(plane)), count: layout.tileWidth >> shift))
+            }
+        }
+        do { try bytes.write(to: URL(fileURLWithPath: output.path + "/" + Self.tilePath(tiles))) } catch {
+            throw TranscodeError.Reason.io("cannot write a storyboard tile: \(error.localizedDescription)")
+        }
+        tiles += 1
+    }
+
+    /// The stitch: a chunk's raw tile, placed as the next tile of the sheets.
+    func placeKept(_ bytes: Data) throws {
+        let picture = try Frame.video(width: Int32(layout.tileWidth), height: Int32(layout.tileHeight), format: AV_PIX_FMT_YUV420P)
+        var offset = 0
+        for plane: Int32 in 0..<3 {
+            let shift = plane == 0 ? 0 : 1
+            let rowBytes = layout.tileWidth >> shift
+            guard let target = picture.plane(plane) else { continue }
+            for row in 0..<(layout.tileHeight >> shift) {
+                guard offset + rowBytes <= bytes.count else { throw TranscodeError.Reason.chunking("a storyboard tile is cut short") }
+                bytes.withUnsafeBytes { raw in
+                    guard let base = raw.baseAddress else { return }
+                    (target + row * Int(picture.lineSize(plane))).update(from: base.assumingMemoryBound(to: UInt8.self) + offset, count: rowBytes)
+                }
+                offset += rowBytes
+            }
+        }
+        try place(picture)
     }
 
     private func place(_ picture: Frame) throws {
@@ -92,6 +138,7 @@ final class StoryboardWriter {
 
     /// Writes what is left and the index; `duration` is the video's, from its first frame.
     func finish(duration: Double) throws {
+        if keepsTiles { return }  // the stitch writes the sheets and the index
         try writeSheet()
         try output.writeAtomically(layout.index(tiles: tiles, duration: duration), to: Storyboard.indexName)
     }

@@ -64,7 +64,7 @@ struct TranscodePipeline {
             let audioFolder = (dash || chunk != nil) && info.audio != nil && carriesAudio ? [AudioRenditionWorker.name] : []
             output = try OutputDirectory(path: outputDirectory,
                                          renditions: renditions.map(\.name) + audioFolder
-                                             + (options.writeStoryboard && chunk == nil ? [Storyboard.folder] : []))
+                                             + (options.writeStoryboard ? [Storyboard.folder] : []))
             guard let output else { throw TranscodeError.Reason.io("no output directory") }
             if let chunk {
                 return try ChunkRun(pipeline: self, input: input, info: info, renditions: renditions, output: output,
