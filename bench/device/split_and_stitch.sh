@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Split and stitch on a bare many-core host (issue 21's one-host goal), in one call:
+# the 60 s 1080p bench input, the engine whole (the CMAF ladder) against the engine in
+# chunks (several chunk counts), and ffmpeg's one-process ladder, each under GNU time;
+# then PSNR of the 1080p and 360p rungs against the source, and segment bytes per rung.
+# Builds nothing: it takes the bundle of ../shared/tools/make_bundle.sh (vstream, ffmpeg,
+# GNU time) at .bundle/bundle.tar.xz. Tables go to $OUT (or /tmp/split-out).
+#   here:  BUNDLE_ROOT=/tmp/b ../shared/tools/make_bundle.sh .bundle/bundle.tar.xz .build/release/vstream /usr/bin/ffmpeg /usr/bin/time
+#   there: bash bench/device/split_and_stitch.sh
+set -euo pipefail
+out=${OUT:-/tmp/split-out}; mkdir -p "$out"
+b=/tmp/b; mkdir -p "$b"; tar -xJf .bundle/bundle.tar.xz -C "$b"
+export PATH="$b/bin:$PATH"
+work=/tmp/split-work; rm -rf "$work"; mkdir -p "$work"
+cores=$(nproc); echo "cores $cores" | tee "$out/host.txt"; (grep -m1 'model name' /proc/cpuinfo || true) >> "$out/host.txt"
+start=$(date +%s.%N)
+bash fixtures/make_bench_input.sh 60 "$work/in60.mp4" >/dev/null
+echo "input made in $(echo "$(date +%s.%N) - $start" | bc 2>/dev/null || echo '?') s" >> "$out/host.txt"
+input="$work/in60.mp4"
+table="$out/split_and_stitch.md"
+echo "| run | wall s | CPU s | cores busy | peak RSS MiB |" > "$table"
+echo "|---|---|---|---|---|" >> "$table"
+measure() {  # label, command...
+  local label=$1; shift
+  "$b/bin/time" -f "%e %U %S %M" -o "$work/time.txt" "$@" > "$work/$label.log" 2>&1 || { echo "$label failed: $(tail -3 "$work/$label.log")" >> "$out/host.txt"; return 0; }
+  read -r wall user sys rss < "$work/time.txt"
+  awk -v l="$label" -v w="$wall" -v u="$user" -v s="$sys" -v r="$rss" 'BEGIN { printf "| %s | %.2f | %.1f | %.1f | %.0f |\n", l, w, u + s, (u + s) / w, r / 1024 }' >> "$table"
+}
+for round in 1 2; do
+  measure "engine whole (round $round)" vstream transcode "$input" -o "$work/whole" --dash --chunk-seconds 0 --progress none
+  measure "engine 10 s chunks x4 (round $round)" vstream transcode "$input" -o "$work/c10x4" --chunk-seconds 10 --parallel-chunks 4 --progress none
+done
+measure "engine 10 s chunks x2" vstream transcode "$input" -o "$work/c10x2" --chunk-seconds 10 --parallel-chunks 2 --progress none
+measure "engine 10 s chunks x6" vstream transcode "$input" -o "$work/c10x6" --chunk-seconds 10 --parallel-chunks 6 --progress none
+measure "engine 20 s chunks x3" vstream transcode "$input" -o "$work/c20x3" --chunk-seconds 20 --parallel-chunks 3 --progress none
+measure "engine 6 s chunks x5" vstream transcode "$input" -o "$work/c6x5" --chunk-seconds 6 --parallel-chunks 5 --progress none
+measure "ffmpeg one process" ffmpeg -nostdin -hide_banner -loglevel error -y -i "$input" -filter_complex '[0:v]split=3[s0][s1][s2];[s0]scale=640:360:flags=bicubic[v0];[s1]scale=1280:720:flags=bicubic[v1];[s2]scale=1920:1080:flags=bicubic[v2]' -map '[v0]' -map '[v1]' -map '[v2]' -map 0:a:0 -map 0:a:0 -map 0:a:0 -c:v libx264 -preset veryfast -pix_fmt yuv420p -flags +cgop -forced-idr 1 -x264-params scenecut=0:open-gop=0:keyint=250 -force_key_frames 'expr:gte(t,n_forced*2)' -b:v:0 800k -maxrate:v:0 856k -bufsize:v:0 1200k -b:v:1 2800k -maxrate:v:1 2996k -bufsize:v:1 4200k -b:v:2 5000k -maxrate:v:2 5350k -bufsize:v:2 7500k -c:a aac -b:a 128k -ar 48000 -ac 2 -f hls -hls_time 2 -hls_playlist_type vod -hls_segment_type fmp4 -hls_flags independent_segments -hls_segment_filename "$work/ff/%v/segment_%05d.m4s" -var_stream_map 'v:0,a:0,name:360p v:1,a:1,name:720p v:2,a:2,name:1080p' -master_pl_name master.m3u8 "$work/ff/%v/index.m3u8"
+quality="$out/quality.md"
+echo "| ladder | rung | PSNR dB | bytes | seam segments' kbit/s |" > "$quality"
+echo "|---|---|---|---|---|" >> "$quality"
+for ladder in whole c10x4 c20x3; do
+  for rung in 1080p 360p; do
+    [ -f "$work/$ladder/$rung/index.m3u8" ] || continue
+    psnr=$(ffmpeg -nostdin -i "$work/$ladder/$rung/index.m3u8" -i "$input" -lavfi "[1:v]scale=$( [ $rung = 1080p ] && echo 1920:1080 || echo 640:360 ):flags=bicubic[ref];[0:v][ref]psnr" -f null - 2>&1 | grep -o 'average:[0-9.]*' | cut -d: -f2)
+    bytes=$(cat "$work/$ladder/$rung"/segment_*.m4s | wc -c)
+    seams=$(for n in 5 10 15 20 25; do f=$(printf "$work/$ladder/$rung/segment_%05d.m4s" $n); [ -f "$f" ] && echo "$(( $(stat -c %s "$f") * 8 / 2000 ))"; done | tr '\n' ' ')
+    echo "| $ladder | $rung | $psnr | $bytes | $seams |" >> "$quality"
+  done
+done
+cat "$table" "$quality"
