@@ -31,9 +31,9 @@ struct TranscodeCommand: AsyncParsableCommand {
     @Option(help: """
         Split and stitch: cut the video into chunks of whole segments of about this many seconds, encode them side \
         by side, and stitch one ladder (CMAF, the audio a rendition of its own). 0: the whole file in one run. \
-        Default: chunks of 10 s on a host with more than \(ChunkedTranscode.coresOneRunKeepsBusy) cores, whole otherwise.
+        Default: chunks of 20 s on a host with more than \(ChunkedTranscode.coresOneRunKeepsBusy) cores, whole otherwise.
         """) var chunkSeconds: Double?
-    @Option(help: "Chunks encoded at once, sharing the cores (default: a quarter of the cores, at least 2).")
+    @Option(help: "Chunks encoded at once, sharing the cores (default: a fifth of the cores, at least 2).")
     var parallelChunks: Int?
     @Option(help: "Encode only chunk k (from 0) of --chunk-seconds, with a chunk.json for `vstream stitch`; chunk 0 also encodes the audio.")
     var onlyChunk: Int?

@@ -61,8 +61,14 @@ def test_the_owner_renames_and_deletes_and_a_stranger_sees_no_controls():
             assert stranger.query_selector(f"#my-videos li[data-video-id='{video}']") is None
             refused = stranger.evaluate(f"fetch('/api/videos/{video}', {{method: 'DELETE'}}).then(r => r.status)")
             assert refused == 401
-            forged = stranger.evaluate(
+            # A token of the wrong shape is no credential at all (401); a well-formed one
+            # that is not this video's owner is refused (403).
+            malformed = stranger.evaluate(
                 f"fetch('/api/videos/{video}', {{method: 'DELETE', headers: {{authorization: 'Bearer vso_forged'}}}})"
+                ".then(r => r.status)")
+            assert malformed == 401
+            forged = stranger.evaluate(
+                f"fetch('/api/videos/{video}', {{method: 'DELETE', headers: {{authorization: 'Bearer vso_{'A' * 43}'}}}})"
                 ".then(r => r.status)")
             assert forged == 403
             page.screenshot(path=str(ARTIFACTS / "access-my-videos.png"), full_page=True)

@@ -26,19 +26,21 @@ measure() {  # label, command...
   read -r wall user sys rss < "$work/time.txt"
   awk -v l="$label" -v w="$wall" -v u="$user" -v s="$sys" -v r="$rss" 'BEGIN { printf "| %s | %.2f | %.1f | %.1f | %.0f |\n", l, w, u + s, (u + s) / w, r / 1024 }' >> "$table"
 }
-for round in 1 2; do
-  measure "engine whole (round $round)" vstream transcode "$input" -o "$work/whole" --dash --chunk-seconds 0 --progress none
-  measure "engine 10 s chunks x4 (round $round)" vstream transcode "$input" -o "$work/c10x4" --chunk-seconds 10 --parallel-chunks 4 --progress none
-done
-measure "engine 10 s chunks x2" vstream transcode "$input" -o "$work/c10x2" --chunk-seconds 10 --parallel-chunks 2 --progress none
-measure "engine 10 s chunks x6" vstream transcode "$input" -o "$work/c10x6" --chunk-seconds 10 --parallel-chunks 6 --progress none
-measure "engine 20 s chunks x3" vstream transcode "$input" -o "$work/c20x3" --chunk-seconds 20 --parallel-chunks 3 --progress none
-measure "engine 6 s chunks x5" vstream transcode "$input" -o "$work/c6x5" --chunk-seconds 6 --parallel-chunks 5 --progress none
+measure "engine whole" vstream transcode "$input" -o "$work/whole" --dash --chunk-seconds 0 --progress none
+# SPLIT_RUNS: "SECONDS PARALLEL [ENCODER_THREADS]" per line (default: the shares ThreadPlan gives).
+while read -r seconds parallel threads; do
+  [ -n "$seconds" ] || continue
+  extra=(); label="engine $seconds s chunks x$parallel"
+  if [ -n "${threads:-}" ]; then extra=(--encoder-threads "$threads"); label="$label, $threads x264 threads per rung"; fi
+  measure "$label" vstream transcode "$input" -o "$work/c${seconds}x$parallel${threads:+t$threads}" --chunk-seconds "$seconds" --parallel-chunks "$parallel" --progress none "${extra[@]}"
+done <<< "${SPLIT_RUNS:-10 4
+20 3
+15 4}"
 measure "ffmpeg one process" ffmpeg -nostdin -hide_banner -loglevel error -y -i "$input" -filter_complex '[0:v]split=3[s0][s1][s2];[s0]scale=640:360:flags=bicubic[v0];[s1]scale=1280:720:flags=bicubic[v1];[s2]scale=1920:1080:flags=bicubic[v2]' -map '[v0]' -map '[v1]' -map '[v2]' -map 0:a:0 -map 0:a:0 -map 0:a:0 -c:v libx264 -preset veryfast -pix_fmt yuv420p -flags +cgop -forced-idr 1 -x264-params scenecut=0:open-gop=0:keyint=250 -force_key_frames 'expr:gte(t,n_forced*2)' -b:v:0 800k -maxrate:v:0 856k -bufsize:v:0 1200k -b:v:1 2800k -maxrate:v:1 2996k -bufsize:v:1 4200k -b:v:2 5000k -maxrate:v:2 5350k -bufsize:v:2 7500k -c:a aac -b:a 128k -ar 48000 -ac 2 -f hls -hls_time 2 -hls_playlist_type vod -hls_segment_type fmp4 -hls_flags independent_segments -hls_segment_filename "$work/ff/%v/segment_%05d.m4s" -var_stream_map 'v:0,a:0,name:360p v:1,a:1,name:720p v:2,a:2,name:1080p' -master_pl_name master.m3u8 "$work/ff/%v/index.m3u8"
 quality="$out/quality.md"
 echo "| ladder | rung | PSNR dB | bytes | seam segments' kbit/s |" > "$quality"
 echo "|---|---|---|---|---|" >> "$quality"
-for ladder in whole c10x4 c20x3; do
+for ladder in ${QUALITY_LADDERS:-whole c10x4 c20x3}; do
   for rung in 1080p 360p; do
     [ -f "$work/$ladder/$rung/index.m3u8" ] || continue
     psnr=$(ffmpeg -nostdin -i "$work/$ladder/$rung/index.m3u8" -i "$input" -lavfi "[1:v]scale=$( [ $rung = 1080p ] && echo 1920:1080 || echo 640:360 ):flags=bicubic[ref];[0:v][ref]psnr" -f null - 2>&1 | grep -o 'average:[0-9.]*' | cut -d: -f2)
