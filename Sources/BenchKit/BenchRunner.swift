@@ -15,6 +15,9 @@ public struct BenchRunner {
         public var vstream: String
         public var workDirectory: String
         public var measureQuality = true
+        /// `bench --chunks`: the chunked contender's chunk length and chunks at once; the
+        /// engine contender then makes the same CMAF ladder whole.
+        public var chunks: (seconds: Double, parallel: Int)?
 
         public init(input: String, vstream: String, workDirectory: String) {
             self.input = input
@@ -38,7 +41,10 @@ public struct BenchRunner {
         let contenders = options.contenders.map { kind in
             let output = options.workDirectory + "/" + kind.rawValue
             switch kind {
-            case .engine: return Contender.engine(settings, vstream: options.vstream, output: output)
+            case .engine: return Contender.engine(settings, vstream: options.vstream, output: output, dash: options.chunks != nil)
+            case .engineChunked:
+                return Contender.engineChunked(settings, vstream: options.vstream, output: output,
+                                               seconds: options.chunks?.seconds ?? 20, parallel: options.chunks?.parallel ?? 2)
             case .engineWithExtras: return Contender.engine(settings, vstream: options.vstream, output: output, extras: true)
             case .ffmpegOneProcess: return Contender.ffmpegOneProcess(settings, output: output)
             case .ffmpegNaive: return Contender.ffmpegNaive(settings, output: output)

@@ -12,6 +12,9 @@ public struct Contender: Sendable, Codable, Equatable {
         /// The engine as the service runs it: the ladder plus `download.mp4` and the
         /// storyboard (`bench --extras`), so its ratio to `engine` is what they cost.
         case engineWithExtras = "engine-with-extras"
+        /// Split and stitch (`bench --chunks`): the engine in chunks side by side, against
+        /// the engine whole on the same CMAF ladder.
+        case engineChunked = "engine-chunked"
 
         /// The default contenders: three ways to make the same ladder.
         public static let ladders: [Kind] = [.engine, .ffmpegOneProcess, .ffmpegNaive]
@@ -69,12 +72,27 @@ public struct Contender: Sendable, Codable, Equatable {
 
     /// The engine; without `extras` it makes the ladder alone (what ffmpeg's contenders
     /// make), with them the MP4 rendition and the storyboard too.
-    public static func engine(_ settings: Settings, vstream: String, output: String, extras: Bool = false) -> Contender {
+    /// One whole run (`--chunk-seconds 0`: a many-core host would chunk by default); with
+    /// `dash`, the CMAF ladder a chunked run makes.
+    public static func engine(_ settings: Settings, vstream: String, output: String, extras: Bool = false,
+                              dash: Bool = false) -> Contender {
         let ladder = settings.renditions.map { String(min($0.width, $0.height)) }.joined(separator: ",")
         let command = [vstream, "transcode", settings.input, "-o", output, "--ladder", ladder,
                        "--preset", settings.preset, "--segment-seconds", format(settings.segmentSeconds),
-                       "--progress", "none"] + (extras ? ["--mp4", "720p"] : ["--mp4", "none", "--no-storyboard"])
+                       "--progress", "none", "--chunk-seconds", "0"] + (dash ? ["--dash"] : [])
+            + (extras ? ["--mp4", "720p"] : ["--mp4", "none", "--no-storyboard"])
         return Contender(kind: extras ? .engineWithExtras : .engine, commands: [command],
+                         playlists: Dictionary(uniqueKeysWithValues: settings.renditions.map { ($0.name, "\($0.name)/index.m3u8") }))
+    }
+
+    /// Split and stitch: `seconds`-long chunks, `parallel` at once, stitched.
+    public static func engineChunked(_ settings: Settings, vstream: String, output: String, seconds: Double, parallel: Int) -> Contender {
+        let ladder = settings.renditions.map { String(min($0.width, $0.height)) }.joined(separator: ",")
+        let command = [vstream, "transcode", settings.input, "-o", output, "--ladder", ladder,
+                       "--preset", settings.preset, "--segment-seconds", format(settings.segmentSeconds),
+                       "--progress", "none", "--chunk-seconds", format(seconds), "--parallel-chunks", String(parallel),
+                       "--mp4", "none", "--no-storyboard"]
+        return Contender(kind: .engineChunked, commands: [command],
                          playlists: Dictionary(uniqueKeysWithValues: settings.renditions.map { ($0.name, "\($0.name)/index.m3u8") }))
     }
 

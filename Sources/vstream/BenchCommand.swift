@@ -17,9 +17,14 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Keep outputs here (default: a temporary folder).") var workDir: String?
     @Flag(help: "Skip PSNR/SSIM.") var noQuality = false
     @Flag(help: "Also run the engine with download.mp4 and the storyboard, to measure what they add.") var extras = false
+    @Flag(help: "Split and stitch: the engine whole against the engine in chunks, paired (no ffmpeg).") var chunks = false
+    @Option(help: "With --chunks: the chunks' length in seconds.") var chunkSeconds: Double = 20
+    @Option(help: "With --chunks: chunks at once (default: a fifth of the cores, at least 2).") var parallelChunks: Int?
 
     func validate() throws {
         guard runs >= 1, warmup >= 0 else { throw ValidationError("--runs must be at least 1 and --warmup not negative") }
+        guard chunkSeconds > 0, chunkSeconds.isFinite else { throw ValidationError("--chunk-seconds must be above 0") }
+        if let parallelChunks, parallelChunks < 1 { throw ValidationError("--parallel-chunks must be at least 1") }
     }
 
     func run() throws {
@@ -30,6 +35,10 @@ struct BenchCommand: ParsableCommand {
         options.preset = preset
         options.measureQuality = !noQuality
         if extras { options.contenders.append(.engineWithExtras) }
+        if chunks {
+            options.chunks = (chunkSeconds, parallelChunks ?? max(2, ProcessInfo.processInfo.activeProcessorCount / 5))
+            options.contenders = [.engine, .engineChunked]
+        }
         var runner = BenchRunner(options: options)
         runner.log = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
         let report: BenchReport

@@ -57,6 +57,8 @@ struct ContenderTests {
         #expect(command.contains("360,720,1080") && command.contains("veryfast"))
         // The ladder alone, as ffmpeg's contenders make it; `--extras` measures the rest.
         #expect(command.suffix(3) == ["--mp4", "none", "--no-storyboard"])
+        #expect(command.contains("--chunk-seconds") && command[command.firstIndex(of: "--chunk-seconds")! + 1] == "0",
+                "one whole run, also on a host that would chunk by default")
         let extras = Contender.engine(settings, vstream: "/bin/vstream", output: "/out", extras: true)
         #expect(extras.kind == .engineWithExtras && extras.commands[0].suffix(2) == ["--mp4", "720p"])
     }
@@ -105,5 +107,21 @@ struct BenchEndToEndTests {
 
         let svg = try String(contentsOfFile: work + "/chart.svg", encoding: .utf8)
         #expect(svg.hasPrefix("<svg") && svg.contains("ffmpeg-one-process") && svg.hasSuffix("</svg>\n"))
+    }
+
+    /// `bench --chunks`: the engine whole (the CMAF ladder) against the engine in chunks,
+    /// paired, with the chunked run's ratios to the whole one.
+    @Test func chunksPairsTheWholeEngineWithTheChunkedOne() throws {
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("bench-chunks-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        _ = try MeasuredProcess.run([[vstream, "bench", fixture("portrait_rot90.mp4"), "--runs", "1", "--warmup", "0", "--chunks",
+                                      "--chunk-seconds", "2", "--parallel-chunks", "2", "--no-quality", "--json", work + "/report.json"]])
+        let report = try JSONDecoder().decode(BenchReport.self, from: Data(contentsOf: URL(fileURLWithPath: work + "/report.json")))
+        #expect(report.contenders.map(\.name) == ["engine", "engine-chunked"])
+        let chunked = try #require(report.contenders.last)
+        #expect(chunked.commandLines.first?.contains("--chunk-seconds 2 --parallel-chunks 2") == true)
+        #expect(report.contenders[0].commandLines.first?.contains("--dash") == true, "the same CMAF ladder, whole")
+        #expect(chunked.runs.count == 1 && chunked.runs[0].wallSeconds > 0 && chunked.engineRatio.wall.median > 0)
     }
 }
