@@ -32,6 +32,15 @@ struct ProbeCommand: ParsableCommand {
         } else {
             print("  audio: none")
         }
+        for track in info.tracks {
+            var words = [track.kind.rawValue, "#\(track.streamIndex)", track.codec, track.language]
+            if let channels = track.channels { words.append("\(channels) channels") }
+            if track.isText == false { words.append("bitmap") }
+            if track.isDefault { words.append("default") }
+            if track.isForced { words.append("forced") }
+            if track.isHearingImpaired { words.append("hearing impaired") }
+            print("  track: " + words.joined(separator: ", ") + (track.title.map { " \"\($0)\"" } ?? ""))
+        }
     }
 }
 

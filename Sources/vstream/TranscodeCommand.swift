@@ -112,10 +112,16 @@ struct TranscodeCommand: AsyncParsableCommand {
         if let onlyChunk, let chunkSeconds {
             options.chunk = ChunkSelection(index: onlyChunk, seconds: chunkSeconds)
         } else if let chunking = chunking {
+            let chunked = ChunkedTranscode(input: input, output: output, options: options,
+                                           chunkSeconds: chunking.seconds, parallel: chunking.parallel)
+            let run = Task { try await chunked.run() }
+            // Ctrl-C cancels every chunk; each removes what it wrote, and the chunks' folder goes.
+            signal(SIGINT, SIG_IGN)
+            let interrupt = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+            interrupt.setEventHandler { run.cancel() }
+            interrupt.resume()
             do {
-                let result = try await ChunkedTranscode(input: input, output: output, options: options,
-                                                        chunkSeconds: chunking.seconds, parallel: chunking.parallel).run()
-                report(result, style: progress ?? .none)
+                report(try await run.value, style: progress ?? .none)
             } catch {
                 Terminal.fail(error)
             }

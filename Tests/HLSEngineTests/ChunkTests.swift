@@ -197,4 +197,26 @@ struct ChunkTests {
         #expect(ChunkPlan(frameTimes: times, segmentDuration: 2, chunkSeconds: 0.1).chunks.count == 10, "at least a segment")
         #expect(ChunkPlan(frameTimes: [], segmentDuration: 2, chunkSeconds: 4).chunks.isEmpty)
     }
+
+    /// Ctrl-C stops every chunk, and nothing is left: no chunks' folder, no output folder
+    /// the run made.
+    @Test func ctrlCStopsTheChunksAndLeavesNothing() throws {
+        let input = try Self.source("long", ["-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30", "-t", "30", "-c:v", "libx264",
+                                             "-preset", "ultrafast"])
+        let folder = Fixtures.temporaryDirectory("chunks-interrupted")
+        defer { try? FileManager.default.removeItem(atPath: folder); try? FileManager.default.removeItem(atPath: (input as NSString).deletingLastPathComponent) }
+        let output = folder + "/out"
+        let child = try Command.spawn([Self.binary, "transcode", input, "-o", output, "--chunk-seconds", "6", "--parallel-chunks", "2",
+                                       "--progress", "none"])
+        var started = false
+        for _ in 0..<600 where !started {
+            started = FileManager.default.fileExists(atPath: output + "/.chunks/0/720p")
+            if !started { usleep(20_000) }
+        }
+        #expect(started, "the chunks began")
+        child.signal(SIGINT)
+        let status = child.wait(timeout: 20)
+        #expect(status != 0 && status != 137, "it stopped on its own after Ctrl-C")
+        #expect(!FileManager.default.fileExists(atPath: output), "nothing left: \((try? FileManager.default.subpathsOfDirectory(atPath: output)) ?? [])")
+    }
 }

@@ -68,7 +68,14 @@ public struct ChunkedTranscode: Sendable {
             return try await Transcoder(input: input, output: output, options: whole).run()
         }
         let folder = URL(fileURLWithPath: output).appendingPathComponent(".chunks").path
-        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let outputExisted = FileManager.default.fileExists(atPath: output)
+        defer {
+            try? FileManager.default.removeItem(atPath: folder)
+            // A run that failed or was cancelled leaves no empty output folder of its own making.
+            if !outputExisted, (try? FileManager.default.contentsOfDirectory(atPath: output))?.isEmpty == true {
+                try? FileManager.default.removeItem(atPath: output)
+            }
+        }
         let cores = options.cores ?? ProcessInfo.processInfo.activeProcessorCount
         var chunkOptions = options
         // Each chunk gets the whole host's thread plan, and the chunks oversubscribe it:

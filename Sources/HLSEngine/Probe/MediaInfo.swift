@@ -32,6 +32,26 @@ public struct MediaInfo: Sendable, Codable, Equatable {
         public var startSeconds: Double
     }
 
+    /// One audio or subtitle stream of the source, as a platform lists it to a viewer.
+    public struct Track: Sendable, Codable, Equatable {
+        public enum Kind: String, Sendable, Codable { case audio, subtitle }
+        public var streamIndex: Int
+        public var kind: Kind
+        public var codec: String
+        /// The stream's `language` tag (ISO 639), "und" when it has none.
+        public var language: String
+        public var title: String?
+        /// The source's dispositions: the track a player picks by default, one shown even
+        /// with captions off (forced), one for the deaf and hard of hearing.
+        public var isDefault: Bool
+        public var isForced: Bool
+        public var isHearingImpaired: Bool
+        /// Audio: its channels. Subtitles: whether it is text (mov_text, subrip, ass, webvtt)
+        /// rather than pictures (PGS, DVB).
+        public var channels: Int?
+        public var isText: Bool?
+    }
+
     public var path: String
     public var format: String
     public var sizeBytes: Int64
@@ -39,5 +59,7 @@ public struct MediaInfo: Sendable, Codable, Equatable {
     public var bitRate: Int64
     public var video: Video
     public var audio: Audio?
+    /// Every audio and subtitle stream, in the file's order.
+    public var tracks: [Track]
     public var streamCount: Int
 }

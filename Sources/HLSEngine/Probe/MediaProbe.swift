@@ -176,7 +176,41 @@ public enum MediaProbe {
             bitRate: format.bit_rate,
             video: video,
             audio: audio,
+            tracks: tracks(input),
             streamCount: Int(format.nb_streams))
+    }
+
+    /// Every audio and subtitle stream: codec, language, title and dispositions. Tags are
+    /// the file's words: bounded and made printable before anyone shows them.
+    static func tracks(_ input: InputFile) -> [MediaInfo.Track] {
+        input.streams.enumerated().compactMap { index, stream in
+            guard let parameters = stream.pointee.codecpar else { return nil }
+            let type = parameters.pointee.codec_type
+            guard type == AVMEDIA_TYPE_AUDIO || type == AVMEDIA_TYPE_SUBTITLE else { return nil }
+            let disposition = stream.pointee.disposition
+            let properties = avcodec_descriptor_get(parameters.pointee.codec_id)?.pointee.props ?? 0
+            let language = tag(stream, "language", limit: 16)?.lowercased()
+            return MediaInfo.Track(
+                streamIndex: index,
+                kind: type == AVMEDIA_TYPE_AUDIO ? .audio : .subtitle,
+                codec: String(cString: avcodec_get_name(parameters.pointee.codec_id)),
+                language: language.flatMap { $0.allSatisfy { $0.isLetter || $0 == "-" } ? $0 : nil } ?? "und",
+                title: tag(stream, "title", limit: 200),
+                isDefault: disposition & AV_DISPOSITION_DEFAULT != 0,
+                isForced: disposition & AV_DISPOSITION_FORCED != 0,
+                isHearingImpaired: disposition & AV_DISPOSITION_HEARING_IMPAIRED != 0,
+                channels: type == AVMEDIA_TYPE_AUDIO ? Int(parameters.pointee.ch_layout.nb_channels) : nil,
+                isText: type == AVMEDIA_TYPE_SUBTITLE ? properties & AV_CODEC_PROP_TEXT_SUB != 0 : nil)
+        }
+    }
+
+    /// A metadata tag, trimmed to `limit` characters of printable text; nil when absent or empty.
+    private static func tag(_ stream: UnsafeMutablePointer<AVStream>, _ key: String, limit: Int) -> String? {
+        guard let entry = av_dict_get(stream.pointee.metadata, key, nil, 0), let value = entry.pointee.value else { return nil }
+        let text = String(decoding: Data(bytes: value, count: strnlen(value, 4096)), as: UTF8.self)
+            .unicodeScalars.filter { !CharacterSet.controlCharacters.contains($0) }
+        let trimmed = String(String.UnicodeScalarView(text.prefix(limit))).trimmingCharacters(in: .whitespaces)
+        return trimmed.isEmpty ? nil : trimmed
     }
 
     private static func seconds(_ value: Int64, _ timeBase: AVRational) -> Double {

@@ -72,9 +72,13 @@ struct HLSRoutes {
             headers[.contentDisposition] = Self.attachment(title: video.title)
         }
         switch ByteRange.parse(request.headers[.range], size: size) {
-        case .unsatisfiable:
+        case .unsatisfiable where !file.hasSuffix(".m3u8"):
             headers[.contentRange] = "bytes */\(size)"
             return Response(status: .rangeNotSatisfiable, headers: headers)
+        case .unsatisfiable:
+            // A playlist grows while the video transcodes: a player asking past its end
+            // gets it whole (the range is ignored, RFC 9110 §14.2), as it always did.
+            break
         case .range(let range):
             headers[.contentRange] = "bytes \(range.lowerBound)-\(range.upperBound - 1)/\(size)"
             return Response(status: .partialContent, headers: headers, body: streamed(key, range))
