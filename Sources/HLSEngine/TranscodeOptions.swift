@@ -60,6 +60,9 @@ public struct TranscodeOptions: Sendable, Equatable, Codable {
     /// Split and stitch: encode one chunk of the ladder, not the whole file (see
     /// `ChunkPlan`). nil: the whole file.
     public var chunk: ChunkSelection? = nil
+    /// Caption files published as WebVTT SUBTITLES renditions (`captions/`), and whole
+    /// beside the ladder. Not yet for chunked runs.
+    public var captions: [SidecarCaptions] = []
 
     public init() {}
 }

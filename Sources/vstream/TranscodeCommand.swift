@@ -37,6 +37,10 @@ struct TranscodeCommand: AsyncParsableCommand {
     var parallelChunks: Int?
     @Option(help: "Encode only chunk k (from 0) of --chunk-seconds, with a chunk.json for `vstream stitch`; chunk 0 also encodes the audio.")
     var onlyChunk: Int?
+    @Option(help: ArgumentHelp("""
+        A caption file (SRT or WebVTT, UTF-8 or UTF-16 with a BOM, at most 1 MiB) as a subtitles rendition: \
+        FILE:LANG[:NAME], e.g. captions.srt:eng:English. Repeatable.
+        """, valueName: "FILE:LANG[:NAME]")) var captions: [String] = []
     @Option(help: ArgumentHelp("Decoded frames queued per rendition.", visibility: .hidden)) var queueDepth: Int?
     @Option(help: ArgumentHelp("Video decoder threads (0: libavcodec decides).", visibility: .hidden)) var decoderThreads: Int?
     @Flag(help: ArgumentHelp("Run as the service's supervised child: read the request (JSON) on stdin, report JSON lines.",
@@ -92,6 +96,7 @@ struct TranscodeCommand: AsyncParsableCommand {
         if let queueDepth { options.queueDepth = max(1, queueDepth) }
         if let decoderThreads { options.decoderThreads = max(0, decoderThreads) }
         options.prioritizeLargestRung = !fairScheduling
+        options.captions = captions.map { Self.sidecar($0) }
         if supervised {
             // The service's options, in one document: the flags above are not used.
             let options = SupervisedChild.awaitRequest()
@@ -155,6 +160,31 @@ struct TranscodeCommand: AsyncParsableCommand {
             await reporter.value
             Terminal.fail(error)
         }
+    }
+
+    /// One `--captions FILE:LANG[:NAME]`, read and validated; a bad one ends the command
+    /// with the file and the line that is wrong.
+    static func sidecar(_ argument: String) -> SidecarCaptions {
+        let parts = argument.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
+        let file = parts[0]
+        do {
+            guard parts.count >= 2 else { throw CaptionFile.Refusal(reason: "name its language: FILE:LANG[:NAME]") }
+            let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? nil
+            guard let size else { throw CaptionFile.Refusal(reason: "cannot be read") }
+            guard size <= CaptionFile.maxBytes else { throw CaptionFile.Refusal(reason: "the file is over 1 MiB") }
+            guard let data = FileManager.default.contents(atPath: file) else { throw CaptionFile.Refusal(reason: "cannot be read") }
+            return try SidecarCaptions(language: parts[1], name: parts.count > 2 ? parts[2] : nil, file: try CaptionFile(data: data))
+        } catch let refusal as CaptionFile.Refusal {
+            Terminal.fail(CaptionsRefused(file: file, refusal: refusal))
+        } catch {
+            Terminal.fail(error)
+        }
+    }
+
+    struct CaptionsRefused: Error, CustomStringConvertible {
+        var file: String
+        var refusal: CaptionFile.Refusal
+        var description: String { "\(file): \(refusal)" }
     }
 
     /// Whether (and how) to split and stitch: `--chunk-seconds` when given (0: whole),

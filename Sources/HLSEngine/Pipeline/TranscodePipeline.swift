@@ -64,7 +64,8 @@ struct TranscodePipeline {
             let audioFolder = (dash || chunk != nil) && info.audio != nil && carriesAudio ? [AudioRenditionWorker.name] : []
             output = try OutputDirectory(path: outputDirectory,
                                          renditions: renditions.map(\.name) + audioFolder
-                                             + (options.writeStoryboard ? [Storyboard.folder] : []))
+                                             + (options.writeStoryboard ? [Storyboard.folder] : [])
+                                             + (options.captions.isEmpty || chunk != nil ? [] : [SubtitleRendition.folder]))
             guard let output else { throw TranscodeError.Reason.io("no output directory") }
             if let chunk {
                 return try ChunkRun(pipeline: self, input: input, info: info, renditions: renditions, output: output,
@@ -240,6 +241,14 @@ struct TranscodePipeline {
             PlaylistWriter.Audio(segments: worker.segments, channels: channels ?? 2,
                                  sampleRate: Int(audio?.encoder.context.pointee.sample_rate ?? 0), timescale: worker.timescale)
         }
+        // Caption tracks, cut on the first rung's segments (every rung cuts at the same times).
+        let timeline = workers.first.map { worker in
+            zip(worker.segments, PlaylistWriter.segmentDurations(worker.segments)).map { (start: $0.start ?? 0, duration: $1) }
+        } ?? []
+        let subtitles = try options.captions.enumerated().map { index, captions in
+            try SubtitleRendition.write(captions, index: index, segments: timeline, shift: workers.first?.timelineShiftApplied ?? 0,
+                                        output: output)
+        }
         let written = try PlaylistWriter(output: output, format: options.segmentFormat, hasAudio: audio != nil)
             .write(workers.map { worker in
                 PlaylistWriter.Variant(
@@ -247,7 +256,7 @@ struct TranscodePipeline {
                     initializationBytes: worker.initializationBytes,
                     codecs: worker.codecs ?? "avc1.640028", frames: worker.framesEncoded,
                     timescale: worker.timescale, nominalFrameRate: nominalRate)
-            }, audio: separateAudio, dash: dash, segmentDuration: options.segmentDuration)
+            }, audio: separateAudio, dash: dash, segmentDuration: options.segmentDuration, subtitles: subtitles)
         let download = workers.first { $0.rendition == downloadRung }.flatMap { worker in
             worker.downloadBytes.map { TranscodeResult.Download(file: TranscodeResult.Download.fileName, rendition: worker.rendition.name, bytes: $0) }
         }

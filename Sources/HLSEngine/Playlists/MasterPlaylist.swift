@@ -39,7 +39,27 @@ public struct MasterPlaylist: Sendable, Equatable {
         }
     }
 
+    /// A text track (WebVTT) of the ladder: an EXT-X-MEDIA rendition of TYPE=SUBTITLES in
+    /// one group that every variant names (RFC 8216 §4.3.4.1).
+    public struct Subtitles: Sendable, Equatable {
+        public static let groupID = "subs"
+        public var uri: String
+        public var language: String
+        public var name: String
+        public var isDefault: Bool
+        public var isForced: Bool
+
+        public init(uri: String, language: String, name: String, isDefault: Bool = false, isForced: Bool = false) {
+            self.uri = uri
+            self.language = language
+            self.name = name
+            self.isDefault = isDefault
+            self.isForced = isForced
+        }
+    }
+
     public var variants: [Variant]
+    public var subtitles: [Subtitles] = []
     /// The same version as the media playlists, so a client sees one protocol level.
     public var version: Int
     /// nil when the audio is muxed into every variant's segments.
@@ -57,6 +77,13 @@ public struct MasterPlaylist: Sendable, Equatable {
             lines.append("#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"\(Audio.groupID)\",NAME=\"Audio\",DEFAULT=YES,AUTOSELECT=YES,"
                          + "CHANNELS=\"\(audio.channels)\",URI=\"\(audio.uri)\"")
         }
+        for track in subtitles {
+            // NAME is quoted text: a quote or a line break in it would end the attribute.
+            let name = track.name.replacingOccurrences(of: "\"", with: "'").replacingOccurrences(of: "\n", with: " ")
+            lines.append("#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=\"\(Subtitles.groupID)\",LANGUAGE=\"\(track.language)\","
+                         + "NAME=\"\(name)\",DEFAULT=\(track.isDefault ? "YES" : "NO"),AUTOSELECT=YES,"
+                         + "FORCED=\(track.isForced ? "YES" : "NO"),URI=\"\(track.uri)\"")
+        }
         for variant in variants.sorted(by: { ($0.bandwidth, $0.height) < ($1.bandwidth, $1.height) }) {
             var attributes = [
                 "BANDWIDTH=\(variant.bandwidth)",
@@ -66,6 +93,7 @@ public struct MasterPlaylist: Sendable, Equatable {
                 "FRAME-RATE=\(String(format: "%.3f", variant.frameRate))",
             ]
             if audio != nil { attributes.append("AUDIO=\"\(Audio.groupID)\"") }
+            if !subtitles.isEmpty { attributes.append("SUBTITLES=\"\(Subtitles.groupID)\"") }
             lines.append("#EXT-X-STREAM-INF:" + attributes.joined(separator: ","))
             lines.append(variant.uri)
         }

@@ -46,7 +46,8 @@ struct PlaylistWriter {
     /// - Parameters:
     ///   - audio: the separate audio rendition (a DASH ladder with audio), else nil.
     ///   - dash: also write `manifest.mpd` (the segments' timings were read back).
-    func write(_ variants: [Variant], audio: Audio? = nil, dash: Bool = false, segmentDuration: Double = 2) throws
+    func write(_ variants: [Variant], audio: Audio? = nil, dash: Bool = false, segmentDuration: Double = 2,
+               subtitles: [MasterPlaylist.Subtitles] = []) throws
         -> (duration: Double, renditions: [TranscodeResult.RenditionResult], dash: String?) {
         var results: [TranscodeResult.RenditionResult] = []
         var masterVariants: [MasterPlaylist.Variant] = []
@@ -92,8 +93,9 @@ struct PlaylistWriter {
             manifestName = DASHManifest.fileName
         }
         let version = MediaPlaylist(initializationURI: format.initializationName, segments: []).version
-        try output.writeAtomically(MasterPlaylist(variants: masterVariants, version: version, audio: masterAudio).render(),
-                                   to: "master.m3u8")
+        var master = MasterPlaylist(variants: masterVariants, version: version, audio: masterAudio)
+        master.subtitles = subtitles
+        try output.writeAtomically(master.render(), to: "master.m3u8")
         return (duration, results, manifestName)
     }
 

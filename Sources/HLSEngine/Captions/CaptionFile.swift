@@ -1,0 +1,171 @@
+import Foundation
+
+/// A sidecar caption file, SRT or WebVTT, read as an untrusted upload: at most 1 MiB,
+/// UTF-8 (or UTF-16 with its byte-order mark), every cue's timing well formed, ending after
+/// it starts, and starting no earlier than the cue before it. A file that breaks a rule is
+/// refused with the line that breaks it. Styling is not kept: a cue is its text.
+public struct CaptionFile: Sendable, Equatable, Codable {
+    public struct Cue: Sendable, Equatable, Codable {
+        /// Seconds from the start of the video.
+        public var start: Double
+        public var end: Double
+        public var text: String
+
+        public init(start: Double, end: Double, text: String) {
+            self.start = start
+            self.end = end
+            self.text = text
+        }
+    }
+
+    /// Why a file is refused; `line` counts from 1.
+    public struct Refusal: Error, Sendable, Equatable, CustomStringConvertible {
+        public var line: Int?
+        public var reason: String
+        public var description: String { line.map { "line \($0): \(reason)" } ?? reason }
+
+        public init(line: Int? = nil, reason: String) {
+            self.line = line
+            self.reason = reason
+        }
+    }
+
+    public static let maxBytes = 1 << 20
+    /// Cues past this are refused: a bound on what a file can make the segmenter write.
+    public static let maxCues = 100_000
+
+    public var cues: [Cue]
+
+    public init(cues: [Cue]) { self.cues = cues }
+
+    /// Parses `data`: WebVTT when it starts with `WEBVTT`, SRT otherwise.
+    public init(data: Data) throws(Refusal) {
+        guard data.count <= Self.maxBytes else { throw Refusal(reason: "the file is over 1 MiB") }
+        let text = try Self.decode(data)
+        let lines = text.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\r", with: "\n")
+            .split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let isWebVTT = lines.first.map { $0 == "WEBVTT" || $0.hasPrefix("WEBVTT ") || $0.hasPrefix("WEBVTT\t") } ?? false
+        cues = try Self.cues(lines, webVTT: isWebVTT)
+    }
+
+    /// UTF-8 (a BOM is dropped), or UTF-16 with a BOM; nothing else.
+    private static func decode(_ data: Data) throws(Refusal) -> String {
+        let bytes = [UInt8](data)
+        if bytes.starts(with: [0xFF, 0xFE]) || bytes.starts(with: [0xFE, 0xFF]) {
+            guard let text = String(data: data, encoding: .utf16) else { throw Refusal(reason: "the file is not valid UTF-16") }
+            return text
+        }
+        let body = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? Array(bytes.dropFirst(3)) : bytes
+        // One pass: the text, or the line of the first byte that is not UTF-8.
+        var decoder = UTF8()
+        var iterator = body.makeIterator()
+        var scalars = String.UnicodeScalarView()
+        var line = 1
+        decoding: while true {
+            switch decoder.decode(&iterator) {
+            case .scalarValue(let scalar):
+                if scalar == "\n" { line += 1 }
+                scalars.append(scalar)
+            case .emptyInput:
+                break decoding
+            case .error:
+                throw Refusal(line: line, reason: "the file is not UTF-8 (nor UTF-16 with a byte-order mark)")
+            }
+        }
+        let text = String(scalars)
+        return text
+    }
+
+    private static func cues(_ lines: [String], webVTT: Bool) throws(Refusal) -> [Cue] {
+        var cues: [Cue] = []
+        var index = webVTT ? 1 : 0
+        while index < lines.count {
+            // A block: lines up to a blank one.
+            let first = index
+            while index < lines.count, !lines[index].trimmingCharacters(in: .whitespaces).isEmpty { index += 1 }
+            let block = Array(lines[first..<index])
+            index += 1
+            guard !block.isEmpty else { continue }
+            if webVTT, let head = block.first, head.hasPrefix("NOTE") || head == "STYLE" || head == "REGION" { continue }
+            // The timing is the first or (after an identifier or SRT's number) the second line.
+            guard let timingOffset = block.prefix(2).firstIndex(where: { $0.contains("-->") }) else {
+                throw Refusal(line: first + 1, reason: "a cue without a timing line (\"00:00:01,000 --> 00:00:02,000\")")
+            }
+            let lineNumber = first + timingOffset + 1
+            let (start, end) = try timing(block[timingOffset], webVTT: webVTT, line: lineNumber)
+            guard end > start else { throw Refusal(line: lineNumber, reason: "the cue ends before it starts") }
+            if let previous = cues.last, start < previous.start {
+                throw Refusal(line: lineNumber, reason: "the cue starts before the one above it: timings must be in order")
+            }
+            let text = block[(timingOffset + 1)...].map(Self.plainText).joined(separator: "\n")
+            cues.append(Cue(start: start, end: end, text: text))
+            guard cues.count <= maxCues else { throw Refusal(line: lineNumber, reason: "more than \(maxCues) cues") }
+        }
+        return cues
+    }
+
+    /// `hh:mm:ss,mmm --> hh:mm:ss,mmm` (SRT) or `[hh:]mm:ss.mmm --> [hh:]mm:ss.mmm [settings]` (WebVTT).
+    private static func timing(_ line: String, webVTT: Bool, line number: Int) throws(Refusal) -> (Double, Double) {
+        let parts = line.components(separatedBy: "-->")
+        guard parts.count == 2 else { throw Refusal(line: number, reason: "a timing line needs exactly one \"-->\"") }
+        let endField = parts[1].trimmingCharacters(in: .whitespaces).split(separator: " ").first.map(String.init) ?? ""
+        guard let start = timestamp(parts[0].trimmingCharacters(in: .whitespaces), webVTT: webVTT),
+              let end = timestamp(endField, webVTT: webVTT) else {
+            throw Refusal(line: number, reason: webVTT ? "a timestamp is not [hh:]mm:ss.mmm" : "a timestamp is not hh:mm:ss,mmm")
+        }
+        return (start, end)
+    }
+
+    /// Seconds, or nil for a malformed or out-of-range timestamp.
+    static func timestamp(_ text: String, webVTT: Bool) -> Double? {
+        let normalized = webVTT ? text : text.replacingOccurrences(of: ",", with: ".")
+        let clock = normalized.split(separator: ":", omittingEmptySubsequences: false)
+        guard (webVTT ? 2...3 : 3...3).contains(clock.count), let last = clock.last else { return nil }
+        let secondsParts = last.split(separator: ".", omittingEmptySubsequences: false)
+        guard secondsParts.count == 2, secondsParts[1].count == 3, secondsParts.allSatisfy({ $0.allSatisfy(\.isASCII) }),
+              let seconds = Int(secondsParts[0]), let milliseconds = Int(secondsParts[1]), secondsParts[0].count == 2,
+              (0..<60).contains(seconds), (0..<1000).contains(milliseconds) else { return nil }
+        let fields = clock.dropLast().map { Int($0) }
+        guard fields.allSatisfy({ $0 != nil }) else { return nil }
+        let numbers = fields.compactMap { $0 }
+        let minutes = numbers.last ?? 0, hours = numbers.count == 2 ? numbers[0] : 0
+        guard (0..<60).contains(minutes), (0...99).contains(hours) else { return nil }
+        return Double(hours * 3600 + minutes * 60 + seconds) + Double(milliseconds) / 1000
+    }
+
+    /// A cue line without markup (`<i>`, `{\an8}`): the platform renders plain text.
+    static func plainText(_ line: String) -> String {
+        var result = ""
+        var depth = 0
+        var braces = 0
+        for character in line {
+            switch character {
+            case "<": depth += 1
+            case ">" where depth > 0: depth -= 1
+            case "{": braces += 1
+            case "}" where braces > 0: braces -= 1
+            default: if depth == 0 && braces == 0 { result.append(character) }
+            }
+        }
+        return result
+    }
+
+    /// The whole file as WebVTT.
+    public var webVTT: String {
+        "WEBVTT\n" + cues.map { "\n\(Self.vttTime($0.start)) --> \(Self.vttTime($0.end))\n\(Self.escaped($0.text))\n" }.joined()
+    }
+
+    /// `hh:mm:ss.mmm`.
+    static func vttTime(_ seconds: Double) -> String {
+        let milliseconds = Int((max(0, min(seconds, 359_999)) * 1000).rounded())
+        return String(format: "%02d:%02d:%02d.%03d", milliseconds / 3_600_000, milliseconds / 60_000 % 60,
+                      milliseconds / 1000 % 60, milliseconds % 1000)
+    }
+
+    /// Text safe inside a WebVTT cue: no markup, no line that would end the cue.
+    static func escaped(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "-->", with: "--&gt;")
+            .split(separator: "\n").filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }.joined(separator: "\n")
+    }
+}

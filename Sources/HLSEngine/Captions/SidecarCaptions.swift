@@ -1,0 +1,59 @@
+import Foundation
+
+/// A caption file given with the video (`vstream transcode --captions FILE:LANG[:NAME]`),
+/// published as a WebVTT SUBTITLES rendition of the ladder.
+public struct SidecarCaptions: Sendable, Equatable, Codable {
+    /// ISO 639 (`eng`, `fr`, `pt-BR`): letters and hyphens, at most 16.
+    public var language: String
+    public var name: String
+    public var file: CaptionFile
+
+    /// - Throws: a `CaptionFile.Refusal` for a language that is not a tag.
+    public init(language: String, name: String?, file: CaptionFile) throws(CaptionFile.Refusal) {
+        let tag = language.trimmingCharacters(in: .whitespaces)
+        guard !tag.isEmpty, tag.count <= 16, tag.allSatisfy({ ($0.isASCII && $0.isLetter) || $0 == "-" }) else {
+            throw CaptionFile.Refusal(reason: "the language must be a tag such as eng, fr or pt-BR")
+        }
+        self.language = tag
+        let given = (name ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        self.name = given.isEmpty ? tag : String(given.prefix(100))
+        self.file = file
+    }
+}
+
+/// Writes a caption track beside the ladder: the whole file (`captions/LANG.vtt`, for the
+/// page and for download) and the HLS rendition (`captions/LANG/index.m3u8`), one WebVTT
+/// segment per video segment, on the same boundaries, each with the `X-TIMESTAMP-MAP` that
+/// puts its times on the media's timeline (RFC 8216 §3.5): the video's timestamps are
+/// shifted by the muxer's `shift`, so local 0 is that shift in 90 kHz ticks.
+enum SubtitleRendition {
+    static let folder = "captions"
+
+    /// - Parameters:
+    ///   - segments: the video's segments, in order: where each starts and how long it lasts.
+    ///   - index: the track's place among the captions, for a unique folder.
+    static func write(_ captions: SidecarCaptions, index: Int, segments: [(start: Double, duration: Double)], shift: Double,
+                      output: OutputDirectory) throws -> MasterPlaylist.Subtitles {
+        let name = index == 0 ? captions.language : "\(captions.language)-\(index + 1)"
+        let folder = "\(Self.folder)/\(name)"
+        do {
+            try FileManager.default.createDirectory(atPath: output.path + "/" + folder, withIntermediateDirectories: true)
+        } catch {
+            throw TranscodeError.Reason.io("cannot write \(folder): \(error.localizedDescription)")
+        }
+        try output.writeAtomically(captions.file.webVTT, to: "\(Self.folder)/\(name).vtt")
+        let map = "X-TIMESTAMP-MAP=MPEGTS:\(Int64((shift * 90_000).rounded())),LOCAL:00:00:00.000"
+        var playlistSegments: [MediaPlaylist.Segment] = []
+        for (number, segment) in segments.enumerated() {
+            let end = segment.start + segment.duration
+            // Every cue that shows during the segment; one that spans a boundary is in both.
+            let cues = captions.file.cues.filter { $0.start < end && $0.end > segment.start }
+            let body = cues.map { "\n\(CaptionFile.vttTime($0.start)) --> \(CaptionFile.vttTime($0.end))\n\(CaptionFile.escaped($0.text))\n" }
+            let uri = String(format: "segment_%05d.vtt", number)
+            try output.writeAtomically("WEBVTT\n\(map)\n" + body.joined(), to: "\(folder)/\(uri)")
+            playlistSegments.append(.init(uri: uri, duration: segment.duration))
+        }
+        try output.writeAtomically(MediaPlaylist(initializationURI: nil, segments: playlistSegments).render(), to: "\(folder)/index.m3u8")
+        return MasterPlaylist.Subtitles(uri: "\(folder)/index.m3u8", language: captions.language, name: captions.name)
+    }
+}

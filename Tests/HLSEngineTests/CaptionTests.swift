@@ -1,0 +1,99 @@
+import Foundation
+import Testing
+@testable import HLSEngine
+
+/// Sidecar captions (issue 22): a caption file is untrusted input, validated with the line
+/// that is wrong, then published as a WebVTT SUBTITLES rendition on the video's segments.
+@Suite("Sidecar captions")
+struct CaptionTests {
+    static let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("vstream").path
+
+    static let srt = """
+        1
+        00:00:00,500 --> 00:00:01,250
+        <i>Hello</i> there
+
+        2
+        00:00:01,900 --> 00:00:02,600
+        {\\an8}Across the seam
+
+        """
+
+    @Test func srtAndWebVTTAreReadWithoutTheirMarkup() throws {
+        let srt = try CaptionFile(data: Data(Self.srt.utf8))
+        #expect(srt.cues == [.init(start: 0.5, end: 1.25, text: "Hello there"), .init(start: 1.9, end: 2.6, text: "Across the seam")])
+        let vtt = try CaptionFile(data: Data("WEBVTT - a title\n\nNOTE a comment\n\nintro\n00:01.000 --> 00:02.000 align:start\nHi &amp; bye\n\n01:00:00.000 --> 01:00:01.500\nLater\n".utf8))
+        #expect(vtt.cues.map(\.start) == [1, 3600] && vtt.cues.map(\.end) == [2, 3601.5])
+        #expect(srt.webVTT.hasPrefix("WEBVTT\n\n00:00:00.500 --> 00:00:01.250\nHello there\n"))
+        // UTF-16 with a byte-order mark, and CRLF line ends.
+        let utf16 = Data([0xFF, 0xFE]) + Self.srt.replacingOccurrences(of: "\n", with: "\r\n").data(using: .utf16LittleEndian)!
+        #expect(try CaptionFile(data: utf16).cues == srt.cues)
+    }
+
+    @Test(arguments: [
+        ("1\n00:00:02,000 --> 00:00:01,000\nBackwards\n", 2, "ends before it starts"),
+        ("1\n00:00:05,000 --> 00:00:06,000\nA\n\n2\n00:00:01,000 --> 00:00:02,000\nB\n", 6, "in order"),
+        ("1\n00:00:01,000 -> 00:00:02,000\nArrow\n", 1, "timing line"),
+        ("1\n00:00:1,000 --> 00:00:02,000\nShort\n", 2, "hh:mm:ss,mmm"),
+        ("1\n00:61:01,000 --> 00:62:02,000\nMinutes\n", 2, "hh:mm:ss,mmm"),
+    ])
+    func aBadFileIsRefusedWithItsLine(_ text: String, _ line: Int, _ words: String) {
+        do {
+            _ = try CaptionFile(data: Data(text.utf8))
+            Issue.record("accepted: \(text)")
+        } catch {
+            #expect(error.line == line, "\(error)")
+            #expect(error.reason.contains(words), "\(error)")
+        }
+    }
+
+    @Test func notUTF8AndTooLargeAreRefused() {
+        var bytes = Data("1\n00:00:01,000 --> 00:00:02,000\nfine\n\n2\n00:00:03,000 --> 00:00:04,000\n".utf8)
+        bytes.append(contentsOf: [0xC3, 0x28, 0x0A])  // an invalid sequence on line 7
+        #expect(throws: CaptionFile.Refusal(line: 7, reason: "the file is not UTF-8 (nor UTF-16 with a byte-order mark)")) {
+            try CaptionFile(data: bytes)
+        }
+        #expect(throws: CaptionFile.Refusal(reason: "the file is over 1 MiB")) {
+            try CaptionFile(data: Data(repeating: 0x41, count: CaptionFile.maxBytes + 1))
+        }
+    }
+
+    /// `--captions FILE:LANG:NAME`: a SUBTITLES rendition in the master, a WebVTT segment per
+    /// video segment with its X-TIMESTAMP-MAP, the cue that spans a seam in both segments,
+    /// and the whole file beside the ladder; a bad file stops the command with its line.
+    @Test func captionsBecomeASubtitlesRenditionOnTheVideosSegments() throws {
+        let folder = Fixtures.temporaryDirectory("captions")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try Self.srt.write(toFile: folder + "/captions.srt", atomically: true, encoding: .utf8)
+        let output = folder + "/hls"
+        let run = try Command.run([Self.binary, "transcode", Fixtures.path("h264_1080p30_stereo.mp4"), "-o", output, "--ladder", "360",
+                                   "--progress", "none", "--captions", folder + "/captions.srt:eng:English (CC)"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let master = try String(contentsOfFile: output + "/master.m3u8", encoding: .utf8)
+        #expect(master.contains(#"#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="subs",LANGUAGE="eng",NAME="English (CC)",DEFAULT=NO,AUTOSELECT=YES,FORCED=NO,URI="captions/eng/index.m3u8""#))
+        #expect(master.split(separator: "\n").filter { $0.hasPrefix("#EXT-X-STREAM-INF") }.allSatisfy { $0.contains(#"SUBTITLES="subs""#) })
+        let video = try String(contentsOfFile: output + "/360p/index.m3u8", encoding: .utf8)
+        let captions = try String(contentsOfFile: output + "/captions/eng/index.m3u8", encoding: .utf8)
+        let durations = { (text: String) in text.split(separator: "\n").filter { $0.hasPrefix("#EXTINF") } }
+        #expect(durations(captions) == durations(video), "the same segments and durations as the video")
+        let first = try String(contentsOfFile: output + "/captions/eng/segment_00000.vtt", encoding: .utf8)
+        let second = try String(contentsOfFile: output + "/captions/eng/segment_00001.vtt", encoding: .utf8)
+        #expect(first.hasPrefix("WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:") && first.contains(",LOCAL:00:00:00.000\n"))
+        #expect(first.contains("00:00:00.500 --> 00:00:01.250\nHello there") && first.contains("Across the seam"))
+        #expect(second.contains("00:00:01.900 --> 00:00:02.600\nAcross the seam") && !second.contains("Hello"))
+        #expect(try String(contentsOfFile: output + "/captions/eng.vtt", encoding: .utf8) == (try CaptionFile(data: Data(Self.srt.utf8))).webVTT)
+        // Every segment is WebVTT a player reads (ffmpeg's demuxer; its HLS reader of this
+        // release does not follow SUBTITLES renditions).
+        for segment in captions.split(separator: "\n").filter({ $0.hasPrefix("segment_") }) {
+            let probed = try Command.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_name", "-of", "csv=p=0",
+                                          output + "/captions/eng/" + segment])
+            #expect(probed.status == 0 && probed.stdout.hasPrefix("webvtt"), "\(segment): \(probed.stderr)")
+        }
+
+        try "1\n00:00:02,000 --> 00:00:01,000\nBackwards\n".write(toFile: folder + "/bad.srt", atomically: true, encoding: .utf8)
+        let refused = try Command.run([Self.binary, "transcode", Fixtures.path("no_audio.mp4"), "-o", folder + "/refused",
+                                       "--captions", folder + "/bad.srt:eng"])
+        #expect(refused.status != 0 && refused.stderr.contains("bad.srt: line 2: the cue ends before it starts"), "\(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: folder + "/refused/master.m3u8"))
+    }
+}
