@@ -97,3 +97,33 @@ struct CaptionTests {
         #expect(!FileManager.default.fileExists(atPath: folder + "/refused/master.m3u8"))
     }
 }
+
+/// The source's own text subtitles (issue 22): mov_text in MP4 and subrip in Matroska become
+/// WebVTT renditions with their language, their text at their times, and FORCED where the
+/// source says so.
+@Suite("Subtitles of the source")
+struct SourceSubtitleTests {
+    @Test(arguments: [("mp4", "mov_text"), ("mkv", "srt")])
+    func textSubtitlesBecomeWebVTTRenditions(_ container: String, _ codec: String) throws {
+        let folder = Fixtures.temporaryDirectory("source-subs")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try CaptionTests.srt.write(toFile: folder + "/captions.srt", atomically: true, encoding: .utf8)
+        let source = folder + "/with-subs.\(container)"
+        let made = try Command.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25:duration=4",
+                                    "-i", folder + "/captions.srt", "-map", "0:v", "-map", "1:s", "-c:v", "libx264", "-preset", "ultrafast",
+                                    "-c:s", codec, "-metadata:s:s:0", "language=fra", "-disposition:s:0", "forced", source])
+        #expect(made.status == 0, "\(made.stderr)")
+        let output = folder + "/hls"
+        let run = try Command.run([CaptionTests.binary, "transcode", source, "-o", output, "--ladder", "180", "--progress", "none"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let master = try String(contentsOfFile: output + "/master.m3u8", encoding: .utf8)
+        #expect(master.contains(#"TYPE=SUBTITLES,GROUP-ID="subs",LANGUAGE="fra""#) && master.contains("FORCED=YES"), "\(master)")
+        let whole = try CaptionFile(data: Data(contentsOf: URL(fileURLWithPath: output + "/captions/fra.vtt")))
+        #expect(whole.cues.map(\.text) == ["Hello there", "Across the seam"])
+        for (cue, expected) in zip(whole.cues, [(0.5, 1.25), (1.9, 2.6)]) {
+            #expect(abs(cue.start - expected.0) <= 0.04 && abs(cue.end - expected.1) <= 0.04, "\(cue)")
+        }
+        let second = try String(contentsOfFile: output + "/captions/fra/segment_00001.vtt", encoding: .utf8)
+        #expect(second.contains("Across the seam") && !second.contains("Hello"), "the seam cue is in the next segment too")
+    }
+}

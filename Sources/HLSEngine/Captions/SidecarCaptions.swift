@@ -7,6 +7,8 @@ public struct SidecarCaptions: Sendable, Equatable, Codable {
     public var language: String
     public var name: String
     public var file: CaptionFile
+    /// Shown even with captions off (a source stream's `forced` disposition).
+    public var isForced = false
 
     /// - Throws: a `CaptionFile.Refusal` for a language that is not a tag.
     public init(language: String, name: String?, file: CaptionFile) throws(CaptionFile.Refusal) {
@@ -31,10 +33,11 @@ enum SubtitleRendition {
 
     /// - Parameters:
     ///   - segments: the video's segments, in order: where each starts and how long it lasts.
-    ///   - index: the track's place among the captions, for a unique folder.
-    static func write(_ captions: SidecarCaptions, index: Int, segments: [(start: Double, duration: Double)], shift: Double,
-                      output: OutputDirectory) throws -> MasterPlaylist.Subtitles {
-        let name = index == 0 ? captions.language : "\(captions.language)-\(index + 1)"
+    ///   - index: the track's place among `all`: a second track of one language gets "eng-2".
+    static func write(_ captions: SidecarCaptions, index: Int, of all: [SidecarCaptions], segments: [(start: Double, duration: Double)],
+                      shift: Double, output: OutputDirectory) throws -> MasterPlaylist.Subtitles {
+        let earlier = all[..<index].filter { $0.language == captions.language }.count
+        let name = earlier == 0 ? captions.language : "\(captions.language)-\(earlier + 1)"
         let folder = "\(Self.folder)/\(name)"
         do {
             try FileManager.default.createDirectory(atPath: output.path + "/" + folder, withIntermediateDirectories: true)
@@ -54,6 +57,7 @@ enum SubtitleRendition {
             playlistSegments.append(.init(uri: uri, duration: segment.duration))
         }
         try output.writeAtomically(MediaPlaylist(initializationURI: nil, segments: playlistSegments).render(), to: "\(folder)/index.m3u8")
-        return MasterPlaylist.Subtitles(uri: "\(folder)/index.m3u8", language: captions.language, name: captions.name)
+        return MasterPlaylist.Subtitles(uri: "\(folder)/index.m3u8", language: captions.language, name: captions.name,
+                                        isForced: captions.isForced)
     }
 }

@@ -59,19 +59,22 @@ struct TranscodePipeline {
                 ? try MediaProbe.open(bytes, name: inputPath, cancellation: cancellation) : probeInput
             let renditions = Ladder.renditions(for: info.video.geometry, rungs: options.rungs)
             let chunk = try options.chunk.map { try Self.scope($0, input: input, info: info, options: options, cancellation: cancellation) }
+            // The source's text subtitles join the sidecar captions (not yet in chunked runs).
+            let captions = chunk != nil ? [] : options.captions
+                + (try SourceSubtitles.read(input, tracks: info.tracks, cancellation: cancellation))
             // A chunk's audio, if any, is chunk 0's; a chunk has no storyboard (the stitch's).
             let carriesAudio = chunk.map { $0.chunk.index == 0 } ?? true
             let audioFolder = (dash || chunk != nil) && info.audio != nil && carriesAudio ? [AudioRenditionWorker.name] : []
             output = try OutputDirectory(path: outputDirectory,
                                          renditions: renditions.map(\.name) + audioFolder
                                              + (options.writeStoryboard ? [Storyboard.folder] : [])
-                                             + (options.captions.isEmpty || chunk != nil ? [] : [SubtitleRendition.folder]))
+                                             + (captions.isEmpty ? [] : [SubtitleRendition.folder]))
             guard let output else { throw TranscodeError.Reason.io("no output directory") }
             if let chunk {
                 return try ChunkRun(pipeline: self, input: input, info: info, renditions: renditions, output: output,
                                     scope: chunk, started: started).run()
             }
-            let result = try transcode(input: input, info: info, renditions: renditions, output: output)
+            let result = try transcode(input: input, info: info, renditions: renditions, output: output, captions: captions)
             let wall = (ContinuousClock.now - started) / .seconds(1)
             progress.stage(.done)
             return TranscodeResult(
@@ -147,7 +150,7 @@ struct TranscodePipeline {
     }
 
     private func transcode(input: InputFile, info: MediaInfo, renditions: [Rendition],
-                           output: OutputDirectory) throws
+                           output: OutputDirectory, captions: [SidecarCaptions]) throws
         -> (duration: Double, renditions: [TranscodeResult.RenditionResult], corruptPackets: Int, filledAudioGaps: Int,
             download: TranscodeResult.Download?, dash: String?) {
         let maxPixels = SourceBounds.maxPixels
@@ -245,8 +248,8 @@ struct TranscodePipeline {
         let timeline = workers.first.map { worker in
             zip(worker.segments, PlaylistWriter.segmentDurations(worker.segments)).map { (start: $0.start ?? 0, duration: $1) }
         } ?? []
-        let subtitles = try options.captions.enumerated().map { index, captions in
-            try SubtitleRendition.write(captions, index: index, segments: timeline, shift: workers.first?.timelineShiftApplied ?? 0,
+        let subtitles = try captions.enumerated().map { index, track in
+            try SubtitleRendition.write(track, index: index, of: captions, segments: timeline, shift: workers.first?.timelineShiftApplied ?? 0,
                                         output: output)
         }
         let written = try PlaylistWriter(output: output, format: options.segmentFormat, hasAudio: audio != nil)

@@ -1,0 +1,72 @@
+import CAV
+import Foundation
+
+/// The source's own text subtitle streams (mov_text, subrip, ass/ssa, webvtt) as caption
+/// tracks, published like sidecar captions. libavcodec's text decoders give each event
+/// as an ASS dialogue line; its text is kept and its styling dropped. Bitmap subtitles
+/// (PGS, DVB) have no text to give and are left out (`MediaInfo.Track.isText` says which).
+enum SourceSubtitles {
+    /// Reads every text subtitle stream of `input` into cues: the input is demuxed from its
+    /// start once more (no video or audio is decoded) and rewound.
+    static func read(_ input: InputFile, tracks: [MediaInfo.Track], cancellation: CancellationFlag) throws -> [SidecarCaptions] {
+        let wanted = tracks.filter { $0.kind == .subtitle && $0.isText == true }
+        guard !wanted.isEmpty else { return [] }
+        var decoders: [Int32: Decoder] = [:]
+        for track in wanted {
+            guard let stream = input.stream(Int32(track.streamIndex)),
+                  let decoder = try? Decoder(stream: stream, threads: 1, maxPixels: SourceBounds.maxPixels) else { continue }
+            decoders[Int32(track.streamIndex)] = decoder
+        }
+        guard !decoders.isEmpty else { return [] }
+        let start = input.context.pointee.start_time
+        let origin = start == noPTS ? 0 : Double(start) / Double(AV_TIME_BASE)
+        var cues: [Int32: [CaptionFile.Cue]] = [:]
+        try input.rewind()
+        let packet = Packet()
+        while try input.read(into: packet) {
+            if cancellation.isCancelled { throw TranscodeError.Reason.cancelled }
+            guard let decoder = decoders[packet.streamIndex], packet.pts != noPTS,
+                  cues[packet.streamIndex, default: []].count < CaptionFile.maxCues else { continue }
+            var subtitle = AVSubtitle()
+            var got: Int32 = 0
+            guard avcodec_decode_subtitle2(decoder.context, &subtitle, &got, packet.pointer) >= 0, got != 0 else { continue }
+            defer { avsubtitle_free(&subtitle) }
+            let timeBase = decoder.timeBase.doubleValue
+            let base = Double(packet.pts) * timeBase - origin
+            let begin = base + Double(subtitle.start_display_time) / 1000
+            let end = subtitle.end_display_time > 0 && subtitle.end_display_time != UInt32.max
+                ? base + Double(subtitle.end_display_time) / 1000
+                : base + Double(packet.pointer.pointee.duration) * timeBase
+            var lines: [String] = []
+            for index in 0..<Int(subtitle.num_rects) {
+                guard let rect = subtitle.rects?[index]?.pointee else { continue }
+                if let ass = rect.ass { lines.append(assText(String(cString: ass))) }
+                else if let text = rect.text { lines.append(String(cString: text)) }
+            }
+            let text = lines.joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
+            guard begin.isFinite, end.isFinite, end > begin, begin >= 0, !text.isEmpty else { continue }
+            cues[packet.streamIndex, default: []].append(CaptionFile.Cue(start: begin, end: end, text: text))
+        }
+        try input.rewind()
+        return wanted.compactMap { track in
+            guard let found = cues[Int32(track.streamIndex)], !found.isEmpty else { return nil }
+            var captions = try? SidecarCaptions(language: track.language, name: track.title,
+                                                file: CaptionFile(cues: found.sorted { $0.start < $1.start }))
+            captions?.isForced = track.isForced
+            return captions
+        }
+    }
+
+    /// The text of an ASS dialogue event ("ReadOrder,Layer,Style,Name,MarginL,MarginR,MarginV,
+    /// Effect,Text", or a full "Dialogue:" line): its last field, `\N` as a line break, and
+    /// override blocks (`{\an8}`) dropped.
+    static func assText(_ event: String) -> String {
+        var body = event
+        if body.hasPrefix("Dialogue:") { body = String(body.dropFirst(9)) }
+        // The text is everything after the eighth comma (9 fields; the text may hold commas).
+        let fields = body.split(separator: ",", maxSplits: 8, omittingEmptySubsequences: false)
+        let text = fields.count == 9 ? String(fields[8]) : body
+        return CaptionFile.plainText(text.replacingOccurrences(of: "\\N", with: "\n").replacingOccurrences(of: "\\n", with: "\n")
+            .replacingOccurrences(of: "\\h", with: " "))
+    }
+}
