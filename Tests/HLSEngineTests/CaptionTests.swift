@@ -114,7 +114,7 @@ struct SourceSubtitleTests {
                                     "-c:s", codec, "-metadata:s:s:0", "language=fra", "-disposition:s:0", "forced", source])
         #expect(made.status == 0, "\(made.stderr)")
         let output = folder + "/hls"
-        let run = try Command.run([CaptionTests.binary, "transcode", source, "-o", output, "--ladder", "180", "--progress", "none"])
+        let run = try Command.run([CaptionTests.binary, "transcode", source, "-o", output, "--ladder", "180", "--progress", "none", "--dash"])
         #expect(run.status == 0, "\(run.stderr)")
         let master = try String(contentsOfFile: output + "/master.m3u8", encoding: .utf8)
         #expect(master.contains(#"TYPE=SUBTITLES,GROUP-ID="subs",LANGUAGE="fra""#) && master.contains("FORCED=YES"), "\(master)")
@@ -125,5 +125,8 @@ struct SourceSubtitleTests {
         }
         let second = try String(contentsOfFile: output + "/captions/fra/segment_00001.vtt", encoding: .utf8)
         #expect(second.contains("Across the seam") && !second.contains("Hello"), "the seam cue is in the next segment too")
+        let mpd = try String(contentsOfFile: output + "/manifest.mpd", encoding: .utf8)
+        #expect(mpd.contains(#"contentType="text" mimeType="text/vtt" lang="fra""#) && mpd.contains("<BaseURL>captions/fra.vtt</BaseURL>")
+                && mpd.contains(#"value="forced-subtitle""#), "a text AdaptationSet in the DASH manifest: \(mpd)")
     }
 }

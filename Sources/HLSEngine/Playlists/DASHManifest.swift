@@ -48,6 +48,16 @@ public struct DASHManifest: Sendable, Equatable {
     public var segmentDuration: Double
     /// The segment name pattern, as `SegmentedMuxer` names them (`segment_%05d.m4s`).
     public var segmentExtension: String = "m4s"
+    /// Text tracks: one AdaptationSet each, the whole WebVTT file as its one Representation.
+    public var subtitles: [Subtitles] = []
+
+    public struct Subtitles: Sendable, Equatable {
+        /// Relative to the manifest: `captions/eng.vtt`.
+        public var uri: String
+        public var language: String
+        public var name: String
+        public var isForced: Bool
+    }
 
     public init(video: [Representation], audio: Representation?, duration: Double, segmentDuration: Double) {
         self.video = video
@@ -86,6 +96,20 @@ public struct DASHManifest: Sendable, Equatable {
                 lines.append(#"        <AudioChannelConfiguration schemeIdUri="urn:mpeg:dash:23003:3:audio_channel_configuration:2011" value="\#(channels)"/>"#)
             }
             lines += template(audio, indent: "        ")
+            lines.append("      </Representation>")
+            lines.append("    </AdaptationSet>")
+        }
+        for (index, track) in subtitles.enumerated() {
+            let escaped = { (text: String) in
+                text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "\"", with: "&quot;")
+                    .replacingOccurrences(of: "<", with: "&lt;")
+            }
+            lines.append(#"    <AdaptationSet id="\#(index + 2)" contentType="text" mimeType="text/vtt" lang="\#(escaped(track.language))">"#)
+            lines.append(#"      <Label>\#(escaped(track.name))</Label>"#)
+            // DASH-IF: a forced track's Role is "forced-subtitle"; any other, "subtitle".
+            lines.append(#"      <Role schemeIdUri="urn:mpeg:dash:role:2011" value="\#(track.isForced ? "forced-subtitle" : "subtitle")"/>"#)
+            lines.append(#"      <Representation id="text-\#(index)" bandwidth="256">"#)
+            lines.append("        <BaseURL>\(escaped(track.uri))</BaseURL>")
             lines.append("      </Representation>")
             lines.append("    </AdaptationSet>")
         }

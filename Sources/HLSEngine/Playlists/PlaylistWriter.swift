@@ -86,8 +86,12 @@ struct PlaylistWriter {
         }
         let duration = results.map(\.durationSeconds).max() ?? 0
         var manifestName: String?
-        if dash, let manifest = Self.dashManifest(variants, audio: audio, audioRate: audioRates.peak, duration: duration,
+        if dash, var manifest = Self.dashManifest(variants, audio: audio, audioRate: audioRates.peak, duration: duration,
                                                   segmentDuration: segmentDuration) {
+            // The whole WebVTT file beside each caption rendition's folder (`captions/eng.vtt`).
+            manifest.subtitles = subtitles.map {
+                .init(uri: $0.uri.split(separator: "/").dropLast().joined(separator: "/") + ".vtt", language: $0.language, name: $0.name, isForced: $0.isForced)
+            }
             // Before the master: its presence still means every file of the ladder is there.
             try output.writeAtomically(manifest.render(), to: DASHManifest.fileName)
             manifestName = DASHManifest.fileName
