@@ -26,6 +26,17 @@ public struct TranscodeResult: Sendable, Codable, Equatable {
         public var bytes: Int64
     }
 
+    /// A caption track of the ladder (sidecar, or the source's own text subtitles).
+    public struct Caption: Sendable, Codable, Equatable {
+        public var language: String
+        public var name: String
+        /// The whole WebVTT file, relative to the output: "captions/eng.vtt".
+        public var file: String
+        /// The SUBTITLES rendition's playlist: "captions/eng/index.m3u8".
+        public var playlist: String
+        public var forced: Bool
+    }
+
     /// Absolute path of `master.m3u8`.
     public var masterPlaylist: String
     public var durationSeconds: Double
@@ -50,4 +61,6 @@ public struct TranscodeResult: Sendable, Codable, Equatable {
     /// (`TranscodeOptions.chunk`): its segments, for `LadderStitcher`. Such a run writes
     /// no playlist, and `masterPlaylist` is the manifest's path.
     public var chunkManifest: String? = nil
+    /// The caption tracks, when there are any.
+    public var captions: [Caption]? = nil
 }

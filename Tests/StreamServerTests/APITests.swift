@@ -257,4 +257,36 @@ struct AcceptEncodingTests {
         #expect(!Gzip.isAccepted("br, deflate"))
         #expect(!Gzip.isAccepted(nil))
     }
+
+    /// A video with its own subtitles (issue 22): once READY, the API lists the caption
+    /// track with its language and URL, and that URL serves the WebVTT.
+    @Test func aVideosSubtitlesAreListedAndServed() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("api-subs-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try "1\n00:00:00,500 --> 00:00:01,500\nBonjour\n".write(to: folder.appendingPathComponent("fr.srt"), atomically: true, encoding: .utf8)
+        let source = folder.appendingPathComponent("subtitled.mp4")
+        let made = try ChildProcess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25:duration=3",
+                                         "-i", folder.appendingPathComponent("fr.srt").path, "-map", "0:v", "-map", "1:s",
+                                         "-c:v", "libx264", "-preset", "ultrafast", "-c:s", "mov_text", "-metadata:s:s:0", "language=fra",
+                                         source.path])
+        #expect(made == 0)
+        let state = try await makeState()
+        try await buildApplication(state).test(.router) { client in
+            let upload = UploadDriver(client: client, file: source)
+            let (id, _) = try await upload.create()
+            #expect(try await upload.put(1, url: try #require(try await upload.sign(id, [1])[1])).status == 200)
+            #expect(try await upload.complete(id) == 202)
+            #expect(try await upload.events(id).last?.event == "ready")
+            let video = try await client.json(.get, "/api/videos/\(id)")
+            let captions = try #require(video.object["captions"] as? [[String: Any]], "\(video.object)")
+            #expect(captions.count == 1 && captions[0]["language"] as? String == "fra" && captions[0]["forced"] as? Bool == false)
+            let url = try #require(captions[0]["url"] as? String)
+            #expect(url == "/hls/\(id)/captions/fra.vtt")
+            try await client.execute(uri: url, method: .get) { response in
+                #expect(response.status == .ok && response.headers[.contentType]?.hasPrefix("text/vtt") == true)
+                #expect(String(buffer: response.body).contains("Bonjour"))
+            }
+        }
+    }
 }

@@ -85,7 +85,7 @@ struct TranscodePipeline {
                 storyboard: FileManager.default.fileExists(atPath: output.storyboardPath) ? Storyboard.indexName : nil,
                 wallSeconds: wall,
                 corruptPackets: result.corruptPackets, filledAudioGaps: result.filledAudioGaps, download: result.download,
-                dashManifest: result.dash)
+                dashManifest: result.dash, captions: result.captions.isEmpty ? nil : result.captions)
         } catch {
             output?.removeEverythingWritten()
             throw TranscodeError(input: inputPath, reason: Self.reason(for: error, cancelledByRequest: cancellation.wasCancelledByRequest))
@@ -152,7 +152,7 @@ struct TranscodePipeline {
     private func transcode(input: InputFile, info: MediaInfo, renditions: [Rendition],
                            output: OutputDirectory, captions: [SidecarCaptions]) throws
         -> (duration: Double, renditions: [TranscodeResult.RenditionResult], corruptPackets: Int, filledAudioGaps: Int,
-            download: TranscodeResult.Download?, dash: String?) {
+            download: TranscodeResult.Download?, dash: String?, captions: [TranscodeResult.Caption]) {
         let maxPixels = SourceBounds.maxPixels
         guard let videoStream = input.stream(Int32(info.video.streamIndex)) else { throw TranscodeError.Reason.noVideoStream }
         let decoder = try Decoder(stream: videoStream, threads: Int32(options.decoderThreads), maxPixels: maxPixels)
@@ -263,6 +263,11 @@ struct TranscodePipeline {
         let download = workers.first { $0.rendition == downloadRung }.flatMap { worker in
             worker.downloadBytes.map { TranscodeResult.Download(file: TranscodeResult.Download.fileName, rendition: worker.rendition.name, bytes: $0) }
         }
-        return (written.duration, written.renditions, decode.corruptPackets, decode.filledAudioGaps, download, written.dash)
+        let published = subtitles.map {
+            TranscodeResult.Caption(language: $0.language, name: $0.name,
+                                    file: $0.uri.split(separator: "/").dropLast().joined(separator: "/") + ".vtt",
+                                    playlist: $0.uri, forced: $0.isForced)
+        }
+        return (written.duration, written.renditions, decode.corruptPackets, decode.filledAudioGaps, download, written.dash, published)
     }
 }

@@ -27,6 +27,8 @@ struct VideoRoutes {
         var posterUrl: String?
         /// The scrubbing storyboard (WebVTT over JPEG sheets) once READY, when it has one.
         var storyboardUrl: String?
+        /// READY: the caption tracks (WebVTT), each with its language, name and URL.
+        var captions: [CaptionTrack]?
         /// `download.mp4` once READY: one rung as a plain MP4 (for downloads, and players
         /// without HLS), its size and its rung.
         var downloadUrl: String?
@@ -47,11 +49,19 @@ struct VideoRoutes {
     }
 
     struct VideoList: ResponseEncodable { var videos: [VideoResponse] }
+    struct CaptionTrack: Codable, Sendable { var language: String; var name: String; var url: String; var forced: Bool }
+
+    /// The video's caption tracks, their files under `folder` (a public prefix, or a token's).
+    static func captions(_ video: VideoRecord, folder: String) -> [CaptionTrack]? {
+        guard video.status == .ready, let tracks = video.outputs?.captions, !tracks.isEmpty else { return nil }
+        return tracks.map { CaptionTrack(language: $0.language, name: $0.name, url: folder + $0.file, forced: $0.forced) }
+    }
     struct SettingsRequest: Decodable { var title: String?; var visibility: String? }
     struct PlaybackGrant: ResponseEncodable {
         var playbackUrl: String
         var posterUrl: String
         var storyboardUrl: String?
+        var captions: [CaptionTrack]?
         var downloadUrl: String?
         var dashUrl: String?
         var expiresAt: String
@@ -118,6 +128,7 @@ struct VideoRoutes {
             playbackUrl: shareable ? (liveURL ?? state.playbackURL(video)) : nil,
             posterUrl: shareable && video.status == .ready ? state.posterURL(video) : nil,
             storyboardUrl: shareable && video.status == .ready ? video.outputs?.storyboard.map { state.objectURL(video, $0) } : nil,
+            captions: shareable ? Self.captions(video, folder: state.objectURL(video, "")) : nil,
             downloadUrl: shareable && video.status == .ready ? video.outputs?.download.map { state.objectURL(video, $0.file) } : nil,
             dashUrl: shareable && video.status == .ready ? video.outputs?.dash.map { state.objectURL(video, $0) } : nil,
             downloadBytes: video.status == .ready ? video.outputs?.download?.bytes : nil,
@@ -174,6 +185,7 @@ struct VideoRoutes {
         return PlaybackGrant(playbackUrl: progressive ? folder + ProgressiveLadder.masterName : master,
                              posterUrl: folder + "poster.jpg",
                              storyboardUrl: video.status == .ready ? video.outputs?.storyboard.map { folder + $0 } : nil,
+                             captions: Self.captions(video, folder: folder),
                              downloadUrl: video.status == .ready ? video.outputs?.download.map { folder + $0.file } : nil,
                              dashUrl: video.status == .ready ? video.outputs?.dash.map { folder + $0 } : nil,
                              expiresAt: ISO8601DateFormatter().string(from: expires))

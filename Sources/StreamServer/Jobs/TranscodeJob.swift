@@ -288,7 +288,8 @@ public struct TranscodeJob: Sendable {
                 record.width = manifest.width
                 record.height = manifest.height
                 record.renditions = manifest.renditions
-                record.outputs = VideoOutputs(storyboard: manifest.storyboard, download: manifest.download, dash: manifest.dash)
+                record.outputs = VideoOutputs(storyboard: manifest.storyboard, download: manifest.download, dash: manifest.dash,
+                                              captions: manifest.captions)
                 guard try await store.update(record, expected: .processing) else {
                     logger.info("READY not set: the video was deleted or finished elsewhere")
                     // Deleted while this attempt stored its outputs: they are orphans now.
@@ -402,8 +403,11 @@ struct TranscodeManifest: Codable, Sendable, Equatable {
     var download: TranscodeResult.Download?
     /// `manifest.mpd` for a DASH ladder.
     var dash: String?
+    /// The caption tracks (absent from manifests of older versions).
+    var captions: [TranscodeResult.Caption]?
 
     init(_ result: TranscodeResult) {
+        captions = result.captions
         storyboard = result.storyboard
         download = result.download
         dash = result.dashManifest

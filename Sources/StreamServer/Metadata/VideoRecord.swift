@@ -40,11 +40,15 @@ public struct VideoOutputs: Sendable, Codable, Equatable {
     public var download: TranscodeResult.Download?
     /// `manifest.mpd`, relative to the HLS prefix, for a DASH ladder.
     public var dash: String?
+    /// The caption tracks (their files relative to the HLS prefix).
+    public var captions: [TranscodeResult.Caption]?
 
-    public init(storyboard: String? = nil, download: TranscodeResult.Download? = nil, dash: String? = nil) {
+    public init(storyboard: String? = nil, download: TranscodeResult.Download? = nil, dash: String? = nil,
+                captions: [TranscodeResult.Caption]? = nil) {
         self.storyboard = storyboard
         self.download = download
         self.dash = dash
+        self.captions = captions
     }
 
     var json: String {
