@@ -38,15 +38,7 @@ struct ChunkRun {
     func run() throws -> TranscodeResult {
         let options = pipeline.options
         let cancellation = pipeline.cancellation
-        let maxPixels = SourceBounds.maxPixels
-        guard let videoStream = input.stream(Int32(info.video.streamIndex)) else { throw TranscodeError.Reason.noVideoStream }
-        let decoder = try Decoder(stream: videoStream, threads: Int32(options.decoderThreads), maxPixels: maxPixels)
-        let audio = try info.audio.flatMap { audioInfo in
-            try input.stream(Int32(audioInfo.streamIndex)).map {
-                try DecodeStage.AudioChain(stream: $0, startTime: input.context.pointee.start_time,
-                                           bitrate: options.audioBitrate, maxPixels: maxPixels)
-            }
-        }
+        let (videoStream, decoder, audio) = try TranscodePipeline.openDecoders(input, info: info, options: options)
         let frameRate = try FrameRate.choose(videoStream)
         let videoTimeBase = try TimeBase(videoStream.pointee.time_base).rational
         let shift = TimelineShift(rungs: renditions.count)

@@ -92,6 +92,22 @@ struct TranscodePipeline {
         }
     }
 
+    /// The video stream and its decoder, and the audio chain (decoder, resampler, the one
+    /// AAC encoder) when the source has audio: what a whole run and a chunk run both open.
+    static func openDecoders(_ input: InputFile, info: MediaInfo, options: TranscodeOptions) throws
+        -> (video: UnsafeMutablePointer<AVStream>, decoder: Decoder, audio: DecodeStage.AudioChain?) {
+        let maxPixels = SourceBounds.maxPixels
+        guard let videoStream = input.stream(Int32(info.video.streamIndex)) else { throw TranscodeError.Reason.noVideoStream }
+        let decoder = try Decoder(stream: videoStream, threads: Int32(options.decoderThreads), maxPixels: maxPixels)
+        let audio = try info.audio.flatMap { audioInfo in
+            try input.stream(Int32(audioInfo.streamIndex)).map {
+                try DecodeStage.AudioChain(stream: $0, startTime: input.context.pointee.start_time,
+                                           bitrate: options.audioBitrate, maxPixels: maxPixels)
+            }
+        }
+        return (videoStream, decoder, audio)
+    }
+
     /// Starts the rungs and the audio rendition, decodes on this thread, and joins them.
     /// Throws the first real failure: a stage stopped by another's failure says `.cancelled`.
     static func runStages(decode: DecodeStage, workers: [RenditionWorker], audio: AudioRenditionWorker?, plan: ThreadPlan,
@@ -153,15 +169,7 @@ struct TranscodePipeline {
                            output: OutputDirectory, captions: [SidecarCaptions]) throws
         -> (duration: Double, renditions: [TranscodeResult.RenditionResult], corruptPackets: Int, filledAudioGaps: Int,
             download: TranscodeResult.Download?, dash: String?, captions: [TranscodeResult.Caption]) {
-        let maxPixels = SourceBounds.maxPixels
-        guard let videoStream = input.stream(Int32(info.video.streamIndex)) else { throw TranscodeError.Reason.noVideoStream }
-        let decoder = try Decoder(stream: videoStream, threads: Int32(options.decoderThreads), maxPixels: maxPixels)
-        let audio = try info.audio.flatMap { audioInfo in
-            try input.stream(Int32(audioInfo.streamIndex)).map {
-                try DecodeStage.AudioChain(stream: $0, startTime: input.context.pointee.start_time,
-                                           bitrate: options.audioBitrate, maxPixels: maxPixels)
-            }
-        }
+        let (videoStream, decoder, audio) = try TranscodePipeline.openDecoders(input, info: info, options: options)
         let frameRate = try FrameRate.choose(videoStream)
 
         let channels = audio.map { Int($0.encoder.context.pointee.ch_layout.nb_channels) }
