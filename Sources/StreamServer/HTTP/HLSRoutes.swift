@@ -62,40 +62,51 @@ struct HLSRoutes {
         guard !file.isEmpty, let key = try? validatedKey("\(video.hlsPrefix)/\(file)") else {
             throw APIError.badRequest("invalid path")
         }
-        guard let size = try await state.storage.size(key: key) else { throw APIError.notFound("no such file") }
         let type = HLSContentType.forPath(file)
         var headers: HTTPFields = [.contentType: type.contentType, .cacheControl: type.cacheControl,
                                    .accessControlAllowOrigin: "*", .acceptRanges: "bytes"]
         // A private video's objects must not be kept by shared caches.
         if video.visibility == .private { headers[.cacheControl] = "private, max-age=300" }
+        // A playlist is rewritten (atomically) while the video transcodes: it is read in one
+        // go, so its length and its bytes are of the same version. Asking its size first and
+        // then reading could serve a newer one cut to the older length, a broken last line.
+        if file.hasSuffix(".m3u8"), let data = try? await state.storage.read(key: key, range: 0..<Self.largestPlaylist),
+           data.count < Self.largestPlaylist {
+            return playlist(data, headers: headers, request)
+        }
+        guard let size = try await state.storage.size(key: key) else { throw APIError.notFound("no such file") }
         if file == TranscodeResult.Download.fileName, request.uri.queryParameters["download"] == "1" {
             headers[.contentDisposition] = Self.attachment(title: video.title)
         }
         switch ByteRange.parse(request.headers[.range], size: size) {
-        case .unsatisfiable where !file.hasSuffix(".m3u8"):
+        case .unsatisfiable:
             headers[.contentRange] = "bytes */\(size)"
             return Response(status: .rangeNotSatisfiable, headers: headers)
-        case .unsatisfiable:
-            // A playlist grows while the video transcodes: a player asking past its end
-            // gets it whole (the range is ignored, RFC 9110 §14.2), as it always did.
-            break
         case .range(let range):
             headers[.contentRange] = "bytes \(range.lowerBound)-\(range.upperBound - 1)/\(size)"
             return Response(status: .partialContent, headers: headers, body: streamed(key, range))
         case .whole:
-            break
+            return Response(status: .ok, headers: headers, body: streamed(key, 0..<size))
         }
-        // Playlists are small text: gzip them, whole, when the client accepts it.
-        if file.hasSuffix(".m3u8"), size <= Self.largestPlaylist {
-            headers[.vary] = "Accept-Encoding"
-            if request.method == .get, Gzip.isAccepted(request.headers[.acceptEncoding]),
-               let data = try await state.storage.read(key: key, range: 0..<size), let compressed = Gzip.compress(data) {
-                headers[.contentEncoding] = "gzip"
-                headers[.acceptRanges] = nil
-                return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: compressed)))
-            }
+    }
+
+    /// A playlist, read whole: a range of it, or all of it (gzipped when the client
+    /// accepts it). A range past its end gets it whole: it grows while the video
+    /// transcodes, and a player may ask past the end it knew (RFC 9110 §14.2 lets us ignore it).
+    private func playlist(_ data: Data, headers: HTTPFields, _ request: Request) -> Response {
+        var headers = headers
+        if case .range(let range) = ByteRange.parse(request.headers[.range], size: Int64(data.count)) {
+            headers[.contentRange] = "bytes \(range.lowerBound)-\(range.upperBound - 1)/\(data.count)"
+            return Response(status: .partialContent, headers: headers,
+                            body: ResponseBody(byteBuffer: ByteBuffer(bytes: data.dropFirst(Int(range.lowerBound)).prefix(Int(range.count)))))
         }
-        return Response(status: .ok, headers: headers, body: streamed(key, 0..<size))
+        headers[.vary] = "Accept-Encoding"
+        if Gzip.isAccepted(request.headers[.acceptEncoding]), let compressed = Gzip.compress(data) {
+            headers[.contentEncoding] = "gzip"
+            headers[.acceptRanges] = nil
+            return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: compressed)))
+        }
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
     }
 
     /// Playlists up to this size are gzipped whole; a larger one streams like any object.
