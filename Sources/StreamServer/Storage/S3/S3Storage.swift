@@ -118,14 +118,13 @@ public struct S3Storage: ObjectStorage {
         return response
     }
 
-    /// Where libcurl's blocking transfers run: GCD threads of their own (a pool that
-    /// grows while transfers wait on the network), never the cooperative pool. libcurl's
-    /// own timeouts bound each transfer.
-    private static let transfers = DispatchQueue(label: "vstream.s3.transfers", attributes: .concurrent)
-
+    /// libcurl blocks: each transfer runs on a thread of its own, never on a cooperative
+    /// one. (A GCD concurrent queue was tried: on Linux its width is the core count, so on
+    /// 2 cores the source's fetch and the segment uploads waited for each other and a viewer
+    /// of a transcoding video stalled; issue 20's closing note.)
     static func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
-            transfers.async { continuation.resume(with: Result { try work() }) }
+            Thread { continuation.resume(with: Result { try work() }) }.start()
         }
     }
 
