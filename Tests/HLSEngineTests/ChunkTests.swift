@@ -143,6 +143,15 @@ struct ChunkTests {
 
         let missing = try Command.run([Self.binary, "stitch", "\(folder)/out", "\(folder)/c0", "\(folder)/c2"])
         #expect(missing.status != 0 && missing.stderr.contains("3 chunks"), "\(missing.stderr)")
+        // A segment gone from the last chunk: refused before anything of the first is moved.
+        let segments = try FileManager.default.contentsOfDirectory(atPath: "\(folder)/c2/270p").filter { $0.hasSuffix(".m4s") }.sorted()
+        let lost = try #require(segments.last)
+        try FileManager.default.moveItem(atPath: "\(folder)/c2/270p/\(lost)", toPath: "\(folder)/\(lost)")
+        let gap = try Command.run([Self.binary, "stitch", "\(folder)/out", "\(folder)/c0", "\(folder)/c1", "\(folder)/c2"])
+        #expect(gap.status != 0 && gap.stderr.contains("is missing"), "\(gap.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: "\(folder)/c0/270p").filter { $0.hasSuffix(".m4s") }.count == 2,
+                "chunk 0 keeps its segments")
+        try FileManager.default.moveItem(atPath: "\(folder)/\(lost)", toPath: "\(folder)/c2/270p/\(lost)")
         let mixed = try Command.run([Self.binary, "stitch", "\(folder)/out", "\(folder)/c0", "\(folder)/other", "\(folder)/c2"])
         #expect(mixed.status != 0 && mixed.stderr.contains("init.mp4"), "\(mixed.stderr)")
         #expect(!FileManager.default.fileExists(atPath: "\(folder)/out/master.m3u8"))

@@ -52,9 +52,11 @@ public struct LadderStitcher: Sendable {
             let tiles = manifests.allSatisfy { $0.manifest.storyboardTiles != nil } ? [Storyboard.folder] : []
             directory = try OutputDirectory(path: output, renditions: names + audioFolder + tiles)
             guard let directory else { throw TranscodeError.Reason.io("no output directory") }
+            // Every check before the first move: a refused stitch leaves the chunks whole.
+            let initializations = try first.rungs.map { try Self.initialization(of: $0.rendition.name, in: manifests.map(\.folder)) }
+            try Self.checkFilesExist(manifests)
             for (index, rung) in first.rungs.enumerated() {
-                let initialization = try Self.initialization(of: rung.rendition.name, in: manifests.map(\.folder))
-                try Self.place(initialization, at: directory.directory(for: rung.rendition.name) + "/init.mp4")
+                try Self.place(initializations[index], at: directory.directory(for: rung.rendition.name) + "/init.mp4")
                 for (folder, manifest) in manifests {
                     for segment in manifest.rungs[index].segments {
                         try Self.place(folder + "/\(rung.rendition.name)/\(segment.fileName)",
@@ -168,6 +170,20 @@ public struct LadderStitcher: Sendable {
         }
         try writer.finish(duration: first.videoDuration)
         return Storyboard.indexName
+    }
+
+    /// Every segment each manifest names (and chunk 0's audio) is there to be moved.
+    private static func checkFilesExist(_ manifests: [(folder: String, manifest: ChunkManifest)]) throws {
+        for (folder, manifest) in manifests {
+            var paths = manifest.rungs.flatMap { rung in rung.segments.map { "\(folder)/\(rung.rendition.name)/\($0.fileName)" } }
+            if let audio = manifest.audio {
+                paths += ["\(folder)/\(AudioRenditionWorker.name)/init.mp4"]
+                    + audio.segments.map { "\(folder)/\(AudioRenditionWorker.name)/\($0.fileName)" }
+            }
+            if let missing = paths.first(where: { !FileManager.default.fileExists(atPath: $0) }) {
+                throw TranscodeError.Reason.chunking("\(missing) is missing")
+            }
+        }
     }
 
     /// The rung's `init.mp4`, the same in every chunk (else the stitch would lie).
