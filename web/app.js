@@ -190,7 +190,10 @@ function followTranscode(videoId) {
   let fellBehind = false;
   const update = (data) => {
     $("transcode-bar").style.width = `${data.percent}%`;
-    const frames = data.framesTotal ? ` (${data.framesDone}/${data.framesTotal} frames, ${(data.fps || 0).toFixed(1)} fps)` : "";
+    // A chunked video (split and stitch) is encoded by several workers: say how far.
+    const chunks = data.chunks ? `, ${data.chunks.done}/${data.chunks.total} chunks` : "";
+    const frames = data.framesTotal
+      ? ` (${data.framesDone}/${data.framesTotal} frames${chunks}, ${(data.fps || 0).toFixed(1)} fps)` : "";
     $("transcode-text").textContent = `${data.stage || data.status.toLowerCase()} ${data.percent.toFixed(1)}%${frames}`;
     if (watching && !fellBehind) $("rendition-state").textContent = `watching while transcoding (${data.percent.toFixed(0)}%)`;
   };

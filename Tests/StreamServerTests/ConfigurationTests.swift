@@ -1,5 +1,6 @@
 import ChildProcess
 import Foundation
+import HLSEngine
 import Testing
 @testable import StreamServer
 
@@ -24,7 +25,8 @@ struct ConfigurationTests {
 
     @Test(arguments: [("PORT", "abc"), ("VSTREAM_MAX_UPLOAD_BYTES", "-1"), ("PORT", "70000"),
                       ("VSTREAM_DEPENDENCY_TIMEOUT_SECONDS", "soon"), ("VSTREAM_SHUTDOWN_GRACE_SECONDS", "-5"),
-                      ("VSTREAM_DASH", "maybe"), ("REDIS_URL", "localhost:6379"), ("VSTREAM_UPLOADS_PER_HOUR", "1e3")])
+                      ("VSTREAM_DASH", "maybe"), ("REDIS_URL", "localhost:6379"), ("VSTREAM_UPLOADS_PER_HOUR", "1e3"),
+                      ("VSTREAM_CHUNK_SECONDS", "1"), ("VSTREAM_CHUNK_SECONDS", "7200")])
     func aMalformedValueStopsServeWithOneLineNamingTheVariable(_ name: String, _ value: String) throws {
         let (status, output) = try Self.serve(environment: [name: value])
         #expect(status != 0 && status < 128, "exited on its own, non-zero")
@@ -56,6 +58,19 @@ struct ConfigurationTests {
         #expect(set.corsOrigins == ["https://a.example", "https://b.example"], "one list of origins, the older name merged in")
         #expect(set.access.corsOrigins == ["https://a.example", "https://b.example"])
         #expect(throws: ConfigurationError.self) { try ServerConfiguration.fromEnvironment(["R2_S3_API": "http://127.0.0.1:1"]) }
+    }
+
+    /// `VSTREAM_CHUNK_SECONDS`: 0 keeps every video whole; otherwise chunks of 2 s to an hour.
+    @Test func chunkSecondsIsZeroOrABoundedLength() throws {
+        #expect(try ServerConfiguration.fromEnvironment(["VSTREAM_CHUNK_SECONDS": "0"]).worker.chunkSeconds == 0)
+        #expect(try ServerConfiguration.fromEnvironment(["VSTREAM_CHUNK_SECONDS": "6"]).worker.chunkSeconds == 6)
+        #expect(try ServerConfiguration.fromEnvironment(["VSTREAM_CHUNK_SECONDS": "12.5"]).worker.chunkSeconds == 12.5)
+        for bad in ["0.5", "-6", "3601", "six", "nan"] {
+            #expect(throws: ConfigurationError.self, "\(bad)") { try ServerConfiguration.fromEnvironment(["VSTREAM_CHUNK_SECONDS": bad]) }
+        }
+        // Unset: whole on a host whose one run keeps its cores busy, chunked above that.
+        let automatic = try ServerConfiguration.fromEnvironment([:]).worker.chunkSeconds
+        #expect(automatic == (ChunkedTranscode.automatic()?.seconds ?? 0))
     }
 
     /// Started from another folder, `serve` still finds its page: beside the executable

@@ -130,6 +130,17 @@ server = pytest.fixture()(embedded_server)
 module_server = pytest.fixture(scope="module")(embedded_server)
 
 
+# The data folder of each running production server, by URL, for `server_logs`.
+LOG_FOLDERS: dict = {}
+
+
+def server_logs(url) -> str:
+    """Everything the server and its extra workers have logged so far."""
+    root = LOG_FOLDERS[url]
+    return "".join(path.read_text(errors="replace") for path in sorted(root.glob("*.log"))
+                   if path.name in ("serve.log",) or path.name.startswith("worker-"))
+
+
 def wait_for_port(port: int, timeout: float = 90) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -144,6 +155,15 @@ def wait_for_port(port: int, timeout: float = 90) -> None:
 def production_server():
     """The production backends on 127.0.0.1: SeaweedFS for S3 (the page PUTs parts to it
     directly, across origins), PostgreSQL 15, and Redis for progress and jobs."""
+    yield from production_backends()
+
+
+def production_backends(extra_env: dict | None = None, workers: int = 0):
+    """Starts the production backends and `vstream serve` (with its embedded worker) on
+    them, plus `workers` more `vstream worker` processes sharing its environment
+    (`extra_env` added); yields the server's URL and stops everything by PID after.
+    Each process logs to serve.log or worker-N.log in the data folder, which
+    `server_logs(url)` reads."""
     root = Path(tempfile.mkdtemp(prefix="vstream-prod-", dir="/tmp"))
     root.chmod(0o755)  # the postgres user must reach its data folder inside
     processes = []
@@ -186,7 +206,8 @@ def production_server():
                    DATABASE_URL=f"postgresql://postgres@127.0.0.1:{pg_port}/postgres",
                    R2_S3_API=f"http://127.0.0.1:{s3_port}", R2_BUCKET_NAME="vstream",
                    R2_ACCESS_KEY_ID="browserkey", R2_SECRET_ACCESS_KEY="browsersecret", S3_REGION="us-east-1",
-                   PUBLIC_BASE_URL=f"http://127.0.0.1:{s3_port}/vstream", S3_CORS_ORIGINS=origin)
+                   PUBLIC_BASE_URL=f"http://127.0.0.1:{s3_port}/vstream", S3_CORS_ORIGINS=origin,
+                   **(extra_env or {}))
         # SeaweedFS accepts connections before its S3 API answers: retry the start-up.
         deadline = time.time() + 90
         while True:
@@ -198,8 +219,13 @@ def production_server():
                     raise
                 time.sleep(1)
         processes.append(process)
+        for number in range(1, workers + 1):
+            processes.append(subprocess.Popen([str(VSTREAM), "worker"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                              stderr=open(root / f"worker-{number}.log", "w")))
+        LOG_FOLDERS[url] = root
         yield url
     finally:
+        LOG_FOLDERS.pop(locals().get("url"), None)
         for process in reversed(processes):
             stop(process)
         pid_file = postgres_data / "data" / "postmaster.pid"

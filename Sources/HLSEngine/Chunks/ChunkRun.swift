@@ -42,10 +42,20 @@ struct ChunkRun {
         let frameRate = try FrameRate.choose(videoStream)
         let videoTimeBase = try TimeBase(videoStream.pointee.time_base).rational
         let shift = TimelineShift(rungs: renditions.count)
+        // Chunk 0 may publish as it goes (a service makes the video playable from it): its
+        // segments are the whole run's first ones. Its EVENT playlists never end here; the
+        // next chunks extend them, so `finish()` is not called.
+        let progressive = options.progressive && scope.chunk.index == 0
+            ? ProgressiveWriter(output: output, renditions: renditions, format: options.segmentFormat,
+                                segmentDuration: options.segmentDuration, frameRate: frameRate.rational.doubleValue,
+                                audioBitrate: audio != nil ? options.audioBitrate : nil,
+                                separateAudioChannels: audio.map { Int($0.encoder.context.pointee.ch_layout.nb_channels) },
+                                publish: pipeline.publish)
+            : nil
         let audioRendition = try scope.chunk.index == 0 ? audio.map {
             try AudioRenditionWorker(audio: $0.encoder, videoTimeBase: videoTimeBase,
                                      directory: output.directory(for: AudioRenditionWorker.name), format: options.segmentFormat,
-                                     queueDepth: options.queueDepth, shift: shift, progressive: nil, cancellation: cancellation)
+                                     queueDepth: options.queueDepth, shift: shift, progressive: progressive, cancellation: cancellation)
         } : nil
         let plan = ThreadPlan.make(for: renditions, cores: options.cores ?? ProcessInfo.processInfo.activeProcessorCount,
                                    encoderThreads: options.encoderThreads, prioritizeLargestRung: options.prioritizeLargestRung)
@@ -54,12 +64,14 @@ struct ChunkRun {
                 index: index, rendition: rendition,
                 configuration: .init(source: info.video, timeBase: videoTimeBase, frameRate: frameRate.rational, options: options,
                                      encoderThreads: plan.encoderThreads[index], lowersPriority: plan.lowersPriority(ofRendition: index),
-                                     directory: output.directory(for: rendition.name), audio: audio?.encoder, progressive: nil,
+                                     directory: output.directory(for: rendition.name), audio: audio?.encoder, progressive: progressive,
                                      downloadDirectory: nil, separateAudio: shift, firstSegmentNumber: scope.chunk.firstSegment),
                 progress: pipeline.progress, cancellation: cancellation)
         }
         pipeline.progress.begin(framesTotal: scope.chunk.frames, renditions: renditions.map(\.name),
-                                sourceDuration: info.video.durationSeconds ?? info.durationSeconds)
+                                sourceDuration: info.video.durationSeconds ?? info.durationSeconds,
+                                chunkPlan: .init(index: scope.chunk.index, count: scope.plan.chunks.count,
+                                                 framesInPlan: scope.plan.chunks.reduce(0) { $0 + $1.frames }))
         // The poster is the whole run's frame (about 10% in): the chunk that holds it writes it.
         let framesBefore = scope.plan.chunks[..<scope.chunk.index].reduce(0) { $0 + $1.frames }
         let posterFrame = PosterWriter.frameIndex(frameCount: scope.plan.chunks.reduce(0) { $0 + $1.frames })

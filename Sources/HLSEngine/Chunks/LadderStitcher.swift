@@ -26,14 +26,32 @@ import Foundation
 public struct LadderStitcher: Sendable {
     public let output: String
     public let chunks: [String]
+    /// The segments are already where the ladder is served from (a service stored each
+    /// chunk's segments at their final keys, and checked them there): the chunk folders
+    /// hold each `chunk.json`, every rung's `init.mp4`, the poster and storyboard tiles,
+    /// and only the segments `download.mp4` is remuxed from (its rung's and the audio's).
+    /// The stitch then writes the playlists, the master and the manifest, and moves no
+    /// other segment.
+    public let segmentsStored: Bool
 
     /// - Parameters:
     ///   - output: the ladder's folder (made if missing).
     ///   - chunks: the chunk runs' output folders, in any order. Their segments are moved
     ///     into `output`; each keeps its `chunk.json`.
-    public init(output: String, chunks: [String]) {
+    public init(output: String, chunks: [String], segmentsStored: Bool = false) {
         self.output = output
         self.chunks = chunks
+        self.segmentsStored = segmentsStored
+    }
+
+    /// The rungs whose segments the stitch needs in the chunk folders: all of them, or
+    /// with `segmentsStored` only the download's (nil: none; audio goes with it).
+    private func rungsMoved(_ first: ChunkManifest) -> Set<String> {
+        guard segmentsStored else { return Set(first.rungs.map(\.rendition.name) + [AudioRenditionWorker.name]) }
+        guard let rung = first.downloadRung.flatMap({ Ladder.downloadRendition(first.rungs.map(\.rendition), preferred: $0) }) else {
+            return []
+        }
+        return [rung.name, AudioRenditionWorker.name]
     }
 
     /// - Throws: `TranscodeError` with `.chunking` naming what does not fit.
@@ -54,10 +72,11 @@ public struct LadderStitcher: Sendable {
             guard let directory else { throw TranscodeError.Reason.io("no output directory") }
             // Every check before the first move: a refused stitch leaves the chunks whole.
             let initializations = try first.rungs.map { try Self.initialization(of: $0.rendition.name, in: manifests.map(\.folder)) }
-            try Self.checkFilesExist(manifests)
+            let moved = rungsMoved(first)
+            try Self.checkFilesExist(manifests, rungs: moved)
             for (index, rung) in first.rungs.enumerated() {
                 try Self.place(initializations[index], at: directory.directory(for: rung.rendition.name) + "/init.mp4")
-                for (folder, manifest) in manifests {
+                for (folder, manifest) in manifests where moved.contains(rung.rendition.name) {
                     for segment in manifest.rungs[index].segments {
                         try Self.place(folder + "/\(rung.rendition.name)/\(segment.fileName)",
                                        at: directory.directory(for: rung.rendition.name) + "/\(segment.fileName)")
@@ -67,7 +86,7 @@ public struct LadderStitcher: Sendable {
             if let audio = first.audio {
                 let folder = manifests[0].folder + "/" + AudioRenditionWorker.name
                 try Self.place(folder + "/init.mp4", at: directory.directory(for: AudioRenditionWorker.name) + "/init.mp4")
-                for segment in audio.segments {
+                for segment in audio.segments where moved.contains(AudioRenditionWorker.name) {
                     try Self.place(folder + "/\(segment.fileName)", at: directory.directory(for: AudioRenditionWorker.name) + "/\(segment.fileName)")
                 }
             }
@@ -173,12 +192,15 @@ public struct LadderStitcher: Sendable {
     }
 
     /// Every segment each manifest names (and chunk 0's audio) is there to be moved.
-    private static func checkFilesExist(_ manifests: [(folder: String, manifest: ChunkManifest)]) throws {
+    private static func checkFilesExist(_ manifests: [(folder: String, manifest: ChunkManifest)], rungs: Set<String>) throws {
         for (folder, manifest) in manifests {
-            var paths = manifest.rungs.flatMap { rung in rung.segments.map { "\(folder)/\(rung.rendition.name)/\($0.fileName)" } }
+            var paths = manifest.rungs.filter { rungs.contains($0.rendition.name) }.flatMap { rung in
+                rung.segments.map { "\(folder)/\(rung.rendition.name)/\($0.fileName)" }
+            }
             if let audio = manifest.audio {
                 paths += ["\(folder)/\(AudioRenditionWorker.name)/init.mp4"]
-                    + audio.segments.map { "\(folder)/\(AudioRenditionWorker.name)/\($0.fileName)" }
+                paths += rungs.contains(AudioRenditionWorker.name)
+                    ? audio.segments.map { "\(folder)/\(AudioRenditionWorker.name)/\($0.fileName)" } : []
             }
             if let missing = paths.first(where: { !FileManager.default.fileExists(atPath: $0) }) {
                 throw TranscodeError.Reason.chunking("\(missing) is missing")

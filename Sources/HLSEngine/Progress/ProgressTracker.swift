@@ -11,6 +11,7 @@ final class ProgressTracker: Sendable {
         var encoded: [Int] = []
         var lastSent: ContinuousClock.Instant?
         var sourceDuration: Double?
+        var chunkPlan: TranscodeEvent.ChunkProgress?
     }
 
     private let state = Mutex(State())
@@ -23,9 +24,11 @@ final class ProgressTracker: Sendable {
         self.interval = interval
     }
 
-    func begin(framesTotal: Int, renditions: [String], sourceDuration: Double? = nil) {
+    func begin(framesTotal: Int, renditions: [String], sourceDuration: Double? = nil,
+               chunkPlan: TranscodeEvent.ChunkProgress? = nil) {
         let event = state.withLock { state in
             state.stage = .transcoding
+            state.chunkPlan = chunkPlan
             state.sourceDuration = sourceDuration
             state.framesTotal = framesTotal
             state.names = renditions
@@ -74,6 +77,7 @@ final class ProgressTracker: Sendable {
             fps: elapsed > 0 ? Double(slowest) / elapsed : 0,
             elapsedSeconds: elapsed,
             renditions: zip(state.names, state.encoded).map { .init(name: $0, framesEncoded: $1) },
-            sourceDurationSeconds: state.sourceDuration)
+            sourceDurationSeconds: state.sourceDuration,
+            chunkPlan: state.chunkPlan)
     }
 }

@@ -24,4 +24,17 @@ public struct TranscodeEvent: Sendable, Codable, Equatable {
     public var renditions: [RenditionProgress]
     /// The source's duration in seconds, once probed (a supervisor sizes its timeout by it).
     public var sourceDurationSeconds: Double? = nil
+    /// A chunk run's place in its plan (`TranscodeOptions.chunk`): known once the source
+    /// is planned, in the first `.transcoding` event, so a service can queue the other
+    /// chunks while this one encodes.
+    public var chunkPlan: ChunkProgress? = nil
+
+    public struct ChunkProgress: Sendable, Codable, Equatable {
+        /// This run's chunk, from 0.
+        public var index: Int
+        /// Chunks in the whole plan.
+        public var count: Int
+        /// Video frames in the whole plan (the source's), for progress over every chunk.
+        public var framesInPlan: Int
+    }
 }

@@ -22,17 +22,22 @@ public enum TranscoderMessage: Codable, Sendable, Equatable {
         /// Retrying the same file cannot help.
         public var isBadMedia: Bool
         public var isCancelled: Bool
+        /// The source cannot be cut into chunks (`TranscodeError.Reason.isChunking`): a
+        /// service transcodes it whole instead. Absent from older transcoders' failures.
+        public var cannotChunk: Bool?
 
-        public init(detail: String, userMessage: String, isBadMedia: Bool, isCancelled: Bool) {
+        public init(detail: String, userMessage: String, isBadMedia: Bool, isCancelled: Bool, cannotChunk: Bool? = nil) {
             self.detail = detail
             self.userMessage = userMessage
             self.isBadMedia = isBadMedia
             self.isCancelled = isCancelled
+            self.cannotChunk = cannotChunk
         }
 
         public init(_ error: TranscodeError) {
             self.init(detail: error.description, userMessage: error.reason.userMessage,
-                      isBadMedia: error.isBadMedia, isCancelled: error.reason == .cancelled)
+                      isBadMedia: error.isBadMedia, isCancelled: error.reason == .cancelled,
+                      cannotChunk: error.reason.isChunking ? true : nil)
         }
     }
 }

@@ -1,3 +1,4 @@
+import HLSEngine
 import Foundation
 
 /// How `vstream serve` runs. Every field has an environment variable and a flag.
@@ -124,6 +125,13 @@ public struct ServerConfiguration: Sendable {
         if let attempts = try env.integer("VSTREAM_MAX_ATTEMPTS", in: 1...100) { configuration.worker.policy.maxAttempts = attempts }
         if let seconds = try env.integer("VSTREAM_RECONCILE_SECONDS", in: 1...86_400) {
             configuration.worker.reconcileInterval = .seconds(seconds)
+        }
+        configuration.worker.chunkSeconds = ChunkedTranscode.automatic()?.seconds ?? 0
+        if let seconds = try env.number("VSTREAM_CHUNK_SECONDS", in: 0...3600) {
+            guard seconds == 0 || seconds >= 2 else {
+                throw ConfigurationError("VSTREAM_CHUNK_SECONDS must be 0 (each video whole) or from 2 to 3600 seconds, not \(EnvironmentReader.quoted(env.string("VSTREAM_CHUNK_SECONDS") ?? ""))")
+            }
+            configuration.worker.chunkSeconds = seconds
         }
         if let mebibytes = try env.integer("VSTREAM_TRANSCODE_MEMORY_MIB", in: 256...1_048_576) {
             configuration.transcodeMemoryMiB = mebibytes

@@ -1,3 +1,4 @@
+import HLSEngine
 import Foundation
 
 /// What SSE clients are told about a video.
@@ -18,6 +19,23 @@ public struct VideoEvent: Sendable, Codable, Equatable {
     /// `ready` of a DASH ladder: its `manifest.mpd`.
     public var dashUrl: String?
     public var error: String?
+    /// A video encoded as chunks (split and stitch): how many, and how many are stored.
+    public var chunks: ChunkCount?
+
+    public struct ChunkCount: Sendable, Codable, Equatable {
+        public var total: Int
+        public var done: Int
+    }
+}
+
+extension VideoEvent {
+    /// A `progress` event from the engine's exact count.
+    init(transcoding event: TranscodeEvent, sequence: Int, playbackUrl: String?) {
+        self.init(id: sequence, kind: .progress, status: .processing, stage: "transcoding", percent: event.percent,
+                  framesDone: event.framesDone, framesTotal: event.framesTotal, fps: event.fps,
+                  renditions: Dictionary(event.renditions.map { ($0.name, $0.framesEncoded) }, uniquingKeysWith: { $1 }),
+                  playbackUrl: playbackUrl)
+    }
 }
 
 /// The in-process progress channel (the embedded default; Redis pub/sub in production).

@@ -74,24 +74,45 @@ public struct TranscodeJob: Sendable {
         logger[metadataKey: "video"] = "\(id.uuidString.lowercased())"
         logger[metadataKey: "attempt"] = "\(attempt)"
         let record: VideoRecord
+        switch await start(id, countingAttempt: true, logger: logger) {
+        case .proceed(let found): record = found
+        case .stop(let outcome): return outcome
+        }
+        return await runWhole(record, logger: logger)
+    }
+
+    /// Whether an attempt goes ahead: the video is PROCESSING (and, for a video's job,
+    /// has attempts left).
+    enum Start {
+        case proceed(VideoRecord)
+        case stop(JobOutcome)
+    }
+
+    func start(_ id: UUID, countingAttempt: Bool, logger: Logger) async -> Start {
         do {
             guard let found = try await store.video(id), found.status == .processing else {
                 logger.info("job skipped: the video is gone or not PROCESSING")
-                return .skipped
+                return .stop(.skipped)
             }
-            record = found
+            guard countingAttempt else { return .proceed(found) }
             // Counted before the attempt runs: an attempt that takes the process down
             // (before supervision, or a crash of the server itself) still counts.
             let attempts = try await store.recordAttempt(id)
             if attempts > maxAttempts {
                 logger.warning("attempts exhausted", metadata: ["attempts": "\(attempts - 1)"])
-                return .rejected(reason: "the transcode did not finish after \(maxAttempts) attempts")
+                return .stop(.rejected(reason: "the transcode did not finish after \(maxAttempts) attempts"))
             }
+            return .proceed(found)
         } catch {
             logger.warning("metadata unavailable", metadata: ["error": "\(error)"])
-            return .failed(reason: "the metadata store is unavailable")
+            return .stop(.failed(reason: "the metadata store is unavailable"))
         }
-        let work = scratch.appendingPathComponent(Housekeeping.scratchName(for: id))
+    }
+
+    /// The whole file in one engine run (or, if an earlier attempt stored everything,
+    /// straight to READY).
+    func runWhole(_ record: VideoRecord, logger: Logger) async -> JobOutcome {
+        let work = scratch.appendingPathComponent(Housekeeping.scratchName(for: record.id))
         defer { try? FileManager.default.removeItem(at: work) }
         do {
             let result: TranscodeManifest
@@ -102,25 +123,31 @@ public struct TranscodeJob: Sendable {
                 result = try await transcodeAndStore(record, work: work, logger: logger)
             }
             return try await finish(record, result, logger: logger)
-        } catch is CancellationError {
-            return await cancelled(record, logger: logger)
-        } catch let error as TranscodeError where error.reason == .cancelled {
-            return await cancelled(record, logger: logger)
-        } catch let error as TranscodeError where error.isBadMedia {
-            logger.warning("bad media", metadata: ["error": "\(error.reason)"])
-            return .rejected(reason: error.reason.userMessage)
-        } catch let failure as TranscoderMessage.Failure {
+        } catch {
+            return await outcome(of: error, record: record, logger: logger)
+        }
+    }
+
+    /// What an attempt that threw means for the queue.
+    func outcome(of error: any Error, record: VideoRecord, logger: Logger) async -> JobOutcome {
+        if error is CancellationError { return await cancelled(record, logger: logger) }
+        if let error = error as? TranscodeError {
+            if error.reason == .cancelled { return await cancelled(record, logger: logger) }
+            if error.isBadMedia {
+                logger.warning("bad media", metadata: ["error": "\(error.reason)"])
+                return .rejected(reason: error.reason.userMessage)
+            }
+        }
+        if Task.isCancelled { return await cancelled(record, logger: logger) }
+        if let failure = error as? TranscoderMessage.Failure {
             // The supervised child's own words for the user; the detail (paths, stderr) is for the log.
-            if Task.isCancelled { return await cancelled(record, logger: logger) }
             logger.warning(failure.isBadMedia ? "bad media" : "attempt failed", metadata: ["error": "\(failure.detail)"])
             return failure.isBadMedia ? .rejected(reason: failure.userMessage) : .failed(reason: failure.userMessage)
-        } catch {
-            if Task.isCancelled { return await cancelled(record, logger: logger) }
-            logger.warning("attempt failed", metadata: ["error": "\(error)"])
-            // Users see a reason, not hosts, keys or paths.
-            let reason = (error as? TranscodeError)?.reason.userMessage ?? "a storage or database error interrupted the transcode"
-            return .failed(reason: reason)
         }
+        logger.warning("attempt failed", metadata: ["error": "\(error)"])
+        // Users see a reason, not hosts, keys or paths.
+        let reason = (error as? TranscodeError)?.reason.userMessage ?? "a storage or database error interrupted the transcode"
+        return .failed(reason: reason)
     }
 
     /// The last attempt failed, or the media is bad: FAILED, with a readable reason. The
@@ -149,7 +176,7 @@ public struct TranscodeJob: Sendable {
 
     // MARK: Steps
 
-    private func transcodeAndStore(_ record: VideoRecord, work: URL, logger: Logger) async throws -> TranscodeManifest {
+    func transcodeAndStore(_ record: VideoRecord, work: URL, logger: Logger) async throws -> TranscodeManifest {
         let id = record.id
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         let source = try await openSource(record, work: work)
@@ -176,7 +203,16 @@ public struct TranscodeJob: Sendable {
             progressive = store
         }
         let started = ContinuousClock.now
-        let result = try await runEngine(source: source, output: output.path, video: id, progressive: progressive, live: live)
+        var options = TranscodeOptions()
+        options.progressive = progressive != nil
+        options.downloadRung = downloadRung
+        options.dash = dash
+        let result = try await runEngine(source: source, output: output.path, options: options, progressive: progressive,
+                                         onEvent: { event in
+                                             live.progressed(to: event.percent)
+                                             let url = live.url
+                                             await publisher.publish(id) { VideoEvent(transcoding: event, sequence: $0, playbackUrl: url) }
+                                         })
         let seconds = (ContinuousClock.now - started) / .seconds(1)
         JobMetrics.recordTranscode(result, seconds: seconds)
         logger.info("transcoded", metadata: ["seconds": "\(String(format: "%.2f", seconds))", "frames": "\(result.sourceFrames)"])
@@ -205,7 +241,7 @@ public struct TranscodeJob: Sendable {
         }
     }
 
-    private func openSource(_ record: VideoRecord, work: URL) async throws -> Source {
+    func openSource(_ record: VideoRecord, work: URL) async throws -> Source {
         if let path = try storage.localPath(key: record.sourceKey) { return .file(path) }
         guard let size = try await storage.size(key: record.sourceKey) else { throw StorageError.noSuchKey(record.sourceKey) }
         let streaming = try StreamingSource(storage: storage, key: record.sourceKey, size: size,
@@ -214,25 +250,15 @@ public struct TranscodeJob: Sendable {
         return .streaming(streaming)
     }
 
-    /// Runs the engine where `engine` says, forwarding its exact progress to the publisher
-    /// and, for a progressive job, its segments to `progressive` in order.
-    private func runEngine(source: Source, output: String, video id: UUID, progressive: ProgressiveStore?,
-                           live: LiveState) async throws -> TranscodeResult {
+    /// Runs the engine where `engine` says, with `options`, handing its `.transcoding`
+    /// events to `onEvent` (the latest one, never a backlog) and, for a progressive job,
+    /// its segments to `progressive` in order.
+    func runEngine(source: Source, output: String, options: TranscodeOptions, progressive: ProgressiveStore?,
+                   onEvent: @escaping @Sendable (TranscodeEvent) async -> Void) async throws -> TranscodeResult {
         let (events, sink) = AsyncStream.makeStream(of: TranscodeEvent.self, bufferingPolicy: .bufferingNewest(1))
         let (publications, publicationSink) = AsyncStream.makeStream(of: Publication.self, bufferingPolicy: .unbounded)
-        let publisher = self.publisher
         let follower = Task {
-            for await event in events where event.stage == .transcoding {
-                live.progressed(to: event.percent)
-                let url = live.url
-                await publisher.publish(id) { sequence in
-                    VideoEvent(id: sequence, kind: .progress, status: .processing, stage: "transcoding",
-                               percent: event.percent, framesDone: event.framesDone, framesTotal: event.framesTotal,
-                               fps: event.fps, renditions: Dictionary(event.renditions.map { ($0.name, $0.framesEncoded) },
-                                                                      uniquingKeysWith: { $1 }),
-                               playbackUrl: url)
-                }
-            }
+            for await event in events where event.stage == .transcoding { await onEvent(event) }
         }
         // One at a time, in the engine's order: a segment before the playlist naming it.
         let storing = Task {
@@ -243,10 +269,7 @@ public struct TranscodeJob: Sendable {
             storing.cancel()
         }
         let result: TranscodeResult
-        var options = TranscodeOptions()
-        options.progressive = progressive != nil
-        options.downloadRung = downloadRung
-        options.dash = dash
+        var options = options
         switch engine {
         case .inProcess(let maxDuration):
             options.maxDurationSeconds = maxDuration
@@ -277,7 +300,7 @@ public struct TranscodeJob: Sendable {
     }
 
     /// READY (conditional on PROCESSING), then the original's deletion, then the event.
-    private func finish(_ record: VideoRecord, _ manifest: TranscodeManifest, logger: Logger) async throws -> JobOutcome {
+    func finish(_ record: VideoRecord, _ manifest: TranscodeManifest, logger: Logger) async throws -> JobOutcome {
         var record = record
         var lifecycle = VideoLifecycle(status: record.status)
         for action in try lifecycle.transcodeSucceeded() {
@@ -317,7 +340,7 @@ public struct TranscodeJob: Sendable {
     /// after the deletion. Otherwise leave the objects alone: the job continues elsewhere
     /// (a shutdown hands it back; a lost claim means another worker owns it and may be
     /// writing the same keys), and the next attempt overwrites them.
-    private func cancelled(_ record: VideoRecord, logger: Logger) async -> JobOutcome {
+    func cancelled(_ record: VideoRecord, logger: Logger) async -> JobOutcome {
         do {
             if try await store.video(record.id) == nil {
                 try? await storage.deletePrefix(record.hlsPrefix)
@@ -332,13 +355,13 @@ public struct TranscodeJob: Sendable {
     }
 
     /// A manifest and a master already in storage: an earlier attempt stored everything.
-    private func storedManifest(_ record: VideoRecord) async -> TranscodeManifest? {
+    func storedManifest(_ record: VideoRecord) async -> TranscodeManifest? {
         guard let master = try? await storage.data(key: "\(record.hlsPrefix)/master.m3u8"), !master.isEmpty,
               let data = try? await storage.data(key: "\(record.hlsPrefix)/\(Self.manifestName)") else { return nil }
         return try? JSONDecoder().decode(TranscodeManifest.self, from: data)
     }
 
-    private func publishProgress(_ id: UUID, stage: String, percent: Double, playbackUrl: String? = nil) async {
+    func publishProgress(_ id: UUID, stage: String, percent: Double, playbackUrl: String? = nil) async {
         await publisher.publish(id) {
             VideoEvent(id: $0, kind: .progress, status: .processing, stage: stage, percent: percent, playbackUrl: playbackUrl)
         }
@@ -349,7 +372,7 @@ public struct TranscodeJob: Sendable {
     /// stored already), then the finished EVENT playlists and the early master, then the
     /// VOD playlists, the manifest, and the master last, so their presence in storage
     /// means a complete ladder.
-    private func storeOutputs(from directory: URL, prefix: String, skipping stored: Set<String> = []) async throws {
+    func storeOutputs(from directory: URL, prefix: String, skipping stored: Set<String> = []) async throws {
         guard let enumerator = FileManager.default.enumerator(at: directory, includingPropertiesForKeys: [.isRegularFileKey]) else { return }
         var files: [String] = []
         for case let url as URL in enumerator where (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true {

@@ -44,6 +44,9 @@ enum JobMetrics {
         }
     }
 
+    /// One chunk of a split-and-stitch video encoded and stored by this worker.
+    static func chunkEncoded() { Counter(label: "vstream_chunks_encoded_total").increment() }
+
     static func queue(depth: Int, pending: Int, delayed: Int, dead: Int) {
         Gauge(label: "vstream_queue_depth").record(depth)
         Gauge(label: "vstream_queue_pending").record(pending)

@@ -3,7 +3,8 @@ import Foundation
 /// Transcode jobs on Redis: the whole queue's state lives in Redis, so any number of
 /// workers on any number of hosts share it, and a restarted worker loses nothing.
 ///
-///     vstream:jobs           stream; entries {video, attempt}; consumer group vstream-workers
+///     vstream:jobs           stream; entries {video, attempt[, task]}; consumer group
+///                            vstream-workers; `task` names a chunk or a stitch (`JobTask`)
 ///     vstream:jobs:delayed   sorted set of retries, scored by due time (ms); moved back to
 ///                            the stream when due, by whichever worker looks first
 ///     vstream:jobs:dead      stream of jobs out of attempts {video, attempts, error, failedAt}
@@ -12,6 +13,8 @@ import Foundation
 ///                            waiting to retry); a PROCESSING row missing from it lost its
 ///                            job (an API node died between the row and the XADD) and is
 ///                            queued again by `enqueueIfUntracked`
+///     vstream:chunks:ID…     a chunked video's plan, finished chunks and publishing lock
+///                            (`RedisJobQueue+Chunks.swift`); a new job clears them
 ///
 /// A claim is an entry in the group's pending list. Its worker refreshes it (XCLAIM
 /// JUSTID, which resets the idle time) while it works; an entry idle for longer than
@@ -36,7 +39,19 @@ public final class RedisJobQueue: Sendable {
         public var attempt: Int
         /// Redis's delivery counter: above 1 when taken over from a dead worker.
         public var deliveries: Int
+        /// What the entry asks for: the video's job, or a chunk or the stitch of it.
+        public var task: JobTask = .video
     }
+
+    /// Lua: XADD to KEYS[1] of a job entry whose optional task is `task` ('' for none).
+    static let addEntryFunction = """
+        local function add_entry(stream, video, attempt, task)
+          if task ~= nil and task ~= '' then
+            return redis.call('XADD', stream, '*', 'video', video, 'attempt', attempt, 'task', task)
+          end
+          return redis.call('XADD', stream, '*', 'video', video, 'attempt', attempt)
+        end\n
+        """
 
     /// A dead-lettered job, as `vstream jobs` lists it.
     public struct DeadJob: Sendable, Equatable {
@@ -56,7 +71,7 @@ public final class RedisJobQueue: Sendable {
         public var dead: Int
     }
 
-    private let client: RedisClient
+    let client: RedisClient
 
     public init(url: String) { client = RedisClient(url: url) }
 
@@ -71,14 +86,18 @@ public final class RedisJobQueue: Sendable {
         }
     }
 
+    /// A new job for `video` (an upload, a requeue): any chunk state of an earlier job goes.
     public func enqueue(_ video: UUID, attempt: Int = 1) async throws {
         let script = """
             redis.call('SADD', KEYS[2], ARGV[1])
+            redis.call('DEL', KEYS[3], KEYS[4], KEYS[5])
             redis.call('XADD', KEYS[1], '*', 'video', ARGV[1], 'attempt', ARGV[2])
             return 1
             """
         let id = video.uuidString.lowercased()
-        try await client.perform { try $0.command("EVAL", script, "2", Self.stream, Self.tracked, id, String(attempt)) }
+        try await client.perform {
+            try $0.command(["EVAL", script, "5", Self.stream, Self.tracked] + Self.chunkKeys(video) + [id, String(attempt)])
+        }
     }
 
     /// Queues `video` unless it already has a job; true if it was queued. Atomic, so
@@ -86,11 +105,14 @@ public final class RedisJobQueue: Sendable {
     func enqueueIfUntracked(_ video: UUID) async throws -> Bool {
         let script = """
             if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return 0 end
+            redis.call('DEL', KEYS[3], KEYS[4], KEYS[5])
             redis.call('XADD', KEYS[1], '*', 'video', ARGV[1], 'attempt', '1')
             return 1
             """
         let id = video.uuidString.lowercased()
-        return try await client.perform { try $0.command("EVAL", script, "2", Self.stream, Self.tracked, id) } == .integer(1)
+        return try await client.perform {
+            try $0.command(["EVAL", script, "5", Self.stream, Self.tracked] + Self.chunkKeys(video) + [id])
+        } == .integer(1)
     }
 
     // MARK: Taking jobs
@@ -121,12 +143,12 @@ public final class RedisJobQueue: Sendable {
 
     /// Moves retries that are due from the delayed set back to the stream.
     func promoteDueRetries(now: Date = Date()) async throws {
-        let script = """
+        let script = Self.addEntryFunction + """
             local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 50)
             for _, member in ipairs(due) do
               if redis.call('ZREM', KEYS[1], member) == 1 then
-                local video, attempt = string.match(member, '^(.-)|(%d+)$')
-                redis.call('XADD', KEYS[2], '*', 'video', video, 'attempt', attempt)
+                local video, attempt, task = string.match(member, '^([^|]*)|(%d+)|?(.*)$')
+                if video ~= nil then add_entry(KEYS[2], video, attempt, task) end
               end
             end
             return #due
@@ -164,15 +186,17 @@ public final class RedisJobQueue: Sendable {
         try await client.perform { try $0.command("SET", Self.cancelKey(video), "1", "EX", "3600") }
     }
 
-    /// The job is over: the entry is acknowledged and the video has no job any more.
+    /// The job is over: the entry is acknowledged and the video has no job any more (but
+    /// for a chunk's entry: the video's other tasks go on).
     func acknowledge(_ delivery: Delivery) async throws {
         let script = """
             redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
-            redis.call('SREM', KEYS[2], ARGV[3])
+            if ARGV[4] == '1' then redis.call('SREM', KEYS[2], ARGV[3]) end
             return 1
             """
         let id = delivery.entryID, video = delivery.video.uuidString.lowercased()
-        try await client.perform { try $0.command("EVAL", script, "2", Self.stream, Self.tracked, Self.group, id, video) }
+        let endsJob = if case .chunk = delivery.task { "0" } else { "1" }
+        try await client.perform { try $0.command("EVAL", script, "2", Self.stream, Self.tracked, Self.group, id, video, endsJob) }
     }
 
     /// Schedules attempt `attempt` after `delay` and ends this delivery, atomically.
@@ -183,7 +207,7 @@ public final class RedisJobQueue: Sendable {
             return 1
             """
         let due = String(Int(now.timeIntervalSince1970 * 1000 + Double(delay / .milliseconds(1))))
-        let member = "\(delivery.video.uuidString.lowercased())|\(attempt)"
+        let member = "\(delivery.video.uuidString.lowercased())|\(attempt)" + (delivery.task.field.map { "|\($0)" } ?? "")
         let id = delivery.entryID
         try await client.perform { try $0.command("EVAL", script, "2", Self.stream, Self.delayed, Self.group, member, due, id) }
     }
@@ -191,7 +215,8 @@ public final class RedisJobQueue: Sendable {
     /// Out of attempts (or bad media): onto the dead-letter stream, atomically.
     func deadLetter(_ delivery: Delivery, attempts: Int, error: String, now: Date = Date()) async throws {
         let script = """
-            redis.call('XADD', KEYS[2], '*', 'video', ARGV[2], 'attempts', ARGV[3], 'error', ARGV[4], 'failedAt', ARGV[5])
+            redis.call('XADD', KEYS[2], '*', 'video', ARGV[2], 'attempts', ARGV[3], 'error', ARGV[4], 'failedAt', ARGV[5],
+                       'task', ARGV[7])
             redis.call('XACK', KEYS[1], ARGV[1], ARGV[6])
             redis.call('SREM', KEYS[3], ARGV[2])
             return 1
@@ -200,19 +225,21 @@ public final class RedisJobQueue: Sendable {
         let video = delivery.video.uuidString.lowercased(), id = delivery.entryID
         try await client.perform {
             try $0.command("EVAL", script, "3", Self.stream, Self.dead, Self.tracked, Self.group, video, String(attempts), error,
-                           failedAt, id)
+                           failedAt, id, delivery.task.description)
         }
     }
 
     /// Hands the job back at once for another worker (same attempt), atomically.
     func release(_ delivery: Delivery) async throws {
-        let script = """
-            redis.call('XADD', KEYS[1], '*', 'video', ARGV[2], 'attempt', ARGV[3])
+        let script = Self.addEntryFunction + """
+            add_entry(KEYS[1], ARGV[2], ARGV[3], ARGV[5])
             redis.call('XACK', KEYS[1], ARGV[1], ARGV[4])
             return 1
             """
         let video = delivery.video.uuidString.lowercased(), id = delivery.entryID, attempt = String(delivery.attempt)
-        try await client.perform { try $0.command("EVAL", script, "1", Self.stream, Self.group, video, attempt, id) }
+        try await client.perform {
+            try $0.command("EVAL", script, "1", Self.stream, Self.group, video, attempt, id, delivery.task.field ?? "")
+        }
     }
 
     // MARK: Operators (`vstream jobs`)
@@ -269,10 +296,10 @@ public final class RedisJobQueue: Sendable {
     static func delivery(_ entry: RedisReply, deliveries: Int) -> Delivery? {
         guard let id = entry.array.first?.string else { return nil }
         let fields = fields(entry)
-        guard let video = fields["video"].flatMap(UUID.init(uuidString:)) else {
+        guard let video = fields["video"].flatMap(UUID.init(uuidString:)), let task = JobTask(field: fields["task"]) else {
             return Delivery(entryID: id, video: malformed, attempt: 1, deliveries: deliveries)
         }
-        return Delivery(entryID: id, video: video, attempt: Int(fields["attempt"] ?? "") ?? 1, deliveries: deliveries)
+        return Delivery(entryID: id, video: video, attempt: Int(fields["attempt"] ?? "") ?? 1, deliveries: deliveries, task: task)
     }
 }
 

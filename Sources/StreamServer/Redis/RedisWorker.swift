@@ -23,12 +23,17 @@ public final class RedisWorker: @unchecked Sendable {
         /// How often PROCESSING rows are checked for a lost job (and how old a row must
         /// be before it counts as lost): `VSTREAM_RECONCILE_SECONDS`.
         public var reconcileInterval: Duration = .seconds(60)
+        /// `VSTREAM_CHUNK_SECONDS`: new videos are encoded as chunks of about this many
+        /// seconds, by any worker (`ChunkTasks`); 0: whole. Chunks and stitches queued by
+        /// other workers are taken whatever this says.
+        public var chunkSeconds: Double = 0
         public init() {}
     }
 
     private let url: String
     private let control: RedisJobQueue
     private let job: TranscodeJob
+    private let chunks: ChunkTasks
     private let settings: Settings
     private let logger: Logger
     public let consumer: String
@@ -41,6 +46,7 @@ public final class RedisWorker: @unchecked Sendable {
         self.settings = settings
         self.logger = logger
         control = RedisJobQueue(url: url)
+        chunks = ChunkTasks(job: job, queue: control, seconds: settings.chunkSeconds)
         consumer = "\(ProcessInfo.processInfo.hostName)-\(getpid())-\(UUID().uuidString.prefix(6).lowercased())"
         drain = WorkerDrain(grace: settings.grace)
     }
@@ -110,12 +116,14 @@ public final class RedisWorker: @unchecked Sendable {
             await settle { try await self.control.deadLetter(delivery, attempts: delivery.deliveries, error: reason) }
             return
         }
+        if delivery.task != .video { logger[metadataKey: "task"] = "\(delivery.task)" }
         logger.info("job started", metadata: ["attempt": "\(attempt)", "takenOver": "\(delivery.deliveries > 1)"])
         JobMetrics.outcome("started")
 
-        let work = Task { await job.run(delivery.video, attempt: attempt) }
+        let work = Task { await self.perform(delivery, attempt: attempt, logger: logger) }
         let claim = await watch(delivery, work: work)
-        guard let outcome = claim.settledOutcome(await work.value) else {
+        let (result, settlement) = await work.value
+        guard let outcome = claim.settledOutcome(result) else {
             logger.warning("claim lost to another worker; stopped without settling")
             return
         }
@@ -124,25 +132,49 @@ public final class RedisWorker: @unchecked Sendable {
         JobMetrics.record(disposition, of: outcome)
         switch disposition {
         case .acknowledge:
+            if case .chunkEncoded(let index, let frames, let seconds) = settlement, outcome == .succeeded {
+                await settle { try await self.control.chunkEncoded(delivery, index: index, frames: frames, seconds: seconds) }
+                await chunks.extendLivePlaylists(delivery.video, logger: logger)
+                return
+            }
             await settle { try await self.control.acknowledge(delivery) }
+            // The stitch ends a chunked video; a deletion ends any.
+            let ended = if case .stitch = delivery.task { true } else { outcome == .cancelled }
+            if ended { try? await control.clearChunks(delivery.video) }
         case .retry(let next, let delay):
             logger.notice("job will be retried", metadata: ["next": "\(next)", "delay": "\(delay)"])
             await settle { try await self.control.retry(delivery, attempt: next, delay: delay) }
         case .deadLetter(let reason):
             await job.markFailed(delivery.video, reason: reason)
             await settle { try await self.control.deadLetter(delivery, attempts: attempt, error: reason) }
+            try? await control.clearChunks(delivery.video)
         case .release:
-            // Shutdown is not the video's fault: the attempt counted at the start is
-            // taken back before another worker takes the job.
-            try? await job.store.forgetAttempt(delivery.video)
+            // Shutdown is not the video's fault: the attempt counted at the start (by a
+            // video's job; chunks and stitches count none) is taken back before another
+            // worker takes the job.
+            if delivery.task == .video { try? await job.store.forgetAttempt(delivery.video) }
             logger.notice("job handed back for another worker")
             await settle { try await self.control.release(delivery) }
         }
     }
 
+    /// Runs what the entry asks for.
+    private func perform(_ delivery: RedisJobQueue.Delivery, attempt: Int, logger: Logger) async -> (JobOutcome, ChunkTasks.Settlement) {
+        switch delivery.task {
+        case .video where settings.chunkSeconds > 0:
+            return await chunks.coordinate(delivery.video, logger: logger)
+        case .video:
+            return (await job.run(delivery.video, attempt: attempt), .acknowledge)
+        case .chunk(let index, _, let seconds):
+            return await chunks.encodeChunk(delivery.video, index: index, seconds: seconds, logger: logger)
+        case .stitch(let count, _):
+            return (await chunks.stitch(delivery.video, count: count, logger: logger), .acknowledge)
+        }
+    }
+
     /// Watches a running job until it ends, doing what its `JobClaim` asks: checking for
     /// a deletion, refreshing the claim, and stopping the job. Returns the final claim.
-    private func watch(_ delivery: RedisJobQueue.Delivery, work: Task<JobOutcome, Never>) async -> JobClaim {
+    private func watch<Result: Sendable>(_ delivery: RedisJobQueue.Delivery, work: Task<Result, Never>) async -> JobClaim {
         let watcher = Task { () -> JobClaim in
             var claim = JobClaim(visibilityTimeout: settings.visibilityTimeout, now: .now)
             while !Task.isCancelled, claim.stopped == nil {

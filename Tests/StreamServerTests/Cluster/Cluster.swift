@@ -117,8 +117,12 @@ final class Cluster: @unchecked Sendable {
     /// What an upload's completion does: the source in the bucket, the row PROCESSING,
     /// a job on the stream (unless `enqueue` is false: an API node that died before XADD).
     func submit(_ fixtureName: String, enqueue: Bool = true) async throws -> UUID {
+        try await submit(file: fixture(fixtureName), enqueue: enqueue)
+    }
+
+    func submit(file: URL, enqueue: Bool = true) async throws -> UUID {
         let id = UUID()
-        let file = fixture(fixtureName)
+        let fixtureName = file.lastPathComponent
         let size = (try FileManager.default.attributesOfItem(atPath: file.path)[.size] as? Int64) ?? 0
         let now = Date()
         let record = VideoRecord(id: id, title: fixtureName, originalFilename: fixtureName, size: size, contentType: "video/mp4",

@@ -1,0 +1,156 @@
+import ChildProcess
+import Foundation
+import HLSEngine
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+@testable import StreamServer
+
+/// Split and stitch across workers (`VSTREAM_CHUNK_SECONDS`), on real processes: one
+/// 30 s upload becomes a coordinator, chunk tasks and a stitch on the shared stream.
+extension SeaweedFSTests {
+@Suite("Chunked videos across workers", .serialized, .timeLimit(.minutes(5)))
+struct ChunkedClusterTests {
+    /// 30 s of 720p at 15 fps with a tone: five 6 s chunks, two rungs.
+    static let source: URL = {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("vstream-chunked-30s.mp4")
+        if !FileManager.default.fileExists(atPath: file.path) {
+            let made = try? runFFmpeg(["-nostdin", "-v", "error", "-y",
+                                       "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=15:duration=30",
+                                       "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=30",
+                                       "-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-pix_fmt", "yuv420p",
+                                       "-c:a", "aac", "-shortest", file.path])
+            precondition(made?.status == 0, "ffmpeg could not make the chunked test source: \(made?.stderr ?? "")")
+        }
+        return file
+    }()
+    static let sourceFrames = 450
+    static let environment = ["VSTREAM_CHUNK_SECONDS": "6"]
+
+    /// Both workers encode chunks; the stitched ladder is READY, complete and plays; the
+    /// original, the chunks' files and their Redis state are gone.
+    @Test func aThirtySecondUploadIsEncodedByBothWorkersAndStitched() async throws {
+        let cluster = try await Cluster()
+        defer { cluster.stop() }
+        let workers = try ["w1", "w2"].map { try cluster.startWorker($0, environment: Self.environment) }
+        let id = try await cluster.submit(file: Self.source)
+
+        // Progress counts frames over every chunk, and says how many chunks are stored.
+        try await cluster.waitForProgress(id) { fields in
+            guard let json = fields["event"], let event = try? JSONDecoder().decode(VideoEvent.self, from: Data(json.utf8)) else { return false }
+            return event.chunks?.total == 5 && event.framesTotal == Self.sourceFrames
+        }
+        let video = try await cluster.waitForFinal(id, timeout: .seconds(240))
+        #expect(video.status == .ready, "\(cluster.logs.suffix(3000))")
+        #expect(video.width == 1280 && video.height == 720)
+        #expect(abs((video.durationSeconds ?? 0) - 30) < 0.1, "\(video.durationSeconds ?? 0)")
+
+        let encoded = cluster.logLines(id, "chunk encoded")
+        let chunks = Set(encoded.compactMap { $0.firstMatch(of: /chunk=(\d+)/).map { Int($0.1) ?? -1 } })
+        #expect(chunks == Set(0..<5), "\(encoded)")
+        for worker in workers {
+            #expect(encoded.contains { line in worker.output.contains(line) }, "\(worker.name) encoded a chunk")
+        }
+        #expect(cluster.logLines(id, "stitched").count == 1)
+        #expect(cluster.logLines(id, "state change", "status=READY").count == 1)
+
+        // The ladder: every rung's VOD playlist names 15 segments in order; the EVENT
+        // playlists ended; every frame decodes once from the master.
+        let prefix = Cluster.prefix(id)
+        for rung in ["360p", "720p"] {
+            let playlist = String(decoding: try await cluster.storage.data(key: "\(prefix)/\(rung)/index.m3u8") ?? Data(), as: UTF8.self)
+            let segments = playlist.split(separator: "\n").filter { $0.hasSuffix(".m4s") }.map(String.init)
+            #expect(segments.count == 15, "\(rung): \(playlist)")
+            #expect(segments == segments.sorted())
+            let live = String(decoding: try await cluster.storage.data(key: "\(prefix)/\(rung)/live.m3u8") ?? Data(), as: UTF8.self)
+            #expect(live.hasSuffix("#EXT-X-ENDLIST\n"), "\(live)")
+            #expect(live.split(separator: "\n").filter { $0.hasSuffix(".m4s") }.count == 15)
+        }
+        let (plays, errors) = try cluster.playsCleanly(id)
+        #expect(plays, "\(errors)")
+        let master = "\(cluster.seaweed.endpoint.absoluteString)/vstream/\(prefix)/master.m3u8"
+        #expect(try Self.decodedFrames(master) == Self.sourceFrames)
+        let objects = try await cluster.objects(under: prefix)
+        #expect(objects.contains("\(prefix)/download.mp4") && objects.contains("\(prefix)/poster.jpg")
+                && objects.contains("\(prefix)/storyboard.vtt") && objects.contains("\(prefix)/manifest.mpd"))
+        #expect(!objects.contains { $0.contains("/.chunks/") }, "the chunks' files are removed")
+
+        try await cluster.waitForOriginalDeleted(id)
+        #expect(await !cluster.sourceExists(id))
+        #expect(try await cluster.settledPendingCount() == 0)
+        let redis = try RedisConnection(url: cluster.redis.url)
+        #expect(try RedisJobQueue.chunkKeys(id).allSatisfy { try redis.command("EXISTS", $0) == .integer(0) })
+    }
+
+    /// `kill -9` of the worker holding a chunk: the other takes it over and the video is
+    /// READY; the EVENT playlists a viewer follows never lose a segment.
+    @Test func aWorkerKilledMidChunkLosesOnlyThatChunk() async throws {
+        let cluster = try await Cluster()
+        defer { cluster.stop() }
+        let workers = try ["w1", "w2"].map { try cluster.startWorker($0, ["--visibility-timeout", "4"], environment: Self.environment) }
+        let id = try await cluster.submit(file: Self.source)
+        let playlistKey = "\(Cluster.prefix(id))/720p/live.m3u8"
+        let watcher = Task { () -> [[String]] in
+            var seen: [[String]] = []
+            while !Task.isCancelled {
+                if let data = try? await cluster.storage.data(key: playlistKey) {
+                    let lines = String(decoding: data, as: UTF8.self).split(separator: "\n")
+                        .filter { $0.hasPrefix("#EXTINF") || $0.hasSuffix(".m4s") }.map(String.init)
+                    if lines != seen.last { seen.append(lines) }
+                }
+                try? await Task.sleep(for: .milliseconds(50))
+            }
+            return seen
+        }
+
+        // A chunk task (not the coordinator) is running: kill its worker.
+        let holder = try await Self.holderOfAChunk(id, in: cluster)
+        let victim = try #require(workers.first { holder.contains("-\($0.pid)-") })
+        kill(victim.pid, SIGKILL)
+        #expect(victim.child.wait(timeout: 5) == 137)
+        let video = try await cluster.waitForFinal(id, timeout: .seconds(240))
+        watcher.cancel()
+        let versions = await watcher.value
+        #expect(video.status == .ready, "\(cluster.logs.suffix(3000))")
+        let survivor = try #require(workers.first { $0.pid != victim.pid })
+        #expect(survivor.output.contains("takenOver=true"), "the survivor took the abandoned chunk over")
+        #expect(Set(cluster.logLines(id, "chunk encoded").compactMap { $0.firstMatch(of: /chunk=(\d+)/).map { Int($0.1) ?? -1 } })
+                == Set(0..<5))
+        // Each version of the playlist a viewer saw is a prefix of the next.
+        for (earlier, later) in zip(versions, versions.dropFirst()) {
+            #expect(Array(later.prefix(earlier.count)) == earlier, "the EVENT playlist shrank:\n\(earlier)\n---\n\(later)")
+        }
+        let (plays, errors) = try cluster.playsCleanly(id)
+        #expect(plays, "\(errors)")
+        let master = "\(cluster.seaweed.endpoint.absoluteString)/vstream/\(Cluster.prefix(id))/master.m3u8"
+        #expect(try Self.decodedFrames(master) == Self.sourceFrames)
+        try await cluster.waitForOriginalDeleted(id)
+        #expect(try await cluster.settledPendingCount() == 0)
+    }
+
+    /// The consumer holding one of the video's chunk entries (`task` chunk/K with K ≥ 1).
+    static func holderOfAChunk(_ id: UUID, in cluster: Cluster, timeout: Duration = .seconds(120)) async throws -> String {
+        let connection = try RedisConnection(url: cluster.redis.url)
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            for entry in try connection.command("XPENDING", RedisJobQueue.stream, RedisJobQueue.group, "-", "+", "100").array {
+                guard let entryID = entry.array.first?.string, let consumer = entry.array.dropFirst().first?.string else { continue }
+                let fields = RedisJobQueue.fields(try connection.command("XRANGE", RedisJobQueue.stream, entryID, entryID).array.first ?? .null)
+                if fields["video"] == id.uuidString.lowercased(), fields["task"]?.hasPrefix("chunk/") == true { return consumer }
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw ClusterFailure(message: "no chunk of \(id) was ever taken; logs:\n\(cluster.logs.suffix(3000))")
+    }
+
+    /// Video frames the ffmpeg CLI decodes from `url`'s first video stream.
+    static func decodedFrames(_ url: String) throws -> Int {
+        let frames = FileManager.default.temporaryDirectory.appendingPathComponent("chunked-\(UUID().uuidString).md5")
+        defer { try? FileManager.default.removeItem(at: frames) }
+        let decoded = try runFFmpeg(["-nostdin", "-v", "error", "-i", url, "-map", "0:v:0", "-f", "framemd5", frames.path])
+        guard decoded.status == 0 else { throw ClusterFailure(message: decoded.stderr) }
+        return ((try? String(contentsOf: frames, encoding: .utf8)) ?? "").split(separator: "\n").filter { !$0.hasPrefix("#") }.count
+    }
+}
+}
