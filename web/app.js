@@ -9,6 +9,7 @@
 //   PUT  <signed url>            -> one 10 MiB part; the ETag header identifies it
 //   POST /api/uploads/:id/complete
 import { api, appToken, followEvents, ownerTokens } from "./api.js";
+import { attachCaptions, captionForm } from "./captions.js";
 import { attachStoryboard } from "./storyboard.js";
 
 const PARALLEL = 4;
@@ -276,6 +277,7 @@ async function showExtras(videoId, seek) {
   try {
     const urls = await playbackURLs(videoId, await api("GET", `/api/videos/${videoId}`, undefined, videoId));
     attachStoryboard($("player"), urls.storyboardUrl, seek);
+    await attachCaptions($("player"), $("captions-menu"), urls.captions);
     showDownload(urls);
   } catch {
     // niceties: playback goes on without them
@@ -318,7 +320,10 @@ function play(urls, { keepExtras = false } = {}) {
   }
   player.src = source;
   player.play().catch(() => {});
-  if (!keepExtras) attachStoryboard(player, urls.storyboardUrl);
+  if (!keepExtras) {
+    attachStoryboard(player, urls.storyboardUrl);
+    attachCaptions(player, $("captions-menu"), urls.captions).catch(() => {});
+  }
 }
 
 /** The caller's own videos: by the app's JWT, or by the owner tokens this browser keeps. */
@@ -398,6 +403,12 @@ function editControls(video) {
     refreshLists({ force: true });
   };
   controls.append(name, rename, visibility, remove);
+  if (video.status === "READY") {
+    controls.append(captionForm(video, (path, body) => api("POST", path, body, video.id), (error) => {
+      if (error) showError(error.message);
+      refreshLists({ force: true });
+    }));
+  }
   return controls;
 }
 

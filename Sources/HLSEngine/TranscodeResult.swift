@@ -63,4 +63,7 @@ public struct TranscodeResult: Sendable, Codable, Equatable {
     public var chunkManifest: String? = nil
     /// The caption tracks, when there are any.
     public var captions: [Caption]? = nil
+    /// Seconds the muxers added to every timestamp (media time = source time + this): the
+    /// `X-TIMESTAMP-MAP` of a caption track added later (`LadderCaptions`).
+    public var timelineShift: Double? = nil
 }

@@ -98,6 +98,62 @@ struct CaptionTests {
     }
 }
 
+/// Captions added to a finished ladder (`LadderCaptions`, what `POST …/captions` runs): the
+/// same files a transcode with `--captions` writes, in the master and the MPD; removed, the
+/// ladder is as it was.
+@Suite("Captions added to a ladder")
+struct LadderCaptionTests {
+    @Test func anAddedTrackIsTheOneATranscodeWritesAndRemovingItRestoresTheLadder() throws {
+        let folder = Fixtures.temporaryDirectory("ladder-captions")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try CaptionTests.srt.write(toFile: folder + "/captions.srt", atomically: true, encoding: .utf8)
+        let source = Fixtures.path("h264_1080p30_stereo.mp4")
+        for (name, extra) in [("reference", ["--captions", folder + "/captions.srt:eng:English (CC)"]), ("plain", [])] {
+            let run = try Command.run([CaptionTests.binary, "transcode", source, "-o", "\(folder)/\(name)", "--ladder", "360",
+                                       "--progress", "none", "--dash"] + extra)
+            #expect(run.status == 0, "\(run.stderr)")
+        }
+        let reference = folder + "/reference", plain = folder + "/plain"
+        let read = { (path: String) in (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
+        let originalMaster = read(plain + "/master.m3u8"), originalMPD = read(plain + "/manifest.mpd")
+        // The reference's X-TIMESTAMP-MAP says the ladder's shift.
+        let map = try #require(read(reference + "/captions/eng/segment_00000.vtt").firstMatch(of: /MPEGTS:(\d+)/))
+        let shift = Double(map.1)! / 90_000
+
+        let ladder = LadderCaptions(folder: plain, segmentsPlaylist: "360p/index.m3u8", timelineShift: shift)
+        let track = try SidecarCaptions(language: "eng", name: "English (CC)", file: CaptionFile(data: Data(CaptionTests.srt.utf8)))
+        let added = try ladder.add(track, to: [])
+        #expect(added.captions.map(\.playlist) == ["captions/eng/index.m3u8"] && added.removed.isEmpty)
+        #expect(Array(added.written.suffix(2)) == ["manifest.mpd", "master.m3u8"], "the master last")
+        for file in added.written where file.hasPrefix("captions/") {
+            #expect(read("\(plain)/\(file)") == read("\(reference)/\(file)"), "\(file) is what a transcode writes")
+        }
+        let master = read(plain + "/master.m3u8")
+        #expect(master.contains(#"#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="subs",LANGUAGE="eng",NAME="English (CC)""#), "\(master)")
+        #expect(master.split(separator: "\n").filter { $0.hasPrefix("#EXT-X-STREAM-INF") }.allSatisfy { $0.hasSuffix(#",SUBTITLES="subs""#) })
+        #expect(read(plain + "/manifest.mpd").contains("<BaseURL>captions/eng.vtt</BaseURL>"))
+
+        // Again in the same language: replaced, not doubled; then a second language.
+        let shorter = try SidecarCaptions(language: "eng", name: "English", file: CaptionFile(data: Data("1\n00:00:00,100 --> 00:00:00,900\nHi\n".utf8)))
+        let replaced = try ladder.add(shorter, to: added.captions)
+        #expect(replaced.captions.map(\.name) == ["English"])
+        #expect(read(plain + "/master.m3u8").components(separatedBy: "TYPE=SUBTITLES").count == 2)
+        let french = try ladder.add(SidecarCaptions(language: "fr", name: "Français", file: track.file), to: replaced.captions)
+        #expect(french.captions.map(\.language) == ["eng", "fr"])
+        #expect(read(plain + "/manifest.mpd").components(separatedBy: #"contentType="text""#).count == 3)
+
+        // Both removed: the master and the MPD are the ladder's own again, the files gone.
+        let one = try #require(try ladder.remove(language: "eng", from: french.captions))
+        let none = try #require(try ladder.remove(language: "fr", from: one.captions))
+        #expect(none.captions.isEmpty)
+        #expect(try ladder.remove(language: "fr", from: none.captions) == nil)
+        #expect(read(plain + "/master.m3u8") == originalMaster)
+        #expect(read(plain + "/manifest.mpd") == originalMPD)
+        #expect(!FileManager.default.fileExists(atPath: plain + "/captions/fr.vtt")
+                && !FileManager.default.fileExists(atPath: plain + "/captions/eng/index.m3u8"))
+    }
+}
+
 /// The source's own text subtitles (issue 22): mov_text in MP4 and subrip in Matroska become
 /// WebVTT renditions with their language, their text at their times, and FORCED where the
 /// source says so.

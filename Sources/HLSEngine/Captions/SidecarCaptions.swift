@@ -38,13 +38,19 @@ enum SubtitleRendition {
                       shift: Double, output: OutputDirectory) throws -> MasterPlaylist.Subtitles {
         let earlier = all[..<index].filter { $0.language == captions.language }.count
         let name = earlier == 0 ? captions.language : "\(captions.language)-\(earlier + 1)"
+        return try write(captions, name: name, segments: segments, shift: shift, root: output.path)
+    }
+
+    /// Writes the track as `captions/NAME.vtt` and `captions/NAME/` under the ladder at `root`.
+    static func write(_ captions: SidecarCaptions, name: String, segments: [(start: Double, duration: Double)],
+                      shift: Double, root: String) throws(TranscodeError.Reason) -> MasterPlaylist.Subtitles {
         let folder = "\(Self.folder)/\(name)"
         do {
-            try FileManager.default.createDirectory(atPath: output.path + "/" + folder, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: root + "/" + folder, withIntermediateDirectories: true)
         } catch {
             throw TranscodeError.Reason.io("cannot write \(folder): \(error.localizedDescription)")
         }
-        try output.writeAtomically(captions.file.webVTT, to: "\(Self.folder)/\(name).vtt")
+        try OutputDirectory.writeAtomically(captions.file.webVTT, to: "\(root)/\(Self.folder)/\(name).vtt")
         let map = "X-TIMESTAMP-MAP=MPEGTS:\(Int64((shift * 90_000).rounded())),LOCAL:00:00:00.000"
         var playlistSegments: [MediaPlaylist.Segment] = []
         for (number, segment) in segments.enumerated() {
@@ -53,10 +59,11 @@ enum SubtitleRendition {
             let cues = captions.file.cues.filter { $0.start < end && $0.end > segment.start }
             let body = cues.map { "\n\(CaptionFile.vttTime($0.start)) --> \(CaptionFile.vttTime($0.end))\n\(CaptionFile.escaped($0.text))\n" }
             let uri = String(format: "segment_%05d.vtt", number)
-            try output.writeAtomically("WEBVTT\n\(map)\n" + body.joined(), to: "\(folder)/\(uri)")
+            try OutputDirectory.writeAtomically("WEBVTT\n\(map)\n" + body.joined(), to: "\(root)/\(folder)/\(uri)")
             playlistSegments.append(.init(uri: uri, duration: segment.duration))
         }
-        try output.writeAtomically(MediaPlaylist(initializationURI: nil, segments: playlistSegments).render(), to: "\(folder)/index.m3u8")
+        try OutputDirectory.writeAtomically(MediaPlaylist(initializationURI: nil, segments: playlistSegments).render(),
+                                            to: "\(root)/\(folder)/index.m3u8")
         return MasterPlaylist.Subtitles(uri: "\(folder)/index.m3u8", language: captions.language, name: captions.name,
                                         isForced: captions.isForced)
     }

@@ -124,7 +124,7 @@ public struct LadderStitcher: Sendable {
                 poster: FileManager.default.fileExists(atPath: directory.posterPath) ? "poster.jpg" : nil,
                 storyboard: storyboard, wallSeconds: (ContinuousClock.now - started) / .seconds(1),
                 corruptPackets: manifests.reduce(0) { $0 + $1.manifest.corruptPackets }, download: download,
-                dashManifest: written.dash)
+                dashManifest: written.dash, timelineShift: first.timelineShift)
         } catch {
             directory?.removeEverythingWritten()
             let reason = (error as? TranscodeError.Reason) ?? (error as? TranscodeError)?.reason ?? .io(String(describing: error))

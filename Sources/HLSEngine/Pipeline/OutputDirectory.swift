@@ -46,7 +46,12 @@ final class OutputDirectory {
 
     /// Writes `text` to `relativePath` through a temporary file and a rename.
     func writeAtomically(_ text: String, to relativePath: String) throws(TranscodeError.Reason) {
-        let target = path + "/" + relativePath
+        try Self.writeAtomically(text, to: path + "/" + relativePath)
+    }
+
+    /// Writes `text` to the file `target` through a temporary file and a rename, so a
+    /// reader sees the old file or the new one, never half of one.
+    static func writeAtomically(_ text: String, to target: String) throws(TranscodeError.Reason) {
         let temporary = target + ".tmp"
         do {
             try Data(text.utf8).write(to: URL(fileURLWithPath: temporary))

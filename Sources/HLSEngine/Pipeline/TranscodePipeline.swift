@@ -85,7 +85,8 @@ struct TranscodePipeline {
                 storyboard: FileManager.default.fileExists(atPath: output.storyboardPath) ? Storyboard.indexName : nil,
                 wallSeconds: wall,
                 corruptPackets: result.corruptPackets, filledAudioGaps: result.filledAudioGaps, download: result.download,
-                dashManifest: result.dash, captions: result.captions.isEmpty ? nil : result.captions)
+                dashManifest: result.dash, captions: result.captions.isEmpty ? nil : result.captions,
+                timelineShift: result.shift)
         } catch {
             output?.removeEverythingWritten()
             throw TranscodeError(input: inputPath, reason: Self.reason(for: error, cancelledByRequest: cancellation.wasCancelledByRequest))
@@ -168,7 +169,7 @@ struct TranscodePipeline {
     private func transcode(input: InputFile, info: MediaInfo, renditions: [Rendition],
                            output: OutputDirectory, captions: [SidecarCaptions]) throws
         -> (duration: Double, renditions: [TranscodeResult.RenditionResult], corruptPackets: Int, filledAudioGaps: Int,
-            download: TranscodeResult.Download?, dash: String?, captions: [TranscodeResult.Caption]) {
+            download: TranscodeResult.Download?, dash: String?, captions: [TranscodeResult.Caption], shift: Double?) {
         let (videoStream, decoder, audio) = try TranscodePipeline.openDecoders(input, info: info, options: options)
         let frameRate = try FrameRate.choose(videoStream)
 
@@ -276,6 +277,7 @@ struct TranscodePipeline {
                                     file: $0.uri.split(separator: "/").dropLast().joined(separator: "/") + ".vtt",
                                     playlist: $0.uri, forced: $0.isForced)
         }
-        return (written.duration, written.renditions, decode.corruptPackets, decode.filledAudioGaps, download, written.dash, published)
+        return (written.duration, written.renditions, decode.corruptPackets, decode.filledAudioGaps, download, written.dash, published,
+                workers.first?.timelineShiftApplied)
     }
 }

@@ -99,11 +99,19 @@ public struct DASHManifest: Sendable, Equatable {
             lines.append("      </Representation>")
             lines.append("    </AdaptationSet>")
         }
+        lines += Self.textAdaptationSets(subtitles)
+        lines += ["  </Period>", "</MPD>"]
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// One AdaptationSet per text track, ids from 2 (0 is the video's, 1 the audio's).
+    static func textAdaptationSets(_ subtitles: [Subtitles]) -> [String] {
+        let escaped = { (text: String) in
+            text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "\"", with: "&quot;")
+                .replacingOccurrences(of: "<", with: "&lt;")
+        }
+        var lines: [String] = []
         for (index, track) in subtitles.enumerated() {
-            let escaped = { (text: String) in
-                text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "\"", with: "&quot;")
-                    .replacingOccurrences(of: "<", with: "&lt;")
-            }
             lines.append(#"    <AdaptationSet id="\#(index + 2)" contentType="text" mimeType="text/vtt" lang="\#(escaped(track.language))">"#)
             lines.append(#"      <Label>\#(escaped(track.name))</Label>"#)
             // DASH-IF: a forced track's Role is "forced-subtitle"; any other, "subtitle".
@@ -113,8 +121,7 @@ public struct DASHManifest: Sendable, Equatable {
             lines.append("      </Representation>")
             lines.append("    </AdaptationSet>")
         }
-        lines += ["  </Period>", "</MPD>"]
-        return lines.joined(separator: "\n") + "\n"
+        return lines
     }
 
     /// The SegmentTemplate: numbers from 0, as the files are named, and the timeline.

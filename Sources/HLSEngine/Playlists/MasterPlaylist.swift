@@ -56,6 +56,16 @@ public struct MasterPlaylist: Sendable, Equatable {
             self.isDefault = isDefault
             self.isForced = isForced
         }
+
+        /// Its `EXT-X-MEDIA` line.
+        public var mediaTag: String {
+            // NAME is quoted text: a quote or a line break in it would end the attribute.
+            let quoted = name.replacingOccurrences(of: "\"", with: "'").replacingOccurrences(of: "\n", with: " ")
+                .replacingOccurrences(of: "\r", with: " ")
+            return "#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=\"\(Self.groupID)\",LANGUAGE=\"\(language)\","
+                + "NAME=\"\(quoted)\",DEFAULT=\(isDefault ? "YES" : "NO"),AUTOSELECT=YES,"
+                + "FORCED=\(isForced ? "YES" : "NO"),URI=\"\(uri)\""
+        }
     }
 
     public var variants: [Variant]
@@ -77,13 +87,7 @@ public struct MasterPlaylist: Sendable, Equatable {
             lines.append("#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"\(Audio.groupID)\",NAME=\"Audio\",DEFAULT=YES,AUTOSELECT=YES,"
                          + "CHANNELS=\"\(audio.channels)\",URI=\"\(audio.uri)\"")
         }
-        for track in subtitles {
-            // NAME is quoted text: a quote or a line break in it would end the attribute.
-            let name = track.name.replacingOccurrences(of: "\"", with: "'").replacingOccurrences(of: "\n", with: " ")
-            lines.append("#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=\"\(Subtitles.groupID)\",LANGUAGE=\"\(track.language)\","
-                         + "NAME=\"\(name)\",DEFAULT=\(track.isDefault ? "YES" : "NO"),AUTOSELECT=YES,"
-                         + "FORCED=\(track.isForced ? "YES" : "NO"),URI=\"\(track.uri)\"")
-        }
+        lines += subtitles.map(\.mediaTag)
         for variant in variants.sorted(by: { ($0.bandwidth, $0.height) < ($1.bandwidth, $1.height) }) {
             var attributes = [
                 "BANDWIDTH=\(variant.bandwidth)",

@@ -10,7 +10,8 @@ enum AllowedMethods {
         ("api/uploads", [.post]), ("api/uploads/*", [.delete]), ("api/uploads/*/parts", [.get]),
         ("api/uploads/*/sign", [.post]), ("api/uploads/*/parts/*", [.put]), ("api/uploads/*/complete", [.post]),
         ("api/videos", [.get]), ("api/videos/*", [.get, .patch, .delete]), ("api/videos/*/events", [.get]),
-        ("api/videos/*/playback", [.post]), ("watch/*", [.get]),
+        ("api/videos/*/playback", [.post]), ("api/videos/*/captions", [.post]), ("api/videos/*/captions/*", [.delete]),
+        ("watch/*", [.get]),
     ].map { ($0.0.split(separator: "/"), $0.1) }
 
     /// The methods `path` answers, or nil when no route has that shape.

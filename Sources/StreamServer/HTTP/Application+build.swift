@@ -41,6 +41,7 @@ public func buildRouter(_ state: ServerState) -> Router<VStreamRequestContext> {
     router.get("watch/:id") { request, context in try await WatchPage(state: state).response(request, context) }
     UploadRoutes(state: state).add(to: router)
     VideoRoutes(state: state).add(to: router)
+    CaptionRoutes(state: state).add(to: router)
     HLSRoutes(state: state).add(to: router)
     return router
 }

@@ -59,8 +59,10 @@ struct RequestGuardMiddleware<Context: RequestContext>: RouterMiddleware {
             throw APIError(405, "method \(request.method.rawValue) is not allowed here",
                            allow: methods.map(\.rawValue).joined(separator: ", "))
         }
+        // A caption file may come as itself (text/vtt, application/x-subrip, text/plain…):
+        // its route reads the content, whatever it is declared to be.
         if path.hasPrefix("/api/"), request.method == .post || request.method == .patch,
-           Self.hasBody(request.headers), !Self.isJSON(request.headers[.contentType]) {
+           Self.hasBody(request.headers), !Self.isJSON(request.headers[.contentType]), !path.hasSuffix("/captions") {
             throw APIError.unsupportedMediaType("the request body must be JSON (Content-Type: application/json)")
         }
         return try await next(request, context)

@@ -312,7 +312,7 @@ public struct TranscodeJob: Sendable {
                 record.height = manifest.height
                 record.renditions = manifest.renditions
                 record.outputs = VideoOutputs(storyboard: manifest.storyboard, download: manifest.download, dash: manifest.dash,
-                                              captions: manifest.captions)
+                                              captions: manifest.captions, timelineShift: manifest.timelineShift)
                 guard try await store.update(record, expected: .processing) else {
                     logger.info("READY not set: the video was deleted or finished elsewhere")
                     // Deleted while this attempt stored its outputs: they are orphans now.
@@ -428,9 +428,12 @@ struct TranscodeManifest: Codable, Sendable, Equatable {
     var dash: String?
     /// The caption tracks (absent from manifests of older versions).
     var captions: [TranscodeResult.Caption]?
+    /// `TranscodeResult.timelineShift`, for captions added later (absent from older manifests).
+    var timelineShift: Double?
 
     init(_ result: TranscodeResult) {
         captions = result.captions
+        timelineShift = result.timelineShift
         storyboard = result.storyboard
         download = result.download
         dash = result.dashManifest

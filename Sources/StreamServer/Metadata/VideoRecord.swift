@@ -42,13 +42,17 @@ public struct VideoOutputs: Sendable, Codable, Equatable {
     public var dash: String?
     /// The caption tracks (their files relative to the HLS prefix).
     public var captions: [TranscodeResult.Caption]?
+    /// Seconds the muxers added to every timestamp: where a caption track added later puts
+    /// its cues (`LadderCaptions`). Absent for videos transcoded before it was recorded.
+    public var timelineShift: Double?
 
     public init(storyboard: String? = nil, download: TranscodeResult.Download? = nil, dash: String? = nil,
-                captions: [TranscodeResult.Caption]? = nil) {
+                captions: [TranscodeResult.Caption]? = nil, timelineShift: Double? = nil) {
         self.storyboard = storyboard
         self.download = download
         self.dash = dash
         self.captions = captions
+        self.timelineShift = timelineShift
     }
 
     var json: String {
