@@ -113,6 +113,34 @@ struct ChunkTests {
         #expect(!FileManager.default.fileExists(atPath: "\(folder)/chunked/.chunks"), "the chunks' folders are gone")
     }
 
+    /// Captions in a chunked run: chunk 0 carries the sidecar file and the source's text
+    /// subtitles, and the stitch cuts them on the whole video's segments, as a whole run does.
+    @Test func captionsOfAChunkedRunAreTheWholeRuns() throws {
+        let folder = Fixtures.temporaryDirectory("chunks-captions")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try CaptionTests.srt.write(toFile: folder + "/eng.srt", atomically: true, encoding: .utf8)
+        try "1\n00:00:05,500 --> 00:00:09,000\nAcross two chunks\n".write(toFile: folder + "/fra.srt", atomically: true, encoding: .utf8)
+        let input = folder + "/subs.mp4"
+        let made = try Command.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25:duration=12",
+                                    "-i", folder + "/fra.srt", "-map", "0:v", "-map", "1:s", "-c:v", "libx264", "-preset", "ultrafast",
+                                    "-g", "25", "-c:s", "mov_text", "-metadata:s:s:0", "language=fra", input])
+        #expect(made.status == 0, "\(made.stderr)")
+        let sidecar = ["--captions", folder + "/eng.srt:eng:English"]
+        try Self.transcode(input, "\(folder)/whole", ["--dash", "--chunk-seconds", "0", "--ladder", "180"] + sidecar)
+        try Self.transcode(input, "\(folder)/chunked", ["--chunk-seconds", "4", "--parallel-chunks", "2", "--ladder", "180"] + sidecar)
+        let read = { (path: String) in (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
+        let media = { (master: String) in master.split(separator: "\n").filter { $0.contains("TYPE=SUBTITLES") } }
+        #expect(media(read("\(folder)/chunked/master.m3u8")).count == 2)
+        #expect(media(read("\(folder)/chunked/master.m3u8")) == media(read("\(folder)/whole/master.m3u8")))
+        let files = try FileManager.default.subpathsOfDirectory(atPath: "\(folder)/whole/captions").sorted()
+        #expect(try FileManager.default.subpathsOfDirectory(atPath: "\(folder)/chunked/captions").sorted() == files)
+        for file in files where file.contains(".") {
+            #expect(read("\(folder)/chunked/captions/\(file)") == read("\(folder)/whole/captions/\(file)"), "\(file)")
+        }
+        #expect(read("\(folder)/chunked/captions/fra.vtt").contains("Across two chunks"))
+        #expect(read("\(folder)/chunked/manifest.mpd").contains("<BaseURL>captions/eng.vtt</BaseURL>"))
+    }
+
     /// `--only-chunk k` on each chunk (as separate workers would), then `vstream stitch`,
     /// gives what `--parallel-chunks` gives, in any order of the folders.
     @Test func onlyChunkThenStitchEqualsParallelChunks() throws {

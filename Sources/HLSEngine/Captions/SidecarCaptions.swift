@@ -41,6 +41,26 @@ enum SubtitleRendition {
         return try write(captions, name: name, segments: segments, shift: shift, root: output.path)
     }
 
+    /// Writes every track on `segments`, the tracks of one language numbered (eng, eng-2).
+    static func writeAll(_ captions: [SidecarCaptions], segments: [(start: Double, duration: Double)], shift: Double,
+                         output: OutputDirectory) throws -> [MasterPlaylist.Subtitles] {
+        try captions.indices.map { try write(captions[$0], index: $0, of: captions, segments: segments, shift: shift, output: output) }
+    }
+
+    /// The tracks as a result lists them: the whole file beside each rendition's folder.
+    static func published(_ subtitles: [MasterPlaylist.Subtitles]) -> [TranscodeResult.Caption] {
+        subtitles.map {
+            TranscodeResult.Caption(language: $0.language, name: $0.name,
+                                    file: $0.uri.split(separator: "/").dropLast().joined(separator: "/") + ".vtt",
+                                    playlist: $0.uri, forced: $0.isForced)
+        }
+    }
+
+    /// Where each segment of a rung starts, and how long it lasts.
+    static func timeline(_ segments: [SegmentedMuxer.Segment]) -> [(start: Double, duration: Double)] {
+        zip(segments, PlaylistWriter.segmentDurations(segments)).map { (start: $0.start ?? 0, duration: $1) }
+    }
+
     /// Writes the track as `captions/NAME.vtt` and `captions/NAME/` under the ladder at `root`.
     static func write(_ captions: SidecarCaptions, name: String, segments: [(start: Double, duration: Double)],
                       shift: Double, root: String) throws(TranscodeError.Reason) -> MasterPlaylist.Subtitles {

@@ -53,4 +53,7 @@ struct ChunkManifest: Codable, Sendable, Equatable {
     /// Seconds every timestamp of the segments was moved by (`SegmentedMuxer.shift`):
     /// `download.mp4` takes it back off, to start where a whole run's does.
     var timelineShift: Double
+    /// Chunk 0's: the caption tracks (sidecar files and the source's text subtitles), which
+    /// the stitch cuts on the whole video's segments.
+    var captions: [SidecarCaptions]? = nil
 }

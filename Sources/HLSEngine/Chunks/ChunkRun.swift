@@ -18,6 +18,8 @@ struct ChunkRun {
     let renditions: [Rendition]
     let output: OutputDirectory
     let scope: (plan: ChunkPlan, chunk: ChunkPlan.Chunk)
+    /// Chunk 0's: carried in its manifest for the stitch; empty in the others.
+    let captions: [SidecarCaptions]
     let started: ContinuousClock.Instant
 
     /// The whole run's storyboard layout: tiles of the top rung's upright shape.
@@ -121,7 +123,8 @@ struct ChunkRun {
                                                                                  frameDuration: 1 / max(frameRate.perSecond, 1)) },
             storyboardInterval: options.storyboardInterval,
             videoDuration: scope.plan.lastFrameTime - scope.plan.origin + 1 / max(frameRate.perSecond, 1),
-            downloadRung: options.downloadRung, timelineShift: workers.first?.timelineShiftApplied ?? 0)
+            downloadRung: options.downloadRung, timelineShift: workers.first?.timelineShiftApplied ?? 0,
+            captions: captions.isEmpty ? nil : captions)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let json = String(decoding: (try? encoder.encode(manifest)) ?? Data(), as: UTF8.self)

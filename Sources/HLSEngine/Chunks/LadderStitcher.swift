@@ -68,7 +68,9 @@ public struct LadderStitcher: Sendable {
             let names = first.rungs.map(\.rendition.name)
             let audioFolder = first.audio != nil ? [AudioRenditionWorker.name] : []
             let tiles = manifests.allSatisfy { $0.manifest.storyboardTiles != nil } ? [Storyboard.folder] : []
-            directory = try OutputDirectory(path: output, renditions: names + audioFolder + tiles)
+            let captions = first.captions ?? []
+            directory = try OutputDirectory(path: output, renditions: names + audioFolder + tiles
+                                                + (captions.isEmpty ? [] : [SubtitleRendition.folder]))
             guard let directory else { throw TranscodeError.Reason.io("no output directory") }
             // Every check before the first move: a refused stitch leaves the chunks whole.
             let initializations = try first.rungs.map { try Self.initialization(of: $0.rendition.name, in: manifests.map(\.folder)) }
@@ -116,15 +118,19 @@ public struct LadderStitcher: Sendable {
                         shift: first.timelineShift)
                     return TranscodeResult.Download(file: TranscodeResult.Download.fileName, rendition: rung.name, bytes: bytes)
                 }
+            // The caption tracks on the whole video's segments, as a whole run cuts them.
+            let subtitles = try SubtitleRendition.writeAll(captions, segments: SubtitleRendition.timeline(variants.first?.segments ?? []),
+                                                           shift: first.timelineShift, output: directory)
             let written = try PlaylistWriter(output: directory, format: first.segmentFormat, hasAudio: first.hasAudio)
-                .write(variants, audio: audio, dash: true, segmentDuration: first.segmentDuration)
+                .write(variants, audio: audio, dash: true, segmentDuration: first.segmentDuration, subtitles: subtitles)
             return TranscodeResult(
                 masterPlaylist: directory.masterPath, durationSeconds: written.duration, sourceFrames: first.sourceFrames,
                 hasAudio: first.hasAudio, segmentFormat: first.segmentFormat, renditions: written.renditions,
                 poster: FileManager.default.fileExists(atPath: directory.posterPath) ? "poster.jpg" : nil,
                 storyboard: storyboard, wallSeconds: (ContinuousClock.now - started) / .seconds(1),
                 corruptPackets: manifests.reduce(0) { $0 + $1.manifest.corruptPackets }, download: download,
-                dashManifest: written.dash, timelineShift: first.timelineShift)
+                dashManifest: written.dash, captions: subtitles.isEmpty ? nil : SubtitleRendition.published(subtitles),
+                timelineShift: first.timelineShift)
         } catch {
             directory?.removeEverythingWritten()
             let reason = (error as? TranscodeError.Reason) ?? (error as? TranscodeError)?.reason ?? .io(String(describing: error))

@@ -59,20 +59,21 @@ struct TranscodePipeline {
                 ? try MediaProbe.open(bytes, name: inputPath, cancellation: cancellation) : probeInput
             let renditions = Ladder.renditions(for: info.video.geometry, rungs: options.rungs)
             let chunk = try options.chunk.map { try Self.scope($0, input: input, info: info, options: options, cancellation: cancellation) }
-            // The source's text subtitles join the sidecar captions (not yet in chunked runs).
-            let captions = chunk != nil ? [] : options.captions
-                + (try SourceSubtitles.read(input, tracks: info.tracks, cancellation: cancellation))
+            // The source's text subtitles join the sidecar captions; in chunks, chunk 0 reads
+            // them, and the stitch writes them.
+            let captions = chunk.map { $0.chunk.index == 0 } ?? true
+                ? options.captions + (try SourceSubtitles.read(input, tracks: info.tracks, cancellation: cancellation)) : []
             // A chunk's audio, if any, is chunk 0's; a chunk has no storyboard (the stitch's).
             let carriesAudio = chunk.map { $0.chunk.index == 0 } ?? true
             let audioFolder = (dash || chunk != nil) && info.audio != nil && carriesAudio ? [AudioRenditionWorker.name] : []
             output = try OutputDirectory(path: outputDirectory,
                                          renditions: renditions.map(\.name) + audioFolder
                                              + (options.writeStoryboard ? [Storyboard.folder] : [])
-                                             + (captions.isEmpty ? [] : [SubtitleRendition.folder]))
+                                             + (captions.isEmpty || chunk != nil ? [] : [SubtitleRendition.folder]))
             guard let output else { throw TranscodeError.Reason.io("no output directory") }
             if let chunk {
                 return try ChunkRun(pipeline: self, input: input, info: info, renditions: renditions, output: output,
-                                    scope: chunk, started: started).run()
+                                    scope: chunk, captions: captions, started: started).run()
             }
             let result = try transcode(input: input, info: info, renditions: renditions, output: output, captions: captions)
             let wall = (ContinuousClock.now - started) / .seconds(1)
@@ -254,13 +255,8 @@ struct TranscodePipeline {
                                  sampleRate: Int(audio?.encoder.context.pointee.sample_rate ?? 0), timescale: worker.timescale)
         }
         // Caption tracks, cut on the first rung's segments (every rung cuts at the same times).
-        let timeline = workers.first.map { worker in
-            zip(worker.segments, PlaylistWriter.segmentDurations(worker.segments)).map { (start: $0.start ?? 0, duration: $1) }
-        } ?? []
-        let subtitles = try captions.enumerated().map { index, track in
-            try SubtitleRendition.write(track, index: index, of: captions, segments: timeline, shift: workers.first?.timelineShiftApplied ?? 0,
-                                        output: output)
-        }
+        let subtitles = try SubtitleRendition.writeAll(captions, segments: SubtitleRendition.timeline(workers.first?.segments ?? []),
+                                                       shift: workers.first?.timelineShiftApplied ?? 0, output: output)
         let written = try PlaylistWriter(output: output, format: options.segmentFormat, hasAudio: audio != nil)
             .write(workers.map { worker in
                 PlaylistWriter.Variant(
@@ -272,11 +268,7 @@ struct TranscodePipeline {
         let download = workers.first { $0.rendition == downloadRung }.flatMap { worker in
             worker.downloadBytes.map { TranscodeResult.Download(file: TranscodeResult.Download.fileName, rendition: worker.rendition.name, bytes: $0) }
         }
-        let published = subtitles.map {
-            TranscodeResult.Caption(language: $0.language, name: $0.name,
-                                    file: $0.uri.split(separator: "/").dropLast().joined(separator: "/") + ".vtt",
-                                    playlist: $0.uri, forced: $0.isForced)
-        }
+        let published = SubtitleRendition.published(subtitles)
         return (written.duration, written.renditions, decode.corruptPackets, decode.filledAudioGaps, download, written.dash, published,
                 workers.first?.timelineShiftApplied)
     }

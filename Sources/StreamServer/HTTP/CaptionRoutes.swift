@@ -48,7 +48,7 @@ struct CaptionRoutes {
             throw APIError.badRequest("the captions were refused: \(refusal.description)")
         }
         let updated = try await Self.edits.run(video.id) {
-            try await edit(video.id, logger: context) { ladder, existing in try ladder.add(track, to: existing) }
+            try await edit(video.id, context: context) { ladder, existing in try ladder.add(track, to: existing) }
         }
         context.logger.notice("captions added", metadata: ["video": "\(video.id.uuidString.lowercased())",
                                                            "language": "\(track.language)", "cues": "\(track.file.cues.count)"])
@@ -65,7 +65,7 @@ struct CaptionRoutes {
             throw APIError.notFound("the video has no captions in \(language.prefix(16))")
         }
         _ = try await Self.edits.run(video.id) {
-            try await edit(video.id, logger: context) { ladder, existing in
+            try await edit(video.id, context: context) { ladder, existing in
                 guard let change = try ladder.remove(language: language, from: existing) else {
                     throw APIError.notFound("the video has no captions in \(language.prefix(16))")
                 }
@@ -80,7 +80,7 @@ struct CaptionRoutes {
 
     /// Fetches the ladder's text files into scratch space, applies `change`, stores what it
     /// wrote (the master last), deletes what it no longer names, and records the tracks.
-    private func edit(_ id: UUID, logger context: VStreamRequestContext,
+    private func edit(_ id: UUID, context: VStreamRequestContext,
                       _ change: (LadderCaptions, [TranscodeResult.Caption]) throws -> LadderCaptions.Change) async throws -> VideoRecord {
         // Read again under the lock: a change just before this one is in it.
         guard var video = try await state.store.video(id), video.status == .ready else {
