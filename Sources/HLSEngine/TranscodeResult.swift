@@ -66,4 +66,7 @@ public struct TranscodeResult: Sendable, Codable, Equatable {
     /// Seconds the muxers added to every timestamp (media time = source time + this): the
     /// `X-TIMESTAMP-MAP` of a caption track added later (`LadderCaptions`).
     public var timelineShift: Double? = nil
+    /// What of the source was left out or changed, and why ("subtitle stream 3 (hdmv_pgs_subtitle)
+    /// is a bitmap, not text: skipped"), for the log; nil when nothing was.
+    public var notes: [String]? = nil
 }

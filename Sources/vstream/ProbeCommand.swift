@@ -69,5 +69,8 @@ enum Terminal {
     /// Writes a line to stdout unbuffered, so a pipe reader sees each event as it happens.
     static func printLine(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
 
+    /// What the engine left out of the source, on stderr (stdout stays the result).
+    static func note(_ text: String) { FileHandle.standardError.write(Data("vstream: note: \(text)\n".utf8)) }
+
     static var isInteractive: Bool { isatty(STDERR_FILENO) != 0 }
 }

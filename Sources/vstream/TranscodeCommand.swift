@@ -205,6 +205,7 @@ struct TranscodeCommand: AsyncParsableCommand {
             Terminal.printLine(JSON.line(result))
             return
         }
+        for note in result.notes ?? [] { Terminal.note(note) }
         if let manifest = result.chunkManifest {
             let segments = result.renditions.first?.segmentCount ?? 0
             print("  chunk: \(result.sourceFrames) frames, \(segments) segments per rung\(result.hasAudio ? ", and the whole file's audio" : "")")

@@ -36,6 +36,8 @@ struct CaptionTests {
         ("1\n00:00:01,000 -> 00:00:02,000\nArrow\n", 1, "timing line"),
         ("1\n00:00:1,000 --> 00:00:02,000\nShort\n", 2, "hh:mm:ss,mmm"),
         ("1\n00:61:01,000 --> 00:62:02,000\nMinutes\n", 2, "hh:mm:ss,mmm"),
+        ("1\n00:00:01,000 --> 00:00:02,000\nFine\n\n2\n00:00:03,000 --> 99:00:00,000\n" + String(repeating: "A", count: 1001) + "\n",
+         6, "more than 1000 characters"),
     ])
     func aBadFileIsRefusedWithItsLine(_ text: String, _ line: Int, _ words: String) {
         do {

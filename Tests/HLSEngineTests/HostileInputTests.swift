@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import HLSEngine
 
 /// The hostile corpus (fixtures/make_hostile.py) through `vstream transcode`, as a user
 /// runs it. Each input must end in one of two ways, within a time bound, under 2 GiB of

@@ -33,6 +33,9 @@ public struct CaptionFile: Sendable, Equatable, Codable {
     public static let maxBytes = 1 << 20
     /// Cues past this are refused: a bound on what a file can make the segmenter write.
     public static let maxCues = 100_000
+    /// A cue's text past this is refused (a sidecar) or cut (a source stream): a caption is
+    /// a line or two, and a cue repeats in every segment it spans.
+    public static let maxCueCharacters = 1_000
 
     public var cues: [Cue]
 
@@ -98,6 +101,9 @@ public struct CaptionFile: Sendable, Equatable, Codable {
                 throw Refusal(line: lineNumber, reason: "the cue starts before the one above it: timings must be in order")
             }
             let text = block[(timingOffset + 1)...].map(Self.plainText).joined(separator: "\n")
+            guard text.count <= maxCueCharacters else {
+                throw Refusal(line: lineNumber, reason: "a cue of more than \(maxCueCharacters) characters")
+            }
             cues.append(Cue(start: start, end: end, text: text))
             guard cues.count <= maxCues else { throw Refusal(line: lineNumber, reason: "more than \(maxCues) cues") }
         }

@@ -30,6 +30,9 @@ public struct SidecarCaptions: Sendable, Equatable, Codable {
 /// shifted by the muxer's `shift`, so local 0 is that shift in 90 kHz ticks.
 enum SubtitleRendition {
     static let folder = "captions"
+    /// Cue text one WebVTT segment may hold: cues that all overlap would otherwise repeat a
+    /// track's whole text in every segment they span.
+    static let maxSegmentBytes = 64 << 10
 
     /// - Parameters:
     ///   - segments: the video's segments, in order: where each starts and how long it lasts.
@@ -76,8 +79,15 @@ enum SubtitleRendition {
         for (number, segment) in segments.enumerated() {
             let end = segment.start + segment.duration
             // Every cue that shows during the segment; one that spans a boundary is in both.
-            let cues = captions.file.cues.filter { $0.start < end && $0.end > segment.start }
-            let body = cues.map { "\n\(CaptionFile.vttTime($0.start)) --> \(CaptionFile.vttTime($0.end))\n\(CaptionFile.escaped($0.text))\n" }
+            // A pile of overlapping cues is bounded per segment (the whole file keeps them).
+            var body: [String] = []
+            var characters = 0
+            for cue in captions.file.cues.prefix(while: { $0.start < end }) where cue.end > segment.start {
+                let text = "\n\(CaptionFile.vttTime(cue.start)) --> \(CaptionFile.vttTime(cue.end))\n\(CaptionFile.escaped(cue.text))\n"
+                characters += text.utf8.count
+                if characters > maxSegmentBytes { break }
+                body.append(text)
+            }
             let uri = String(format: "segment_%05d.vtt", number)
             try OutputDirectory.writeAtomically("WEBVTT\n\(map)\n" + body.joined(), to: "\(root)/\(folder)/\(uri)")
             playlistSegments.append(.init(uri: uri, duration: segment.duration))

@@ -6,27 +6,48 @@ import Foundation
 /// as an ASS dialogue line; its text is kept and its styling dropped. Bitmap subtitles
 /// (PGS, DVB) have no text to give and are left out (`MediaInfo.Track.isText` says which).
 enum SourceSubtitles {
+    /// A track's text past this is left out: the same bound as a sidecar file's size.
+    static let maxTrackCharacters = CaptionFile.maxBytes
+
     /// Reads every text subtitle stream of `input` into cues: the input is demuxed from its
-    /// start once more (no video or audio is decoded) and rewound.
-    static func read(_ input: InputFile, tracks: [MediaInfo.Track], cancellation: CancellationFlag) throws -> [SidecarCaptions] {
+    /// start once more (no video or audio is decoded) and rewound. `notes` says what was
+    /// left out and why (bitmap streams, styling, text past the bounds), for the log.
+    static func read(_ input: InputFile, tracks: [MediaInfo.Track], cancellation: CancellationFlag) throws
+        -> (captions: [SidecarCaptions], notes: [String]) {
+        var notes: [String] = []
+        for track in tracks where track.kind == .subtitle && track.isText == false {
+            notes.append("subtitle stream \(track.streamIndex) (\(track.codec)) is a bitmap, not text: skipped")
+        }
         let wanted = tracks.filter { $0.kind == .subtitle && $0.isText == true }
-        guard !wanted.isEmpty else { return [] }
+        guard !wanted.isEmpty else { return ([], notes) }
         var decoders: [Int32: Decoder] = [:]
         for track in wanted {
             guard let stream = input.stream(Int32(track.streamIndex)),
-                  let decoder = try? Decoder(stream: stream, threads: 1, maxPixels: SourceBounds.maxPixels) else { continue }
+                  let decoder = try? Decoder(stream: stream, threads: 1, maxPixels: SourceBounds.maxPixels) else {
+                notes.append("subtitle stream \(track.streamIndex) (\(track.codec)) cannot be decoded: skipped")
+                continue
+            }
             decoders[Int32(track.streamIndex)] = decoder
+            if ["ass", "ssa"].contains(track.codec) {
+                notes.append("subtitle stream \(track.streamIndex) (\(track.codec)): styling dropped, text kept")
+            }
         }
-        guard !decoders.isEmpty else { return [] }
+        guard !decoders.isEmpty else { return ([], notes) }
         let start = input.context.pointee.start_time
         let origin = start == noPTS ? 0 : Double(start) / Double(AV_TIME_BASE)
         var cues: [Int32: [CaptionFile.Cue]] = [:]
+        var characters: [Int32: Int] = [:]
+        var cutCues: [Int32: Int] = [:]
+        var droppedCues: [Int32: Int] = [:]
         try input.rewind()
         let packet = Packet()
         while try input.read(into: packet) {
             if cancellation.isCancelled { throw TranscodeError.Reason.cancelled }
-            guard let decoder = decoders[packet.streamIndex], packet.pts != noPTS,
-                  cues[packet.streamIndex, default: []].count < CaptionFile.maxCues else { continue }
+            guard let decoder = decoders[packet.streamIndex], packet.pts != noPTS else { continue }
+            guard cues[packet.streamIndex, default: []].count < CaptionFile.maxCues else {
+                droppedCues[packet.streamIndex, default: 0] += 1
+                continue
+            }
             var subtitle = AVSubtitle()
             var got: Int32 = 0
             guard avcodec_decode_subtitle2(decoder.context, &subtitle, &got, packet.pointer) >= 0, got != 0 else { continue }
@@ -43,18 +64,34 @@ enum SourceSubtitles {
                 if let ass = rect.ass { lines.append(assText(String(cString: ass))) }
                 else if let text = rect.text { lines.append(String(cString: text)) }
             }
-            let text = lines.joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
+            var text = lines.joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
             guard begin.isFinite, end.isFinite, end > begin, begin >= 0, !text.isEmpty else { continue }
+            if text.count > CaptionFile.maxCueCharacters {
+                text = String(text.prefix(CaptionFile.maxCueCharacters))
+                cutCues[packet.streamIndex, default: 0] += 1
+            }
+            guard characters[packet.streamIndex, default: 0] + text.count <= maxTrackCharacters else {
+                droppedCues[packet.streamIndex, default: 0] += 1
+                continue
+            }
+            characters[packet.streamIndex, default: 0] += text.count
             cues[packet.streamIndex, default: []].append(CaptionFile.Cue(start: begin, end: end, text: text))
         }
         try input.rewind()
-        return wanted.compactMap { track in
+        for (stream, count) in cutCues.sorted(by: { $0.key < $1.key }) {
+            notes.append("subtitle stream \(stream): \(count) cue(s) cut to \(CaptionFile.maxCueCharacters) characters")
+        }
+        for (stream, count) in droppedCues.sorted(by: { $0.key < $1.key }) {
+            notes.append("subtitle stream \(stream): \(count) cue(s) past \(CaptionFile.maxCues) cues or \(maxTrackCharacters / 1024) KiB of text left out")
+        }
+        let captions: [SidecarCaptions] = wanted.compactMap { track in
             guard let found = cues[Int32(track.streamIndex)], !found.isEmpty else { return nil }
             var captions = try? SidecarCaptions(language: track.language, name: track.title,
                                                 file: CaptionFile(cues: found.sorted { $0.start < $1.start }))
             captions?.isForced = track.isForced
             return captions
         }
+        return (captions, notes)
     }
 
     /// The text of an ASS dialogue event ("ReadOrder,Layer,Style,Name,MarginL,MarginR,MarginV,

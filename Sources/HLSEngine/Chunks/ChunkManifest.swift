@@ -56,4 +56,6 @@ struct ChunkManifest: Codable, Sendable, Equatable {
     /// Chunk 0's: the caption tracks (sidecar files and the source's text subtitles), which
     /// the stitch cuts on the whole video's segments.
     var captions: [SidecarCaptions]? = nil
+    /// Chunk 0's `TranscodeResult.notes`.
+    var notes: [String]? = nil
 }

@@ -20,6 +20,8 @@ struct ChunkRun {
     let scope: (plan: ChunkPlan, chunk: ChunkPlan.Chunk)
     /// Chunk 0's: carried in its manifest for the stitch; empty in the others.
     let captions: [SidecarCaptions]
+    /// Chunk 0's: what of the source was left out (`TranscodeResult.notes`).
+    let notes: [String]
     let started: ContinuousClock.Instant
 
     /// The whole run's storyboard layout: tiles of the top rung's upright shape.
@@ -124,7 +126,7 @@ struct ChunkRun {
             storyboardInterval: options.storyboardInterval,
             videoDuration: scope.plan.lastFrameTime - scope.plan.origin + 1 / max(frameRate.perSecond, 1),
             downloadRung: options.downloadRung, timelineShift: workers.first?.timelineShiftApplied ?? 0,
-            captions: captions.isEmpty ? nil : captions)
+            captions: captions.isEmpty ? nil : captions, notes: notes.isEmpty ? nil : notes)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let json = String(decoding: (try? encoder.encode(manifest)) ?? Data(), as: UTF8.self)
@@ -143,6 +145,6 @@ struct ChunkRun {
                     frameRate: frameRate.rational.doubleValue)
             },
             poster: nil, wallSeconds: (ContinuousClock.now - started) / .seconds(1), corruptPackets: decode.corruptPackets,
-            chunkManifest: ChunkManifest.fileName)
+            chunkManifest: ChunkManifest.fileName, notes: notes.isEmpty ? nil : notes)
     }
 }

@@ -130,7 +130,7 @@ public struct LadderStitcher: Sendable {
                 storyboard: storyboard, wallSeconds: (ContinuousClock.now - started) / .seconds(1),
                 corruptPackets: manifests.reduce(0) { $0 + $1.manifest.corruptPackets }, download: download,
                 dashManifest: written.dash, captions: subtitles.isEmpty ? nil : SubtitleRendition.published(subtitles),
-                timelineShift: first.timelineShift)
+                timelineShift: first.timelineShift, notes: first.notes)
         } catch {
             directory?.removeEverythingWritten()
             let reason = (error as? TranscodeError.Reason) ?? (error as? TranscodeError)?.reason ?? .io(String(describing: error))

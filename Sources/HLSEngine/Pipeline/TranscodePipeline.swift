@@ -61,8 +61,11 @@ struct TranscodePipeline {
             let chunk = try options.chunk.map { try Self.scope($0, input: input, info: info, options: options, cancellation: cancellation) }
             // The source's text subtitles join the sidecar captions; in chunks, chunk 0 reads
             // them, and the stitch writes them.
-            let captions = chunk.map { $0.chunk.index == 0 } ?? true
-                ? options.captions + (try SourceSubtitles.read(input, tracks: info.tracks, cancellation: cancellation)) : []
+            let readsSubtitles = chunk.map { $0.chunk.index == 0 } ?? true
+            let sourceSubtitles = readsSubtitles
+                ? try SourceSubtitles.read(input, tracks: info.tracks, cancellation: cancellation) : (captions: [], notes: [])
+            let captions = readsSubtitles ? options.captions + sourceSubtitles.captions : []
+            let notes = sourceSubtitles.notes
             // A chunk's audio, if any, is chunk 0's; a chunk has no storyboard (the stitch's).
             let carriesAudio = chunk.map { $0.chunk.index == 0 } ?? true
             let audioFolder = (dash || chunk != nil) && info.audio != nil && carriesAudio ? [AudioRenditionWorker.name] : []
@@ -73,7 +76,7 @@ struct TranscodePipeline {
             guard let output else { throw TranscodeError.Reason.io("no output directory") }
             if let chunk {
                 return try ChunkRun(pipeline: self, input: input, info: info, renditions: renditions, output: output,
-                                    scope: chunk, captions: captions, started: started).run()
+                                    scope: chunk, captions: captions, notes: notes, started: started).run()
             }
             let result = try transcode(input: input, info: info, renditions: renditions, output: output, captions: captions)
             let wall = (ContinuousClock.now - started) / .seconds(1)
@@ -87,7 +90,7 @@ struct TranscodePipeline {
                 wallSeconds: wall,
                 corruptPackets: result.corruptPackets, filledAudioGaps: result.filledAudioGaps, download: result.download,
                 dashManifest: result.dash, captions: result.captions.isEmpty ? nil : result.captions,
-                timelineShift: result.shift)
+                timelineShift: result.shift, notes: notes.isEmpty ? nil : notes)
         } catch {
             output?.removeEverythingWritten()
             throw TranscodeError(input: inputPath, reason: Self.reason(for: error, cancelledByRequest: cancellation.wasCancelledByRequest))

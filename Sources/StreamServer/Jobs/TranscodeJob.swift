@@ -216,6 +216,7 @@ public struct TranscodeJob: Sendable {
         let seconds = (ContinuousClock.now - started) / .seconds(1)
         JobMetrics.recordTranscode(result, seconds: seconds)
         logger.info("transcoded", metadata: ["seconds": "\(String(format: "%.2f", seconds))", "frames": "\(result.sourceFrames)"])
+        for note in result.notes ?? [] { logger.notice("source partly left out", metadata: ["note": "\(note)"]) }
 
         await publishProgress(id, stage: "uploading", percent: 99.9, playbackUrl: live.url)
         let manifest = TranscodeManifest(result)
