@@ -10,6 +10,7 @@
 //   POST /api/uploads/:id/complete
 import { api, appToken, followEvents, ownerTokens } from "./api.js";
 import { attachCaptions, captionForm } from "./captions.js";
+import { attachAudioTracks } from "./audio-tracks.js";
 import { attachStoryboard } from "./storyboard.js";
 
 const PARALLEL = 4;
@@ -278,10 +279,17 @@ async function showExtras(videoId, seek) {
     const urls = await playbackURLs(videoId, await api("GET", `/api/videos/${videoId}`, undefined, videoId));
     attachStoryboard($("player"), urls.storyboardUrl, seek);
     await attachCaptions($("player"), $("captions-menu"), urls.captions);
+    showAudioTracks(urls);
     showDownload(urls);
   } catch {
     // niceties: playback goes on without them
   }
+}
+
+/** The language menu, or the line naming the track that plays. */
+function showAudioTracks(urls) {
+  const playsMP4 = !canPlayHLS();
+  attachAudioTracks($("player"), $("audio-menu"), $("audio-note"), urls.audioTracks, { playsMP4 });
 }
 
 const canPlayHLS = () => $("player").canPlayType("application/vnd.apple.mpegurl") !== "";
@@ -321,6 +329,7 @@ function play(urls, { keepExtras = false } = {}) {
   player.src = source;
   player.play().catch(() => {});
   if (!keepExtras) {
+    showAudioTracks(urls);
     attachStoryboard(player, urls.storyboardUrl);
     attachCaptions(player, $("captions-menu"), urls.captions).catch(() => {});
   }

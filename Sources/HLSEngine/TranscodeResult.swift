@@ -69,4 +69,7 @@ public struct TranscodeResult: Sendable, Codable, Equatable {
     /// What of the source was left out or changed, and why ("subtitle stream 3 (hdmv_pgs_subtitle)
     /// is a bitmap, not text: skipped"), for the log; nil when nothing was.
     public var notes: [String]? = nil
+    /// The audio renditions, the default first, when the audio is in renditions of its own
+    /// (a DASH ladder, or a source with more than one audio track); nil when it is muxed.
+    public var audioTracks: [AudioTrack]? = nil
 }

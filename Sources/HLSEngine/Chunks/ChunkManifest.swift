@@ -22,6 +22,8 @@ struct ChunkManifest: Codable, Sendable, Equatable {
         var sampleRate: Int
         var timescale: Int
         var segments: [SegmentedMuxer.Segment]
+        /// Which track (absent: the one track of a source with one).
+        var track: AudioTrack? = nil
     }
 
     var version = ChunkManifest.version
@@ -36,7 +38,7 @@ struct ChunkManifest: Codable, Sendable, Equatable {
     var sourceFrames: Int
     var hasAudio: Bool
     var rungs: [Rung]
-    /// Chunk 0's, when the source has audio.
+    /// Chunk 0's, when the source has audio: the default track.
     var audio: Audio?
     /// Packets the decoders rejected in this chunk.
     var corruptPackets: Int
@@ -58,4 +60,6 @@ struct ChunkManifest: Codable, Sendable, Equatable {
     var captions: [SidecarCaptions]? = nil
     /// Chunk 0's `TranscodeResult.notes`.
     var notes: [String]? = nil
+    /// Chunk 0's: the source's other audio tracks.
+    var alternateAudio: [Audio]? = nil
 }

@@ -17,7 +17,7 @@ public struct ChunkOutline: Sendable, Equatable {
     /// The source frames this chunk encoded.
     public var frames: Int
     /// Media files at their place in the ladder, relative to the chunk folder and to the
-    /// ladder alike: every rung's `init.mp4` and segments, and chunk 0's audio.
+    /// ladder alike: every rung's `init.mp4` and segments, and chunk 0's audio tracks.
     public var segmentFiles: [String]
     /// What `LadderStitcher` reads besides the segments: `chunk.json`, each rung's
     /// `init.mp4` (compared across chunks), the poster if this chunk holds it, and its
@@ -57,6 +57,13 @@ public struct ChunkOutline: Sendable, Equatable {
         }
         for rung in manifest.rungs { add(rung.rendition.name, rung.segments, first: manifest.chunk.firstSegment) }
         if let audio = manifest.audio { add(AudioRenditionWorker.name, audio.segments, first: 0) }
+        // The other audio tracks are stored with the rest, but the EVENT playlists (the
+        // ladder that plays while the video is transcoding) have the default track only.
+        let live = published
+        for audio in manifest.alternateAudio ?? [] {
+            add(audio.track?.folder ?? AudioRenditionWorker.name, audio.segments, first: 0)
+        }
+        published = live
         segmentFiles = media
         let download = manifest.downloadRung.flatMap { Ladder.downloadRendition(manifest.rungs.map(\.rendition), preferred: $0) }
         let audioFolder = AudioRenditionWorker.name + "/"

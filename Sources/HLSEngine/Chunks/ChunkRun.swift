@@ -22,6 +22,8 @@ struct ChunkRun {
     let captions: [SidecarCaptions]
     /// Chunk 0's: what of the source was left out (`TranscodeResult.notes`).
     let notes: [String]
+    /// The audio tracks chunk 0 encodes (every chunk opens their encoders: see above).
+    let audioTracks: [AudioTrack]
     let started: ContinuousClock.Instant
 
     /// The whole run's storyboard layout: tiles of the top rung's upright shape.
@@ -42,7 +44,8 @@ struct ChunkRun {
     func run() throws -> TranscodeResult {
         let options = pipeline.options
         let cancellation = pipeline.cancellation
-        let (videoStream, decoder, audio) = try TranscodePipeline.openDecoders(input, info: info, options: options)
+        let (videoStream, decoder, audio, alternates) = try TranscodePipeline.openDecoders(input, info: info, options: options,
+                                                                                          tracks: audioTracks)
         let frameRate = try FrameRate.choose(videoStream)
         let videoTimeBase = try TimeBase(videoStream.pointee.time_base).rational
         let shift = TimelineShift(rungs: renditions.count)
@@ -61,6 +64,11 @@ struct ChunkRun {
                                      directory: output.directory(for: AudioRenditionWorker.name), format: options.segmentFormat,
                                      queueDepth: options.queueDepth, shift: shift, progressive: progressive, cancellation: cancellation)
         } : nil
+        let alternateRenditions = try scope.chunk.index == 0 ? alternates.map {
+            try AudioRenditionWorker(name: $0.track.folder, audio: $0.encoder, videoTimeBase: videoTimeBase,
+                                     directory: output.directory(for: $0.track.folder), format: options.segmentFormat,
+                                     queueDepth: options.queueDepth, shift: shift, progressive: nil, cancellation: cancellation)
+        } : []
         let plan = ThreadPlan.make(for: renditions, cores: options.cores ?? ProcessInfo.processInfo.activeProcessorCount,
                                    encoderThreads: options.encoderThreads, prioritizeLargestRung: options.prioritizeLargestRung)
         let workers = try renditions.enumerated().map { index, rendition in
@@ -95,8 +103,10 @@ struct ChunkRun {
                                  queues: workers.map(\.queue) + [audioRendition?.queue].compactMap { $0 },
                                  frameRate: frameRate, segmentDuration: options.segmentDuration,
                                  maxDurationSeconds: options.maxDurationSeconds, maxFrames: nil, poster: poster, storyboard: storyboard,
-                                 chunk: scope, cutQueue: audioRendition?.queue, cancellation: cancellation)
-        try TranscodePipeline.runStages(decode: decode, workers: workers, audio: audioRendition, plan: plan, cancellation: cancellation)
+                                 chunk: scope, cutQueue: audioRendition?.queue,
+                                 alternateAudio: zip(alternates, alternateRenditions).map { ($0, $1.queue) }, cancellation: cancellation)
+        try TranscodePipeline.runStages(decode: decode, workers: workers, audio: [audioRendition].compactMap { $0 } + alternateRenditions,
+                                        plan: plan, cancellation: cancellation)
         guard decode.decodedFrames == scope.chunk.frames else {
             throw TranscodeError.Reason.chunking("chunk \(scope.chunk.index) decoded \(decode.decodedFrames) frames where the plan has \(scope.chunk.frames)")
         }
@@ -117,7 +127,7 @@ struct ChunkRun {
             audio: audioRendition.map { worker in
                 ChunkManifest.Audio(channels: Int(audio?.encoder.context.pointee.ch_layout.nb_channels ?? 2),
                                     sampleRate: Int(audio?.encoder.context.pointee.sample_rate ?? 0),
-                                    timescale: worker.timescale, segments: worker.segments)
+                                    timescale: worker.timescale, segments: worker.segments, track: audio?.track)
             },
             corruptPackets: decode.corruptPackets,
             poster: FileManager.default.fileExists(atPath: output.posterPath),
@@ -126,7 +136,12 @@ struct ChunkRun {
             storyboardInterval: options.storyboardInterval,
             videoDuration: scope.plan.lastFrameTime - scope.plan.origin + 1 / max(frameRate.perSecond, 1),
             downloadRung: options.downloadRung, timelineShift: workers.first?.timelineShiftApplied ?? 0,
-            captions: captions.isEmpty ? nil : captions, notes: notes.isEmpty ? nil : notes)
+            captions: captions.isEmpty ? nil : captions, notes: notes.isEmpty ? nil : notes,
+            alternateAudio: alternateRenditions.isEmpty ? nil : zip(alternates, alternateRenditions).map { chain, worker in
+                ChunkManifest.Audio(channels: Int(chain.encoder.context.pointee.ch_layout.nb_channels),
+                                    sampleRate: Int(chain.encoder.context.pointee.sample_rate),
+                                    timescale: worker.timescale, segments: worker.segments, track: chain.track)
+            })
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let json = String(decoding: (try? encoder.encode(manifest)) ?? Data(), as: UTF8.self)

@@ -47,7 +47,7 @@ public struct LadderStitcher: Sendable {
     /// The rungs whose segments the stitch needs in the chunk folders: all of them, or
     /// with `segmentsStored` only the download's (nil: none; audio goes with it).
     private func rungsMoved(_ first: ChunkManifest) -> Set<String> {
-        guard segmentsStored else { return Set(first.rungs.map(\.rendition.name) + [AudioRenditionWorker.name]) }
+        guard segmentsStored else { return Set(first.rungs.map(\.rendition.name) + Self.audioTracks(first).map(\.track.folder)) }
         guard let rung = first.downloadRung.flatMap({ Ladder.downloadRendition(first.rungs.map(\.rendition), preferred: $0) }) else {
             return []
         }
@@ -66,7 +66,8 @@ public struct LadderStitcher: Sendable {
             let manifests = try loadedManifests()
             let first = manifests[0].manifest
             let names = first.rungs.map(\.rendition.name)
-            let audioFolder = first.audio != nil ? [AudioRenditionWorker.name] : []
+            let audioTracks = Self.audioTracks(first)
+            let audioFolder = audioTracks.map(\.track.folder)
             let tiles = manifests.allSatisfy { $0.manifest.storyboardTiles != nil } ? [Storyboard.folder] : []
             let captions = first.captions ?? []
             directory = try OutputDirectory(path: output, renditions: names + audioFolder + tiles
@@ -85,11 +86,13 @@ public struct LadderStitcher: Sendable {
                     }
                 }
             }
-            if let audio = first.audio {
-                let folder = manifests[0].folder + "/" + AudioRenditionWorker.name
-                try Self.place(folder + "/init.mp4", at: directory.directory(for: AudioRenditionWorker.name) + "/init.mp4")
-                for segment in audio.segments where moved.contains(AudioRenditionWorker.name) {
-                    try Self.place(folder + "/\(segment.fileName)", at: directory.directory(for: AudioRenditionWorker.name) + "/\(segment.fileName)")
+            // The default track's init.mp4 always comes back (download.mp4 needs it); the
+            // other tracks' files are already stored when the segments are.
+            for (position, (audio, track)) in audioTracks.enumerated() where position == 0 || !segmentsStored {
+                let folder = manifests[0].folder + "/" + track.folder
+                try Self.place(folder + "/init.mp4", at: directory.directory(for: track.folder) + "/init.mp4")
+                for segment in audio.segments where moved.contains(track.folder) {
+                    try Self.place(folder + "/\(segment.fileName)", at: directory.directory(for: track.folder) + "/\(segment.fileName)")
                 }
             }
             let variants = first.rungs.indices.map { index in
@@ -100,8 +103,9 @@ public struct LadderStitcher: Sendable {
                     frames: rungs.reduce(0) { $0 + $1.frames }, timescale: rungs[0].timescale,
                     nominalFrameRate: first.nominalFrameRate)
             }
-            let audio = first.audio.map {
-                PlaylistWriter.Audio(segments: $0.segments, channels: $0.channels, sampleRate: $0.sampleRate, timescale: $0.timescale)
+            let audio = audioTracks.map { audio, track in
+                PlaylistWriter.Audio(segments: audio.segments, channels: audio.channels, sampleRate: audio.sampleRate,
+                                     timescale: audio.timescale, track: track)
             }
             if let holder = manifests.first(where: { $0.manifest.poster }) {
                 try Self.place(holder.folder + "/poster.jpg", at: directory.posterPath)
@@ -114,7 +118,7 @@ public struct LadderStitcher: Sendable {
                     let bytes = try StitchedDownload.write(
                         to: directory.path,
                         video: (directory.directory(for: rung.name), variants[index].segments.map(\.fileName)),
-                        audio: audio.map { (directory.directory(for: AudioRenditionWorker.name), $0.segments.map(\.fileName)) },
+                        audio: audio.first.map { (directory.directory(for: AudioRenditionWorker.name), $0.segments.map(\.fileName)) },
                         shift: first.timelineShift)
                     return TranscodeResult.Download(file: TranscodeResult.Download.fileName, rendition: rung.name, bytes: bytes)
                 }
@@ -130,7 +134,8 @@ public struct LadderStitcher: Sendable {
                 storyboard: storyboard, wallSeconds: (ContinuousClock.now - started) / .seconds(1),
                 corruptPackets: manifests.reduce(0) { $0 + $1.manifest.corruptPackets }, download: download,
                 dashManifest: written.dash, captions: subtitles.isEmpty ? nil : SubtitleRendition.published(subtitles),
-                timelineShift: first.timelineShift, notes: first.notes)
+                timelineShift: first.timelineShift, notes: first.notes,
+                audioTracks: audioTracks.isEmpty ? nil : audioTracks.map(\.track))
         } catch {
             directory?.removeEverythingWritten()
             let reason = (error as? TranscodeError.Reason) ?? (error as? TranscodeError)?.reason ?? .io(String(describing: error))
@@ -197,16 +202,20 @@ public struct LadderStitcher: Sendable {
         return Storyboard.indexName
     }
 
+    /// Chunk 0's audio tracks, the default first, each with its folder.
+    private static func audioTracks(_ manifest: ChunkManifest) -> [(audio: ChunkManifest.Audio, track: AudioTrack)] {
+        ([manifest.audio].compactMap { $0 } + (manifest.alternateAudio ?? [])).map { ($0, $0.track ?? .main) }
+    }
+
     /// Every segment each manifest names (and chunk 0's audio) is there to be moved.
     private static func checkFilesExist(_ manifests: [(folder: String, manifest: ChunkManifest)], rungs: Set<String>) throws {
         for (folder, manifest) in manifests {
             var paths = manifest.rungs.filter { rungs.contains($0.rendition.name) }.flatMap { rung in
                 rung.segments.map { "\(folder)/\(rung.rendition.name)/\($0.fileName)" }
             }
-            if let audio = manifest.audio {
-                paths += ["\(folder)/\(AudioRenditionWorker.name)/init.mp4"]
-                paths += rungs.contains(AudioRenditionWorker.name)
-                    ? audio.segments.map { "\(folder)/\(AudioRenditionWorker.name)/\($0.fileName)" } : []
+            for (position, (audio, track)) in audioTracks(manifest).enumerated() where position == 0 || rungs.contains(track.folder) {
+                paths += ["\(folder)/\(track.folder)/init.mp4"]
+                paths += rungs.contains(track.folder) ? audio.segments.map { "\(folder)/\(track.folder)/\($0.fileName)" } : []
             }
             if let missing = paths.first(where: { !FileManager.default.fileExists(atPath: $0) }) {
                 throw TranscodeError.Reason.chunking("\(missing) is missing")

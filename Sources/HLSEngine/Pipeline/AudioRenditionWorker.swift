@@ -15,6 +15,8 @@ final class AudioRenditionWorker: @unchecked Sendable {
     // @unchecked: as `RenditionWorker`, every mutable member belongs to its thread.
     static let name = "audio"
 
+    /// Its folder: "audio", or another track's ("audio-2").
+    let name: String
     let queue: BoundedQueue<RenditionInput>
     private let muxer: SegmentedMuxer
     private let shift: TimelineShift
@@ -38,8 +40,10 @@ final class AudioRenditionWorker: @unchecked Sendable {
     var initializationBytes: Int64 { muxer.initializationBytes }
     var timescale: Int { muxer.timescale }
 
-    init(audio: Encoder, videoTimeBase: AVRational, directory: String, format: SegmentFormat, queueDepth: Int,
-         shift: TimelineShift, progressive: ProgressiveWriter?, cancellation: CancellationFlag) throws {
+    init(name: String = AudioRenditionWorker.name, audio: Encoder, videoTimeBase: AVRational, directory: String,
+         format: SegmentFormat, queueDepth: Int, shift: TimelineShift, progressive: ProgressiveWriter?,
+         cancellation: CancellationFlag) throws {
+        self.name = name
         self.queue = BoundedQueue(capacity: max(1, queueDepth))
         self.shift = shift
         self.videoTimeBase = videoTimeBase
@@ -50,7 +54,7 @@ final class AudioRenditionWorker: @unchecked Sendable {
         if let progressive {
             muxer.onSegmentClosed = { segment, index, duration in
                 try progressive.segmentClosed(
-                    PublishedSegment(rendition: Self.name, index: index, uri: segment.fileName, duration: duration, bytes: segment.bytes),
+                    PublishedSegment(rendition: name, index: index, uri: segment.fileName, duration: duration, bytes: segment.bytes),
                     codecs: nil)
             }
         }
@@ -58,7 +62,7 @@ final class AudioRenditionWorker: @unchecked Sendable {
 
     func start() {
         // A light stage: it yields to the encoders.
-        StageThread.start(name: "vstream.rendition.audio", lowersPriority: true, queue: queue, done: done,
+        StageThread.start(name: "vstream.rendition.\(name)", lowersPriority: true, queue: queue, done: done,
                           cancellation: cancellation, body: { [self] in try run() }, failed: { [self] in failure = $0 })
     }
 

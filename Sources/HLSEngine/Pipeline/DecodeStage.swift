@@ -11,6 +11,9 @@ final class DecodeStage {
     private let cancellation: CancellationFlag
     private let video: Decoder
     private let audio: AudioChain?
+    /// The source's other audio tracks, each decoded and encoded here once and sent to its
+    /// own rendition's queue alone (the rungs carry the default track at most).
+    private let alternateAudio: [(chain: AudioChain, queue: BoundedQueue<RenditionInput>)]
     private var clock: SegmentClock
     /// Source timestamps, made strictly increasing and gap-bounded, start on the output
     /// timeline at the input's start (the earliest stream's first timestamp), keeping any
@@ -61,6 +64,8 @@ final class DecodeStage {
         let resampler: Resampler
         let encoder: Encoder
         let offset: Int64
+        /// Which track of the ladder it encodes.
+        var track: AudioTrack = .main
         var nextPTS: Int64?
         /// Where the audio timeline is anchored: a decoded pts (decoder time base) and the
         /// output sample it maps to. Later frames are placed relative to it (see `gap`).
@@ -101,7 +106,9 @@ final class DecodeStage {
          frameRate: FrameRate, segmentDuration: Double, maxDurationSeconds: Double?, maxFrames: Int? = nil,
          poster: (writer: PosterWriter, path: String, frameIndex: Int)?, storyboard: StoryboardWriter? = nil,
          chunk: (plan: ChunkPlan, chunk: ChunkPlan.Chunk)? = nil, cutQueue: BoundedQueue<RenditionInput>? = nil,
+         alternateAudio: [(chain: AudioChain, queue: BoundedQueue<RenditionInput>)] = [],
          cancellation: CancellationFlag) {
+        self.alternateAudio = alternateAudio
         self.chunk = chunk
         self.cutQueue = cutQueue
         // A chunk's storyboard times count from the whole video's first frame.
@@ -155,19 +162,32 @@ final class DecodeStage {
                     if audio == nil { break }
                 }
             } else if let audio, packet.streamIndex == audio.streamIndex {
-                try decode(packet, with: audio.decoder, deliver: deliverAudio)
+                try decode(packet, with: audio.decoder) { try deliverAudio($0, audio, emit: broadcastAudio) }
+            } else if let alternate = alternateAudio.first(where: { $0.chain.streamIndex == packet.streamIndex }) {
+                try decode(packet, with: alternate.chain.decoder) {
+                    try deliverAudio($0, alternate.chain) { alternate.queue.push(.audio($0), cost: 0) }
+                }
             }
         }
         if !chunkVideoEnded { try decode(nil, with: video, deliver: deliverVideo) }
         if chunk != nil, !chunkVideoClosed { try endChunkVideo() }
         if let audio {
-            try decode(nil, with: audio.decoder, deliver: deliverAudio)
-            try audio.resampler.push(nil)
-            try encodeAudio(final: true)
-            try audio.encoder.encode(nil, emit: broadcastAudio)
+            try drain(audio, emit: broadcastAudio)
             broadcast(.audioEnd)
         }
+        for alternate in alternateAudio {
+            try drain(alternate.chain) { alternate.queue.push(.audio($0), cost: 0) }
+            alternate.queue.push(.audioEnd, cost: 0)
+        }
         broadcast(.end)
+    }
+
+    /// The end of a track: the decoder's, the resampler's and the encoder's last samples.
+    private func drain(_ chain: AudioChain, emit: (Packet) throws -> Void) throws {
+        try decode(nil, with: chain.decoder) { try deliverAudio($0, chain, emit: emit) }
+        try chain.resampler.push(nil)
+        try encodeAudio(chain, final: true, emit: emit)
+        try chain.encoder.encode(nil, emit: emit)
     }
 
     /// Sends `packet` (nil drains) and delivers every frame. A packet the decoder
@@ -226,8 +246,10 @@ final class DecodeStage {
             throw TranscodeError.Reason.chunking("chunk \(chunk.chunk.index) has no frame where the plan puts one")
         }
         guard let cutQueue else { return }
-        for time in chunk.plan.segmentStarts[chunk.chunk.endSegment...] { cutQueue.push(.cut(time: time, startsSegment: true), cost: 0) }
-        if chunk.chunk.end != nil { cutQueue.push(.cut(time: chunk.plan.lastFrameTime, startsSegment: false), cost: 0) }
+        for queue in [cutQueue] + alternateAudio.map(\.queue) {
+            for time in chunk.plan.segmentStarts[chunk.chunk.endSegment...] { queue.push(.cut(time: time, startsSegment: true), cost: 0) }
+            if chunk.chunk.end != nil { queue.push(.cut(time: chunk.plan.lastFrameTime, startsSegment: false), cost: 0) }
+        }
         // The audio's lead is measured against the whole file's video from here on.
         videoTime = chunk.plan.lastFrameTime
     }
@@ -264,8 +286,7 @@ final class DecodeStage {
         broadcast(.video(frame, startsSegment: startsSegment))
     }
 
-    private func deliverAudio(_ frame: Frame) throws {
-        guard let audio else { return }
+    private func deliverAudio(_ frame: Frame, _ audio: AudioChain, emit: (Packet) throws -> Void) throws {
         if audio.nextPTS == nil { audio.nextPTS = audio.firstPTS(frame.pointer.pointee.best_effort_timestamp) }
         try fillGap(before: frame, audio)
         let audioTime = Double(audio.nextPTS ?? 0) / Double(audio.encoder.context.pointee.sample_rate)
@@ -281,7 +302,7 @@ final class DecodeStage {
             corruptPackets += 1  // a frame the resampler cannot take (an absurd format change)
             return
         }
-        try encodeAudio(final: false)
+        try encodeAudio(audio, final: false, emit: emit)
     }
 
     /// Audio is timed by its sample count, so packets dropped as corrupt would pull every
@@ -316,12 +337,11 @@ final class DecodeStage {
     }
 
     /// Re-blocks resampled audio into encoder-sized frames and encodes them.
-    private func encodeAudio(final: Bool) throws {
-        guard let audio else { return }
+    private func encodeAudio(_ audio: AudioChain, final: Bool, emit: (Packet) throws -> Void) throws {
         while let block = try audio.resampler.pop(count: audio.frameSize, final: final) {
             block.pts = audio.nextPTS ?? 0
             audio.nextPTS = block.pts + Int64(block.sampleCount)
-            try audio.encoder.encode(block, emit: broadcastAudio)
+            try audio.encoder.encode(block, emit: emit)
         }
     }
 
@@ -337,5 +357,10 @@ final class DecodeStage {
         var cost = 0
         if case .video(let frame, _) = input { cost = frame.pictureBytes }
         for queue in queues { queue.push(input, cost: cost) }
+        // The other tracks' renditions cut where the video does; their audio is their own.
+        switch input {
+        case .video, .cut, .end: for alternate in alternateAudio { alternate.queue.push(input, cost: cost) }
+        case .audio, .audioEnd: break
+        }
     }
 }

@@ -65,10 +65,11 @@ struct TranscodePipeline {
             let sourceSubtitles = readsSubtitles
                 ? try SourceSubtitles.read(input, tracks: info.tracks, cancellation: cancellation) : (captions: [], notes: [])
             let captions = readsSubtitles ? options.captions + sourceSubtitles.captions : []
-            let notes = sourceSubtitles.notes
             // A chunk's audio, if any, is chunk 0's; a chunk has no storyboard (the stitch's).
             let carriesAudio = chunk.map { $0.chunk.index == 0 } ?? true
-            let audioFolder = (dash || chunk != nil) && info.audio != nil && carriesAudio ? [AudioRenditionWorker.name] : []
+            let audio = audioTracks(info)
+            let notes = sourceSubtitles.notes + (carriesAudio ? audio.notes : [])
+            let audioFolder = (separatesAudio(tracks: audio.tracks.count) || chunk != nil) && carriesAudio ? audio.tracks.map(\.folder) : []
             output = try OutputDirectory(path: outputDirectory,
                                          renditions: renditions.map(\.name) + audioFolder
                                              + (options.writeStoryboard ? [Storyboard.folder] : [])
@@ -76,9 +77,10 @@ struct TranscodePipeline {
             guard let output else { throw TranscodeError.Reason.io("no output directory") }
             if let chunk {
                 return try ChunkRun(pipeline: self, input: input, info: info, renditions: renditions, output: output,
-                                    scope: chunk, captions: captions, notes: notes, started: started).run()
+                                    scope: chunk, captions: captions, notes: notes, audioTracks: audio.tracks, started: started).run()
             }
-            let result = try transcode(input: input, info: info, renditions: renditions, output: output, captions: captions)
+            let result = try transcode(input: input, info: info, renditions: renditions, output: output, captions: captions,
+                                       audioTracks: audio.tracks)
             let wall = (ContinuousClock.now - started) / .seconds(1)
             progress.stage(.done)
             return TranscodeResult(
@@ -90,7 +92,8 @@ struct TranscodePipeline {
                 wallSeconds: wall,
                 corruptPackets: result.corruptPackets, filledAudioGaps: result.filledAudioGaps, download: result.download,
                 dashManifest: result.dash, captions: result.captions.isEmpty ? nil : result.captions,
-                timelineShift: result.shift, notes: notes.isEmpty ? nil : notes)
+                timelineShift: result.shift, notes: notes.isEmpty ? nil : notes,
+                audioTracks: separatesAudio(tracks: audio.tracks.count) && !audio.tracks.isEmpty ? audio.tracks : nil)
         } catch {
             output?.removeEverythingWritten()
             throw TranscodeError(input: inputPath, reason: Self.reason(for: error, cancelledByRequest: cancellation.wasCancelledByRequest))
@@ -99,26 +102,59 @@ struct TranscodePipeline {
 
     /// The video stream and its decoder, and the audio chain (decoder, resampler, the one
     /// AAC encoder) when the source has audio: what a whole run and a chunk run both open.
-    static func openDecoders(_ input: InputFile, info: MediaInfo, options: TranscodeOptions) throws
-        -> (video: UnsafeMutablePointer<AVStream>, decoder: Decoder, audio: DecodeStage.AudioChain?) {
+    /// `alternates` are the chains of `tracks` after the first (the source's other audio).
+    static func openDecoders(_ input: InputFile, info: MediaInfo, options: TranscodeOptions, tracks: [AudioTrack] = []) throws
+        -> (video: UnsafeMutablePointer<AVStream>, decoder: Decoder, audio: DecodeStage.AudioChain?, alternates: [DecodeStage.AudioChain]) {
         let maxPixels = SourceBounds.maxPixels
         guard let videoStream = input.stream(Int32(info.video.streamIndex)) else { throw TranscodeError.Reason.noVideoStream }
         let decoder = try Decoder(stream: videoStream, threads: Int32(options.decoderThreads), maxPixels: maxPixels)
         let audio = try info.audio.flatMap { audioInfo in
             try input.stream(Int32(audioInfo.streamIndex)).map {
-                try DecodeStage.AudioChain(stream: $0, startTime: input.context.pointee.start_time,
-                                           bitrate: options.audioBitrate, maxPixels: maxPixels)
+                let chain = try DecodeStage.AudioChain(stream: $0, startTime: input.context.pointee.start_time,
+                                                       bitrate: options.audioBitrate, maxPixels: maxPixels)
+                if let main = tracks.first { chain.track = main }
+                return chain
             }
         }
-        return (videoStream, decoder, audio)
+        // Another track that cannot be opened (an undecodable codec) fails the run: a
+        // dub silently missing is worse than a clear error.
+        let alternates = try tracks.dropFirst().map { track in
+            guard let stream = input.stream(Int32(track.streamIndex)) else { throw TranscodeError.Reason.io("audio stream \(track.streamIndex) vanished") }
+            let chain = try DecodeStage.AudioChain(stream: stream, startTime: input.context.pointee.start_time,
+                                                   bitrate: options.audioBitrate, maxPixels: maxPixels)
+            chain.track = track
+            return chain
+        }
+        return (videoStream, decoder, audio, alternates)
     }
+
+    /// The audio tracks this run writes, and a note for each stream it leaves out.
+    private func audioTracks(_ info: MediaInfo) -> (tracks: [AudioTrack], notes: [String]) {
+        // A stream no decoder of this build reads (an exotic codec) is left out, not fatal.
+        let undecodable = info.tracks.filter { track in
+            track.kind == .audio && track.streamIndex != info.audio?.streamIndex
+                && avcodec_descriptor_get_by_name(track.codec).flatMap { avcodec_find_decoder($0.pointee.id) } == nil
+        }
+        var described = info
+        described.tracks.removeAll { track in undecodable.contains { $0.streamIndex == track.streamIndex } }
+        let plan = AudioTrack.plan(described)
+        var notes = undecodable.map { "audio stream \($0.streamIndex) (\($0.codec)): no decoder, left out" }
+        notes += plan.left.map { "audio stream \($0.streamIndex): more than \(AudioTrack.maxTracks) audio tracks, left out" }
+        guard plan.tracks.count > 1, options.segmentFormat != .fmp4 else { return (plan.tracks, notes) }
+        notes += plan.tracks.dropFirst().map { "audio stream \($0.streamIndex) (\($0.name)): another audio track needs fMP4 segments, left out" }
+        return (Array(plan.tracks.prefix(1)), notes)
+    }
+
+    /// Whether the audio goes in renditions of its own (CMAF, one track per file): for a
+    /// DASH ladder, and for a source with more than one audio track.
+    private func separatesAudio(tracks: Int) -> Bool { dash || (tracks > 1 && options.segmentFormat == .fmp4) }
 
     /// Starts the rungs and the audio rendition, decodes on this thread, and joins them.
     /// Throws the first real failure: a stage stopped by another's failure says `.cancelled`.
-    static func runStages(decode: DecodeStage, workers: [RenditionWorker], audio: AudioRenditionWorker?, plan: ThreadPlan,
+    static func runStages(decode: DecodeStage, workers: [RenditionWorker], audio: [AudioRenditionWorker], plan: ThreadPlan,
                           cancellation: CancellationFlag) throws {
         workers.forEach { $0.start() }
-        audio?.start()
+        audio.forEach { $0.start() }
         // After starting the workers: threads inherit their creator's priority.
         if plan.lowersDecoderPriority { ThreadPriority.lowerCurrentThread() }
         var decodeError: Error?
@@ -128,12 +164,12 @@ struct TranscodePipeline {
         }
         if decodeError != nil {
             workers.forEach { $0.queue.closeAndDiscard() }
-            audio?.queue.closeAndDiscard()
+            audio.forEach { $0.queue.closeAndDiscard() }
         }
         workers.forEach { $0.join() }
-        audio?.join()
+        audio.forEach { $0.join() }
         if let decodeError, (decodeError as? TranscodeError.Reason) != .cancelled { throw decodeError }
-        let failures = workers.compactMap(\.failure) + [audio?.failure].compactMap { $0 }
+        let failures = workers.compactMap(\.failure) + audio.compactMap(\.failure)
         if let failure = failures.first(where: { ($0 as? TranscodeError.Reason) != .cancelled }) {
             throw failure
         }
@@ -171,10 +207,12 @@ struct TranscodePipeline {
     }
 
     private func transcode(input: InputFile, info: MediaInfo, renditions: [Rendition],
-                           output: OutputDirectory, captions: [SidecarCaptions]) throws
+                           output: OutputDirectory, captions: [SidecarCaptions], audioTracks: [AudioTrack]) throws
         -> (duration: Double, renditions: [TranscodeResult.RenditionResult], corruptPackets: Int, filledAudioGaps: Int,
             download: TranscodeResult.Download?, dash: String?, captions: [TranscodeResult.Caption], shift: Double?) {
-        let (videoStream, decoder, audio) = try TranscodePipeline.openDecoders(input, info: info, options: options)
+        let (videoStream, decoder, audio, alternates) = try TranscodePipeline.openDecoders(input, info: info, options: options,
+                                                                                          tracks: audioTracks)
+        let separate = separatesAudio(tracks: audioTracks.count)
         let frameRate = try FrameRate.choose(videoStream)
 
         let channels = audio.map { Int($0.encoder.context.pointee.ch_layout.nb_channels) }
@@ -182,18 +220,29 @@ struct TranscodePipeline {
             ? ProgressiveWriter(output: output, renditions: renditions, format: options.segmentFormat,
                                 segmentDuration: options.segmentDuration, frameRate: frameRate.rational.doubleValue,
                                 audioBitrate: audio != nil ? options.audioBitrate : nil,
-                                separateAudioChannels: dash ? channels : nil, publish: publish)
+                                separateAudioChannels: separate ? channels : nil, publish: publish)
             : nil
-        // A DASH ladder: the rungs tell the audio rendition their timestamp shift.
-        let shift = dash ? TimelineShift(rungs: renditions.count) : nil
+        // Separate audio: the rungs tell the audio renditions their timestamp shift.
+        let shift = separate ? TimelineShift(rungs: renditions.count) : nil
+        let videoTimeBase = try TimeBase(videoStream.pointee.time_base).rational
         let audioRendition = try shift.flatMap { shift in
             try audio.map {
-                try AudioRenditionWorker(audio: $0.encoder, videoTimeBase: try TimeBase(videoStream.pointee.time_base).rational,
-                                         directory: output.directory(for: AudioRenditionWorker.name),
+                try AudioRenditionWorker(name: $0.track.folder, audio: $0.encoder, videoTimeBase: videoTimeBase,
+                                         directory: output.directory(for: $0.track.folder),
                                          format: options.segmentFormat, queueDepth: options.queueDepth, shift: shift,
                                          progressive: progressive, cancellation: cancellation)
             }
         }
+        // The other tracks are published with the ladder, not progressively: the early
+        // ladder plays the default track.
+        let alternateRenditions = try shift.map { shift in
+            try alternates.map {
+                try AudioRenditionWorker(name: $0.track.folder, audio: $0.encoder, videoTimeBase: videoTimeBase,
+                                         directory: output.directory(for: $0.track.folder),
+                                         format: options.segmentFormat, queueDepth: options.queueDepth, shift: shift,
+                                         progressive: nil, cancellation: cancellation)
+            }
+        } ?? []
         let plan = ThreadPlan.make(for: renditions, cores: options.cores ?? ProcessInfo.processInfo.activeProcessorCount,
                                    encoderThreads: options.encoderThreads,
                                    prioritizeLargestRung: options.prioritizeLargestRung)
@@ -228,8 +277,11 @@ struct TranscodePipeline {
                                  queues: workers.map(\.queue) + [audioRendition?.queue].compactMap { $0 },
                                  frameRate: frameRate, segmentDuration: options.segmentDuration,
                                  maxDurationSeconds: options.maxDurationSeconds, maxFrames: options.maxFrames,
-                                 poster: poster, storyboard: storyboard, cancellation: cancellation)
-        try Self.runStages(decode: decode, workers: workers, audio: audioRendition, plan: plan, cancellation: cancellation)
+                                 poster: poster, storyboard: storyboard,
+                                 alternateAudio: zip(alternates, alternateRenditions).map { ($0, $1.queue) },
+                                 cancellation: cancellation)
+        try Self.runStages(decode: decode, workers: workers, audio: [audioRendition].compactMap { $0 } + alternateRenditions,
+                           plan: plan, cancellation: cancellation)
 
         // A container that declares more frames than could be read is a cut-off file.
         let declared = info.video.frameCount
@@ -253,10 +305,12 @@ struct TranscodePipeline {
         try progressive?.finish()
         let rate = frameRate.rational
         let nominalRate = rate.den == 1 ? "\(rate.num)" : "\(rate.num)/\(rate.den)"
-        let separateAudio = audioRendition.map { worker in
-            PlaylistWriter.Audio(segments: worker.segments, channels: channels ?? 2,
-                                 sampleRate: Int(audio?.encoder.context.pointee.sample_rate ?? 0), timescale: worker.timescale)
-        }
+        let separateAudio = zip([audio].compactMap { $0 } + alternates, [audioRendition].compactMap { $0 } + alternateRenditions)
+            .map { chain, worker in
+                PlaylistWriter.Audio(segments: worker.segments, channels: Int(chain.encoder.context.pointee.ch_layout.nb_channels),
+                                     sampleRate: Int(chain.encoder.context.pointee.sample_rate), timescale: worker.timescale,
+                                     track: chain.track)
+            }
         // Caption tracks, cut on the first rung's segments (every rung cuts at the same times).
         let subtitles = try SubtitleRendition.writeAll(captions, segments: SubtitleRendition.timeline(workers.first?.segments ?? []),
                                                        shift: workers.first?.timelineShiftApplied ?? 0, output: output)

@@ -24,6 +24,9 @@ public struct DASHManifest: Sendable, Equatable {
         /// Audio only.
         public var sampleRate: Int?
         public var channels: Int?
+        /// Audio only: the track's language ("und" when unknown) and its label.
+        public var language: String = "und"
+        public var label: String?
 
         public init(id: String, bandwidth: Int, codecs: String, timescale: Int, timeline: [FragmentTiming],
                     width: Int? = nil, height: Int? = nil, frameRate: String? = nil,
@@ -43,6 +46,8 @@ public struct DASHManifest: Sendable, Equatable {
 
     public var video: [Representation]
     public var audio: Representation?
+    /// The source's other audio tracks: an AdaptationSet each, after the default one's.
+    public var alternateAudio: [Representation] = []
     /// Seconds: the longest video rendition.
     public var duration: Double
     public var segmentDuration: Double
@@ -87,8 +92,12 @@ public struct DASHManifest: Sendable, Equatable {
             lines.append("      </Representation>")
         }
         lines.append("    </AdaptationSet>")
-        if let audio {
-            lines.append(#"    <AdaptationSet id="1" contentType="audio" mimeType="audio/mp4" segmentAlignment="true" startWithSAP="1" lang="und">"#)
+        for (index, audio) in ([audio].compactMap { $0 } + alternateAudio).enumerated() {
+            lines.append(#"    <AdaptationSet id="\#(index + 1)" contentType="audio" mimeType="audio/mp4" segmentAlignment="true" "#
+                         + #"startWithSAP="1" lang="\#(Self.escaped(audio.language))">"#)
+            if let label = audio.label { lines.append(#"      <Label>\#(Self.escaped(label))</Label>"#) }
+            // DASH-IF: the default track's Role is "main", any other's "alternate".
+            lines.append(#"      <Role schemeIdUri="urn:mpeg:dash:role:2011" value="\#(index == 0 ? "main" : "alternate")"/>"#)
             var attributes = #"id="\#(audio.id)" bandwidth="\#(audio.bandwidth)" codecs="\#(audio.codecs)""#
             if let sampleRate = audio.sampleRate { attributes += #" audioSamplingRate="\#(sampleRate)""# }
             lines.append("      <Representation \(attributes)>")
@@ -104,20 +113,22 @@ public struct DASHManifest: Sendable, Equatable {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// One AdaptationSet per text track, ids from 2 (0 is the video's, 1 the audio's).
+    static func escaped(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "\"", with: "&quot;")
+            .replacingOccurrences(of: "<", with: "&lt;")
+    }
+
+    /// One AdaptationSet per text track, ids from 100 (0 is the video's, 1 to 8 the audio
+    /// tracks'), so a track added later never has to renumber the others.
     static func textAdaptationSets(_ subtitles: [Subtitles]) -> [String] {
-        let escaped = { (text: String) in
-            text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "\"", with: "&quot;")
-                .replacingOccurrences(of: "<", with: "&lt;")
-        }
         var lines: [String] = []
         for (index, track) in subtitles.enumerated() {
-            lines.append(#"    <AdaptationSet id="\#(index + 2)" contentType="text" mimeType="text/vtt" lang="\#(escaped(track.language))">"#)
-            lines.append(#"      <Label>\#(escaped(track.name))</Label>"#)
+            lines.append(#"    <AdaptationSet id="\#(index + 100)" contentType="text" mimeType="text/vtt" lang="\#(Self.escaped(track.language))">"#)
+            lines.append(#"      <Label>\#(Self.escaped(track.name))</Label>"#)
             // DASH-IF: a forced track's Role is "forced-subtitle"; any other, "subtitle".
             lines.append(#"      <Role schemeIdUri="urn:mpeg:dash:role:2011" value="\#(track.isForced ? "forced-subtitle" : "subtitle")"/>"#)
             lines.append(#"      <Representation id="text-\#(index)" bandwidth="256">"#)
-            lines.append("        <BaseURL>\(escaped(track.uri))</BaseURL>")
+            lines.append("        <BaseURL>\(Self.escaped(track.uri))</BaseURL>")
             lines.append("      </Representation>")
             lines.append("    </AdaptationSet>")
         }

@@ -26,16 +26,31 @@ public struct MasterPlaylist: Sendable, Equatable {
         }
     }
 
-    /// The audio of a ladder whose segments carry one track each (a DASH ladder): one
-    /// EXT-X-MEDIA rendition that every variant names in its AUDIO group.
+    /// An audio track of a ladder whose segments carry one track each (a DASH ladder, or a
+    /// source with more than one audio track): an EXT-X-MEDIA rendition in the one AUDIO
+    /// group every variant names.
     public struct Audio: Sendable, Equatable {
         public static let groupID = "audio"
         public var uri: String
         public var channels: Int
+        /// ISO 639 from the source's `language` tag; nil (no LANGUAGE) when it had none.
+        public var language: String?
+        /// Unique in the group (RFC 8216 §4.3.4.1.1).
+        public var name: String
 
-        public init(uri: String, channels: Int) {
+        public init(uri: String, channels: Int, language: String? = nil, name: String = "Audio") {
             self.uri = uri
             self.channels = channels
+            self.language = language
+            self.name = name
+        }
+
+        func mediaTag(isDefault: Bool) -> String {
+            let quoted = name.replacingOccurrences(of: "\"", with: "'").replacingOccurrences(of: "\n", with: " ")
+                .replacingOccurrences(of: "\r", with: " ")
+            let language = language.map { "LANGUAGE=\"\($0)\"," } ?? ""
+            return "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"\(Self.groupID)\",\(language)NAME=\"\(quoted)\","
+                + "DEFAULT=\(isDefault ? "YES" : "NO"),AUTOSELECT=YES,CHANNELS=\"\(channels)\",URI=\"\(uri)\""
         }
     }
 
@@ -72,8 +87,10 @@ public struct MasterPlaylist: Sendable, Equatable {
     public var subtitles: [Subtitles] = []
     /// The same version as the media playlists, so a client sees one protocol level.
     public var version: Int
-    /// nil when the audio is muxed into every variant's segments.
+    /// The default audio track; nil when the audio is muxed into every variant's segments.
     public var audio: Audio?
+    /// The source's other audio tracks (a dub, a commentary), in the same group.
+    public var alternateAudio: [Audio] = []
 
     public init(variants: [Variant], version: Int, audio: Audio? = nil) {
         self.variants = variants
@@ -84,8 +101,8 @@ public struct MasterPlaylist: Sendable, Equatable {
     public func render() -> String {
         var lines = ["#EXTM3U", "#EXT-X-VERSION:\(version)", "#EXT-X-INDEPENDENT-SEGMENTS"]
         if let audio {
-            lines.append("#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"\(Audio.groupID)\",NAME=\"Audio\",DEFAULT=YES,AUTOSELECT=YES,"
-                         + "CHANNELS=\"\(audio.channels)\",URI=\"\(audio.uri)\"")
+            lines.append(audio.mediaTag(isDefault: true))
+            lines += alternateAudio.map { $0.mediaTag(isDefault: false) }
         }
         lines += subtitles.map(\.mediaTag)
         for variant in variants.sorted(by: { ($0.bandwidth, $0.height) < ($1.bandwidth, $1.height) }) {

@@ -12,12 +12,14 @@ struct PlaylistWriter {
         var nominalFrameRate: String = ""
     }
 
-    /// The separate audio rendition of a DASH ladder.
+    /// A separate audio rendition (a DASH ladder, or one of several audio tracks).
     struct Audio {
         var segments: [SegmentedMuxer.Segment]
         var channels: Int
         var sampleRate: Int
         var timescale: Int
+        /// Its folder ("audio", "audio-2") and how players list it.
+        var track: AudioTrack = .main
     }
 
     let output: OutputDirectory
@@ -44,21 +46,25 @@ struct PlaylistWriter {
     }
 
     /// - Parameters:
-    ///   - audio: the separate audio rendition (a DASH ladder with audio), else nil.
+    ///   - audio: the separate audio renditions, the default track first (none when the
+    ///     audio is muxed into the variants).
     ///   - dash: also write `manifest.mpd` (the segments' timings were read back).
-    func write(_ variants: [Variant], audio: Audio? = nil, dash: Bool = false, segmentDuration: Double = 2,
+    func write(_ variants: [Variant], audio: [Audio] = [], dash: Bool = false, segmentDuration: Double = 2,
                subtitles: [MasterPlaylist.Subtitles] = []) throws
         -> (duration: Double, renditions: [TranscodeResult.RenditionResult], dash: String?) {
         var results: [TranscodeResult.RenditionResult] = []
         var masterVariants: [MasterPlaylist.Variant] = []
+        // A variant's BANDWIDTH covers whichever of its audio renditions plays: the highest.
         var audioRates = (peak: 0, average: 0)
-        var masterAudio: MasterPlaylist.Audio?
-        if let audio {
-            let durations = Self.segmentDurations(audio.segments)
-            let playlistPath = "\(AudioRenditionWorker.name)/index.m3u8"
-            try writeMediaPlaylist(audio.segments, durations: durations, to: playlistPath)
-            audioRates = Self.rates(audio.segments, durations: durations)
-            masterAudio = MasterPlaylist.Audio(uri: playlistPath, channels: audio.channels)
+        var masterAudio: [MasterPlaylist.Audio] = []
+        for track in audio {
+            let durations = Self.segmentDurations(track.segments)
+            let playlistPath = "\(track.track.folder)/index.m3u8"
+            try writeMediaPlaylist(track.segments, durations: durations, to: playlistPath)
+            let rates = Self.rates(track.segments, durations: durations)
+            audioRates = (max(audioRates.peak, rates.peak), max(audioRates.average, rates.average))
+            masterAudio.append(MasterPlaylist.Audio(uri: playlistPath, channels: track.channels,
+                                                    language: track.track.language, name: track.track.name))
         }
         for variant in variants {
             let durations = Self.segmentDurations(variant.segments)
@@ -86,7 +92,7 @@ struct PlaylistWriter {
         }
         let duration = results.map(\.durationSeconds).max() ?? 0
         var manifestName: String?
-        if dash, var manifest = Self.dashManifest(variants, audio: audio, audioRate: audioRates.peak, duration: duration,
+        if dash, var manifest = Self.dashManifest(variants, audio: audio, duration: duration,
                                                   segmentDuration: segmentDuration) {
             // The whole WebVTT file beside each caption rendition's folder (`captions/eng.vtt`).
             manifest.subtitles = subtitles.map {
@@ -97,14 +103,15 @@ struct PlaylistWriter {
             manifestName = DASHManifest.fileName
         }
         let version = MediaPlaylist(initializationURI: format.initializationName, segments: []).version
-        var master = MasterPlaylist(variants: masterVariants, version: version, audio: masterAudio)
+        var master = MasterPlaylist(variants: masterVariants, version: version, audio: masterAudio.first)
+        master.alternateAudio = Array(masterAudio.dropFirst())
         master.subtitles = subtitles
         try output.writeAtomically(master.render(), to: "master.m3u8")
         return (duration, results, manifestName)
     }
 
     /// The DASH manifest, when every fragment's timing was read back; nil otherwise.
-    private static func dashManifest(_ variants: [Variant], audio: Audio?, audioRate: Int, duration: Double,
+    private static func dashManifest(_ variants: [Variant], audio: [Audio], duration: Double,
                                      segmentDuration: Double) -> DASHManifest? {
         func timeline(_ segments: [SegmentedMuxer.Segment]) -> [FragmentTiming]? {
             let timings = segments.compactMap(\.timing)
@@ -119,15 +126,21 @@ struct PlaylistWriter {
                                width: variant.rendition.width, height: variant.rendition.height,
                                frameRate: variant.nominalFrameRate.isEmpty ? nil : variant.nominalFrameRate))
         }
-        var audioRepresentation: DASHManifest.Representation?
-        if let audio {
-            guard let timings = timeline(audio.segments), audio.timescale > 0 else { return nil }
-            audioRepresentation = .init(id: AudioRenditionWorker.name, bandwidth: audioRate, codecs: CodecString.aacLC,
-                                        timescale: audio.timescale, timeline: timings,
-                                        sampleRate: audio.sampleRate, channels: audio.channels)
+        var audioRepresentations: [DASHManifest.Representation] = []
+        for track in audio {
+            guard let timings = timeline(track.segments), track.timescale > 0 else { return nil }
+            var representation = DASHManifest.Representation(
+                id: track.track.folder, bandwidth: rates(track.segments, durations: segmentDurations(track.segments)).peak,
+                codecs: CodecString.aacLC, timescale: track.timescale, timeline: timings,
+                sampleRate: track.sampleRate, channels: track.channels)
+            representation.language = track.track.language ?? "und"
+            representation.label = audio.count > 1 ? track.track.name : nil
+            audioRepresentations.append(representation)
         }
         guard !video.isEmpty else { return nil }
-        return DASHManifest(video: video, audio: audioRepresentation, duration: duration, segmentDuration: segmentDuration)
+        var manifest = DASHManifest(video: video, audio: audioRepresentations.first, duration: duration, segmentDuration: segmentDuration)
+        manifest.alternateAudio = Array(audioRepresentations.dropFirst())
+        return manifest
     }
 
     /// Each segment lasts until the next one starts; the last until its last frame ends.

@@ -29,6 +29,9 @@ struct VideoRoutes {
         var storyboardUrl: String?
         /// READY: the caption tracks (WebVTT), each with its language, name and URL.
         var captions: [CaptionTrack]?
+        /// READY: the audio tracks, the default first, each with its language, name and
+        /// playlist URL (players pick them from the master's AUDIO group).
+        var audioTracks: [AudioTrackItem]?
         /// `download.mp4` once READY: one rung as a plain MP4 (for downloads, and players
         /// without HLS), its size and its rung.
         var downloadUrl: String?
@@ -50,6 +53,15 @@ struct VideoRoutes {
 
     struct VideoList: ResponseEncodable { var videos: [VideoResponse] }
     struct CaptionTrack: Codable, Sendable { var language: String; var name: String; var url: String; var forced: Bool }
+    struct AudioTrackItem: Codable, Sendable { var language: String; var name: String; var url: String; var `default`: Bool }
+
+    /// The video's audio renditions, their playlists under `folder`.
+    static func audioTracks(_ video: VideoRecord, folder: String) -> [AudioTrackItem]? {
+        guard video.status == .ready, let tracks = video.outputs?.audioTracks, !tracks.isEmpty else { return nil }
+        return tracks.map {
+            AudioTrackItem(language: $0.language ?? "und", name: $0.name, url: folder + $0.playlist, default: $0.isDefault)
+        }
+    }
 
     /// The video's caption tracks, their files under `folder` (a public prefix, or a token's).
     static func captions(_ video: VideoRecord, folder: String) -> [CaptionTrack]? {
@@ -62,6 +74,7 @@ struct VideoRoutes {
         var posterUrl: String
         var storyboardUrl: String?
         var captions: [CaptionTrack]?
+        var audioTracks: [AudioTrackItem]?
         var downloadUrl: String?
         var dashUrl: String?
         var expiresAt: String
@@ -129,6 +142,7 @@ struct VideoRoutes {
             posterUrl: shareable && video.status == .ready ? state.posterURL(video) : nil,
             storyboardUrl: shareable && video.status == .ready ? video.outputs?.storyboard.map { state.objectURL(video, $0) } : nil,
             captions: shareable ? Self.captions(video, folder: state.objectURL(video, "")) : nil,
+            audioTracks: shareable ? Self.audioTracks(video, folder: state.objectURL(video, "")) : nil,
             downloadUrl: shareable && video.status == .ready ? video.outputs?.download.map { state.objectURL(video, $0.file) } : nil,
             dashUrl: shareable && video.status == .ready ? video.outputs?.dash.map { state.objectURL(video, $0) } : nil,
             downloadBytes: video.status == .ready ? video.outputs?.download?.bytes : nil,
@@ -186,6 +200,7 @@ struct VideoRoutes {
                              posterUrl: folder + "poster.jpg",
                              storyboardUrl: video.status == .ready ? video.outputs?.storyboard.map { folder + $0 } : nil,
                              captions: Self.captions(video, folder: folder),
+                             audioTracks: Self.audioTracks(video, folder: folder),
                              downloadUrl: video.status == .ready ? video.outputs?.download.map { folder + $0.file } : nil,
                              dashUrl: video.status == .ready ? video.outputs?.dash.map { folder + $0 } : nil,
                              expiresAt: ISO8601DateFormatter().string(from: expires))

@@ -313,7 +313,8 @@ public struct TranscodeJob: Sendable {
                 record.height = manifest.height
                 record.renditions = manifest.renditions
                 record.outputs = VideoOutputs(storyboard: manifest.storyboard, download: manifest.download, dash: manifest.dash,
-                                              captions: manifest.captions, timelineShift: manifest.timelineShift)
+                                              captions: manifest.captions, timelineShift: manifest.timelineShift,
+                                              audioTracks: manifest.audioTracks)
                 guard try await store.update(record, expected: .processing) else {
                     logger.info("READY not set: the video was deleted or finished elsewhere")
                     // Deleted while this attempt stored its outputs: they are orphans now.
@@ -431,10 +432,13 @@ struct TranscodeManifest: Codable, Sendable, Equatable {
     var captions: [TranscodeResult.Caption]?
     /// `TranscodeResult.timelineShift`, for captions added later (absent from older manifests).
     var timelineShift: Double?
+    /// `TranscodeResult.audioTracks` (absent from older manifests).
+    var audioTracks: [AudioTrack]?
 
     init(_ result: TranscodeResult) {
         captions = result.captions
         timelineShift = result.timelineShift
+        audioTracks = result.audioTracks
         storyboard = result.storyboard
         download = result.download
         dash = result.dashManifest

@@ -45,9 +45,13 @@ public struct VideoOutputs: Sendable, Codable, Equatable {
     /// Seconds the muxers added to every timestamp: where a caption track added later puts
     /// its cues (`LadderCaptions`). Absent for videos transcoded before it was recorded.
     public var timelineShift: Double?
+    /// The audio renditions (one per audio stream of the source), the default first; nil
+    /// when the audio is muxed into the variants.
+    public var audioTracks: [AudioTrack]?
 
     public init(storyboard: String? = nil, download: TranscodeResult.Download? = nil, dash: String? = nil,
-                captions: [TranscodeResult.Caption]? = nil, timelineShift: Double? = nil) {
+                captions: [TranscodeResult.Caption]? = nil, timelineShift: Double? = nil, audioTracks: [AudioTrack]? = nil) {
+        self.audioTracks = audioTracks
         self.storyboard = storyboard
         self.download = download
         self.dash = dash

@@ -12,15 +12,19 @@ import Glibc
 extension SeaweedFSTests {
 @Suite("Chunked videos across workers", .serialized, .timeLimit(.minutes(5)))
 struct ChunkedClusterTests {
-    /// 30 s of 720p at 15 fps with a tone: five 6 s chunks, two rungs.
+    /// 30 s of 720p at 15 fps with two audio tracks, English at 440 Hz and French at
+    /// 880 Hz: five 6 s chunks, two rungs, and chunk 0 encodes both tracks.
     static let source: URL = {
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("vstream-chunked-30s.mp4")
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("vstream-chunked-30s-dubbed.mp4")
         if !FileManager.default.fileExists(atPath: file.path) {
             let made = try? runFFmpeg(["-nostdin", "-v", "error", "-y",
                                        "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=15:duration=30",
                                        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=30",
+                                       "-f", "lavfi", "-i", "sine=frequency=880:sample_rate=48000:duration=30",
+                                       "-map", "0:v", "-map", "1:a", "-map", "2:a",
                                        "-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-pix_fmt", "yuv420p",
-                                       "-c:a", "aac", "-shortest", file.path])
+                                       "-c:a", "aac", "-metadata:s:a:0", "language=eng", "-metadata:s:a:1", "language=fra",
+                                       "-shortest", file.path])
             precondition(made?.status == 0, "ffmpeg could not make the chunked test source: \(made?.stderr ?? "")")
         }
         return file
@@ -71,6 +75,12 @@ struct ChunkedClusterTests {
         #expect(plays, "\(errors)")
         let master = "\(cluster.seaweed.endpoint.absoluteString)/vstream/\(prefix)/master.m3u8"
         #expect(try Self.decodedFrames(master) == Self.sourceFrames)
+        // Both audio tracks, whole: the French one, stored by chunk 0's worker, sounds French.
+        let french = String(decoding: try await cluster.storage.data(key: "\(prefix)/audio-2/index.m3u8") ?? Data(), as: UTF8.self)
+        #expect(french.split(separator: "\n").filter { $0.hasSuffix(".m4s") }.count == 15, "\(french)")
+        let masterText = String(decoding: try await cluster.storage.data(key: "\(prefix)/master.m3u8") ?? Data(), as: UTF8.self)
+        #expect(masterText.contains(#"LANGUAGE="fra",NAME="French",DEFAULT=NO"#), "\(masterText)")
+        #expect(try Self.toneHeard(master, language: "fra").map { abs($0 - 880) < 15 } == true)
         let objects = try await cluster.objects(under: prefix)
         #expect(objects.contains("\(prefix)/download.mp4") && objects.contains("\(prefix)/poster.jpg")
                 && objects.contains("\(prefix)/storyboard.vtt") && objects.contains("\(prefix)/manifest.mpd"))
@@ -145,6 +155,18 @@ struct ChunkedClusterTests {
     }
 
     /// Video frames the ffmpeg CLI decodes from `url`'s first video stream.
+    /// The frequency of the track ffmpeg picks by `language`, from its zero crossings.
+    static func toneHeard(_ url: String, language: String) throws -> Double? {
+        let pcm = FileManager.default.temporaryDirectory.appendingPathComponent("heard-\(UUID().uuidString).raw").path
+        defer { try? FileManager.default.removeItem(atPath: pcm) }
+        let run = try runFFmpeg(["-nostdin", "-v", "error", "-y", "-i", url, "-map", "0:a:m:language:\(language)",
+                                 "-ac", "1", "-ar", "48000", "-f", "s16le", pcm])
+        guard run.status == 0, let data = FileManager.default.contents(atPath: pcm), data.count > 96_000 else { return nil }
+        let samples = data.withUnsafeBytes { Array($0.bindMemory(to: Int16.self)) }
+        let crossings = zip(samples, samples.dropFirst()).filter { ($0 < 0) != ($1 < 0) }.count
+        return Double(crossings) / 2 / (Double(samples.count) / 48_000)
+    }
+
     static func decodedFrames(_ url: String) throws -> Int {
         let frames = FileManager.default.temporaryDirectory.appendingPathComponent("chunked-\(UUID().uuidString).md5")
         defer { try? FileManager.default.removeItem(at: frames) }

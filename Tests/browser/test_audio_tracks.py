@@ -1,0 +1,91 @@
+"""Every audio stream of an upload becomes an audio track of the ladder (issue 22), on the
+embedded default: a private dubbed video (English, the default, at 440 Hz; French at
+880 Hz) lists both in `audioTracks` through its playback grant, and only there; the master
+names both in one AUDIO group; the ffmpeg CLI, given the token's master, picks the French
+track by its language and hears 880 Hz; the track's playlist without the token is refused;
+the page says which track plays."""
+import array
+import re
+import subprocess
+import tempfile
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+from conftest import ARTIFACTS, call, upload, wait_ready
+
+
+def dubbed_source(folder: Path) -> Path:
+    source = folder / "dubbed.mp4"
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y",
+                    "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30:duration=8",
+                    "-f", "lavfi", "-i", "sine=frequency=440:duration=8",
+                    "-f", "lavfi", "-i", "sine=frequency=880:duration=8",
+                    "-map", "0:v", "-map", "1:a", "-map", "2:a", "-c:v", "libx264", "-preset", "veryfast", "-g", "60",
+                    "-c:a", "aac", "-ac", "2", "-metadata:s:a:0", "language=eng", "-metadata:s:a:1", "language=fra",
+                    "-disposition:a:0", "default", "-disposition:a:1", "0", str(source)], check=True)
+    return source
+
+
+def tone_heard(master_url: str, language: str) -> float:
+    """The frequency of the track ffmpeg picks by `language`, from its zero crossings."""
+    pcm = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", master_url, "-map", f"0:a:m:language:{language}",
+                          "-ac", "1", "-ar", "48000", "-f", "s16le", "-"], check=True, capture_output=True).stdout
+    samples = array.array("h", pcm)
+    assert len(samples) > 48_000 * 4, len(samples)
+    crossings = sum(1 for a, b in zip(samples, samples[1:]) if (a < 0) != (b < 0))
+    return crossings / 2 / (len(samples) / 48_000)
+
+
+def status_of(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_a_dubbed_upload_keeps_every_language(server):
+    base = server
+    with tempfile.TemporaryDirectory() as folder:
+        video, owner = upload(base, dubbed_source(Path(folder)), visibility="private")
+    assert wait_ready(base, video, owner)["status"] == "READY"
+
+    # Private: the tracks are listed only with a token, and play only through it.
+    status, public = call(base + f"api/videos/{video}", token=owner)
+    assert status == 200 and not public.get("audioTracks"), public
+    status, grant = call(base + f"api/videos/{video}/playback", "POST", {}, token=owner)
+    assert status == 200, grant
+    tracks = grant["audioTracks"]
+    assert [(t["language"], t["name"], t["default"]) for t in tracks] == [("eng", "English", True), ("fra", "French", False)]
+    master_url = base.rstrip("/") + grant["playbackUrl"] if grant["playbackUrl"].startswith("/") else grant["playbackUrl"]
+    with urllib.request.urlopen(master_url, timeout=30) as response:
+        master = response.read().decode()
+    audio = re.findall(r'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",LANGUAGE="([^"]+)",NAME="[^"]+",DEFAULT=(YES|NO)', master)
+    assert audio == [("eng", "YES"), ("fra", "NO")], master
+    french_url = tracks[1]["url"] if tracks[1]["url"].startswith("http") else base.rstrip("/") + tracks[1]["url"]
+    assert status_of(french_url) == 200
+    assert "/hls/t/" in french_url and status_of(re.sub(r"/hls/t/[^/]+/", "/hls/", french_url)) == 403
+
+    # A player picks the French track by its language and hears it.
+    assert abs(tone_heard(master_url, "fra") - 880) < 15
+    assert abs(tone_heard(master_url, "eng") - 440) < 15
+
+    # The owner's page: Chromium exposes no `audioTracks`, so the page says which plays.
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium",
+                                    args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"])
+        page = browser.new_page()
+        page.goto(base)
+        page.evaluate(f"localStorage.setItem('vstream.owner:{video}', '{owner}')")
+        page.goto(base + f"watch/{video}")
+        page.wait_for_function("document.getElementById('player').currentTime > 0.5", timeout=60_000)
+        page.wait_for_selector("#audio-note:not([hidden])", timeout=10_000)
+        note = page.text_content("#audio-note")
+        assert note.startswith("Audio: English (") and note.endswith("also in French)"), note
+        assert page.eval_on_selector("#audio-menu", "m => m.hidden")
+        page.screenshot(path=str(ARTIFACTS / "audio-tracks.png"), full_page=True)
+        browser.close()
