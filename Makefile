@@ -6,7 +6,7 @@
 SWIFT ?= $(shell command -v swift 2>/dev/null || echo /opt/swift/usr/bin/swift)
 # What building and running needs (FFmpeg's libraries and the service's C clients)…
 BUILD_PACKAGES = pkg-config libavcodec-dev libavformat-dev libswscale-dev libswresample-dev \
-	libavutil-dev zlib1g-dev libsqlite3-dev libcurl4-openssl-dev libpq-dev libhiredis-dev
+	libavutil-dev zlib1g-dev libsqlite3-dev libcurl4-openssl-dev libpq-dev libhiredis-dev libebur128-dev
 # …and what the tests add: the ffmpeg CLI (fixtures, a player), GStreamer, GNU time, and the
 # real services and browser they start.
 TEST_PACKAGES = ffmpeg gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good \

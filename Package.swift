@@ -35,6 +35,8 @@ let package = Package(
         .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ"),
         // zlib (Debian: zlib1g-dev): gzip for playlists.
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        // libebur128 (Debian: libebur128-dev): the loudness of each audio track (EBU R128).
+        .systemLibrary(name: "CEBUR128", path: "Sources/CEBUR128"),
         // libsqlite3 (Debian: libsqlite3-dev): the embedded default's metadata store.
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
         // The Linux calls of a supervised transcoder: network namespace, parent-death
@@ -48,7 +50,7 @@ let package = Package(
         ),
         .target(
             name: "HLSEngine",
-            dependencies: ["CAV"],
+            dependencies: ["CAV", "CEBUR128"],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         // The service: HTTP routes, storage, metadata, progress and jobs, metrics.

@@ -71,7 +71,8 @@ public struct Contender: Sendable, Codable, Equatable {
     }
 
     /// The engine; without `extras` it makes the ladder alone (what ffmpeg's contenders
-    /// make), with them the MP4 rendition and the storyboard too.
+    /// make: no loudness normalisation either), with them the MP4 rendition, the storyboard
+    /// and the loudness pass too.
     /// One whole run (`--chunk-seconds 0`: a many-core host would chunk by default); with
     /// `dash`, the CMAF ladder a chunked run makes.
     public static func engine(_ settings: Settings, vstream: String, output: String, extras: Bool = false,
@@ -80,7 +81,7 @@ public struct Contender: Sendable, Codable, Equatable {
         let command = [vstream, "transcode", settings.input, "-o", output, "--ladder", ladder,
                        "--preset", settings.preset, "--segment-seconds", format(settings.segmentSeconds),
                        "--progress", "none", "--chunk-seconds", "0"] + (dash ? ["--dash"] : [])
-            + (extras ? ["--mp4", "720p"] : ["--mp4", "none", "--no-storyboard"])
+            + (extras ? ["--mp4", "720p"] : ["--mp4", "none", "--no-storyboard", "--loudness", "off"])
         return Contender(kind: extras ? .engineWithExtras : .engine, commands: [command],
                          playlists: Dictionary(uniqueKeysWithValues: settings.renditions.map { ($0.name, "\($0.name)/index.m3u8") }))
     }
@@ -91,7 +92,7 @@ public struct Contender: Sendable, Codable, Equatable {
         let command = [vstream, "transcode", settings.input, "-o", output, "--ladder", ladder,
                        "--preset", settings.preset, "--segment-seconds", format(settings.segmentSeconds),
                        "--progress", "none", "--chunk-seconds", format(seconds), "--parallel-chunks", String(parallel),
-                       "--mp4", "none", "--no-storyboard"]
+                       "--mp4", "none", "--no-storyboard", "--loudness", "off"]
         return Contender(kind: .engineChunked, commands: [command],
                          playlists: Dictionary(uniqueKeysWithValues: settings.renditions.map { ($0.name, "\($0.name)/index.m3u8") }))
     }

@@ -18,8 +18,8 @@ public struct PipedChild: Sendable {
 
     /// Starts `arguments[0]` (an absolute path) with the same clean signal state as
     /// `ChildProcess.spawn`. Our pipe ends are close-on-exec, so no other child holds them.
-    /// `passing` becomes the child's descriptor 3 (the source relay's socket).
-    public static func spawn(_ arguments: [String], environment: [String: String], passing: Int32? = nil) throws -> PipedChild {
+    /// `passing` become the child's descriptors 3, 4… (the source relays' sockets).
+    public static func spawn(_ arguments: [String], environment: [String: String], passing: [Int32] = []) throws -> PipedChild {
         var pipes: [(read: Int32, write: Int32)] = []
         defer { for pipe in pipes { if pipe.read >= 0 { close(pipe.read) }; if pipe.write >= 0 { close(pipe.write) } } }
         for _ in 0..<3 {
@@ -36,7 +36,9 @@ public struct PipedChild: Sendable {
         posix_spawn_file_actions_adddup2(&actions, pipes[1].write, 1)
         posix_spawn_file_actions_adddup2(&actions, pipes[2].write, 2)
         // dup2 leaves the copy without close-on-exec, so it alone survives the exec.
-        if let passing { posix_spawn_file_actions_adddup2(&actions, passing, passedDescriptor) }
+        for (offset, descriptor) in passing.enumerated() {
+            posix_spawn_file_actions_adddup2(&actions, descriptor, passedDescriptor + Int32(offset))
+        }
 
         var attributes = ChildProcess.cleanSignalAttributes()
         defer { posix_spawnattr_destroy(&attributes) }

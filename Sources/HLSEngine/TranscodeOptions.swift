@@ -61,8 +61,12 @@ public struct TranscodeOptions: Sendable, Equatable, Codable {
     /// `ChunkPlan`). nil: the whole file.
     public var chunk: ChunkSelection? = nil
     /// Caption files published as WebVTT SUBTITLES renditions (`captions/`), and whole
-    /// beside the ladder. Not yet for chunked runs.
+    /// beside the ladder.
     public var captions: [SidecarCaptions] = []
+    /// Loudness normalisation: every audio track brought to this integrated loudness (LUFS)
+    /// by one static gain, its true peak kept at or under −1 dBTP (`Loudness`). nil: off,
+    /// the tracks keep the source's level.
+    public var loudness: Double? = Loudness.defaultTarget
 
     public init() {}
 }

@@ -72,4 +72,7 @@ public struct TranscodeResult: Sendable, Codable, Equatable {
     /// The audio renditions, the default first, when the audio is in renditions of its own
     /// (a DASH ladder, or a source with more than one audio track); nil when it is muxed.
     public var audioTracks: [AudioTrack]? = nil
+    /// Loudness normalisation (`TranscodeOptions.loudness`): per audio track, the source's
+    /// EBU R128 figures, the gain applied, and the encoder input's figures; nil when off.
+    public var loudness: [Loudness.Track]? = nil
 }

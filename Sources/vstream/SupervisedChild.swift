@@ -20,14 +20,15 @@ enum SupervisedChild {
         arguments.count > 1 && arguments[1] == "transcode" && arguments.contains("--supervised")
     }
 
-    /// The transcode reads its source through descriptor 3 (`RelayedByteSource`).
+    /// The transcode reads its source through descriptor 3 (`RelayedByteSource`), and the
+    /// loudness measurement through descriptor 4.
     static let relayFlag = "--relayed-source-size"
 
     /// Confines the process; says on stderr (the parent's log) what could not be done.
     static func isolate() {
         if vstream_die_with_parent() != 0 { exit(1) }
-        // Only the relay's socket, when the parent passed one, outlives this.
-        _ = vstream_close_from(CommandLine.arguments.contains(relayFlag) ? 4 : 3)
+        // Only the relays' sockets, when the parent passed them, outlive this.
+        _ = vstream_close_from(CommandLine.arguments.contains(relayFlag) ? 5 : 3)
         _ = vstream_no_new_privileges()
         let network = vstream_isolate_network()
         if network != 0 {

@@ -41,6 +41,10 @@ struct TranscodeCommand: AsyncParsableCommand {
         A caption file (SRT or WebVTT, UTF-8 or UTF-16 with a BOM, at most 1 MiB) as a subtitles rendition: \
         FILE:LANG[:NAME], e.g. captions.srt:eng:English. Repeatable.
         """, valueName: "FILE:LANG[:NAME]")) var captions: [String] = []
+    @Option(parsing: .unconditional, help: ArgumentHelp("""
+        Bring every audio track to this integrated loudness (EBU R128, in LUFS, -40 to -5) by one static gain, \
+        its true peak kept at or under -1 dBTP; or off, to keep the source's level.
+        """, valueName: "LUFS|off")) var loudness = String(Loudness.defaultTarget)
     @Option(help: ArgumentHelp("Decoded frames queued per rendition.", visibility: .hidden)) var queueDepth: Int?
     @Option(help: ArgumentHelp("Video decoder threads (0: libavcodec decides).", visibility: .hidden)) var decoderThreads: Int?
     @Flag(help: ArgumentHelp("Run as the service's supervised child: read the request (JSON) on stdin, report JSON lines.",
@@ -66,6 +70,14 @@ struct TranscodeCommand: AsyncParsableCommand {
             guard (chunkSeconds ?? 0) > 0 else { throw ValidationError("--only-chunk needs --chunk-seconds above 0") }
         }
         if segmentFormat == "ts", (chunkSeconds ?? 0) > 0 { throw ValidationError("chunks need --segment-format fmp4 (CMAF)") }
+        guard loudnessTarget != nil else { throw ValidationError("--loudness must be a loudness in LUFS from -40 to -5, or off") }
+    }
+
+    /// nil: not valid; .some(nil): off.
+    var loudnessTarget: Double?? {
+        if loudness.lowercased() == "off" { return .some(nil) }
+        guard let value = Double(loudness), Loudness.targets.contains(value) else { return nil }
+        return .some(value)
     }
 
     /// nil: not valid; .some(nil): none.
@@ -97,13 +109,15 @@ struct TranscodeCommand: AsyncParsableCommand {
         if let decoderThreads { options.decoderThreads = max(0, decoderThreads) }
         options.prioritizeLargestRung = !fairScheduling
         options.captions = captions.map { Self.sidecar($0) }
+        options.loudness = loudnessTarget ?? Loudness.defaultTarget
         if supervised {
             // The service's options, in one document: the flags above are not used.
             let options = SupervisedChild.awaitRequest()
             let source: (any ByteSource)?
             if let relayedSourceSize {
                 do {
-                    source = try RelayedByteSource(descriptor: PipedChild.passedDescriptor, size: relayedSourceSize)
+                    source = try RelayedByteSource(descriptor: PipedChild.passedDescriptor, size: relayedSourceSize,
+                                                   concurrentDescriptor: PipedChild.passedDescriptor + 1)
                 } catch {
                     Terminal.fail(TranscodeError(input: input, reason: error))
                 }
@@ -206,6 +220,11 @@ struct TranscodeCommand: AsyncParsableCommand {
             return
         }
         for note in result.notes ?? [] { Terminal.note(note) }
+        for track in result.loudness ?? [] where style != .json {
+            let lufs = { (value: Double?) in value.map { String(format: "%.1f", $0) } ?? "silent" }
+            print("  \(track.folder) loudness: \(lufs(track.source.integrated)) LUFS, gain \(String(format: "%+.1f", track.gain)) dB, "
+                  + "out \(lufs(track.output.integrated)) LUFS, true peak \(track.output.truePeak.map { String(format: "%.1f", $0) } ?? "-") dBTP")
+        }
         if let manifest = result.chunkManifest {
             let segments = result.renditions.first?.segmentCount ?? 0
             print("  chunk: \(result.sourceFrames) frames, \(segments) segments per rung\(result.hasAudio ? ", and the whole file's audio" : "")")

@@ -55,8 +55,9 @@ struct ContenderTests {
         let command = Contender.engine(settings, vstream: "/bin/vstream", output: "/out").commands[0]
         #expect(Array(command.prefix(5)) == ["/bin/vstream", "transcode", "in.mp4", "-o", "/out"])
         #expect(command.contains("360,720,1080") && command.contains("veryfast"))
-        // The ladder alone, as ffmpeg's contenders make it; `--extras` measures the rest.
-        #expect(command.suffix(3) == ["--mp4", "none", "--no-storyboard"])
+        // The ladder alone, as ffmpeg's contenders make it (no loudness pass either);
+        // `--extras` measures the rest.
+        #expect(command.suffix(5) == ["--mp4", "none", "--no-storyboard", "--loudness", "off"])
         #expect(command.contains("--chunk-seconds") && command[command.firstIndex(of: "--chunk-seconds")! + 1] == "0",
                 "one whole run, also on a host that would chunk by default")
         let extras = Contender.engine(settings, vstream: "/bin/vstream", output: "/out", extras: true)

@@ -3,7 +3,7 @@ embedded default: a private dubbed video (English, the default, at 440 Hz; Frenc
 880 Hz) lists both in `audioTracks` through its playback grant, and only there; the master
 names both in one AUDIO group; the ffmpeg CLI, given the token's master, picks the French
 track by its language and hears 880 Hz; the track's playlist without the token is refused;
-the page says which track plays."""
+each track is brought to -16 LUFS; the page says which track plays."""
 import array
 import re
 import subprocess
@@ -60,6 +60,11 @@ def test_a_dubbed_upload_keeps_every_language(server):
     assert status == 200, grant
     tracks = grant["audioTracks"]
     assert [(t["language"], t["name"], t["default"]) for t in tracks] == [("eng", "English", True), ("fra", "French", False)]
+    # Each track was brought to -16 LUFS, its true peak under -1 dBTP.
+    for track in tracks:
+        loudness = track["loudness"]
+        assert abs(loudness["outputIntegrated"] - -16) < 0.5 and loudness["outputTruePeak"] <= -1, loudness
+        assert abs(loudness["gain"] - (-16 - loudness["integrated"])) < 0.2, loudness
     master_url = base.rstrip("/") + grant["playbackUrl"] if grant["playbackUrl"].startswith("/") else grant["playbackUrl"]
     with urllib.request.urlopen(master_url, timeout=30) as response:
         master = response.read().decode()
@@ -69,9 +74,14 @@ def test_a_dubbed_upload_keeps_every_language(server):
     assert status_of(french_url) == 200
     assert "/hls/t/" in french_url and status_of(re.sub(r"/hls/t/[^/]+/", "/hls/", french_url)) == 403
 
-    # A player picks the French track by its language and hears it.
+    # A player picks the French track by its language and hears it, at -16 LUFS as ffmpeg's
+    # own meter measures it.
     assert abs(tone_heard(master_url, "fra") - 880) < 15
     assert abs(tone_heard(master_url, "eng") - 440) < 15
+    meter = subprocess.run(["ffmpeg", "-nostdin", "-nostats", "-i", master_url, "-map", "0:a:m:language:fra",
+                            "-af", "ebur128=peak=true", "-f", "null", "-"], check=True, capture_output=True, text=True).stderr
+    integrated = float(re.findall(r"^\s+I:\s+(-?[\d.]+) LUFS", meter.split("Summary:")[-1], re.M)[0])
+    assert abs(integrated - -16) <= 1, meter[-600:]
 
     # The owner's page: Chromium exposes no `audioTracks`, so the page says which plays.
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

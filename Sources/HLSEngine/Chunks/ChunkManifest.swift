@@ -62,4 +62,6 @@ struct ChunkManifest: Codable, Sendable, Equatable {
     var notes: [String]? = nil
     /// Chunk 0's: the source's other audio tracks.
     var alternateAudio: [Audio]? = nil
+    /// Chunk 0's: what loudness normalisation did to each track.
+    var loudness: [Loudness.Track]? = nil
 }

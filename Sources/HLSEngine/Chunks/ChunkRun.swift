@@ -24,6 +24,8 @@ struct ChunkRun {
     let notes: [String]
     /// The audio tracks chunk 0 encodes (every chunk opens their encoders: see above).
     let audioTracks: [AudioTrack]
+    /// The source once more, for chunk 0's loudness measurement.
+    let source: any ByteSource
     let started: ContinuousClock.Instant
 
     /// The whole run's storyboard layout: tiles of the top rung's upright shape.
@@ -40,6 +42,8 @@ struct ChunkRun {
         let previous = scope.chunk.start - scope.plan.origin - frameDuration
         return Int(((previous + ChunkPlan.tolerance) / interval).rounded(.down)) + 1
     }
+
+    private static func allNotes(_ notes: [String]) -> [String]? { notes.isEmpty ? nil : notes }
 
     func run() throws -> TranscodeResult {
         let options = pipeline.options
@@ -60,15 +64,16 @@ struct ChunkRun {
                                 publish: pipeline.publish)
             : nil
         let audioRendition = try scope.chunk.index == 0 ? audio.map {
-            try AudioRenditionWorker(audio: $0.encoder, videoTimeBase: videoTimeBase,
-                                     directory: output.directory(for: AudioRenditionWorker.name), format: options.segmentFormat,
-                                     queueDepth: options.queueDepth, shift: shift, progressive: progressive, cancellation: cancellation)
+            try pipeline.audioWorker(for: $0, output: output, videoTimeBase: videoTimeBase, shift: shift, progressive: progressive)
         } : nil
         let alternateRenditions = try scope.chunk.index == 0 ? alternates.map {
-            try AudioRenditionWorker(name: $0.track.folder, audio: $0.encoder, videoTimeBase: videoTimeBase,
-                                     directory: output.directory(for: $0.track.folder), format: options.segmentFormat,
-                                     queueDepth: options.queueDepth, shift: shift, progressive: nil, cancellation: cancellation)
+            try pipeline.audioWorker(for: $0, output: output, videoTimeBase: videoTimeBase, shift: shift, progressive: nil)
         } : []
+        // Chunk 0 encodes the whole file's audio, so it measures its loudness.
+        let loudness = scope.chunk.index == 0
+            ? pipeline.startLoudnessPass(source: source, name: input.path, chains: [audio].compactMap { $0 } + alternates,
+                                         durationSeconds: info.durationSeconds) : nil
+        defer { loudness?.pass.stopAndJoin() }
         let plan = ThreadPlan.make(for: renditions, cores: options.cores ?? ProcessInfo.processInfo.activeProcessorCount,
                                    encoderThreads: options.encoderThreads, prioritizeLargestRung: options.prioritizeLargestRung)
         let workers = try renditions.enumerated().map { index, rendition in
@@ -104,7 +109,8 @@ struct ChunkRun {
                                  frameRate: frameRate, segmentDuration: options.segmentDuration,
                                  maxDurationSeconds: options.maxDurationSeconds, maxFrames: nil, poster: poster, storyboard: storyboard,
                                  chunk: scope, cutQueue: audioRendition?.queue,
-                                 alternateAudio: zip(alternates, alternateRenditions).map { ($0, $1.queue) }, cancellation: cancellation)
+                                 alternateAudio: zip(alternates, alternateRenditions).map { ($0, $1.queue) },
+                                 loudness: loudness, cancellation: cancellation)
         try TranscodePipeline.runStages(decode: decode, workers: workers, audio: [audioRendition].compactMap { $0 } + alternateRenditions,
                                         plan: plan, cancellation: cancellation)
         guard decode.decodedFrames == scope.chunk.frames else {
@@ -136,12 +142,14 @@ struct ChunkRun {
             storyboardInterval: options.storyboardInterval,
             videoDuration: scope.plan.lastFrameTime - scope.plan.origin + 1 / max(frameRate.perSecond, 1),
             downloadRung: options.downloadRung, timelineShift: workers.first?.timelineShiftApplied ?? 0,
-            captions: captions.isEmpty ? nil : captions, notes: notes.isEmpty ? nil : notes,
+            captions: captions.isEmpty ? nil : captions,
+            notes: Self.allNotes(notes + [loudness?.pass.note].compactMap { $0 } + decode.loudnessNotes),
             alternateAudio: alternateRenditions.isEmpty ? nil : zip(alternates, alternateRenditions).map { chain, worker in
                 ChunkManifest.Audio(channels: Int(chain.encoder.context.pointee.ch_layout.nb_channels),
                                     sampleRate: Int(chain.encoder.context.pointee.sample_rate),
                                     timescale: worker.timescale, segments: worker.segments, track: chain.track)
-            })
+            },
+            loudness: decode.loudnessTracks.isEmpty ? nil : decode.loudnessTracks)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let json = String(decoding: (try? encoder.encode(manifest)) ?? Data(), as: UTF8.self)

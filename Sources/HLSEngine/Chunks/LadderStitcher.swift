@@ -135,7 +135,7 @@ public struct LadderStitcher: Sendable {
                 corruptPackets: manifests.reduce(0) { $0 + $1.manifest.corruptPackets }, download: download,
                 dashManifest: written.dash, captions: subtitles.isEmpty ? nil : SubtitleRendition.published(subtitles),
                 timelineShift: first.timelineShift, notes: first.notes,
-                audioTracks: audioTracks.isEmpty ? nil : audioTracks.map(\.track))
+                audioTracks: audioTracks.isEmpty ? nil : audioTracks.map(\.track), loudness: first.loudness)
         } catch {
             directory?.removeEverythingWritten()
             let reason = (error as? TranscodeError.Reason) ?? (error as? TranscodeError)?.reason ?? .io(String(describing: error))

@@ -16,6 +16,14 @@ public protocol ByteSource: AnyObject, Sendable {
     func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws(TranscodeError.Reason) -> Int
     /// The total size in bytes, when known.
     var size: Int64? { get }
+    /// The same bytes for a second reader whose reads must not queue behind this one's: the
+    /// loudness measurement reads the whole source beside the transcode. Itself, where reads
+    /// are independent already (a file, memory).
+    func concurrentReader() -> any ByteSource
+}
+
+extension ByteSource {
+    public func concurrentReader() -> any ByteSource { self }
 }
 
 /// A local file, read with pread.

@@ -19,15 +19,25 @@ public final class RelayedByteSource: ByteSource, @unchecked Sendable {
     private let descriptor: Int32
     private let lock = NSLock()
     public let size: Int64?
+    /// A second relay of the same source, for a reader that must not wait behind this one
+    /// (one read at a time per socket: a read the service answers only once its fetch gets
+    /// there would hold up every read queued behind it).
+    private let concurrent: RelayedByteSource?
 
-    /// `descriptor` is a connected stream socket (or a pipe pair's ends, both the same).
-    public init(descriptor: Int32, size: Int64) throws(TranscodeError.Reason) {
+    /// `descriptor` is a connected stream socket (or a pipe pair's ends, both the same);
+    /// `concurrentDescriptor`, another relay of the same source (`concurrentReader()`).
+    public init(descriptor: Int32, size: Int64, concurrentDescriptor: Int32? = nil) throws(TranscodeError.Reason) {
         guard size > 0 else { throw .empty }
         self.descriptor = descriptor
         self.size = size
+        concurrent = try concurrentDescriptor.map { descriptor throws(TranscodeError.Reason) in
+            try RelayedByteSource(descriptor: descriptor, size: size)
+        }
     }
 
     deinit { close(descriptor) }
+
+    public func concurrentReader() -> any ByteSource { concurrent ?? self }
 
     public func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws(TranscodeError.Reason) -> Int {
         guard offset >= 0, let base = buffer.baseAddress, buffer.count > 0 else { return 0 }

@@ -1,4 +1,5 @@
 import CAV
+import Foundation
 
 /// Demuxes and decodes the source once, on the pipeline's own thread, and fans the
 /// result out: every decoded video frame (by reference) and every AAC packet (encoded
@@ -14,6 +15,10 @@ final class DecodeStage {
     /// The source's other audio tracks, each decoded and encoded here once and sent to its
     /// own rendition's queue alone (the rungs carry the default track at most).
     private let alternateAudio: [(chain: AudioChain, queue: BoundedQueue<RenditionInput>)]
+    /// Loudness normalisation: the measurement running beside this stage, and the target.
+    private let loudness: (pass: LoudnessPass, target: Double, hold: LoudnessPass.Hold)?
+    /// Tracks whose measurement came too late for a progressive run's first segment.
+    private(set) var loudnessNotes: [String] = []
     private var clock: SegmentClock
     /// Source timestamps, made strictly increasing and gap-bounded, start on the output
     /// timeline at the input's start (the earliest stream's first timestamp), keeping any
@@ -66,6 +71,14 @@ final class DecodeStage {
         let offset: Int64
         /// Which track of the ladder it encodes.
         var track: AudioTrack = .main
+        /// Loudness: the static gain (linear) once the measurement is in, and the blocks
+        /// held until then; what the source measured and what the encoder was fed.
+        var gain: Float?
+        var gainDecibels = 0.0
+        var measured: Loudness.Measurement?
+        var held: [Frame] = []
+        var heldSamples = 0
+        var outputMeter: LoudnessMeter?
         var nextPTS: Int64?
         /// Where the audio timeline is anchored: a decoded pts (decoder time base) and the
         /// output sample it maps to. Later frames are placed relative to it (see `gap`).
@@ -107,8 +120,10 @@ final class DecodeStage {
          poster: (writer: PosterWriter, path: String, frameIndex: Int)?, storyboard: StoryboardWriter? = nil,
          chunk: (plan: ChunkPlan, chunk: ChunkPlan.Chunk)? = nil, cutQueue: BoundedQueue<RenditionInput>? = nil,
          alternateAudio: [(chain: AudioChain, queue: BoundedQueue<RenditionInput>)] = [],
+         loudness: (pass: LoudnessPass, target: Double, hold: LoudnessPass.Hold)? = nil,
          cancellation: CancellationFlag) {
         self.alternateAudio = alternateAudio
+        self.loudness = loudness
         self.chunk = chunk
         self.cutQueue = cutQueue
         // A chunk's storyboard times count from the whole video's first frame.
@@ -187,6 +202,8 @@ final class DecodeStage {
         try decode(nil, with: chain.decoder) { try deliverAudio($0, chain, emit: emit) }
         try chain.resampler.push(nil)
         try encodeAudio(chain, final: true, emit: emit)
+        try learnGain(chain, waiting: true)
+        try releaseHeld(chain, emit: emit)
         try chain.encoder.encode(nil, emit: emit)
     }
 
@@ -341,7 +358,88 @@ final class DecodeStage {
         while let block = try audio.resampler.pop(count: audio.frameSize, final: final) {
             block.pts = audio.nextPTS ?? 0
             audio.nextPTS = block.pts + Int64(block.sampleCount)
-            try audio.encoder.encode(block, emit: emit)
+            try learnGain(audio, waiting: false)
+            guard audio.gain != nil else {
+                audio.held.append(block)
+                audio.heldSamples += Int(block.sampleCount)
+                if let loudness, audio.heldSamples >= loudness.hold.samples {
+                    // Waiting is worth it only if the measurement can end within the grace.
+                    let grace = loudness.hold.grace.map { grace in (loudness.pass.secondsLeft ?? 0) <= grace ? grace : 0 }
+                    try learnGain(audio, waiting: true, seconds: grace)
+                    if audio.gain == nil { keepLevel(audio) }
+                    try releaseHeld(audio, emit: emit)
+                }
+                continue
+            }
+            try releaseHeld(audio, emit: emit)
+            try encodeBlock(block, audio, emit: emit)
+        }
+    }
+
+    /// Sets the track's gain from the measurement, once it is in (`waiting`: waits for it, at
+    /// most `seconds` when given). Without loudness normalisation, unity.
+    private func learnGain(_ audio: AudioChain, waiting: Bool, seconds: Double? = nil) throws {
+        guard audio.gain == nil else { return }
+        guard let loudness else {
+            audio.gain = 1
+            return
+        }
+        let measurements: [Int: Loudness.Measurement]
+        if waiting {
+            guard let finished = loudness.pass.wait(seconds: seconds) else {
+                if cancellation.isCancelled || seconds == nil { throw TranscodeError.Reason.cancelled }
+                return  // the grace ran out
+            }
+            measurements = finished
+        } else {
+            guard let finished = loudness.pass.measurements else { return }
+            measurements = finished
+        }
+        audio.measured = measurements[Int(audio.streamIndex)]
+        audio.gainDecibels = audio.measured.map { Loudness.gain(for: $0, target: loudness.target) } ?? 0
+        audio.gain = Float(pow(10, audio.gainDecibels / 20))
+        audio.outputMeter = LoudnessMeter()
+    }
+
+    /// A progressive run whose measurement is still running when its first segment is due:
+    /// the track keeps its level rather than holding up the video's first segment.
+    private func keepLevel(_ audio: AudioChain) {
+        audio.gain = 1
+        audio.outputMeter = LoudnessMeter()
+        loudnessNotes.append("\(audio.track.folder): loudness left as it is: measuring it took longer than the first segment "
+                             + "(the source was still arriving)")
+        if alternateAudio.allSatisfy({ $0.chain.gain != nil }) && self.audio?.gain != nil { loudness?.pass.stop() }
+    }
+
+    private func releaseHeld(_ audio: AudioChain, emit: (Packet) throws -> Void) throws {
+        guard !audio.held.isEmpty else { return }
+        let blocks = audio.held
+        audio.held = []
+        audio.heldSamples = 0
+        for block in blocks { try encodeBlock(block, audio, emit: emit) }
+    }
+
+    /// Applies the gain (one multiplication per sample: no compressor, no limiter), meters
+    /// what the encoder is fed, and encodes.
+    private func encodeBlock(_ block: Frame, _ audio: AudioChain, emit: (Packet) throws -> Void) throws {
+        if let gain = audio.gain, gain != 1, let planes = block.pointer.pointee.extended_data {
+            let samples = Int(block.sampleCount)
+            for channel in 0..<Int(block.pointer.pointee.ch_layout.nb_channels) {
+                planes[channel]?.withMemoryRebound(to: Float.self, capacity: samples) { values in
+                    for index in 0..<samples { values[index] *= gain }
+                }
+            }
+        }
+        audio.outputMeter?.add(block)
+        try audio.encoder.encode(block, emit: emit)
+    }
+
+    /// What loudness normalisation did to each track (empty without it).
+    var loudnessTracks: [Loudness.Track] {
+        guard loudness != nil else { return [] }
+        return ([audio].compactMap { $0 } + alternateAudio.map(\.chain)).map { chain in
+            Loudness.Track(folder: chain.track.folder, source: chain.measured ?? .init(), gain: chain.gainDecibels,
+                           output: chain.outputMeter?.measurement ?? .init())
         }
     }
 

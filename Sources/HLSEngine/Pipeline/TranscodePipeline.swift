@@ -77,10 +77,11 @@ struct TranscodePipeline {
             guard let output else { throw TranscodeError.Reason.io("no output directory") }
             if let chunk {
                 return try ChunkRun(pipeline: self, input: input, info: info, renditions: renditions, output: output,
-                                    scope: chunk, captions: captions, notes: notes, audioTracks: audio.tracks, started: started).run()
+                                    scope: chunk, captions: captions, notes: notes, audioTracks: audio.tracks, source: bytes,
+                                    started: started).run()
             }
-            let result = try transcode(input: input, info: info, renditions: renditions, output: output, captions: captions,
-                                       audioTracks: audio.tracks)
+            let result = try transcode(input: input, source: bytes, info: info, renditions: renditions, output: output,
+                                       captions: captions, audioTracks: audio.tracks)
             let wall = (ContinuousClock.now - started) / .seconds(1)
             progress.stage(.done)
             return TranscodeResult(
@@ -92,8 +93,9 @@ struct TranscodePipeline {
                 wallSeconds: wall,
                 corruptPackets: result.corruptPackets, filledAudioGaps: result.filledAudioGaps, download: result.download,
                 dashManifest: result.dash, captions: result.captions.isEmpty ? nil : result.captions,
-                timelineShift: result.shift, notes: notes.isEmpty ? nil : notes,
-                audioTracks: separatesAudio(tracks: audio.tracks.count) && !audio.tracks.isEmpty ? audio.tracks : nil)
+                timelineShift: result.shift, notes: (notes + result.notes).isEmpty ? nil : notes + result.notes,
+                audioTracks: separatesAudio(tracks: audio.tracks.count) && !audio.tracks.isEmpty ? audio.tracks : nil,
+                loudness: result.loudness)
         } catch {
             output?.removeEverythingWritten()
             throw TranscodeError(input: inputPath, reason: Self.reason(for: error, cancelledByRequest: cancellation.wasCancelledByRequest))
@@ -126,6 +128,25 @@ struct TranscodePipeline {
             return chain
         }
         return (videoStream, decoder, audio, alternates)
+    }
+
+    /// The rendition of one audio track (`chain`'s), in its own folder.
+    func audioWorker(for chain: DecodeStage.AudioChain, output: OutputDirectory, videoTimeBase: AVRational, shift: TimelineShift,
+                     progressive: ProgressiveWriter?) throws -> AudioRenditionWorker {
+        try AudioRenditionWorker(name: chain.track.folder, audio: chain.encoder, videoTimeBase: videoTimeBase,
+                                 directory: output.directory(for: chain.track.folder), format: options.segmentFormat,
+                                 queueDepth: options.queueDepth, shift: shift, progressive: progressive, cancellation: cancellation)
+    }
+
+    /// Starts measuring the loudness of `chains`' tracks, when the options ask for it.
+    func startLoudnessPass(source: any ByteSource, name: String, chains: [DecodeStage.AudioChain], durationSeconds: Double?)
+        -> (pass: LoudnessPass, target: Double, hold: LoudnessPass.Hold)? {
+        guard let target = options.loudness, !chains.isEmpty else { return nil }
+        let pass = LoudnessPass(source: source, name: name, streams: chains.map { Int($0.streamIndex) },
+                                maxDurationSeconds: options.maxDurationSeconds, durationSeconds: durationSeconds,
+                                cancellation: cancellation)
+        pass.start()
+        return (pass, target, options.progressive ? .progressive(segmentDuration: options.segmentDuration) : .whole)
     }
 
     /// The audio tracks this run writes, and a note for each stream it leaves out.
@@ -206,12 +227,16 @@ struct TranscodePipeline {
         return .io(String(describing: error))
     }
 
-    private func transcode(input: InputFile, info: MediaInfo, renditions: [Rendition],
+    private func transcode(input: InputFile, source: any ByteSource, info: MediaInfo, renditions: [Rendition],
                            output: OutputDirectory, captions: [SidecarCaptions], audioTracks: [AudioTrack]) throws
         -> (duration: Double, renditions: [TranscodeResult.RenditionResult], corruptPackets: Int, filledAudioGaps: Int,
-            download: TranscodeResult.Download?, dash: String?, captions: [TranscodeResult.Caption], shift: Double?) {
+            download: TranscodeResult.Download?, dash: String?, captions: [TranscodeResult.Caption], shift: Double?,
+            loudness: [Loudness.Track]?, notes: [String]) {
         let (videoStream, decoder, audio, alternates) = try TranscodePipeline.openDecoders(input, info: info, options: options,
                                                                                           tracks: audioTracks)
+        let loudness = startLoudnessPass(source: source, name: input.path, chains: [audio].compactMap { $0 } + alternates,
+                                         durationSeconds: info.durationSeconds)
+        defer { loudness?.pass.stopAndJoin() }
         let separate = separatesAudio(tracks: audioTracks.count)
         let frameRate = try FrameRate.choose(videoStream)
 
@@ -226,22 +251,12 @@ struct TranscodePipeline {
         let shift = separate ? TimelineShift(rungs: renditions.count) : nil
         let videoTimeBase = try TimeBase(videoStream.pointee.time_base).rational
         let audioRendition = try shift.flatMap { shift in
-            try audio.map {
-                try AudioRenditionWorker(name: $0.track.folder, audio: $0.encoder, videoTimeBase: videoTimeBase,
-                                         directory: output.directory(for: $0.track.folder),
-                                         format: options.segmentFormat, queueDepth: options.queueDepth, shift: shift,
-                                         progressive: progressive, cancellation: cancellation)
-            }
+            try audio.map { try audioWorker(for: $0, output: output, videoTimeBase: videoTimeBase, shift: shift, progressive: progressive) }
         }
         // The other tracks are published with the ladder, not progressively: the early
         // ladder plays the default track.
         let alternateRenditions = try shift.map { shift in
-            try alternates.map {
-                try AudioRenditionWorker(name: $0.track.folder, audio: $0.encoder, videoTimeBase: videoTimeBase,
-                                         directory: output.directory(for: $0.track.folder),
-                                         format: options.segmentFormat, queueDepth: options.queueDepth, shift: shift,
-                                         progressive: nil, cancellation: cancellation)
-            }
+            try alternates.map { try audioWorker(for: $0, output: output, videoTimeBase: videoTimeBase, shift: shift, progressive: nil) }
         } ?? []
         let plan = ThreadPlan.make(for: renditions, cores: options.cores ?? ProcessInfo.processInfo.activeProcessorCount,
                                    encoderThreads: options.encoderThreads,
@@ -279,7 +294,7 @@ struct TranscodePipeline {
                                  maxDurationSeconds: options.maxDurationSeconds, maxFrames: options.maxFrames,
                                  poster: poster, storyboard: storyboard,
                                  alternateAudio: zip(alternates, alternateRenditions).map { ($0, $1.queue) },
-                                 cancellation: cancellation)
+                                 loudness: loudness, cancellation: cancellation)
         try Self.runStages(decode: decode, workers: workers, audio: [audioRendition].compactMap { $0 } + alternateRenditions,
                            plan: plan, cancellation: cancellation)
 
@@ -326,7 +341,9 @@ struct TranscodePipeline {
             worker.downloadBytes.map { TranscodeResult.Download(file: TranscodeResult.Download.fileName, rendition: worker.rendition.name, bytes: $0) }
         }
         let published = SubtitleRendition.published(subtitles)
+        let tracks = decode.loudnessTracks
         return (written.duration, written.renditions, decode.corruptPackets, decode.filledAudioGaps, download, written.dash, published,
-                workers.first?.timelineShiftApplied)
+                workers.first?.timelineShiftApplied, tracks.isEmpty ? nil : tracks,
+                [loudness?.pass.note].compactMap { $0 } + decode.loudnessNotes)
     }
 }

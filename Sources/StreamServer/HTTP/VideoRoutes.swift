@@ -53,15 +53,41 @@ struct VideoRoutes {
 
     struct VideoList: ResponseEncodable { var videos: [VideoResponse] }
     struct CaptionTrack: Codable, Sendable { var language: String; var name: String; var url: String; var forced: Bool }
-    struct AudioTrackItem: Codable, Sendable { var language: String; var name: String; var url: String; var `default`: Bool }
+    struct AudioTrackItem: Codable, Sendable {
+        var language: String
+        var name: String
+        var url: String
+        var `default`: Bool
+        /// EBU R128: the source's integrated loudness (LUFS), loudness range (LU) and true peak
+        /// (dBTP), the gain applied (dB), and the result's loudness and true peak.
+        var loudness: LoudnessFigures?
+    }
+    struct LoudnessFigures: Codable, Sendable {
+        var integrated: Double?
+        var range: Double?
+        var truePeak: Double?
+        var gain: Double
+        var outputIntegrated: Double?
+        var outputTruePeak: Double?
+    }
 
     /// The video's audio renditions, their playlists under `folder`.
     static func audioTracks(_ video: VideoRecord, folder: String) -> [AudioTrackItem]? {
         guard video.status == .ready, let tracks = video.outputs?.audioTracks, !tracks.isEmpty else { return nil }
-        return tracks.map {
-            AudioTrackItem(language: $0.language ?? "und", name: $0.name, url: folder + $0.playlist, default: $0.isDefault)
+        let loudness = video.outputs?.loudness ?? []
+        return tracks.map { track in
+            let figures = loudness.first { $0.folder == track.folder }.map {
+                LoudnessFigures(integrated: $0.source.integrated.map(Self.tenth), range: $0.source.range.map(Self.tenth),
+                                truePeak: $0.source.truePeak.map(Self.tenth), gain: Self.tenth($0.gain),
+                                outputIntegrated: $0.output.integrated.map(Self.tenth), outputTruePeak: $0.output.truePeak.map(Self.tenth))
+            }
+            return AudioTrackItem(language: track.language ?? "und", name: track.name, url: folder + track.playlist,
+                                  default: track.isDefault, loudness: figures)
         }
     }
+
+    /// A figure to a tenth of a dB: more digits say nothing about loudness.
+    static func tenth(_ value: Double) -> Double { (value * 10).rounded() / 10 }
 
     /// The video's caption tracks, their files under `folder` (a public prefix, or a token's).
     static func captions(_ video: VideoRecord, folder: String) -> [CaptionTrack]? {

@@ -61,25 +61,28 @@ public struct SupervisedTranscoder: Sendable {
         var environment = ProcessInfo.processInfo.environment
         environment["MALLOC_ARENA_MAX"] = "2"  // glibc reserves 64 MiB of address space per arena otherwise
         let child: PipedChild
-        var relay: (ours: Int32, theirs: Int32)?
+        // Two relays of the source: the transcode's reads, and the loudness measurement's.
+        var relays: [(ours: Int32, theirs: Int32)] = []
         do {
             // The options travel as one JSON request on stdin; only what the child needs
             // before it reads (the input's name, its relay) is on the command line.
             var arguments = [limits.executable, "transcode", input, "-o", output, "--supervised"]
             if let source {
                 guard let size = source.size else { throw TranscodeError.Reason.io("a relayed source needs its size") }
-                var pair: [Int32] = [-1, -1]
-                guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
-                    throw TranscodeError.Reason.io("socketpair: \(String(cString: strerror(errno)))")
+                for _ in 0..<2 {
+                    var pair: [Int32] = [-1, -1]
+                    guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
+                        throw TranscodeError.Reason.io("socketpair: \(String(cString: strerror(errno)))")
+                    }
+                    relays.append((pair[0], pair[1]))
                 }
-                relay = (pair[0], pair[1])
                 arguments += ["--relayed-source-size", String(size)]
             }
-            child = try PipedChild.spawn(arguments, environment: environment, passing: relay?.theirs)
-            // The child has its copy: the relay must see the end of the socket when it exits.
-            if let relay { close(relay.theirs) }
+            child = try PipedChild.spawn(arguments, environment: environment, passing: relays.map(\.theirs))
+            // The child has its copies: each relay must see the end of its socket when it exits.
+            for relay in relays { close(relay.theirs) }
         } catch {
-            if let relay {
+            for relay in relays {
                 close(relay.ours)
                 close(relay.theirs)
             }
@@ -88,7 +91,7 @@ public struct SupervisedTranscoder: Sendable {
         }
         onSpawn(child.process.pid)
         // The relay ends when the child closes its end (it exits, or is killed).
-        if let source, let relay { SourceRelay.start(source, descriptor: relay.ours) }
+        if let source { for relay in relays { SourceRelay.start(source, descriptor: relay.ours) } }
         var options = options
         options.maxDurationSeconds = min(options.maxDurationSeconds ?? limits.maxDurationSeconds, limits.maxDurationSeconds)
         let session = SupervisedSession(child: child, limits: limits, request: TranscoderRequest(options: options),

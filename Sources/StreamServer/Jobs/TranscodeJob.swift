@@ -314,7 +314,7 @@ public struct TranscodeJob: Sendable {
                 record.renditions = manifest.renditions
                 record.outputs = VideoOutputs(storyboard: manifest.storyboard, download: manifest.download, dash: manifest.dash,
                                               captions: manifest.captions, timelineShift: manifest.timelineShift,
-                                              audioTracks: manifest.audioTracks)
+                                              audioTracks: manifest.audioTracks, loudness: manifest.loudness)
                 guard try await store.update(record, expected: .processing) else {
                     logger.info("READY not set: the video was deleted or finished elsewhere")
                     // Deleted while this attempt stored its outputs: they are orphans now.
@@ -434,11 +434,13 @@ struct TranscodeManifest: Codable, Sendable, Equatable {
     var timelineShift: Double?
     /// `TranscodeResult.audioTracks` (absent from older manifests).
     var audioTracks: [AudioTrack]?
+    var loudness: [Loudness.Track]?
 
     init(_ result: TranscodeResult) {
         captions = result.captions
         timelineShift = result.timelineShift
         audioTracks = result.audioTracks
+        loudness = result.loudness
         storyboard = result.storyboard
         download = result.download
         dash = result.dashManifest

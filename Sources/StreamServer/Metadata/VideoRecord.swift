@@ -48,10 +48,14 @@ public struct VideoOutputs: Sendable, Codable, Equatable {
     /// The audio renditions (one per audio stream of the source), the default first; nil
     /// when the audio is muxed into the variants.
     public var audioTracks: [AudioTrack]?
+    /// What loudness normalisation did to each audio track (by its folder).
+    public var loudness: [Loudness.Track]?
 
     public init(storyboard: String? = nil, download: TranscodeResult.Download? = nil, dash: String? = nil,
-                captions: [TranscodeResult.Caption]? = nil, timelineShift: Double? = nil, audioTracks: [AudioTrack]? = nil) {
+                captions: [TranscodeResult.Caption]? = nil, timelineShift: Double? = nil, audioTracks: [AudioTrack]? = nil,
+                loudness: [Loudness.Track]? = nil) {
         self.audioTracks = audioTracks
+        self.loudness = loudness
         self.storyboard = storyboard
         self.download = download
         self.dash = dash

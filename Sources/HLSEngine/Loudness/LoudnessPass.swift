@@ -1,0 +1,202 @@
+import CAV
+import Foundation
+
+/// The loudness measurement (`TranscodeOptions.loudness`): every audio track of the source,
+/// decoded on a thread of its own over a second read of the source, resampled as the AAC
+/// encoders' input is (48 kHz stereo, the same downmix), and metered (EBU R128).
+///
+/// It overlaps the video: the decode stage starts at once, and only the audio chains wait
+/// for the gains, holding their samples meanwhile (`DecodeStage`). An audio-only read of a
+/// file is much faster than its transcode, so the hold is short; past its bound the decode
+/// thread waits. A measurement that cannot be made (a corrupt stream) leaves the tracks at
+/// unity gain with a note: loudness is a nicety, never a reason to fail a video.
+final class LoudnessPass: @unchecked Sendable {
+    // @unchecked: `finished` and `note` are guarded by `condition`; the rest belongs to the thread.
+    private let condition = NSCondition()
+    private var finished: [Int: Loudness.Measurement]?
+    private var failure: String?
+    private let done = DispatchSemaphore(value: 0)
+    private let stopFlag = CancellationFlag()
+    private let source: any ByteSource
+    private let name: String
+    private let streams: [Int]
+    private let cancellation: CancellationFlag
+    private let maxDurationSeconds: Double?
+    /// The source's length, to tell how far the measurement has come.
+    private let durationSeconds: Double?
+    private var started = false
+    private var startedAt = Date()
+    /// Seconds of audio measured so far (the furthest track), under `condition`.
+    private var measuredSeconds = 0.0
+
+    /// - Parameter streams: the source's stream index of each track to measure.
+    init(source: any ByteSource, name: String, streams: [Int], maxDurationSeconds: Double?, durationSeconds: Double?,
+         cancellation: CancellationFlag) {
+        self.durationSeconds = durationSeconds
+        self.source = source
+        self.name = name
+        self.streams = streams
+        self.maxDurationSeconds = maxDurationSeconds
+        self.cancellation = cancellation
+    }
+
+    func start() {
+        started = true
+        startedAt = Date()
+        let thread = Thread { [self] in
+            let outcome: [Int: Loudness.Measurement]
+            var reason: String?
+            do {
+                outcome = try measure()
+            } catch {
+                outcome = [:]
+                if !isStopped { reason = "the loudness could not be measured (\(error)); the audio keeps its level" }
+            }
+            condition.lock()
+            finished = outcome
+            failure = reason
+            condition.broadcast()
+            condition.unlock()
+            done.signal()
+        }
+        thread.name = "vstream.loudness"
+        thread.start()
+    }
+
+    /// The measurements by stream index once the pass has ended (empty when it failed); nil
+    /// while it runs.
+    var measurements: [Int: Loudness.Measurement]? {
+        condition.lock()
+        defer { condition.unlock() }
+        return finished
+    }
+
+    /// Seconds the measurement should still take, from its pace so far; nil when unknown.
+    var secondsLeft: Double? {
+        condition.lock()
+        defer { condition.unlock() }
+        guard finished == nil else { return 0 }
+        guard let durationSeconds, durationSeconds > 0, measuredSeconds > 0 else { return nil }
+        let done = min(1, measuredSeconds / durationSeconds)
+        return Date().timeIntervalSince(startedAt) * (1 - done) / done
+    }
+
+    /// Why the tracks were left at their level, if the measurement failed.
+    var note: String? {
+        condition.lock()
+        defer { condition.unlock() }
+        return failure
+    }
+
+    /// Waits for the measurements, at most `seconds` (nil: as long as it takes); nil if the
+    /// run is cancelled first, or the time runs out.
+    func wait(seconds: Double? = nil) -> [Int: Loudness.Measurement]? {
+        let deadline = seconds.map { Date().addingTimeInterval($0) }
+        condition.lock()
+        defer { condition.unlock() }
+        while finished == nil {
+            if cancellation.isCancelled { return nil }
+            if let deadline, Date() >= deadline { return nil }
+            _ = condition.wait(until: min(deadline ?? .distantFuture, Date().addingTimeInterval(0.1)))
+        }
+        return finished
+    }
+
+    /// How long the audio chains hold their samples for the gains, and what they do then.
+    struct Hold {
+        /// Samples (48 kHz) held per track.
+        var samples: Int
+        /// Past it, how long to wait for the measurement: nil, as long as it takes (a whole
+        /// run: memory is the bound); else that many seconds, then the track keeps its level
+        /// (a progressive run: the first segment, so the time to playable, must not wait for
+        /// a whole read of the source).
+        var grace: Double?
+
+        /// A whole run: 30 s per track (12 MiB), then the decode thread waits.
+        static let whole = Hold(samples: 30 * 48_000, grace: nil)
+
+        /// A progressive run: until the first audio past the first segment (what closes it),
+        /// and half a second more: a cheap video (a small rung) reaches it before a read of
+        /// the whole source can end.
+        static func progressive(segmentDuration: Double) -> Hold {
+            Hold(samples: Int((segmentDuration + 0.05) * 48_000), grace: 0.5)
+        }
+    }
+
+    /// Stops the measurement without waiting (its result is no longer wanted).
+    func stop() { stopFlag.cancel() }
+
+    /// Stops the pass if it still runs, and waits for its thread: the pipeline's last step,
+    /// so no read of the source outlives the run.
+    func stopAndJoin() {
+        guard started else { return }
+        stopFlag.cancel()
+        done.wait()
+        done.signal()  // a second call returns at once
+    }
+
+    private var isStopped: Bool { stopFlag.isCancelled || cancellation.isCancelled }
+
+    private func measure() throws -> [Int: Loudness.Measurement] {
+        let input = try MediaProbe.open(source.concurrentReader(), name: name, cancellation: stopFlag)
+        var chains: [Int32: (decoder: Decoder, resampler: Resampler, meter: LoudnessMeter)] = [:]
+        for index in streams {
+            guard let stream = input.stream(Int32(index)) else { continue }
+            let decoder = try Decoder(stream: stream, threads: 1, maxPixels: SourceBounds.maxPixels)
+            let resampler = try Resampler(decoder: decoder.context, sampleRate: 48_000, layout: cav_channel_layout_stereo(),
+                                          format: AV_SAMPLE_FMT_FLTP)
+            guard let meter = LoudnessMeter() else { throw TranscodeError.Reason.outOfMemory }
+            chains[Int32(index)] = (decoder, resampler, meter)
+        }
+        // The demuxer skips every other stream's packets.
+        for stream in input.streams where chains[stream.pointee.index] == nil { stream.pointee.discard = AVDISCARD_ALL }
+        let packet = Packet()
+        let limit = maxDurationSeconds.map { Int64($0 * 48_000) }
+        var measured: [Int32: Int64] = [:]
+        while try input.read(into: packet) {
+            if isStopped { throw TranscodeError.Reason.cancelled }
+            guard let chain = chains[packet.streamIndex] else { continue }
+            if let limit, measured[packet.streamIndex, default: 0] > limit { continue }
+            measured[packet.streamIndex, default: 0] += try feed(packet, to: chain)
+            let seconds = Double(measured[packet.streamIndex, default: 0]) / 48_000
+            if seconds >= measuredSeconds + 1 {
+                condition.lock()
+                measuredSeconds = seconds
+                condition.unlock()
+            }
+        }
+        for chain in chains.values { _ = try feed(nil, to: chain) }
+        return Dictionary(uniqueKeysWithValues: chains.map { (Int($0.key), $0.value.meter.measurement) })
+    }
+
+    /// Decodes `packet` (nil drains), resamples and meters; returns the samples metered. A
+    /// packet the decoder rejects is skipped, as the decode stage skips it.
+    private func feed(_ packet: Packet?, to chain: (decoder: Decoder, resampler: Resampler, meter: LoudnessMeter)) throws -> Int64 {
+        do { try chain.decoder.send(packet) } catch where error.isEOF { return 0 } catch {
+            if error.code == AVError.outOfMemory { throw TranscodeError.Reason.outOfMemory }
+            if packet != nil { return 0 }
+        }
+        var samples: Int64 = 0
+        var failures = 0
+        while true {
+            let frame: Frame?
+            do { frame = try chain.decoder.receive() } catch {
+                if error.code == AVError.outOfMemory { throw TranscodeError.Reason.outOfMemory }
+                failures += 1
+                if failures > 64 { break }
+                continue
+            }
+            guard let frame else { break }
+            do { try chain.resampler.push(frame) } catch { continue }  // a frame the resampler cannot take
+            while let block = try chain.resampler.pop(count: 4096) {
+                chain.meter.add(block)
+                samples += Int64(block.sampleCount)
+            }
+        }
+        if packet == nil {
+            try chain.resampler.push(nil)
+            while let block = try chain.resampler.pop(count: 4096, final: true) { chain.meter.add(block) }
+        }
+        return samples
+    }
+}

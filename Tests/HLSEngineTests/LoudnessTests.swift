@@ -1,0 +1,99 @@
+import Foundation
+import Testing
+@testable import HLSEngine
+
+/// Loudness normalisation (issue 22): every audio track measured (EBU R128, libebur128) and
+/// brought to −16 LUFS by one static gain, its true peak kept at or under −1 dBTP. The
+/// output is measured by ffmpeg's own `ebur128` filter, independent of libebur128.
+@Suite("Loudness", .serialized)
+struct LoudnessTests {
+    @Test func theGainReachesTheTargetUnlessThePeakWouldPassTheCeiling() {
+        let quiet = Loudness.Measurement(integrated: -30, range: 0, truePeak: -29.8)
+        #expect(Loudness.gain(for: quiet, target: -16) == 14)
+        #expect(Loudness.gain(for: .init(integrated: -8, range: 0, truePeak: -6.7), target: -16) == -8)
+        // Quiet but peaky (a door slam in a whisper): raised only until the peak is at −1 dBTP.
+        #expect(Loudness.gain(for: .init(integrated: -30, range: 12, truePeak: -3), target: -16) == 2)
+        // A silent track has no loudness to raise.
+        #expect(Loudness.gain(for: .init(integrated: nil, range: nil, truePeak: nil), target: -16) == 0)
+    }
+
+    /// 6 s of video with a stereo tone whose amplitude `amplitude` gives the source's level.
+    static func toneSource(in folder: String, amplitudes: [Double]) throws -> String {
+        let source = folder + "/tone.mkv"
+        var arguments = ["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25:duration=6"]
+        for amplitude in amplitudes {
+            let wave = "\(amplitude)*sin(2*PI*997*t)"
+            arguments += ["-f", "lavfi", "-i", "aevalsrc=\(wave)|\(wave):s=48000:d=6"]
+        }
+        arguments += ["-map", "0:v"] + amplitudes.indices.flatMap { ["-map", "\($0 + 1):a"] }
+        arguments += ["-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-b:a", "192k", source]
+        let made = try Command.run(arguments)
+        #expect(made.status == 0, "\(made.stderr)")
+        return source
+    }
+
+    /// ffmpeg's `ebur128` filter on audio stream `index` of `path`: integrated loudness and true peak.
+    static func ffmpegLoudness(_ path: String, stream: String = "0:a:0") throws -> (integrated: Double, truePeak: Double) {
+        let run = try Command.run(["ffmpeg", "-nostdin", "-nostats", "-i", path, "-map", stream, "-af", "ebur128=peak=true",
+                                   "-f", "null", "-"])
+        #expect(run.status == 0, "\(run.stderr.suffix(500))")
+        // The summary comes last: "I:  -16.0 LUFS" and, under "True peak:", "Peak:  -3.2 dBFS".
+        let summary = run.stderr.components(separatedBy: "Summary:").last ?? ""
+        func value(_ label: String) -> Double {
+            summary.split(separator: "\n").first { $0.trimmingCharacters(in: .whitespaces).hasPrefix(label) }
+                .flatMap { line in line.split(separator: " ").dropFirst().first.flatMap { Double($0) } } ?? .nan
+        }
+        return (value("I:"), value("Peak:"))
+    }
+
+    static func transcode(_ source: String, to output: String, _ extra: [String] = []) throws -> TranscodeResult {
+        let run = try Command.run([CaptionTests.binary, "transcode", source, "-o", output, "--ladder", "180", "--progress", "json"] + extra)
+        #expect(run.status == 0, "\(run.stderr)")
+        return try JSONDecoder().decode(TranscodeResult.self, from: Data((run.stdout.split(separator: "\n").last ?? "").utf8))
+    }
+
+    /// A quiet upload (−30 LUFS) and a loud one (−8 LUFS) both play at −16 ± 1 LU, with their
+    /// true peak at or under −1 dBTP; the result says what was measured and done.
+    @Test(arguments: [(0.0316, -30.0), (0.4, -8.0)])
+    func quietAndLoudSourcesBothComeOutAtTheTarget(_ amplitude: Double, _ level: Double) throws {
+        let folder = Fixtures.temporaryDirectory("loudness")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let source = try Self.toneSource(in: folder, amplitudes: [amplitude])
+        let before = try Self.ffmpegLoudness(source)
+        #expect(abs(before.integrated - level) < 0.5, "the source measures \(before.integrated) LUFS")
+        let result = try Self.transcode(source, to: folder + "/hls")
+        let after = try Self.ffmpegLoudness(folder + "/hls/master.m3u8")
+        #expect(abs(after.integrated - -16) <= 1, "\(level) LUFS came out at \(after.integrated) LUFS")
+        #expect(after.truePeak <= -1, "true peak \(after.truePeak) dBTP")
+        let track = try #require(result.loudness?.first)
+        #expect(abs((track.source.integrated ?? 0) - before.integrated) < 0.5 && abs(track.gain - (-16 - level)) < 0.5, "\(track)")
+        #expect(abs((track.output.integrated ?? 0) - -16) < 0.2, "\(track)")
+        // The download plays at the same level as the ladder.
+        #expect(abs(try Self.ffmpegLoudness(folder + "/hls/download.mp4").integrated - after.integrated) < 0.3)
+    }
+
+    @Test func offLeavesTheSourcesLevel() throws {
+        let folder = Fixtures.temporaryDirectory("loudness-off")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let source = try Self.toneSource(in: folder, amplitudes: [0.0316])
+        let result = try Self.transcode(source, to: folder + "/hls", ["--loudness", "off"])
+        #expect(result.loudness == nil)
+        let before = try Self.ffmpegLoudness(source), after = try Self.ffmpegLoudness(folder + "/hls/master.m3u8")
+        #expect(abs(after.integrated - before.integrated) <= 0.5, "\(before.integrated) LUFS became \(after.integrated)")
+        let refused = try Command.run([CaptionTests.binary, "transcode", source, "-o", folder + "/bad", "--loudness", "-2"])
+        #expect(refused.status != 0 && refused.stderr.contains("--loudness"), "\(refused.stderr)")
+    }
+
+    /// Each track gets its own gain: a quiet dub and a loud original both end at the target.
+    @Test func everyTrackIsNormalisedOnItsOwn() throws {
+        let folder = Fixtures.temporaryDirectory("loudness-tracks")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let source = try Self.toneSource(in: folder, amplitudes: [0.4, 0.0316])
+        let result = try Self.transcode(source, to: folder + "/hls", ["--loudness", "-18"])
+        #expect(result.loudness?.map(\.folder) == ["audio", "audio-2"])
+        for stream in ["0:a:0", "0:a:1"] {
+            let after = try Self.ffmpegLoudness(folder + "/hls/master.m3u8", stream: stream)
+            #expect(abs(after.integrated - -18) <= 1 && after.truePeak <= -1, "\(stream): \(after)")
+        }
+    }
+}
