@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
-from conftest import ARTIFACTS, FIXTURES, call, upload
+from conftest import ARTIFACTS, FIXTURES, LOG_FOLDERS, call, server_logs, upload
 
 
 def events(base, video, token):
@@ -81,7 +81,16 @@ def test_viewers_started_at_playable_follow_the_growing_ladder_to_its_end(backen
             v.addEventListener('waiting', () => { if (window.viewer.started) window.viewer.waits++; });
             document.body.append(v); v.play();
         }""", url)
-        page.wait_for_function("document.getElementById('viewer').ended", timeout=90_000)
+        try:
+            page.wait_for_function("document.getElementById('viewer').ended", timeout=90_000)
+        except Exception as error:
+            # What the player had, and what the service said: enough to tell a stall from a slow host.
+            state = page.evaluate("""(() => { const v = document.getElementById('viewer');
+                const ranges = [...Array(v.buffered.length).keys()].map(i => [v.buffered.start(i), v.buffered.end(i)]);
+                return {time: v.currentTime, duration: v.duration, ready: v.readyState, network: v.networkState,
+                        error: v.error && v.error.message, buffered: ranges, waits: window.viewer.waits}; })()""")
+            logs = server_logs(base) if base in LOG_FOLDERS else ""
+            raise AssertionError(f"the viewer never ended: {state}\n{logs[-4000:]}") from error
         position = page.evaluate("document.getElementById('viewer').currentTime")
         assert position > 9.5, f"ended at {position} s of a 10 s video"
         browser.close()
