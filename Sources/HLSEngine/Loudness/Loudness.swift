@@ -33,8 +33,18 @@ public enum Loudness {
         public var source: Measurement
         /// dB; 0 when the track was silent or the measurement could not be made.
         public var gain: Double
-        /// The encoder's input, measured as it was fed: the gain applied to the source.
+        /// The encoder's input: the source's figures moved by the gain. A static gain moves
+        /// the integrated loudness and the true peak by exactly its dB (the range not at all),
+        /// so a second meter on the gained samples would say nothing new.
         public var output: Measurement
+
+        init(folder: String, source: Measurement, gain: Double) {
+            self.folder = folder
+            self.source = source
+            self.gain = gain
+            output = Measurement(integrated: source.integrated.map { $0 + gain }, range: source.range,
+                                 truePeak: source.truePeak.map { $0 + gain })
+        }
     }
 
     /// The static gain in dB that brings `measured` to `target` without its true peak going

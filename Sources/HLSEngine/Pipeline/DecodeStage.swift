@@ -72,13 +72,12 @@ final class DecodeStage {
         /// Which track of the ladder it encodes.
         var track: AudioTrack = .main
         /// Loudness: the static gain (linear) once the measurement is in, and the blocks
-        /// held until then; what the source measured and what the encoder was fed.
+        /// held until then; what the source measured.
         var gain: Float?
         var gainDecibels = 0.0
         var measured: Loudness.Measurement?
         var held: [Frame] = []
         var heldSamples = 0
-        var outputMeter: LoudnessMeter?
         var nextPTS: Int64?
         /// Where the audio timeline is anchored: a decoded pts (decoder time base) and the
         /// output sample it maps to. Later frames are placed relative to it (see `gap`).
@@ -398,14 +397,12 @@ final class DecodeStage {
         audio.measured = measurements[Int(audio.streamIndex)]
         audio.gainDecibels = audio.measured.map { Loudness.gain(for: $0, target: loudness.target) } ?? 0
         audio.gain = Float(pow(10, audio.gainDecibels / 20))
-        audio.outputMeter = LoudnessMeter()
     }
 
     /// A progressive run whose measurement is still running when its first segment is due:
     /// the track keeps its level rather than holding up the video's first segment.
     private func keepLevel(_ audio: AudioChain) {
         audio.gain = 1
-        audio.outputMeter = LoudnessMeter()
         loudnessNotes.append("\(audio.track.folder): loudness left as it is: measuring it took longer than the first segment "
                              + "(the source was still arriving)")
         if alternateAudio.allSatisfy({ $0.chain.gain != nil }) && self.audio?.gain != nil { loudness?.pass.stop() }
@@ -419,8 +416,7 @@ final class DecodeStage {
         for block in blocks { try encodeBlock(block, audio, emit: emit) }
     }
 
-    /// Applies the gain (one multiplication per sample: no compressor, no limiter), meters
-    /// what the encoder is fed, and encodes.
+    /// Applies the gain (one multiplication per sample: no compressor, no limiter) and encodes.
     private func encodeBlock(_ block: Frame, _ audio: AudioChain, emit: (Packet) throws -> Void) throws {
         if let gain = audio.gain, gain != 1, let planes = block.pointer.pointee.extended_data {
             let samples = Int(block.sampleCount)
@@ -430,7 +426,6 @@ final class DecodeStage {
                 }
             }
         }
-        audio.outputMeter?.add(block)
         try audio.encoder.encode(block, emit: emit)
     }
 
@@ -438,8 +433,7 @@ final class DecodeStage {
     var loudnessTracks: [Loudness.Track] {
         guard loudness != nil else { return [] }
         return ([audio].compactMap { $0 } + alternateAudio.map(\.chain)).map { chain in
-            Loudness.Track(folder: chain.track.folder, source: chain.measured ?? .init(), gain: chain.gainDecibels,
-                           output: chain.outputMeter?.measurement ?? .init())
+            Loudness.Track(folder: chain.track.folder, source: chain.measured ?? .init(), gain: chain.gainDecibels)
         }
     }
 
