@@ -12,6 +12,7 @@ import { api, appToken, followEvents, ownerTokens } from "./api.js";
 import { attachCaptions, captionForm } from "./captions.js";
 import { attachAudioTracks } from "./audio-tracks.js";
 import { attachStoryboard } from "./storyboard.js";
+import { canPlayLive, playLive } from "./live-player.js";
 
 const PARALLEL = 4;
 const SIGN_BATCH = 20;
@@ -190,6 +191,7 @@ function followTranscode(videoId) {
   let watching = false;
   let finalURL = null;
   let fellBehind = false;
+  let finished = false; // READY: the finished ladder exists
   const update = (data) => {
     $("transcode-bar").style.width = `${data.percent}%`;
     // A chunked video (split and stitch) is encoded by several workers: say how far.
@@ -203,26 +205,29 @@ function followTranscode(videoId) {
   // EVENT playlists end with EXT-X-ENDLIST), so READY needs no reload.
   const startWatching = (url) => {
     if (watching) return;
-    if (!canPlayHLS()) {
+    if (!canPlayHLS() && !canPlayLive()) {
       $("rendition-state").textContent = "this browser has no HLS: the MP4 plays once the video is transcoded";
       return;
     }
     watching = true;
     window.vstreamStartedLive = true;
     $("rendition-state").textContent = "watching while transcoding";
-    playVideo(videoId, { playbackUrl: url }).catch((error) => showError(error.message));
-    // A browser may give up on a growing playlist when the transcode runs slower than
-    // the video (Chromium does): then the finished ladder takes over, where it stopped.
-    $("player").addEventListener("error", () => {
+    // A transcode slower than the video only makes the player wait (live-player.js). If
+    // following the playlists fails (a segment that never arrives), the finished ladder
+    // takes over where it stopped.
+    const onLiveFailure = () => {
       fellBehind = true;
-      $("rendition-state").textContent = "the transcode is slower than the video: resuming when it is done";
-      if (finalURL) resumeFinished();
-    }, { once: true });
+      $("rendition-state").textContent = "the live stream stopped: resuming when the video is transcoded";
+      if (finished) resumeFinished().catch((error) => showError(error.message));
+    };
+    playbackURLs(videoId, { playbackUrl: url }).then((urls) => play(urls, { onLiveFailure }))
+      .catch((error) => showError(error.message));
   };
-  const resumeFinished = () => {
+  // A private video's `ready` carries no URL: a playback grant gives the finished ladder's.
+  const resumeFinished = async () => {
     const player = $("player");
     const position = player.currentTime;
-    play({ playbackUrl: finalURL }, { keepExtras: true });
+    play(await playbackURLs(videoId, { playbackUrl: finalURL }), { keepExtras: true });
     player.addEventListener("loadedmetadata", () => { player.currentTime = position; }, { once: true });
     $("rendition-state").textContent = "";
   };
@@ -235,20 +240,22 @@ function followTranscode(videoId) {
       $("transcode-bar").style.width = "100%";
       $("transcode-text").textContent = "ready: transcoding 100%";
       finalURL = data.playbackUrl;
-      if (watching && fellBehind) resumeFinished();
+      finished = true;
+      if (watching && fellBehind) resumeFinished().catch((error) => showError(error.message));
       else if (watching) $("rendition-state").textContent = "transcoded: playing on to the end";
       if (!watching) {
         api("GET", `/api/videos/${videoId}`, undefined, videoId).then((video) => playVideo(videoId, video))
           .catch((error) => showError(error.message));
       } else {
-        // A player still on the growing playlist may not seek in it (Chromium treats it as
-        // live, even once it has ended): a seek from the storyboard moves it to the
-        // finished ladder.
+        // A player still on the growing playlists holds one rung and what it fetched: a
+        // seek from the storyboard moves it to the finished, adaptive ladder.
         showExtras(videoId, (seconds) => {
           const player = $("player");
-          if (!player.currentSrc.endsWith("/live.m3u8")) { player.currentTime = seconds; return; }
-          play({ playbackUrl: finalURL }, { keepExtras: true });
-          player.addEventListener("loadedmetadata", () => { player.currentTime = seconds; }, { once: true });
+          if (player.dataset.live !== "true") { player.currentTime = seconds; return; }
+          playbackURLs(videoId, { playbackUrl: finalURL }).then((urls) => {
+            play(urls, { keepExtras: true });
+            player.addEventListener("loadedmetadata", () => { player.currentTime = seconds; }, { once: true });
+          }).catch((error) => showError(error.message));
         });
       }
       refreshLists();
@@ -306,14 +313,23 @@ function showDownload(urls) {
 }
 window.vstreamWatching = () => $("rendition-state").textContent; // for tests
 
+/** Stops following the progressive ladder (live-player.js) when another source plays. */
+let stopLive = () => {};
+
 /** Plays HLS where the browser can, the MP4 rendition otherwise, and says which.
  * `keepExtras`: the same video on another URL, so its storyboard and link stay. */
-function play(urls, { keepExtras = false } = {}) {
+function play(urls, { keepExtras = false, onLiveFailure = () => {} } = {}) {
   const player = $("player");
+  stopLive();
+  stopLive = () => {};
   $("player-section").hidden = false;
   if (!keepExtras) showDownload(urls);
   let source;
-  if (canPlayHLS()) {
+  const live = Boolean(urls.playbackUrl?.endsWith("/live.m3u8"));
+  if (live && canPlayLive()) {
+    source = urls.playbackUrl;
+    $("playback-kind").textContent = "HLS while transcoding (one rendition)";
+  } else if (canPlayHLS()) {
     source = urls.playbackUrl;
     $("playback-kind").textContent = "HLS (adaptive)";
   } else if (urls.downloadUrl && canPlayMP4()) {
@@ -326,7 +342,13 @@ function play(urls, { keepExtras = false } = {}) {
       : "This browser cannot play HLS; the MP4 plays here once the video is transcoded.");
     return;
   }
-  player.src = source;
+  player.dataset.source = source;
+  player.dataset.live = String(live);
+  if (live && canPlayLive()) {
+    stopLive = playLive(player, source, { onError: onLiveFailure });
+  } else {
+    player.src = source;
+  }
   player.play().catch(() => {});
   if (!keepExtras) {
     showAudioTracks(urls);

@@ -96,13 +96,16 @@ def test_time_to_playable(backends, seconds, request):
                 break
         playable = time.monotonic() - completed
         absolute = url if url.startswith("http") else base.rstrip("/") + url
-        absolute = absolute.replace("/live.m3u8", "/360p/live.m3u8")
-        page.evaluate("""url => new Promise(resolve => {
+        # The page's player for the progressive ladder (web/live-player.js), on its 360p rung.
+        page.evaluate("""url => new Promise(async resolve => {
+            const { playLive } = await import('/live-player.js');
             const v = document.createElement('video');
-            v.id = 'viewer'; v.muted = true; window.stalls = 0; let started = false;
+            v.id = 'viewer'; v.muted = true; window.stalls = 0; window.failure = null; let started = false;
             v.addEventListener('playing', () => { if (!started) { started = true; resolve(); } });
             v.addEventListener('waiting', () => { if (started) window.stalls++; });
-            document.body.append(v); v.src = url; v.play();
+            document.body.append(v);
+            playLive(v, url, {onError: (e) => { window.failure = String(e); resolve(); }});
+            v.play().catch(() => {});
         })""", absolute)
         first_frame = time.monotonic() - completed
         ready = encoded = None
@@ -114,9 +117,9 @@ def test_time_to_playable(backends, seconds, request):
                 if kind == "ready":
                     ready = time.monotonic() - completed
                     break
-            page.wait_for_function("document.getElementById('viewer').ended || document.getElementById('viewer').error",
+            page.wait_for_function("document.getElementById('viewer').ended || window.failure",
                                    timeout=(seconds + 120) * 1000)
-            stalls = page.evaluate("document.getElementById('viewer').error ? 'gave up' : window.stalls")
+            stalls = page.evaluate("window.failure ? 'gave up' : window.stalls")
         else:
             status, _ = call(base + f"api/videos/{video}", "DELETE", token=token)
             assert status == 204

@@ -1,0 +1,196 @@
+// Watching while it transcodes: the progressive ladder (live.m3u8, EVENT playlists that
+// grow a segment at a time, then end with EXT-X-ENDLIST) played through Media Source
+// Extensions, one rung and its audio, from the first segment to the last.
+//
+// Why not the browser's own HLS: Chromium's native player treats its start-up as a pause
+// in a live stream. Having fetched the segments the playlist named, it asks the playlist
+// again for segments it has not seen and, when the transcode has not published one in
+// that fraction of a second, fails with DEMUXER_ERROR_COULD_NOT_PARSE; when it has, it
+// jumps ahead, skipping what it had (media/filters/hls_rendition_impl.cc, CheckState and
+// ResumeLivePlayback). Right after `playable` the playlists name one or two segments, so
+// a viewer either sees an error or misses the start. Firefox has no native HLS at all.
+// Our segments are CMAF fragments, which MSE takes as they are: this is little code.
+
+const POLL_MS = 1000;
+/** How far ahead of the playhead segments are fetched; the rest waits. */
+const AHEAD_SECONDS = 60;
+/** What is kept behind the playhead when the browser's buffer is full. */
+const BEHIND_SECONDS = 30;
+const FETCH_ATTEMPTS = 4;
+
+/** Whether this browser has Media Source Extensions (iOS Safari has none: native HLS). */
+export const canPlayLive = () => typeof MediaSource !== "undefined";
+
+/**
+ * Plays the progressive master `url` on `video`. Returns a function that stops following
+ * the playlists (the caller moves to another source). `onError(error)` runs when it
+ * cannot go on: a rung the browser cannot decode, a segment that failed four times.
+ */
+export function playLive(video, url, { onError = () => {} } = {}) {
+  const control = { stopped: false };
+  run(video, url, control).catch((error) => { if (!control.stopped) onError(error); });
+  return () => { control.stopped = true; };
+}
+
+async function run(video, address, control) {
+  const url = new URL(address, document.baseURI).href; // the API gives paths: "/hls/…"
+  const master = parseMaster(await fetchText(url), url);
+  const variant = pickVariant(master.variants, video);
+  if (!variant) throw new Error("the progressive master names no rung");
+  const codecs = variant.codecs.split(",").map((codec) => codec.trim()).filter(Boolean);
+  const audioCodecs = codecs.filter((codec) => codec.startsWith("mp4a"));
+  const videoCodecs = codecs.filter((codec) => !codec.startsWith("mp4a"));
+  // A separate audio rendition gets a SourceBuffer of its own; muxed segments, one.
+  const tracks = master.audio
+    ? [{ url: variant.url, type: `video/mp4; codecs="${videoCodecs.join(",")}"` },
+       { url: master.audio, type: `audio/mp4; codecs="${audioCodecs.join(",") || "mp4a.40.2"}"` }]
+    : [{ url: variant.url, type: `video/mp4; codecs="${codecs.join(",")}"` }];
+  const unsupported = tracks.find((track) => !MediaSource.isTypeSupported(track.type));
+  if (unsupported) throw new Error(`this browser cannot play ${unsupported.type}`);
+
+  const source = new MediaSource();
+  const opened = new Promise((resolve) => source.addEventListener("sourceopen", resolve, { once: true }));
+  video.src = URL.createObjectURL(source);
+  await opened;
+  URL.revokeObjectURL(video.src);
+  if (control.stopped) return;
+  const buffers = tracks.map((track) => source.addSourceBuffer(track.type));
+  await Promise.all(tracks.map((track, index) => follow(track.url, buffers[index], video, control)));
+  if (!control.stopped && source.readyState === "open") source.endOfStream();
+}
+
+/** Appends the playlist's segments in order as it grows, until EXT-X-ENDLIST. */
+async function follow(url, buffer, video, control) {
+  let appended = 0;
+  let initialised = false;
+  for (;;) {
+    if (control.stopped) return;
+    const playlist = parseMedia(await fetchText(url), url);
+    if (!initialised && playlist.map) {
+      await append(buffer, await fetchBytes(playlist.map), video);
+      initialised = true;
+    }
+    while (appended < playlist.segments.length) {
+      await waitForRoom(buffer, video, control);
+      if (control.stopped) return;
+      await append(buffer, await fetchBytes(playlist.segments[appended]), video);
+      appended += 1;
+    }
+    if (playlist.ended) return;
+    await sleep(POLL_MS);
+  }
+}
+
+/** Waits while the buffer already holds AHEAD_SECONDS past the playhead. */
+async function waitForRoom(buffer, video, control) {
+  while (!control.stopped && buffer.buffered.length
+         && buffer.buffered.end(buffer.buffered.length - 1) - video.currentTime > AHEAD_SECONDS) {
+    await sleep(POLL_MS);
+  }
+}
+
+/** One append; a full buffer first drops what lies well behind the playhead. */
+async function append(buffer, bytes, video) {
+  try {
+    await whenUpdated(buffer, () => buffer.appendBuffer(bytes));
+  } catch (error) {
+    if (error.name !== "QuotaExceededError" || video.currentTime <= BEHIND_SECONDS) throw error;
+    await whenUpdated(buffer, () => buffer.remove(0, video.currentTime - BEHIND_SECONDS));
+    await whenUpdated(buffer, () => buffer.appendBuffer(bytes));
+  }
+}
+
+/** Runs `operation` on the SourceBuffer and waits for its `updateend`. */
+function whenUpdated(buffer, operation) {
+  return new Promise((resolve, reject) => {
+    const done = () => { buffer.removeEventListener("error", failed); resolve(); };
+    const failed = () => {
+      buffer.removeEventListener("updateend", done);
+      reject(new Error("the browser could not decode a segment"));
+    };
+    buffer.addEventListener("updateend", done, { once: true });
+    buffer.addEventListener("error", failed, { once: true });
+    try {
+      operation();
+    } catch (error) {
+      buffer.removeEventListener("updateend", done);
+      buffer.removeEventListener("error", failed);
+      reject(error);
+    }
+  });
+}
+
+/** The rung for this player: the lowest at least as tall as it is shown (360p at least). */
+function pickVariant(variants, video) {
+  const sorted = [...variants].sort((a, b) => a.height - b.height);
+  const wanted = Math.max(360, (video.clientHeight || 0) * (window.devicePixelRatio || 1));
+  return sorted.find((variant) => variant.height >= wanted) ?? sorted[sorted.length - 1];
+}
+
+/** RFC 8216 §4.2 attribute lists: KEY=VALUE, KEY="quoted, value". */
+function attributes(text) {
+  const result = {};
+  for (const [, key, value] of text.matchAll(/([A-Z0-9-]+)=("[^"]*"|[^,]*)/g)) {
+    result[key] = value.startsWith('"') ? value.slice(1, -1) : value;
+  }
+  return result;
+}
+
+function parseMaster(text, base) {
+  const lines = text.split("\n").map((line) => line.trim());
+  const variants = [];
+  let audio = null;
+  lines.forEach((line, index) => {
+    if (line.startsWith("#EXT-X-MEDIA:")) {
+      const media = attributes(line.slice(13));
+      if (media.TYPE === "AUDIO" && media.URI && (audio === null || media.DEFAULT === "YES")) {
+        audio = new URL(media.URI, base).href;
+      }
+    } else if (line.startsWith("#EXT-X-STREAM-INF:")) {
+      const stream = attributes(line.slice(18));
+      const uri = lines.slice(index + 1).find((next) => next && !next.startsWith("#"));
+      if (!uri) return;
+      const height = Number((stream.RESOLUTION || "0x0").split("x")[1]) || 0;
+      variants.push({ url: new URL(uri, base).href, codecs: stream.CODECS || "", height });
+    }
+  });
+  return { variants, audio };
+}
+
+function parseMedia(text, base) {
+  const segments = [];
+  let map = null;
+  let ended = false;
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    if (line.startsWith("#EXT-X-MAP:")) {
+      const uri = attributes(line.slice(11)).URI;
+      if (uri) map = new URL(uri, base).href;
+    } else if (line === "#EXT-X-ENDLIST") {
+      ended = true;
+    } else if (line && !line.startsWith("#")) {
+      segments.push(new URL(line, base).href);
+    }
+  }
+  return { segments, map, ended };
+}
+
+/** GET with a few retries: a playlist or segment may be a moment late to storage. */
+async function fetchOK(url) {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      const response = await fetch(url, { cache: "no-store" });
+      if (response.ok) return response;
+      if (attempt >= FETCH_ATTEMPTS || (response.status !== 404 && response.status < 500)) {
+        throw new Error(`${response.status} for ${new URL(url).pathname.split("/").slice(-2).join("/")}`);
+      }
+    } catch (error) {
+      if (attempt >= FETCH_ATTEMPTS || error.name !== "TypeError") throw error;
+    }
+    await sleep(250 * 2 ** attempt);
+  }
+}
+
+const fetchText = async (url) => (await fetchOK(url)).text();
+const fetchBytes = async (url) => new Uint8Array(await (await fetchOK(url)).arrayBuffer());
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
