@@ -154,6 +154,18 @@ struct ChunkTests {
         #expect(!FileManager.default.fileExists(atPath: "\(folder)/c0/master.m3u8"), "a chunk alone is not a ladder")
         let past = try Command.run([Self.binary, "transcode", input, "-o", "\(folder)/c5", "--only-chunk", "5", "--chunk-seconds", "4"])
         #expect(past.status != 0 && past.stderr.contains("chunk 5 does not exist"), "\(past.stderr)")
+        // What a service reads to extend the EVENT playlists as chunks finish: the stored
+        // chunk.json alone names the chunk's segments, every one a file of the folder.
+        for index in 0..<5 {
+            let chunk = "\(folder)/c\(index)"
+            let outline = try ChunkOutline(folder: chunk)
+            let named = try ChunkOutline.publishedSegments(manifest: Data(contentsOf: URL(fileURLWithPath: chunk + "/chunk.json")))
+            #expect(named == outline.published && !named.isEmpty)
+            #expect(named.allSatisfy { FileManager.default.fileExists(atPath: "\(chunk)/\($0.rendition)/\($0.uri)") })
+            let rung = named.filter { $0.rendition == named.first?.rendition }.map(\.index)
+            #expect(rung == Array(outline.firstSegment..<outline.endSegment))
+        }
+        #expect(throws: TranscodeError.Reason.self) { try ChunkOutline.publishedSegments(manifest: Data("{}".utf8)) }
 
         let stitched = try Command.run([Self.binary, "stitch", "\(folder)/stitched"] + [3, 1, 4, 0, 2].map { "\(folder)/c\($0)" })
         #expect(stitched.status == 0, "\(stitched.stderr)")

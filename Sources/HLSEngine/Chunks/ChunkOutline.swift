@@ -45,6 +45,34 @@ public struct ChunkOutline: Sendable, Equatable {
         firstSegment = manifest.chunk.firstSegment
         endSegment = manifest.chunk.endSegment
         frames = manifest.chunk.frames
+        let (media, published) = Self.media(of: manifest)
+        segmentFiles = media
+        let download = manifest.downloadRung.flatMap { Ladder.downloadRendition(manifest.rungs.map(\.rendition), preferred: $0) }
+        let audioFolder = AudioRenditionWorker.name + "/"
+        stitchReadsBack = media.filter { file in
+            file.hasPrefix(audioFolder) || (download.map { file.hasPrefix($0.name + "/") && !file.hasSuffix("/init.mp4") } ?? false)
+        }.filter { download != nil || $0 == audioFolder + "init.mp4" }
+        self.published = published
+        let tiles = (try? FileManager.default.contentsOfDirectory(atPath: folder + "/" + Storyboard.folder)) ?? []
+        stitchFiles = [ChunkManifest.fileName] + manifest.rungs.map { "\($0.rendition.name)/init.mp4" }
+            + (manifest.poster ? ["poster.jpg"] : [])
+            + tiles.filter { $0.hasPrefix("tile_") && $0.hasSuffix(".yuv") }.sorted().map { "\(Storyboard.folder)/\($0)" }
+    }
+
+    /// The segments the EVENT playlists may name, from a stored `chunk.json` alone (a
+    /// service that extends the playlists as chunks finish needs nothing else).
+    /// - Throws: `TranscodeError.Reason.chunking` for anything but a chunk manifest of
+    ///   this version, or one over 16 MiB.
+    public static func publishedSegments(manifest data: Data) throws(TranscodeError.Reason) -> [PublishedSegment] {
+        guard data.count <= 16 << 20, let manifest = try? JSONDecoder().decode(ChunkManifest.self, from: data),
+              manifest.version == ChunkManifest.version else {
+            throw .chunking("not a chunk manifest of version \(ChunkManifest.version)")
+        }
+        return media(of: manifest).published
+    }
+
+    /// Every media file of the chunk, and the segments of its rungs and default audio.
+    private static func media(of manifest: ChunkManifest) -> (files: [String], published: [PublishedSegment]) {
         var media: [String] = []
         var published: [PublishedSegment] = []
         func add(_ rendition: String, _ segments: [SegmentedMuxer.Segment], first: Int) {
@@ -63,17 +91,6 @@ public struct ChunkOutline: Sendable, Equatable {
         for audio in manifest.alternateAudio ?? [] {
             add(audio.track?.folder ?? AudioRenditionWorker.name, audio.segments, first: 0)
         }
-        published = live
-        segmentFiles = media
-        let download = manifest.downloadRung.flatMap { Ladder.downloadRendition(manifest.rungs.map(\.rendition), preferred: $0) }
-        let audioFolder = AudioRenditionWorker.name + "/"
-        stitchReadsBack = media.filter { file in
-            file.hasPrefix(audioFolder) || (download.map { file.hasPrefix($0.name + "/") && !file.hasSuffix("/init.mp4") } ?? false)
-        }.filter { download != nil || $0 == audioFolder + "init.mp4" }
-        self.published = published
-        let tiles = (try? FileManager.default.contentsOfDirectory(atPath: folder + "/" + Storyboard.folder)) ?? []
-        stitchFiles = [ChunkManifest.fileName] + manifest.rungs.map { "\($0.rendition.name)/init.mp4" }
-            + (manifest.poster ? ["poster.jpg"] : [])
-            + tiles.filter { $0.hasPrefix("tile_") && $0.hasSuffix(".yuv") }.sorted().map { "\(Storyboard.folder)/\($0)" }
+        return (media, live)
     }
 }

@@ -25,6 +25,8 @@ struct ChunkTasks: Sendable {
     let queue: RedisJobQueue
     /// The chunks' length for new videos; 0: every video whole.
     let seconds: Double
+    /// What `extendLivePlaylists` has read of finished chunks.
+    let liveSegments = LiveChunkSegments()
 
     /// How a successful task's entry is settled.
     enum Settlement: Sendable, Equatable {
@@ -264,12 +266,19 @@ struct ChunkTasks: Sendable {
             guard contiguous >= 2 else { return }
             var published: [PublishedSegment] = []
             for index in 0..<contiguous {
-                let folder = work.appendingPathComponent("\(index)")
-                try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-                try await job.storage.fetch(key: "\(prefix)/\(Self.chunksFolder)/\(index)/chunk.json",
-                                            to: folder.appendingPathComponent("chunk.json"))
-                published += try ChunkOutline(folder: folder.path).published
+                if let known = liveSegments.segments(id, chunk: index) {
+                    published += known
+                    continue
+                }
+                let key = "\(prefix)/\(Self.chunksFolder)/\(index)/chunk.json"
+                guard let manifest = try await job.storage.data(key: key) else {
+                    throw TranscodeError.Reason.chunking("chunk \(index) is done but its manifest is not stored")
+                }
+                let segments = try ChunkOutline.publishedSegments(manifest: manifest)
+                liveSegments.keep(segments, id, chunk: index)
+                published += segments
             }
+            try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
             let ladder = Self.liveLadder(published)
             for rendition in ladder.renditions {
                 let file = work.appendingPathComponent("\(rendition).m3u8")

@@ -140,7 +140,10 @@ public final class RedisWorker: @unchecked Sendable {
             await settle { try await self.control.acknowledge(delivery) }
             // The stitch ends a chunked video; a deletion ends any.
             let ended = if case .stitch = delivery.task { true } else { outcome == .cancelled }
-            if ended { try? await control.clearChunks(delivery.video) }
+            if ended {
+                try? await control.clearChunks(delivery.video)
+                chunks.liveSegments.forget(delivery.video)
+            }
         case .retry(let next, let delay):
             logger.notice("job will be retried", metadata: ["next": "\(next)", "delay": "\(delay)"])
             await settle { try await self.control.retry(delivery, attempt: next, delay: delay) }
@@ -148,6 +151,7 @@ public final class RedisWorker: @unchecked Sendable {
             await job.markFailed(delivery.video, reason: reason)
             await settle { try await self.control.deadLetter(delivery, attempts: attempt, error: reason) }
             try? await control.clearChunks(delivery.video)
+            chunks.liveSegments.forget(delivery.video)
         case .release:
             // Shutdown is not the video's fault: the attempt counted at the start (by a
             // video's job; chunks and stitches count none) is taken back before another

@@ -1,0 +1,41 @@
+import Foundation
+import HLSEngine
+import Synchronization
+
+/// The segments of each finished chunk, by video, as `ChunkTasks.extendLivePlaylists`
+/// read them from its stored `chunk.json`. A finished chunk's segments never change (a
+/// chunk encoded twice has the same timing), so a worker fetches each manifest once,
+/// not once for every chunk that finishes after it: extending the playlists of an
+/// n-chunk video took n(n+1)/2 fetches before, and takes n now.
+///
+/// Bounded: the videos seen last are kept (a worker serves few videos at once), and a
+/// video is dropped when its chunks are cleared (stitch, cancel, dead letter).
+final class LiveChunkSegments: Sendable {
+    static let videosKept = 16
+    private struct State {
+        var videos: [UUID] = []
+        var segments: [UUID: [Int: [PublishedSegment]]] = [:]
+    }
+    private let state = Mutex(State())
+
+    func segments(_ video: UUID, chunk: Int) -> [PublishedSegment]? {
+        state.withLock { $0.segments[video]?[chunk] }
+    }
+
+    func keep(_ segments: [PublishedSegment], _ video: UUID, chunk: Int) {
+        state.withLock { state in
+            if state.segments[video] == nil {
+                state.videos.append(video)
+                if state.videos.count > Self.videosKept { state.segments[state.videos.removeFirst()] = nil }
+            }
+            state.segments[video, default: [:]][chunk] = segments
+        }
+    }
+
+    func forget(_ video: UUID) {
+        state.withLock { state in
+            state.segments[video] = nil
+            state.videos.removeAll { $0 == video }
+        }
+    }
+}
