@@ -186,5 +186,13 @@ struct SourceSubtitleTests {
         let mpd = try String(contentsOfFile: output + "/manifest.mpd", encoding: .utf8)
         #expect(mpd.contains(#"contentType="text" mimeType="text/vtt" lang="fra""#) && mpd.contains("<BaseURL>captions/fra.vtt</BaseURL>")
                 && mpd.contains(#"value="forced-subtitle""#), "a text AdaptationSet in the DASH manifest: \(mpd)")
+        // A DASH player reads it: ffmpeg over HTTP gives a WebVTT stream with the cues. (On a
+        // local path its file protocol refuses a .vtt URL unless -allowed_extensions ALL.)
+        let server = try StaticHTTPServer(root: output)
+        defer { server.stop() }
+        let cues = try Command.run(["ffmpeg", "-nostdin", "-v", "error", "-i", server.url("manifest.mpd"),
+                                    "-map", "0:s:0", "-f", "webvtt", "-"])
+        #expect(cues.status == 0 && cues.stdout.contains("Hello there") && cues.stdout.contains("Across the seam"),
+                "ffmpeg's DASH demuxer: \(cues.stderr)")
     }
 }
