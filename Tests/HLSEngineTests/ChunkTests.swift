@@ -172,6 +172,32 @@ struct ChunkTests {
         try Self.expectSameLadder(whole: "\(folder)/whole", chunked: "\(folder)/stitched")
     }
 
+    /// Damaged media inside one chunk fails that chunk with the reason a whole run gives
+    /// the same file (frames the index promised could not be read), never as a split
+    /// problem that a service would retry or transcode whole; the other chunks encode.
+    @Test func aChunkOfDamagedMediaFailsForTheMediaAsAWholeRunDoes() throws {
+        let input = try Self.source("damaged", ["-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30:duration=12",
+                                               "-c:v", "libx264", "-g", "60", "-movflags", "+faststart"])
+        let folder = Fixtures.temporaryDirectory("chunks-damaged")
+        defer { try? FileManager.default.removeItem(atPath: folder); try? FileManager.default.removeItem(atPath: (input as NSString).deletingLastPathComponent) }
+        // Garbage over 15 kB in the middle of the file: frames of chunk 1 (4 to 8 s) alone.
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: input))
+        let start = bytes.count / 2
+        for offset in start..<min(start + 15_000, bytes.count) { bytes[offset] = UInt8(truncatingIfNeeded: offset &* 7) }
+        try bytes.write(to: URL(fileURLWithPath: input))
+
+        let whole = try Command.run([Self.binary, "transcode", input, "-o", "\(folder)/whole", "--progress", "none"])
+        #expect(whole.status != 0 && whole.stderr.contains("the file is truncated"), "\(whole.stderr)")
+        var reasons: [Int: String] = [:]
+        for index in 0..<3 {
+            let chunk = try Command.run([Self.binary, "transcode", input, "-o", "\(folder)/c\(index)", "--only-chunk", String(index),
+                                         "--chunk-seconds", "4", "--progress", "none"])
+            if chunk.status != 0 { reasons[index] = chunk.stderr }
+        }
+        #expect(reasons.count == 1, "only the damaged chunk fails: \(reasons)")
+        #expect(reasons.values.allSatisfy { $0.contains("the file is truncated") && !$0.contains("plan") }, "\(reasons)")
+    }
+
     /// The stitch verifies before it trusts: a chunk encoded with other settings (another
     /// SPS/PPS), or a chunk missing, is refused with the reason, and nothing is written.
     @Test func theStitchRefusesChunksThatDoNotFit() throws {

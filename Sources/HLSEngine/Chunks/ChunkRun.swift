@@ -113,8 +113,18 @@ struct ChunkRun {
                                  loudness: loudness, cancellation: cancellation)
         try TranscodePipeline.runStages(decode: decode, workers: workers, audio: [audioRendition].compactMap { $0 } + alternateRenditions,
                                         plan: plan, cancellation: cancellation)
-        guard decode.decodedFrames == scope.chunk.frames else {
-            throw TranscodeError.Reason.chunking("chunk \(scope.chunk.index) decoded \(decode.decodedFrames) frames where the plan has \(scope.chunk.frames)")
+        let planned = scope.chunk.frames
+        if decode.decodedFrames != planned {
+            // Frames the container's index promised, lost where the decoder met damaged
+            // packets: the media's fault, judged as a whole run judges it (a few frames are
+            // let go, more are a truncated file), never a split problem to retry or to
+            // transcode whole. Any other difference is the split's (a seek gone wrong).
+            guard decode.decodedFrames < planned, decode.corruptPackets > 0 else {
+                throw TranscodeError.Reason.chunking("chunk \(scope.chunk.index) decoded \(decode.decodedFrames) frames where the plan has \(planned)")
+            }
+            if decode.decodedFrames < planned - max(2, planned / 100) {
+                throw TranscodeError.Reason.truncated(decodedFrames: decode.decodedFrames, declaredFrames: planned)
+            }
         }
         let segmentCount = scope.chunk.segmentCount
         for worker in workers where worker.segments.count != segmentCount {

@@ -139,6 +139,29 @@ struct ChunkedClusterTests {
         #expect(try await cluster.settledPendingCount() == 0)
     }
 
+    /// Damaged media inside one chunk fails the video at once, with the reason a whole
+    /// run gives (not a split problem to retry or to transcode whole); the chunks' state
+    /// is cleared and the original kept for inspection, as for any bad media.
+    @Test func aChunkOfDamagedMediaFailsTheVideoForItsMedia() async throws {
+        let damaged = FileManager.default.temporaryDirectory.appendingPathComponent("vstream-chunked-damaged-\(UUID()).mp4")
+        defer { try? FileManager.default.removeItem(at: damaged) }
+        var bytes = try Data(contentsOf: Self.source)
+        let start = bytes.count / 2 // the frames of chunk 2 (12 to 18 s)
+        for offset in start..<min(start + 600_000, bytes.count) { bytes[offset] = UInt8(truncatingIfNeeded: offset &* 7) }
+        try bytes.write(to: damaged)
+
+        let cluster = try await Cluster()
+        defer { cluster.stop() }
+        try ["w1", "w2"].forEach { _ = try cluster.startWorker($0, environment: Self.environment) }
+        let id = try await cluster.submit(file: damaged)
+        let video = try await cluster.waitForFinal(id, timeout: .seconds(240))
+        #expect(video.status == .failed, "\(cluster.logs.suffix(3000))")
+        #expect(video.error?.contains("the file is truncated") == true, "\(video.error ?? "")")
+        #expect(cluster.logLines(id, "transcoding whole").isEmpty, "a damaged chunk is not a reason to try whole")
+        #expect(await cluster.sourceExists(id), "the original is kept for inspection")
+        #expect(try await cluster.settledPendingCount() == 0)
+    }
+
     /// The consumer holding one of the video's chunk entries (`task` chunk/K with K ≥ 1).
     static func holderOfAChunk(_ id: UUID, in cluster: Cluster, timeout: Duration = .seconds(120)) async throws -> String {
         let connection = try RedisConnection(url: cluster.redis.url)
