@@ -1,6 +1,7 @@
 // Watching while it transcodes: the progressive ladder (live.m3u8, EVENT playlists that
 // grow a segment at a time, then end with EXT-X-ENDLIST) played through Media Source
-// Extensions, one rung and its audio, from the first segment to the last.
+// Extensions, one rung and one audio track (the viewer's language, else the default),
+// from the first segment to the last.
 //
 // Why not the browser's own HLS: Chromium's native player treats its start-up as a pause
 // in a live stream. Having fetched the segments the playlist named, it asks the playlist
@@ -41,9 +42,11 @@ async function run(video, address, control) {
   const audioCodecs = codecs.filter((codec) => codec.startsWith("mp4a"));
   const videoCodecs = codecs.filter((codec) => !codec.startsWith("mp4a"));
   // A separate audio rendition gets a SourceBuffer of its own; muxed segments, one.
-  const tracks = master.audio
+  const audio = pickAudio(master.audio);
+  video.dataset.audioLanguage = audio?.language ?? "";
+  const tracks = audio
     ? [{ url: variant.url, type: `video/mp4; codecs="${videoCodecs.join(",")}"` },
-       { url: master.audio, type: `audio/mp4; codecs="${audioCodecs.join(",") || "mp4a.40.2"}"` }]
+       { url: audio.url, type: `audio/mp4; codecs="${audioCodecs.join(",") || "mp4a.40.2"}"` }]
     : [{ url: variant.url, type: `video/mp4; codecs="${codecs.join(",")}"` }];
   const unsupported = tracks.find((track) => !MediaSource.isTypeSupported(track.type));
   if (unsupported) throw new Error(`this browser cannot play ${unsupported.type}`);
@@ -127,6 +130,21 @@ function pickVariant(variants, video) {
   return sorted.find((variant) => variant.height >= wanted) ?? sorted[sorted.length - 1];
 }
 
+/**
+ * The audio track in the first of the browser's languages that the ladder has, else the
+ * default. The ladder's LANGUAGE is the source's ISO 639-2 tag ("fra"); Intl.Locale
+ * gives both it and the browser's BCP 47 ("fr-FR") as the same language ("fr").
+ */
+export function pickAudio(tracks, languages = navigator.languages ?? [navigator.language]) {
+  if (!tracks.length) return null;
+  const base = (tag) => { try { return new Intl.Locale(tag).language; } catch { return null; } };
+  for (const wanted of languages.map(base).filter(Boolean)) {
+    const match = tracks.find((track) => track.language && base(track.language) === wanted);
+    if (match) return match;
+  }
+  return tracks.find((track) => track.isDefault) ?? tracks[0];
+}
+
 /** RFC 8216 §4.2 attribute lists: KEY=VALUE, KEY="quoted, value". */
 function attributes(text) {
   const result = {};
@@ -139,12 +157,12 @@ function attributes(text) {
 function parseMaster(text, base) {
   const lines = text.split("\n").map((line) => line.trim());
   const variants = [];
-  let audio = null;
+  const audio = [];
   lines.forEach((line, index) => {
     if (line.startsWith("#EXT-X-MEDIA:")) {
       const media = attributes(line.slice(13));
-      if (media.TYPE === "AUDIO" && media.URI && (audio === null || media.DEFAULT === "YES")) {
-        audio = new URL(media.URI, base).href;
+      if (media.TYPE === "AUDIO" && media.URI) {
+        audio.push({ url: new URL(media.URI, base).href, language: media.LANGUAGE || null, isDefault: media.DEFAULT === "YES" });
       }
     } else if (line.startsWith("#EXT-X-STREAM-INF:")) {
       const stream = attributes(line.slice(18));

@@ -85,6 +85,33 @@ struct AudioTrackTests {
         #expect(result.audioTracks?.map(\.language) == ["eng", "fra"] && result.audioTracks?.map(\.playlist) == ["audio/index.m3u8", "audio-2/index.m3u8"])
     }
 
+    /// The early ladder (watch while it transcodes) has every track too, named as in the
+    /// master: its EVENT playlists end with the VOD's segments, and a player that picks
+    /// the dub by its language on `live.m3u8` hears the dub.
+    @Test func theEarlyLadderHasEveryTrack() throws {
+        let folder = Fixtures.temporaryDirectory("audio-tracks-live")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let source = try Self.dubbedSource(in: folder, container: "mkv", subtitleCodec: "srt")
+        let output = folder + "/hls"
+        let run = try Command.run([CaptionTests.binary, "transcode", source, "-o", output, "--ladder", "180", "--progressive",
+                                   "--progress", "none"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let live = try String(contentsOfFile: output + "/live.m3u8", encoding: .utf8)
+        let audio = Self.mediaLines(live, type: "AUDIO")
+        #expect(audio.count == 2, "\(live)")
+        #expect(audio.first?.contains(#"LANGUAGE="eng",NAME="English",DEFAULT=YES"#) == true, "\(audio)")
+        #expect(audio.last?.contains(#"LANGUAGE="fra",NAME="Version française",DEFAULT=NO"#) == true
+                && audio.last?.contains(#"URI="audio-2/live.m3u8""#) == true, "\(audio)")
+        let segments = { (path: String) throws -> [String] in
+            try String(contentsOfFile: output + "/" + path, encoding: .utf8).split(separator: "\n").map(String.init).filter { $0.hasSuffix(".m4s") }
+        }
+        let event = try String(contentsOfFile: output + "/audio-2/live.m3u8", encoding: .utf8)
+        #expect(event.contains("#EXT-X-PLAYLIST-TYPE:EVENT") && event.hasSuffix("#EXT-X-ENDLIST\n"), "\(event)")
+        #expect(try segments("audio-2/live.m3u8") == segments("audio-2/index.m3u8"))
+        let french = try Self.toneHeard(in: output + "/live.m3u8", language: "fra")
+        #expect(abs(french - 880) < 15, "the fra track of the early ladder sounds at \(french) Hz")
+    }
+
     /// Split and stitch keeps every track: chunk 0 encodes them, the stitch lists them.
     @Test func aChunkedRunKeepsEveryTrack() throws {
         let folder = Fixtures.temporaryDirectory("audio-tracks-chunks")

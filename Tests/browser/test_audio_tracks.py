@@ -99,3 +99,43 @@ def test_a_dubbed_upload_keeps_every_language(server):
         assert page.eval_on_selector("#audio-menu", "m => m.hidden")
         page.screenshot(path=str(ARTIFACTS / "audio-tracks.png"), full_page=True)
         browser.close()
+
+
+def test_a_french_viewer_watching_while_it_transcodes_gets_the_dub(server):
+    """The early master names every track, and the page's live player takes the one in
+    the browser's language: a Chromium set to fr-FR, started at `playable`, fetches and
+    plays the French track's EVENT playlist, not the default's."""
+    from test_watch_while_transcoding import events
+    base = server
+    with tempfile.TemporaryDirectory() as folder:
+        video, owner = upload(base, dubbed_source(Path(folder)))
+    live_url = None
+    for kind, data in events(base, video, owner):
+        assert kind not in ("ready", "failed"), f"{kind} before the video was playable"
+        if data.get("playbackUrl") and data.get("status") == "PROCESSING":
+            live_url = data["playbackUrl"]
+            break
+    with urllib.request.urlopen(base.rstrip("/") + live_url, timeout=30) as response:
+        early = response.read().decode()
+    assert re.findall(r'TYPE=AUDIO,GROUP-ID="audio",LANGUAGE="([^"]+)"', early) == ["eng", "fra"], early
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium",
+                                    args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"])
+        page = browser.new_context(locale="fr-FR").new_page()
+        fetched = []
+        page.on("request", lambda r: fetched.append(r.url) if "/hls/" in r.url else None)
+        page.goto(base)
+        page.evaluate("""async url => {
+            const { playLive } = await import('/live-player.js');
+            const v = document.createElement('video');
+            v.id = 'viewer'; v.muted = true; window.failure = null;
+            document.body.append(v);
+            playLive(v, url, {onError: (e) => { window.failure = String(e); }});
+            v.play().catch(() => {});
+        }""", live_url)
+        page.wait_for_function("document.getElementById('viewer').ended || window.failure", timeout=90_000)
+        assert page.evaluate("window.failure") is None, page.evaluate("window.failure")
+        assert page.eval_on_selector("#viewer", "v => v.dataset.audioLanguage") == "fra"
+        assert any("/audio-2/segment_" in url for url in fetched), fetched
+        assert not any("/audio/segment_" in url for url in fetched), "the default track was not fetched"
+        browser.close()

@@ -23,8 +23,8 @@ public struct ChunkOutline: Sendable, Equatable {
     /// `init.mp4` (compared across chunks), the poster if this chunk holds it, and its
     /// storyboard tiles.
     public var stitchFiles: [String]
-    /// Every rung's (and the audio's) segments, with their durations, as EVENT playlists
-    /// name them.
+    /// Every rung's and every audio track's segments, with their durations, as EVENT
+    /// playlists name them.
     public var published: [PublishedSegment]
     /// Media files a stitch with `segmentsStored` reads back into this chunk's folder: the
     /// audio's `init.mp4`, and the segments `download.mp4` is remuxed from (the download
@@ -85,12 +85,10 @@ public struct ChunkOutline: Sendable, Equatable {
         }
         for rung in manifest.rungs { add(rung.rendition.name, rung.segments, first: manifest.chunk.firstSegment) }
         if let audio = manifest.audio { add(AudioRenditionWorker.name, audio.segments, first: 0) }
-        // The other audio tracks are stored with the rest, but the EVENT playlists (the
-        // ladder that plays while the video is transcoding) have the default track only.
-        let live = published
+        // Every audio track is in the EVENT playlists (chunk 0 encodes them all).
         for audio in manifest.alternateAudio ?? [] {
             add(audio.track?.folder ?? AudioRenditionWorker.name, audio.segments, first: 0)
         }
-        return (media, live)
+        return (media, published)
     }
 }

@@ -60,14 +60,14 @@ struct ChunkRun {
             ? ProgressiveWriter(output: output, renditions: renditions, format: options.segmentFormat,
                                 segmentDuration: options.segmentDuration, frameRate: frameRate.rational.doubleValue,
                                 audioBitrate: audio != nil ? options.audioBitrate : nil,
-                                separateAudioChannels: audio.map { Int($0.encoder.context.pointee.ch_layout.nb_channels) },
+                                separateAudio: TranscodePipeline.earlyAudio([audio].compactMap { $0 } + alternates),
                                 publish: pipeline.publish)
             : nil
         let audioRendition = try scope.chunk.index == 0 ? audio.map {
             try pipeline.audioWorker(for: $0, output: output, videoTimeBase: videoTimeBase, shift: shift, progressive: progressive)
         } : nil
         let alternateRenditions = try scope.chunk.index == 0 ? alternates.map {
-            try pipeline.audioWorker(for: $0, output: output, videoTimeBase: videoTimeBase, shift: shift, progressive: nil)
+            try pipeline.audioWorker(for: $0, output: output, videoTimeBase: videoTimeBase, shift: shift, progressive: progressive)
         } : []
         // Chunk 0 encodes the whole file's audio, so it measures its loudness.
         let loudness = scope.chunk.index == 0

@@ -13,24 +13,31 @@ final class ProgressiveWriter: @unchecked Sendable {
     private let audioBitrate: Int?
     private let renditions: [Rendition]
     private let frameRate: Double
-    /// The channels of a separate audio rendition (a DASH ladder), else nil.
-    private let separateAudioChannels: Int?
+    /// The audio renditions of a ladder with separate audio (DASH, or more than one
+    /// track), the default first; empty when the rungs carry the audio.
+    private let separateAudio: [SeparateAudio]
     private var ladder: ProgressiveLadder
     private var codecs: [String: String] = [:]
     private var masterWritten = false
     private let publish: @Sendable (Publication) -> Void
 
+    /// One audio track of the early ladder, with its channel count.
+    struct SeparateAudio {
+        var track: AudioTrack
+        var channels: Int
+    }
+
     init(output: OutputDirectory, renditions: [Rendition], format: SegmentFormat, segmentDuration: Double,
-         frameRate: Double, audioBitrate: Int?, separateAudioChannels: Int? = nil,
+         frameRate: Double, audioBitrate: Int?, separateAudio: [SeparateAudio] = [],
          publish: @escaping @Sendable (Publication) -> Void) {
         self.output = output
         self.renditions = renditions
         self.audioBitrate = audioBitrate
         self.frameRate = frameRate
-        self.separateAudioChannels = separateAudioChannels
+        self.separateAudio = separateAudio
         self.publish = publish
-        let audio = separateAudioChannels != nil ? [AudioRenditionWorker.name] : []
-        ladder = ProgressiveLadder(renditions: renditions.map(\.name) + audio, initializationURI: format.initializationName,
+        ladder = ProgressiveLadder(renditions: renditions.map(\.name) + separateAudio.map(\.track.folder),
+                                   initializationURI: format.initializationName,
                                    segmentDuration: segmentDuration)
     }
 
@@ -75,9 +82,10 @@ final class ProgressiveWriter: @unchecked Sendable {
                 bandwidth: rendition.maxBitrate + audio, averageBandwidth: rendition.videoBitrate + audio,
                 codecs: audioBitrate != nil ? "\(videoCodecs),\(CodecString.aacLC)" : videoCodecs, frameRate: frameRate)
         }
-        guard let channels = separateAudioChannels else { return video }
-        return video + [ProgressiveLadder.Variant(name: AudioRenditionWorker.name, width: 0, height: 0, bandwidth: audio,
-                                                  averageBandwidth: audio, codecs: CodecString.aacLC, frameRate: 0,
-                                                  channels: channels)]
+        return video + separateAudio.map { separate in
+            ProgressiveLadder.Variant(name: separate.track.folder, width: 0, height: 0, bandwidth: audio, averageBandwidth: audio,
+                                      codecs: CodecString.aacLC, frameRate: 0, channels: separate.channels,
+                                      language: separate.track.language, audioName: separate.track.name)
+        }
     }
 }

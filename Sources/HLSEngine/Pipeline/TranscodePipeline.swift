@@ -130,6 +130,11 @@ struct TranscodePipeline {
         return (videoStream, decoder, audio, alternates)
     }
 
+    /// The early ladder's audio tracks: the chains' tracks, with their output channels.
+    static func earlyAudio(_ chains: [DecodeStage.AudioChain]) -> [ProgressiveWriter.SeparateAudio] {
+        chains.map { .init(track: $0.track, channels: Int($0.encoder.context.pointee.ch_layout.nb_channels)) }
+    }
+
     /// The rendition of one audio track (`chain`'s), in its own folder.
     func audioWorker(for chain: DecodeStage.AudioChain, output: OutputDirectory, videoTimeBase: AVRational, shift: TimelineShift,
                      progressive: ProgressiveWriter?) throws -> AudioRenditionWorker {
@@ -245,7 +250,8 @@ struct TranscodePipeline {
             ? ProgressiveWriter(output: output, renditions: renditions, format: options.segmentFormat,
                                 segmentDuration: options.segmentDuration, frameRate: frameRate.rational.doubleValue,
                                 audioBitrate: audio != nil ? options.audioBitrate : nil,
-                                separateAudioChannels: separate ? channels : nil, publish: publish)
+                                separateAudio: separate ? Self.earlyAudio([audio].compactMap { $0 } + alternates) : [],
+                                publish: publish)
             : nil
         // Separate audio: the rungs tell the audio renditions their timestamp shift.
         let shift = separate ? TimelineShift(rungs: renditions.count) : nil
@@ -253,10 +259,10 @@ struct TranscodePipeline {
         let audioRendition = try shift.flatMap { shift in
             try audio.map { try audioWorker(for: $0, output: output, videoTimeBase: videoTimeBase, shift: shift, progressive: progressive) }
         }
-        // The other tracks are published with the ladder, not progressively: the early
-        // ladder plays the default track.
+        // Every track is in the early ladder: a viewer who watches while it transcodes may
+        // pick the dub.
         let alternateRenditions = try shift.map { shift in
-            try alternates.map { try audioWorker(for: $0, output: output, videoTimeBase: videoTimeBase, shift: shift, progressive: nil) }
+            try alternates.map { try audioWorker(for: $0, output: output, videoTimeBase: videoTimeBase, shift: shift, progressive: progressive) }
         } ?? []
         let plan = ThreadPlan.make(for: renditions, cores: options.cores ?? ProcessInfo.processInfo.activeProcessorCount,
                                    encoderThreads: options.encoderThreads,

@@ -57,12 +57,15 @@ public struct ProgressiveLadder: Sendable, Equatable {
         public var averageBandwidth: Int
         public var codecs: String
         public var frameRate: Double
-        /// Set for the separate audio rendition of a DASH ladder (its EXT-X-MEDIA), nil
+        /// Set for an audio rendition of a ladder with separate audio (its EXT-X-MEDIA), nil
         /// for a video rung.
         public var channels: Int?
+        /// An audio rendition's LANGUAGE (nil: none) and NAME (nil: "Audio") in the master.
+        public var language: String?
+        public var audioName: String?
 
         public init(name: String, width: Int, height: Int, bandwidth: Int, averageBandwidth: Int, codecs: String,
-                    frameRate: Double, channels: Int? = nil) {
+                    frameRate: Double, channels: Int? = nil, language: String? = nil, audioName: String? = nil) {
             self.name = name
             self.width = width
             self.height = height
@@ -71,6 +74,8 @@ public struct ProgressiveLadder: Sendable, Equatable {
             self.codecs = codecs
             self.frameRate = frameRate
             self.channels = channels
+            self.language = language
+            self.audioName = audioName
         }
     }
 
@@ -146,17 +151,22 @@ public struct ProgressiveLadder: Sendable, Equatable {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// The early master over the EVENT playlists.
+    /// The early master over the EVENT playlists: every audio track, the first the default.
     public func master(_ variants: [Variant]) -> String {
-        let audio = variants.first { $0.channels != nil }
-        return MasterPlaylist(
+        let tracks = variants.filter { $0.channels != nil }.map { track in
+            MasterPlaylist.Audio(uri: "\(track.name)/\(Self.playlistName)", channels: track.channels ?? 2,
+                                 language: track.language, name: track.audioName ?? "Audio")
+        }
+        var master = MasterPlaylist(
             variants: variants.filter { $0.channels == nil }.map { variant in
                 MasterPlaylist.Variant(uri: "\(variant.name)/\(Self.playlistName)", bandwidth: variant.bandwidth,
                                        averageBandwidth: variant.averageBandwidth, codecs: variant.codecs,
                                        width: variant.width, height: variant.height, frameRate: variant.frameRate)
             },
             version: initializationURI == nil ? 3 : 6,
-            audio: audio.map { MasterPlaylist.Audio(uri: "\($0.name)/\(Self.playlistName)", channels: $0.channels ?? 2) }
-        ).render()
+            audio: tracks.first
+        )
+        master.alternateAudio = Array(tracks.dropFirst())
+        return master.render()
     }
 }

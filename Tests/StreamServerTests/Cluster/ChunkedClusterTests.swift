@@ -62,7 +62,7 @@ struct ChunkedClusterTests {
         // The ladder: every rung's VOD playlist names 15 segments in order; the EVENT
         // playlists ended; every frame decodes once from the master.
         let prefix = Cluster.prefix(id)
-        for rung in ["360p", "720p"] {
+        for rung in ["360p", "720p", "audio", "audio-2"] {
             let playlist = String(decoding: try await cluster.storage.data(key: "\(prefix)/\(rung)/index.m3u8") ?? Data(), as: UTF8.self)
             let segments = playlist.split(separator: "\n").filter { $0.hasSuffix(".m4s") }.map(String.init)
             #expect(segments.count == 15, "\(rung): \(playlist)")
@@ -80,6 +80,9 @@ struct ChunkedClusterTests {
         #expect(french.split(separator: "\n").filter { $0.hasSuffix(".m4s") }.count == 15, "\(french)")
         let masterText = String(decoding: try await cluster.storage.data(key: "\(prefix)/master.m3u8") ?? Data(), as: UTF8.self)
         #expect(masterText.contains(#"LANGUAGE="fra",NAME="French",DEFAULT=NO"#), "\(masterText)")
+        // The early master offered the dub while it transcoded (its EVENT playlist, ended above).
+        let early = String(decoding: try await cluster.storage.data(key: "\(prefix)/live.m3u8") ?? Data(), as: UTF8.self)
+        #expect(early.contains(#"LANGUAGE="fra",NAME="French",DEFAULT=NO"#) && early.contains(#"URI="audio-2/live.m3u8""#), "\(early)")
         #expect(try Self.toneHeard(master, language: "fra").map { abs($0 - 880) < 15 } == true)
         let objects = try await cluster.objects(under: prefix)
         #expect(objects.contains("\(prefix)/download.mp4") && objects.contains("\(prefix)/poster.jpg")
