@@ -200,6 +200,9 @@ struct DASHTests {
         #expect(run.status == 0 && run.stderr.isEmpty, "ffmpeg said: \(run.stderr)")
         let live = try String(contentsOfFile: outcome.directory + "/" + ProgressiveLadder.masterName, encoding: .utf8)
         #expect(live.contains("TYPE=AUDIO") && live.contains("URI=\"audio/live.m3u8\""))
+        // A track with no language tag says "und" (undetermined), in both masters as in the MPD.
+        let master = try String(contentsOfFile: outcome.directory + "/master.m3u8", encoding: .utf8)
+        #expect(live.contains(#"TYPE=AUDIO,GROUP-ID="audio",LANGUAGE="und""#) && master.contains(#"LANGUAGE="und""#), "\(master)")
         let event = try MediaPlaylistFile(path: outcome.directory + "/audio/live.m3u8")
         let vod = try MediaPlaylistFile(path: outcome.directory + "/audio/index.m3u8")
         #expect(event.hasEndList && event.segments.map(\.uri) == vod.segments.map(\.uri))

@@ -33,7 +33,8 @@ public struct MasterPlaylist: Sendable, Equatable {
         public static let groupID = "audio"
         public var uri: String
         public var channels: Int
-        /// ISO 639 from the source's `language` tag; nil (no LANGUAGE) when it had none.
+        /// ISO 639 from the source's `language` tag; nil when it had none, written "und"
+        /// (undetermined, RFC 5646), as the MPD and the API say it.
         public var language: String?
         /// Unique in the group (RFC 8216 §4.3.4.1.1).
         public var name: String
@@ -48,8 +49,7 @@ public struct MasterPlaylist: Sendable, Equatable {
         func mediaTag(isDefault: Bool) -> String {
             let quoted = name.replacingOccurrences(of: "\"", with: "'").replacingOccurrences(of: "\n", with: " ")
                 .replacingOccurrences(of: "\r", with: " ")
-            let language = language.map { "LANGUAGE=\"\($0)\"," } ?? ""
-            return "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"\(Self.groupID)\",\(language)NAME=\"\(quoted)\","
+            return "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"\(Self.groupID)\",LANGUAGE=\"\(language ?? "und")\",NAME=\"\(quoted)\","
                 + "DEFAULT=\(isDefault ? "YES" : "NO"),AUTOSELECT=YES,CHANNELS=\"\(channels)\",URI=\"\(uri)\""
         }
     }
