@@ -262,6 +262,7 @@ function followTranscode(videoId) {
     }
     if (kind === "failed") {
       stop();
+      stopLive(); // its playlists will not grow again
       showError(`transcoding failed: ${data.error}`);
       refreshLists();
     }
