@@ -346,7 +346,11 @@ function play(urls, { keepExtras = false, onLiveFailure = () => {} } = {}) {
   player.dataset.source = source;
   player.dataset.live = String(live);
   if (live && canPlayLive()) {
-    stopLive = playLive(player, source, { onError: onLiveFailure });
+    // The early master names the caption tracks: the viewer has them while it transcodes.
+    const onCaptions = keepExtras ? () => {} : (captions) => {
+      if (!urls.captions?.length) attachCaptions(player, $("captions-menu"), captions).catch(() => {});
+    };
+    stopLive = playLive(player, source, { onError: onLiveFailure, onCaptions });
   } else {
     player.src = source;
   }

@@ -9,6 +9,9 @@ const MENU_OFF = "";
 
 /** Replaces the player's caption tracks with `captions` and fills the CC menu. */
 export async function attachCaptions(player, menu, captions) {
+  // The track the viewer chose stays chosen when the list is replaced (the finished
+  // ladder's tracks replace those of the one watched while it transcoded).
+  const chosen = [...player.textTracks].find((track) => track.mode === "showing");
   for (const track of [...player.querySelectorAll("track")]) {
     if (track.src.startsWith("blob:")) URL.revokeObjectURL(track.src);
     track.remove();
@@ -28,7 +31,8 @@ export async function attachCaptions(player, menu, captions) {
   menu.onchange = () => showTrack(player, menu.value);
   // A forced track shows with captions "off", as its disposition asks.
   const forced = captions.findIndex((caption) => caption.forced);
-  menu.value = forced >= 0 ? String(forced) : MENU_OFF;
+  const kept = chosen ? captions.findIndex((caption) => caption.language === chosen.language && caption.name === chosen.label) : -1;
+  menu.value = kept >= 0 ? String(kept) : forced >= 0 ? String(forced) : MENU_OFF;
   showTrack(player, menu.value);
 }
 

@@ -26,16 +26,19 @@ export const canPlayLive = () => typeof MediaSource !== "undefined";
  * Plays the progressive master `url` on `video`. Returns a function that stops following
  * the playlists (the caller moves to another source). `onError(error)` runs when it
  * cannot go on: a rung the browser cannot decode, a segment that failed four times.
+ * `onCaptions(captions)` gets the master's caption tracks ({language, name, forced, url}
+ * of each whole WebVTT file), for <track> elements.
  */
-export function playLive(video, url, { onError = () => {} } = {}) {
+export function playLive(video, url, { onError = () => {}, onCaptions = () => {} } = {}) {
   const control = { stopped: false };
-  run(video, url, control).catch((error) => { if (!control.stopped) onError(error); });
+  run(video, url, control, onCaptions).catch((error) => { if (!control.stopped) onError(error); });
   return () => { control.stopped = true; };
 }
 
-async function run(video, address, control) {
+async function run(video, address, control, onCaptions) {
   const url = new URL(address, document.baseURI).href; // the API gives paths: "/hls/…"
   const master = parseMaster(await fetchText(url), url);
+  if (master.captions.length && !control.stopped) onCaptions(master.captions);
   const variant = pickVariant(master.variants, video);
   if (!variant) throw new Error("the progressive master names no rung");
   const codecs = variant.codecs.split(",").map((codec) => codec.trim()).filter(Boolean);
@@ -158,11 +161,17 @@ function parseMaster(text, base) {
   const lines = text.split("\n").map((line) => line.trim());
   const variants = [];
   const audio = [];
+  const captions = [];
   lines.forEach((line, index) => {
     if (line.startsWith("#EXT-X-MEDIA:")) {
       const media = attributes(line.slice(13));
       if (media.TYPE === "AUDIO" && media.URI) {
         audio.push({ url: new URL(media.URI, base).href, language: media.LANGUAGE || null, isDefault: media.DEFAULT === "YES" });
+      }
+      // A caption track's whole file lies beside its folder: captions/eng/live.m3u8 → captions/eng.vtt.
+      if (media.TYPE === "SUBTITLES" && media.URI?.endsWith("/live.m3u8")) {
+        captions.push({ url: new URL(media.URI.replace(/\/live\.m3u8$/, ".vtt"), base).href, language: media.LANGUAGE || "und",
+                        name: media.NAME || media.LANGUAGE || "Captions", forced: media.FORCED === "YES" });
       }
     } else if (line.startsWith("#EXT-X-STREAM-INF:")) {
       const stream = attributes(line.slice(18));
@@ -172,7 +181,7 @@ function parseMaster(text, base) {
       variants.push({ url: new URL(uri, base).href, codecs: stream.CODECS || "", height });
     }
   });
-  return { variants, audio };
+  return { variants, audio, captions };
 }
 
 function parseMedia(text, base) {

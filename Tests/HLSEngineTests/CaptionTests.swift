@@ -196,3 +196,76 @@ struct SourceSubtitleTests {
                 "ffmpeg's DASH demuxer: \(cues.stderr)")
     }
 }
+
+/// Captions in the early ladder (issue 22): a viewer who starts while it transcodes has
+/// them from the first segment, and each WebVTT segment published early is the VOD
+/// ladder's file.
+@Suite("Captions while it transcodes")
+struct EarlyCaptionTests {
+    /// What the early ladder held when it became playable.
+    struct AtPlayable: Sendable {
+        var master = ""
+        var playlists: [String: String] = [:]
+        var firstSegments: [String: String] = [:]
+        var wholeFiles: [String] = []
+        var variants: [ProgressiveLadder.Variant] = []
+    }
+
+    @Test func theEarlyLadderNamesEveryCaptionTrackFromItsFirstSegment() async throws {
+        let folder = Fixtures.temporaryDirectory("early-captions")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try CaptionTests.srt.write(toFile: folder + "/captions.srt", atomically: true, encoding: .utf8)
+        // A source with a French mov_text stream, and an English sidecar file.
+        let source = folder + "/with-subs.mp4"
+        let made = try Command.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25:duration=8",
+                                    "-i", folder + "/captions.srt", "-map", "0:v", "-map", "1:s", "-c:v", "libx264", "-preset", "ultrafast",
+                                    "-c:s", "mov_text", "-metadata:s:s:0", "language=fra", source])
+        #expect(made.status == 0, "\(made.stderr)")
+        let output = folder + "/hls"
+        var options = TranscodeOptions()
+        options.progressive = true
+        options.rungs = [180]
+        options.captions = [try SidecarCaptions(language: "eng", name: "English (CC)", file: CaptionFile(data: Data(CaptionTests.srt.utf8)))]
+        let transcoder = Transcoder(input: source, output: output, options: options)
+        let tracks = ["captions/eng", "captions/fra"]
+        let watcher = Task { () -> AtPlayable in
+            var seen = AtPlayable()
+            for await publication in transcoder.publications {
+                guard case .playable(let variants) = publication else { continue }
+                seen.variants = variants
+                seen.master = ProgressiveTests.read(output + "/live.m3u8") ?? ""
+                for track in tracks {
+                    seen.playlists[track] = ProgressiveTests.read("\(output)/\(track)/live.m3u8")
+                    seen.firstSegments[track] = ProgressiveTests.read("\(output)/\(track)/segment_00000.vtt")
+                    if FileManager.default.fileExists(atPath: "\(output)/\(track).vtt") { seen.wholeFiles.append(track) }
+                }
+            }
+            return seen
+        }
+        let result = try await transcoder.run()
+        let early = await watcher.value
+
+        #expect(early.master.contains(#"#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="subs",LANGUAGE="eng",NAME="English (CC)",DEFAULT=NO,AUTOSELECT=YES,FORCED=NO,URI="captions/eng/live.m3u8""#),
+                "\(early.master)")
+        #expect(early.master.contains(#"LANGUAGE="fra""#) && early.master.contains(#"URI="captions/fra/live.m3u8""#))
+        #expect(early.master.split(separator: "\n").filter { $0.hasPrefix("#EXT-X-STREAM-INF") }.allSatisfy { $0.contains(#"SUBTITLES="subs""#) })
+        #expect(early.variants.compactMap(\.captions).map(\.language) == ["eng", "fra"])
+        #expect(early.wholeFiles == tracks, "the whole files are there for the page")
+        for track in tracks {
+            let playlist = ProgressiveTests.Playlist(try #require(early.playlists[track], "\(track) has an EVENT playlist at playable"))
+            #expect(playlist.lines.contains("#EXT-X-PLAYLIST-TYPE:EVENT") && !playlist.lines.contains { $0.hasPrefix("#EXT-X-MAP") })
+            #expect(!playlist.ended && playlist.segments.first?.uri == "segment_00000.vtt")
+            let first = try #require(early.firstSegments[track])
+            #expect(first.contains("Hello there") && first.contains("Across the seam"), "\(track): \(first)")
+
+            // At the end: the playlist ended on the VOD playlist's segments, and the segment
+            // published early is the VOD ladder's file.
+            let event = ProgressiveTests.Playlist(try #require(ProgressiveTests.read("\(output)/\(track)/live.m3u8")))
+            let vod = ProgressiveTests.Playlist(try #require(ProgressiveTests.read("\(output)/\(track)/index.m3u8")))
+            #expect(event.ended && event.segments.count == vod.segments.count && event.segments.count >= 4)
+            #expect(zip(event.segments, vod.segments).allSatisfy { $0.uri == $1.uri && abs($0.duration - $1.duration) < 0.000_01 })
+            #expect(ProgressiveTests.read("\(output)/\(track)/segment_00000.vtt") == first)
+        }
+        #expect(result.captions?.map(\.language) == ["eng", "fra"])
+    }
+}

@@ -139,6 +139,30 @@ struct ChunkTests {
         }
         #expect(read("\(folder)/chunked/captions/fra.vtt").contains("Across two chunks"))
         #expect(read("\(folder)/chunked/manifest.mpd").contains("<BaseURL>captions/eng.vtt</BaseURL>"))
+
+        // While it transcodes, chunked: chunk 0 publishing as it goes writes its own
+        // segments' captions, and a service extending the EVENT playlists with a later chunk
+        // cuts that chunk's from chunk 0's manifest. Both are the whole run's files.
+        try Self.transcode(input, "\(folder)/c0", ["--only-chunk", "0", "--chunk-seconds", "4", "--ladder", "180", "--progressive"] + sidecar)
+        try Self.transcode(input, "\(folder)/c2", ["--only-chunk", "2", "--chunk-seconds", "4", "--ladder", "180"] + sidecar)
+        let early = read("\(folder)/c0/live.m3u8")
+        #expect(early.contains(#"URI="captions/eng/live.m3u8""#) && early.contains(#"URI="captions/fra/live.m3u8""#), "\(early)")
+        let chunkZero = try ChunkOutline(folder: "\(folder)/c0")
+        for track in ["eng", "fra"] {
+            let named = read("\(folder)/c0/captions/\(track)/live.m3u8").split(separator: "\n").filter { $0.hasSuffix(".vtt") }
+            #expect(named.count == chunkZero.endSegment, "\(track): chunk 0's segments")
+            for file in named {
+                #expect(read("\(folder)/c0/captions/\(track)/\(file)") == read("\(folder)/whole/captions/\(track)/\(file)"), "\(track)/\(file)")
+            }
+        }
+        let captions = try #require(try ChunkLiveCaptions(manifest: Data(contentsOf: URL(fileURLWithPath: "\(folder)/c0/chunk.json"))))
+        #expect(captions.folders == ["captions/eng", "captions/fra"] && captions.rung == "180p")
+        let later = captions.files(for: try ChunkOutline(folder: "\(folder)/c2").published)
+        #expect(later.count == 2 * 2, "two segments of chunk 2 for each track")
+        for file in later { #expect(file.text == read("\(folder)/whole/\(file.path)"), "\(file.path)") }
+        #expect(later.contains { $0.text.contains("Across two chunks") }, "the cue that spans the seam")
+        let chunkTwo = try Data(contentsOf: URL(fileURLWithPath: "\(folder)/c2/chunk.json"))
+        #expect(throws: TranscodeError.Reason.self, "only chunk 0's manifest has the captions") { try ChunkLiveCaptions(manifest: chunkTwo) }
     }
 
     /// `--only-chunk k` on each chunk (as separate workers would), then `vstream stitch`,

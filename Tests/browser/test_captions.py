@@ -5,6 +5,7 @@ a stranger gets 403; the page shows the track in Chromium's native player, with 
 and its cue at its time (`textTracks[…].activeCues`)."""
 import os
 import re
+import subprocess
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -119,3 +120,50 @@ def test_captions_added_to_a_ready_video_play_in_the_page(server):
     assert status == 404, refusal
     status, refusal = call(base + f"api/videos/{video}/captions/eng", "DELETE", token=stranger)
     assert status == 403, refusal
+
+
+def test_a_viewer_watching_while_it_transcodes_has_the_captions(server, tmp_path):
+    """A source with English subtitles, uploaded from the page: the page starts on the early
+    ladder while it is PROCESSING, and its player already has the caption track, every cue
+    of it (the last one far past what is transcoded), with a CC menu and the cue shown at its
+    time; when the video is READY the finished ladder's track replaces it and the viewer's
+    choice stays."""
+    srt = tmp_path / "eng.srt"
+    srt.write_text(SRT + "\n3\n00:00:24,000 --> 00:00:26,000\nNear the end\n")
+    source = tmp_path / "subtitled.mp4"
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30:duration=30",
+                    "-i", str(srt), "-map", "0:v", "-map", "1:s", "-c:v", "libx264", "-preset", "veryfast", "-g", "60",
+                    "-c:s", "mov_text", "-metadata:s:s:0", "language=eng", str(source)], check=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium",
+                                    args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"])
+        page = browser.new_page()
+        page.goto(server)
+        page.set_input_files("#file", str(source))
+        page.wait_for_function("window.vstreamStartedLive === true", timeout=120_000)
+        page.wait_for_selector("#captions-menu:not([hidden])", timeout=30_000)
+        state = page.evaluate("""() => ({ live: document.getElementById('player').dataset.live,
+                                          transcode: document.getElementById('transcode-text').textContent })""")
+        assert state["live"] == "true" and not state["transcode"].startswith("ready"), state
+        options = page.eval_on_selector_all("#captions-menu option", "o => o.map(x => x.textContent)")
+        assert options == ["Captions off", "CC: eng"], options
+        page.select_option("#captions-menu", label="CC: eng")
+        page.wait_for_function("(() => { const t = document.getElementById('player').textTracks[0];"
+                               " return t && t.mode === 'showing' && t.cues && t.cues.length === 3; })()", timeout=15_000)
+        last = page.evaluate("(() => { const c = document.getElementById('player').textTracks[0].cues[2];"
+                             " return {text: c.text, start: c.startTime}; })()")
+        assert last["text"] == "Near the end" and abs(last["start"] - 24) <= 0.04, last
+        page.wait_for_function("document.getElementById('player').currentTime > 0.2", timeout=60_000)
+        page.eval_on_selector("#player", "v => { v.pause(); v.currentTime = 0.8; }")
+        page.wait_for_function("(() => { const t = document.getElementById('player').textTracks[0];"
+                               " return t.activeCues && t.activeCues.length === 1 && t.activeCues[0].text === 'Hello there'; })()",
+                               timeout=15_000)
+        # READY: the finished ladder's track takes over (a new <track>), still shown.
+        page.eval_on_selector("#player track", "t => { t.dataset.early = 'yes'; }")
+        page.wait_for_function("document.getElementById('transcode-text').textContent.startsWith('ready')", timeout=180_000)
+        page.wait_for_function("(() => { const p = document.getElementById('player');"
+                               " return p.querySelector('track') && !p.querySelector('track[data-early]')"
+                               " && document.getElementById('captions-menu').value === '0'"
+                               " && p.textTracks[0] && p.textTracks[0].mode === 'showing'; })()", timeout=30_000)
+        page.screenshot(path=str(ARTIFACTS / "captions-while-transcoding.png"), full_page=True)
+        browser.close()

@@ -39,9 +39,16 @@ enum SubtitleRendition {
     ///   - index: the track's place among `all`: a second track of one language gets "eng-2".
     static func write(_ captions: SidecarCaptions, index: Int, of all: [SidecarCaptions], segments: [(start: Double, duration: Double)],
                       shift: Double, output: OutputDirectory) throws -> MasterPlaylist.Subtitles {
-        let earlier = all[..<index].filter { $0.language == captions.language }.count
-        let name = earlier == 0 ? captions.language : "\(captions.language)-\(earlier + 1)"
-        return try write(captions, name: name, segments: segments, shift: shift, root: output.path)
+        try write(captions, name: names(all)[index], segments: segments, shift: shift, root: output.path)
+    }
+
+    /// Each track's folder name under `captions/`: its language, the second of one language
+    /// "eng-2", and so on.
+    static func names(_ all: [SidecarCaptions]) -> [String] {
+        all.indices.map { index in
+            let earlier = all[..<index].filter { $0.language == all[index].language }.count
+            return earlier == 0 ? all[index].language : "\(all[index].language)-\(earlier + 1)"
+        }
     }
 
     /// Writes every track on `segments`, the tracks of one language numbered (eng, eng-2).
@@ -64,6 +71,26 @@ enum SubtitleRendition {
         zip(segments, PlaylistWriter.segmentDurations(segments)).map { (start: $0.start ?? 0, duration: $1) }
     }
 
+    /// The WebVTT segment `number` of a track, in its folder.
+    static func segmentName(_ number: Int) -> String { String(format: "segment_%05d.vtt", number) }
+
+    /// The WebVTT segment of the video segment that starts at `start` (source seconds) and
+    /// lasts `duration`: every cue that shows during it (one that spans a boundary is in
+    /// both), a pile of overlapping cues bounded (the whole file keeps them).
+    static func segmentText(_ captions: SidecarCaptions, start: Double, duration: Double, shift: Double) -> String {
+        let map = "X-TIMESTAMP-MAP=MPEGTS:\(Int64((shift * 90_000).rounded())),LOCAL:00:00:00.000"
+        let end = start + duration
+        var body: [String] = []
+        var characters = 0
+        for cue in captions.file.cues.prefix(while: { $0.start < end }) where cue.end > start {
+            let text = "\n\(CaptionFile.vttTime(cue.start)) --> \(CaptionFile.vttTime(cue.end))\n\(CaptionFile.escaped(cue.text))\n"
+            characters += text.utf8.count
+            if characters > maxSegmentBytes { break }
+            body.append(text)
+        }
+        return "WEBVTT\n\(map)\n" + body.joined()
+    }
+
     /// Writes the track as `captions/NAME.vtt` and `captions/NAME/` under the ladder at `root`.
     static func write(_ captions: SidecarCaptions, name: String, segments: [(start: Double, duration: Double)],
                       shift: Double, root: String) throws(TranscodeError.Reason) -> MasterPlaylist.Subtitles {
@@ -74,22 +101,11 @@ enum SubtitleRendition {
             throw TranscodeError.Reason.io("cannot write \(folder): \(error.localizedDescription)")
         }
         try OutputDirectory.writeAtomically(captions.file.webVTT, to: "\(root)/\(Self.folder)/\(name).vtt")
-        let map = "X-TIMESTAMP-MAP=MPEGTS:\(Int64((shift * 90_000).rounded())),LOCAL:00:00:00.000"
         var playlistSegments: [MediaPlaylist.Segment] = []
         for (number, segment) in segments.enumerated() {
-            let end = segment.start + segment.duration
-            // Every cue that shows during the segment; one that spans a boundary is in both.
-            // A pile of overlapping cues is bounded per segment (the whole file keeps them).
-            var body: [String] = []
-            var characters = 0
-            for cue in captions.file.cues.prefix(while: { $0.start < end }) where cue.end > segment.start {
-                let text = "\n\(CaptionFile.vttTime(cue.start)) --> \(CaptionFile.vttTime(cue.end))\n\(CaptionFile.escaped(cue.text))\n"
-                characters += text.utf8.count
-                if characters > maxSegmentBytes { break }
-                body.append(text)
-            }
-            let uri = String(format: "segment_%05d.vtt", number)
-            try OutputDirectory.writeAtomically("WEBVTT\n\(map)\n" + body.joined(), to: "\(root)/\(folder)/\(uri)")
+            let uri = segmentName(number)
+            try OutputDirectory.writeAtomically(segmentText(captions, start: segment.start, duration: segment.duration, shift: shift),
+                                                to: "\(root)/\(folder)/\(uri)")
             playlistSegments.append(.init(uri: uri, duration: segment.duration))
         }
         try OutputDirectory.writeAtomically(MediaPlaylist(initializationURI: nil, segments: playlistSegments).render(),

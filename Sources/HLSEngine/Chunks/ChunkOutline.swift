@@ -80,7 +80,7 @@ public struct ChunkOutline: Sendable, Equatable {
             for (offset, (segment, duration)) in zip(segments, PlaylistWriter.segmentDurations(segments)).enumerated() {
                 media.append("\(rendition)/\(segment.fileName)")
                 published.append(PublishedSegment(rendition: rendition, index: first + offset, uri: segment.fileName,
-                                                  duration: duration, bytes: segment.bytes))
+                                                  duration: duration, bytes: segment.bytes, start: segment.start))
             }
         }
         for rung in manifest.rungs { add(rung.rendition.name, rung.segments, first: manifest.chunk.firstSegment) }

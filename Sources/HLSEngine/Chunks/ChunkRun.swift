@@ -61,7 +61,7 @@ struct ChunkRun {
                                 segmentDuration: options.segmentDuration, frameRate: frameRate.rational.doubleValue,
                                 audioBitrate: audio != nil ? options.audioBitrate : nil,
                                 separateAudio: TranscodePipeline.earlyAudio([audio].compactMap { $0 } + alternates),
-                                publish: pipeline.publish)
+                                captions: captions, publish: pipeline.publish)
             : nil
         let audioRendition = try scope.chunk.index == 0 ? audio.map {
             try pipeline.audioWorker(for: $0, output: output, videoTimeBase: videoTimeBase, shift: shift, progressive: progressive)

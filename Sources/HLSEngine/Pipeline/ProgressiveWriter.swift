@@ -16,6 +16,11 @@ final class ProgressiveWriter: @unchecked Sendable {
     /// The audio renditions of a ladder with separate audio (DASH, or more than one
     /// track), the default first; empty when the rungs carry the audio.
     private let separateAudio: [SeparateAudio]
+    /// The caption tracks, by folder ("captions/eng"): each video segment published brings
+    /// its WebVTT segment, so a viewer who watches while it transcodes has the captions.
+    private let captions: [(folder: String, track: SidecarCaptions)]
+    /// The first rung's timestamp shift, which the captions' X-TIMESTAMP-MAP carries.
+    private var captionShift: Double?
     private var ladder: ProgressiveLadder
     private var codecs: [String: String] = [:]
     private var masterWritten = false
@@ -28,7 +33,7 @@ final class ProgressiveWriter: @unchecked Sendable {
     }
 
     init(output: OutputDirectory, renditions: [Rendition], format: SegmentFormat, segmentDuration: Double,
-         frameRate: Double, audioBitrate: Int?, separateAudio: [SeparateAudio] = [],
+         frameRate: Double, audioBitrate: Int?, separateAudio: [SeparateAudio] = [], captions: [SidecarCaptions] = [],
          publish: @escaping @Sendable (Publication) -> Void) {
         self.output = output
         self.renditions = renditions
@@ -39,17 +44,25 @@ final class ProgressiveWriter: @unchecked Sendable {
         ladder = ProgressiveLadder(renditions: renditions.map(\.name) + separateAudio.map(\.track.folder),
                                    initializationURI: format.initializationName,
                                    segmentDuration: segmentDuration)
+        self.captions = zip(SubtitleRendition.names(captions), captions).map { ("\(SubtitleRendition.folder)/\($0)", $1) }
+        if let rung = renditions.first?.name {
+            for caption in self.captions { ladder.includeCaptions(caption.folder, following: rung) }
+        }
     }
 
-    /// A rendition closed segment `index`; `codecs` is its encoder's real `avc1` string.
-    func segmentClosed(_ segment: PublishedSegment, codecs: String?) throws(TranscodeError.Reason) {
+    /// A rendition closed segment `index`; `codecs` is its encoder's real `avc1` string, and
+    /// `shift` its muxer's timestamp shift (known once it wrote a packet).
+    func segmentClosed(_ segment: PublishedSegment, codecs: String?, shift: Double? = nil) throws(TranscodeError.Reason) {
         lock.lock()
         defer { lock.unlock() }
         if let codecs { self.codecs[segment.rendition] = codecs }
+        if segment.rendition == renditions.first?.name, captionShift == nil { captionShift = shift }
         // Every rung's playlist grows together, by the segments they all have now.
+        let before = ladder.publishedCount
         let grew = ladder.add(segment)
         if grew {
-            for rendition in ladder.renditions {
+            try writeCaptions(from: before)
+            for rendition in ladder.renditions + ladder.captions {
                 try output.writeAtomically(ladder.eventPlaylist(rendition, ended: false),
                                            to: "\(rendition)/\(ProgressiveLadder.playlistName)")
             }
@@ -67,9 +80,35 @@ final class ProgressiveWriter: @unchecked Sendable {
     func finish() throws(TranscodeError.Reason) {
         lock.lock()
         defer { lock.unlock() }
-        for rendition in ladder.renditions {
+        for rendition in ladder.renditions + ladder.captions {
             try output.writeAtomically(ladder.eventPlaylist(rendition, ended: true),
                                        to: "\(rendition)/\(ProgressiveLadder.playlistName)")
+        }
+    }
+
+    /// The caption segments of the video segments `first`… that every rung now has, cut as
+    /// the VOD playlists' will be (the same start, duration and shift, so the same bytes);
+    /// with the first, each track's whole file.
+    private func writeCaptions(from first: Int) throws(TranscodeError.Reason) {
+        guard !captions.isEmpty, let rung = renditions.first?.name else { return }
+        let segments = ladder.segments(of: rung)
+        guard first < segments.count else { return }
+        for (folder, track) in captions {
+            if first == 0 {
+                do {
+                    try FileManager.default.createDirectory(atPath: output.path + "/" + folder, withIntermediateDirectories: true)
+                } catch {
+                    throw .io("cannot write \(folder): \(error.localizedDescription)")
+                }
+                try output.writeAtomically(track.file.webVTT, to: folder + ".vtt")
+            }
+            var start = segments[..<first].reduce(0) { $0 + $1.duration }
+            for segment in segments[first...] {
+                let text = SubtitleRendition.segmentText(track, start: segment.start ?? start, duration: segment.duration,
+                                                         shift: captionShift ?? 0)
+                try output.writeAtomically(text, to: ProgressiveLadder.captionSegment(folder, segment.index))
+                start += segment.duration
+            }
         }
     }
 
@@ -86,6 +125,10 @@ final class ProgressiveWriter: @unchecked Sendable {
             ProgressiveLadder.Variant(name: separate.track.folder, width: 0, height: 0, bandwidth: audio, averageBandwidth: audio,
                                       codecs: CodecString.aacLC, frameRate: 0, channels: separate.channels,
                                       language: separate.track.language, audioName: separate.track.name)
+        } + captions.map { folder, track in
+            ProgressiveLadder.Variant(name: folder, width: 0, height: 0, bandwidth: 0, averageBandwidth: 0, codecs: "wvtt",
+                                      frameRate: 0, captions: .init(language: track.language, name: track.name,
+                                                                    isForced: track.isForced))
         }
     }
 }

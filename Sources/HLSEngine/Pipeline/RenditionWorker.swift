@@ -107,8 +107,9 @@ final class RenditionWorker: @unchecked Sendable {
             // Weak: the worker owns the muxer that holds this closure.
             muxer.onSegmentClosed = { [weak self] segment, index, duration in
                 try progressive.segmentClosed(
-                    PublishedSegment(rendition: name, index: index, uri: segment.fileName, duration: duration, bytes: segment.bytes),
-                    codecs: self?.codecs)
+                    PublishedSegment(rendition: name, index: index, uri: segment.fileName, duration: duration, bytes: segment.bytes,
+                                     start: segment.start),
+                    codecs: self?.codecs, shift: self?.timelineShiftApplied)
             }
         }
     }

@@ -73,7 +73,8 @@ struct TranscodePipeline {
             output = try OutputDirectory(path: outputDirectory,
                                          renditions: renditions.map(\.name) + audioFolder
                                              + (options.writeStoryboard ? [Storyboard.folder] : [])
-                                             + (captions.isEmpty || chunk != nil ? [] : [SubtitleRendition.folder]))
+                                             // A chunk 0 publishing as it goes writes the early captions.
+                                             + (captions.isEmpty || (chunk != nil && !options.progressive) ? [] : [SubtitleRendition.folder]))
             guard let output else { throw TranscodeError.Reason.io("no output directory") }
             if let chunk {
                 return try ChunkRun(pipeline: self, input: input, info: info, renditions: renditions, output: output,
@@ -251,7 +252,7 @@ struct TranscodePipeline {
                                 segmentDuration: options.segmentDuration, frameRate: frameRate.rational.doubleValue,
                                 audioBitrate: audio != nil ? options.audioBitrate : nil,
                                 separateAudio: separate ? Self.earlyAudio([audio].compactMap { $0 } + alternates) : [],
-                                publish: publish)
+                                captions: captions, publish: publish)
             : nil
         // Separate audio: the rungs tell the audio renditions their timestamp shift.
         let shift = separate ? TimelineShift(rungs: renditions.count) : nil

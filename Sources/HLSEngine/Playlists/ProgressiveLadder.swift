@@ -14,15 +14,19 @@ public enum Publication: Sendable, Codable, Equatable {
 public struct PublishedSegment: Sendable, Codable, Equatable {
     public var rendition: String
     public var index: Int
+    /// Source seconds of its first frame (a rung's; nil for audio): where a caption track's
+    /// segment of the same index starts.
+    public var start: Double?
     /// Relative to the rendition's folder (`segment_00003.m4s`).
     public var uri: String
     /// Seconds: until the next segment starts (the last: until its last frame ends).
     public var duration: Double
     public var bytes: Int64
 
-    public init(rendition: String, index: Int, uri: String, duration: Double, bytes: Int64) {
+    public init(rendition: String, index: Int, uri: String, duration: Double, bytes: Int64, start: Double? = nil) {
         self.rendition = rendition
         self.index = index
+        self.start = start
         self.uri = uri
         self.duration = duration
         self.bytes = bytes
@@ -63,9 +67,26 @@ public struct ProgressiveLadder: Sendable, Equatable {
         /// An audio rendition's LANGUAGE (nil: none) and NAME (nil: "Audio") in the master.
         public var language: String?
         public var audioName: String?
+        /// Set for a caption track (its EXT-X-MEDIA:TYPE=SUBTITLES), whose `name` is its folder
+        /// ("captions/eng"): nil for a rung or an audio rendition.
+        public var captions: Captions?
+
+        /// A caption track of the early ladder: its WebVTT segments follow the rungs'.
+        public struct Captions: Sendable, Codable, Equatable {
+            public var language: String
+            public var name: String
+            public var isForced: Bool
+
+            public init(language: String, name: String, isForced: Bool) {
+                self.language = language
+                self.name = name
+                self.isForced = isForced
+            }
+        }
 
         public init(name: String, width: Int, height: Int, bandwidth: Int, averageBandwidth: Int, codecs: String,
-                    frameRate: Double, channels: Int? = nil, language: String? = nil, audioName: String? = nil) {
+                    frameRate: Double, channels: Int? = nil, language: String? = nil, audioName: String? = nil,
+                    captions: Captions? = nil) {
             self.name = name
             self.width = width
             self.height = height
@@ -76,11 +97,18 @@ public struct ProgressiveLadder: Sendable, Equatable {
             self.channels = channels
             self.language = language
             self.audioName = audioName
+            self.captions = captions
         }
     }
 
     /// The rungs, lowest first; `include` adds one that a publisher learns of late.
     public private(set) var renditions: [String]
+    /// The caption tracks' folders ("captions/eng"). They are not renditions: their segments
+    /// are written as the rungs' are published (one WebVTT file per video segment, the
+    /// same names as the VOD playlist's), so their playlists name what the rungs' name.
+    public private(set) var captions: [String] = []
+    /// The rung whose segments the caption tracks follow (every rung cuts at the same times).
+    public private(set) var captionRung: String?
     /// The EXT-X-MAP URI (fMP4), nil for MPEG-TS.
     public let initializationURI: String?
     /// Fixed for the playlist's life (a live playlist's target may not change): the
@@ -99,6 +127,17 @@ public struct ProgressiveLadder: Sendable, Equatable {
     /// Adds a rung with no segment yet (a store that learns the ladder from its segments).
     public mutating func include(_ rendition: String) {
         if !renditions.contains(rendition) { renditions.append(rendition) }
+    }
+
+    /// Adds a caption track by its folder; its segments follow `rung`'s.
+    public mutating func includeCaptions(_ folder: String, following rung: String) {
+        if !captions.contains(folder) { captions.append(folder) }
+        captionRung = rung
+    }
+
+    /// The file of a caption track's segment `index`, relative to the ladder.
+    public static func captionSegment(_ folder: String, _ index: Int) -> String {
+        "\(folder)/\(SubtitleRendition.segmentName(index))"
     }
 
     /// Adds a segment; returns whether the playlists grew (every rung now has one more
@@ -131,10 +170,12 @@ public struct ProgressiveLadder: Sendable, Equatable {
     public var isPlayable: Bool { publishedCount > 0 }
 
     /// The rendition's EVENT playlist; `ended` adds EXT-X-ENDLIST (no segment will follow).
+    /// A caption track's names a WebVTT segment for each segment of the first rung.
     public func eventPlaylist(_ rendition: String, ended: Bool) -> String {
+        let isCaptions = captions.contains(rendition)
         var lines = [
             "#EXTM3U",
-            "#EXT-X-VERSION:\(initializationURI == nil ? 3 : 6)",
+            "#EXT-X-VERSION:\(initializationURI == nil || isCaptions ? 3 : 6)",
             "#EXT-X-TARGETDURATION:\(targetDuration)",
             "#EXT-X-MEDIA-SEQUENCE:0",
             "#EXT-X-PLAYLIST-TYPE:EVENT",
@@ -142,10 +183,13 @@ public struct ProgressiveLadder: Sendable, Equatable {
             "#EXT-X-START:TIME-OFFSET=0,PRECISE=YES",
             "#EXT-X-INDEPENDENT-SEGMENTS",
         ]
-        if let initializationURI { lines.append("#EXT-X-MAP:URI=\"\(initializationURI)\"") }
-        for segment in segments(of: rendition) {
-            lines.append("#EXTINF:\(String(format: "%.6f", segment.duration)),")
-            lines.append(segment.uri)
+        if let initializationURI, !isCaptions { lines.append("#EXT-X-MAP:URI=\"\(initializationURI)\"") }
+        let named = isCaptions
+            ? segments(of: captionRung ?? "").map { ($0.duration, SubtitleRendition.segmentName($0.index)) }
+            : segments(of: rendition).map { ($0.duration, $0.uri) }
+        for (duration, uri) in named {
+            lines.append("#EXTINF:\(String(format: "%.6f", duration)),")
+            lines.append(uri)
         }
         if ended { lines.append("#EXT-X-ENDLIST") }
         return lines.joined(separator: "\n") + "\n"
@@ -158,7 +202,7 @@ public struct ProgressiveLadder: Sendable, Equatable {
                                  language: track.language, name: track.audioName ?? "Audio")
         }
         var master = MasterPlaylist(
-            variants: variants.filter { $0.channels == nil }.map { variant in
+            variants: variants.filter { $0.channels == nil && $0.captions == nil }.map { variant in
                 MasterPlaylist.Variant(uri: "\(variant.name)/\(Self.playlistName)", bandwidth: variant.bandwidth,
                                        averageBandwidth: variant.averageBandwidth, codecs: variant.codecs,
                                        width: variant.width, height: variant.height, frameRate: variant.frameRate)
@@ -167,6 +211,12 @@ public struct ProgressiveLadder: Sendable, Equatable {
             audio: tracks.first
         )
         master.alternateAudio = Array(tracks.dropFirst())
+        master.subtitles = variants.compactMap { variant in
+            variant.captions.map {
+                MasterPlaylist.Subtitles(uri: "\(variant.name)/\(Self.playlistName)", language: $0.language, name: $0.name,
+                                         isForced: $0.isForced)
+            }
+        }
         return master.render()
     }
 }

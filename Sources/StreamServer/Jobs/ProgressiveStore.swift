@@ -66,7 +66,11 @@ actor ProgressiveStore {
             case .playable(let variants):
                 // The engine says so once every rung has reported a segment, and each
                 // one it reported before this is stored by now (publications are in order).
-                variants.forEach { ladder.include($0.name) }
+                let rungs = variants.filter { $0.captions == nil }
+                rungs.forEach { ladder.include($0.name) }
+                if let rung = rungs.first(where: { $0.channels == nil }) {
+                    for track in variants where track.captions != nil { ladder.includeCaptions(track.name, following: rung.name) }
+                }
                 self.variants = variants
                 try await storePlaylists()
             }
@@ -90,8 +94,18 @@ actor ProgressiveStore {
     /// from an earlier attempt's playlists): before that no master names them.
     private func storePlaylists() async throws {
         guard variants != nil || masterStored else { return }
-        for rendition in ladder.renditions {
+        try await storeCaptions()
+        for rendition in ladder.renditions + ladder.captions {
             try await putText(ladder.eventPlaylist(rendition, ended: false), "\(rendition)/\(ProgressiveLadder.playlistName)")
+        }
+    }
+
+    /// Each caption track's whole file and the WebVTT segments its playlist is about to
+    /// name: the engine wrote them before it reported the video segments they follow.
+    private func storeCaptions() async throws {
+        for folder in ladder.captions {
+            try await putFile(folder + ".vtt")
+            for index in 0..<ladder.publishedCount { try await putFile(ProgressiveLadder.captionSegment(folder, index)) }
         }
     }
 

@@ -124,8 +124,12 @@ struct ChunkTasks: Sendable {
             }
             // The EVENT playlists end, as a whole run's do, before the VOD master appears.
             if job.progressive {
-                let ladder = Self.liveLadder(published)
-                for rendition in ladder.renditions {
+                var ladder = Self.liveLadder(published)
+                if let first = folders.first,
+                   let captions = try ChunkLiveCaptions(manifest: Data(contentsOf: URL(fileURLWithPath: first + "/chunk.json"))) {
+                    captions.include(in: &ladder)
+                }
+                for rendition in ladder.renditions + ladder.captions {
                     try Data(ladder.eventPlaylist(rendition, ended: true).utf8)
                         .write(to: output.appendingPathComponent("\(rendition)/\(ProgressiveLadder.playlistName)"))
                 }
@@ -279,9 +283,10 @@ struct ChunkTasks: Sendable {
                 published += segments
             }
             try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
-            let ladder = Self.liveLadder(published)
-            for rendition in ladder.renditions {
-                let file = work.appendingPathComponent("\(rendition).m3u8")
+            var ladder = Self.liveLadder(published)
+            try await extendLiveCaptions(id, prefix: prefix, ladder: &ladder, work: work)
+            for rendition in ladder.renditions + ladder.captions {
+                let file = work.appendingPathComponent("\(rendition.replacingOccurrences(of: "/", with: "-")).m3u8")
                 try Data(ladder.eventPlaylist(rendition, ended: false).utf8).write(to: file)
                 try await job.storage.put(file: file, key: "\(prefix)/\(rendition)/\(ProgressiveLadder.playlistName)",
                                           type: HLSContentType.forPath(ProgressiveLadder.playlistName))
@@ -290,6 +295,35 @@ struct ChunkTasks: Sendable {
             // The stitch's final playlists cover it; a viewer waits a little longer.
             logger.warning("could not extend the live playlists", metadata: ["error": "\(error)"])
         }
+    }
+
+    /// The caption tracks' WebVTT segments of the chunks after 0 (chunk 0's engine stored
+    /// its own), cut from chunk 0's manifest as the stitch will cut them, before the
+    /// playlists that name them; adds the tracks to `ladder`.
+    private func extendLiveCaptions(_ id: UUID, prefix: String, ladder: inout ProgressiveLadder, work: URL) async throws {
+        var known = liveSegments.captions(id)
+        if known == nil {
+            let key = "\(prefix)/\(Self.chunksFolder)/0/chunk.json"
+            guard let manifest = try await job.storage.data(key: key) else {
+                throw TranscodeError.Reason.chunking("chunk 0 is done but its manifest is not stored")
+            }
+            let tracks = try ChunkLiveCaptions(manifest: manifest)
+            let chunkZero = tracks.map { tracks in liveSegments.segments(id, chunk: 0)?.filter { $0.rendition == tracks.rung }.count ?? 0 }
+            known = .init(tracks: tracks, storedThrough: chunkZero ?? 0)
+        }
+        guard var captions = known, let tracks = captions.tracks else {
+            if let known { liveSegments.keepCaptions(known, id) }
+            return
+        }
+        tracks.include(in: &ladder)
+        let new = ladder.segments(of: tracks.rung).filter { $0.index >= captions.storedThrough }
+        for file in tracks.files(for: new) {
+            let local = work.appendingPathComponent(file.path.replacingOccurrences(of: "/", with: "-"))
+            try Data(file.text.utf8).write(to: local)
+            try await job.storage.put(file: local, key: "\(prefix)/\(file.path)", type: HLSContentType.forPath(file.path))
+        }
+        captions.storedThrough = max(captions.storedThrough, ladder.publishedCount)
+        liveSegments.keepCaptions(captions, id)
     }
 
     /// The video's publishing lock, waited for up to 30 s; nil if it stayed taken.

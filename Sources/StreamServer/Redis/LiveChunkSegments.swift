@@ -15,6 +15,14 @@ final class LiveChunkSegments: Sendable {
     private struct State {
         var videos: [UUID] = []
         var segments: [UUID: [Int: [PublishedSegment]]] = [:]
+        var captions: [UUID: Captions] = [:]
+    }
+
+    /// A video's caption tracks (nil: it has none), and how many of their WebVTT segments
+    /// this worker has stored.
+    struct Captions: Sendable {
+        var tracks: ChunkLiveCaptions?
+        var storedThrough: Int
     }
     private let state = Mutex(State())
 
@@ -26,15 +34,32 @@ final class LiveChunkSegments: Sendable {
         state.withLock { state in
             if state.segments[video] == nil {
                 state.videos.append(video)
-                if state.videos.count > Self.videosKept { state.segments[state.videos.removeFirst()] = nil }
+                if state.videos.count > Self.videosKept {
+                    let oldest = state.videos.removeFirst()
+                    state.segments[oldest] = nil
+                    state.captions[oldest] = nil
+                }
             }
             state.segments[video, default: [:]][chunk] = segments
+        }
+    }
+
+    func captions(_ video: UUID) -> Captions? {
+        state.withLock { $0.captions[video] }
+    }
+
+    /// Kept while the video's segments are (`keep` registers the video first).
+    func keepCaptions(_ captions: Captions, _ video: UUID) {
+        state.withLock { state in
+            guard state.segments[video] != nil else { return }
+            state.captions[video] = captions
         }
     }
 
     func forget(_ video: UUID) {
         state.withLock { state in
             state.segments[video] = nil
+            state.captions[video] = nil
             state.videos.removeAll { $0 == video }
         }
     }

@@ -13,18 +13,24 @@ extension SeaweedFSTests {
 @Suite("Chunked videos across workers", .serialized, .timeLimit(.minutes(5)))
 struct ChunkedClusterTests {
     /// 30 s of 720p at 15 fps with two audio tracks, English at 440 Hz and French at
-    /// 880 Hz: five 6 s chunks, two rungs, and chunk 0 encodes both tracks.
+    /// 880 Hz, and Spanish subtitles: five 6 s chunks, two rungs, and chunk 0 encodes both
+    /// tracks and reads the subtitles.
     static let source: URL = {
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("vstream-chunked-30s-dubbed.mp4")
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("vstream-chunked-30s-dubbed-subtitled.mp4")
         if !FileManager.default.fileExists(atPath: file.path) {
+            let subtitles = FileManager.default.temporaryDirectory.appendingPathComponent("vstream-chunked-30s.srt")
+            try? "1\n00:00:01,000 --> 00:00:02,500\nAl principio\n\n2\n00:00:13,000 --> 00:00:14,500\nEn el medio\n\n3\n00:00:25,000 --> 00:00:26,500\nCasi al final\n"
+                .write(to: subtitles, atomically: true, encoding: .utf8)
             let made = try? runFFmpeg(["-nostdin", "-v", "error", "-y",
                                        "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=15:duration=30",
                                        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=30",
                                        "-f", "lavfi", "-i", "sine=frequency=880:sample_rate=48000:duration=30",
-                                       "-map", "0:v", "-map", "1:a", "-map", "2:a",
+                                       "-i", subtitles.path,
+                                       "-map", "0:v", "-map", "1:a", "-map", "2:a", "-map", "3:s",
                                        "-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-pix_fmt", "yuv420p",
                                        "-c:a", "aac", "-metadata:s:a:0", "language=eng", "-metadata:s:a:1", "language=fra",
-                                       "-shortest", file.path])
+                                       "-c:s", "mov_text", "-metadata:s:s:0", "language=spa",
+                                       "-t", "30", file.path])
             precondition(made?.status == 0, "ffmpeg could not make the chunked test source: \(made?.stderr ?? "")")
         }
         return file
@@ -84,6 +90,20 @@ struct ChunkedClusterTests {
         let early = String(decoding: try await cluster.storage.data(key: "\(prefix)/live.m3u8") ?? Data(), as: UTF8.self)
         #expect(early.contains(#"LANGUAGE="fra",NAME="French",DEFAULT=NO"#) && early.contains(#"URI="audio-2/live.m3u8""#), "\(early)")
         #expect(try Self.toneHeard(master, language: "fra").map { abs($0 - 880) < 15 } == true)
+        // And the subtitles: chunk 0's engine published its segments' captions, the workers
+        // extended them chunk by chunk, and the stitch ended the playlist on the VOD's.
+        #expect(early.contains(#"TYPE=SUBTITLES,GROUP-ID="subs",LANGUAGE="spa""#) && early.contains(#"URI="captions/spa/live.m3u8""#), "\(early)")
+        let liveCaptions = String(decoding: try await cluster.storage.data(key: "\(prefix)/captions/spa/live.m3u8") ?? Data(), as: UTF8.self)
+        let vodCaptions = String(decoding: try await cluster.storage.data(key: "\(prefix)/captions/spa/index.m3u8") ?? Data(), as: UTF8.self)
+        let extinf = { (text: String) in text.split(separator: "\n").filter { $0.hasPrefix("#EXTINF") } }
+        #expect(liveCaptions.hasSuffix("#EXT-X-ENDLIST\n") && extinf(liveCaptions).count == 15 && extinf(liveCaptions) == extinf(vodCaptions),
+                "\(liveCaptions)")
+        #expect(!cluster.logs.contains("could not extend the live playlists"), "\(cluster.logs.suffix(3000))")
+        for (segment, text) in [(0, "Al principio"), (6, "En el medio"), (12, "Casi al final")] {
+            let key = "\(prefix)/captions/spa/segment_\(String(format: "%05d", segment)).vtt"
+            let cues = String(decoding: try await cluster.storage.data(key: key) ?? Data(), as: UTF8.self)
+            #expect(cues.hasPrefix("WEBVTT\nX-TIMESTAMP-MAP=") && cues.contains(text), "\(key): \(cues)")
+        }
         let objects = try await cluster.objects(under: prefix)
         #expect(objects.contains("\(prefix)/download.mp4") && objects.contains("\(prefix)/poster.jpg")
                 && objects.contains("\(prefix)/storyboard.vtt") && objects.contains("\(prefix)/manifest.mpd"))
