@@ -75,4 +75,9 @@ public struct TranscodeResult: Sendable, Codable, Equatable {
     /// Loudness normalisation (`TranscodeOptions.loudness`): per audio track, the source's
     /// EBU R128 figures, the gain applied, and the encoder input's figures; nil when off.
     public var loudness: [Loudness.Track]? = nil
+    /// Audio folders whose files changed after the early ladder published them: a
+    /// progressive run publishes its audio at the source's level, then puts the normalised
+    /// encode in its place (`NormalisedAudio`). A store that kept the early files stores
+    /// these folders again. nil when none did.
+    public var republishedAudio: [String]? = nil
 }

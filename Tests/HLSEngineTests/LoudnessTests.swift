@@ -96,4 +96,120 @@ struct LoudnessTests {
             #expect(abs(after.integrated - -18) <= 1 && after.truePeak <= -1, "\(stream): \(after)")
         }
     }
+
+    /// A run that publishes as it goes cannot wait for the measurement, which reads the whole
+    /// source: the early ladder plays each track at the source's level from its first
+    /// segment, and the finished ladder is normalised all the same. Here the measurement
+    /// cannot even start until the video is playable (its read of the source is held shut
+    /// until then), as when a long upload is still arriving.
+    @Test func aRunThatPublishesAsItGoesIsNormalisedWhenItEnds() async throws {
+        let folder = Fixtures.temporaryDirectory("loudness-progressive")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let source = try Self.toneSource(in: folder, amplitudes: [0.0316, 0.4])  // −30 and −8 LUFS
+        let output = folder + "/hls"
+        var options = TranscodeOptions()
+        options.progressive = true
+        options.dash = true
+        options.rungs = [180]
+        let gated = try SecondReaderHeldShut(path: source)
+        let transcoder = Transcoder(source: gated, name: source, output: output, options: options)
+        let tracks = ["audio", "audio-2"]
+        let watcher = Task { () -> [String: (initialization: Data, segment: Data)] in
+            var early: [String: (initialization: Data, segment: Data)] = [:]
+            for await publication in transcoder.publications {
+                guard case .playable = publication, early.isEmpty else { continue }
+                // What a viewer who starts now gets: each track's first segment, as published.
+                for track in tracks {
+                    early[track] = (FileManager.default.contents(atPath: "\(output)/\(track)/init.mp4") ?? Data(),
+                                    FileManager.default.contents(atPath: "\(output)/\(track)/segment_00000.m4s") ?? Data())
+                }
+                gated.open()
+            }
+            return early
+        }
+        let result = try await transcoder.run()
+        let early = await watcher.value
+
+        #expect(result.republishedAudio == tracks, "\(result.notes ?? [])")
+        for (index, (track, level)) in zip(tracks, [-30.0, -8.0]).enumerated() {
+            // The early segment: the source's level, published before the gain was known.
+            let first = folder + "/early-\(track).mp4"
+            let publishedFirst = try #require(early[track])
+            try (publishedFirst.initialization + publishedFirst.segment).write(to: URL(fileURLWithPath: first))
+            let published = try Self.ffmpegLoudness(first)
+            #expect(abs(published.integrated - level) <= 1, "\(track) was published at \(published.integrated) LUFS")
+            // The finished track: at the target, its true peak under the ceiling.
+            let after = try Self.ffmpegLoudness(output + "/master.m3u8", stream: "0:a:\(index)")
+            #expect(abs(after.integrated - -16) <= 1 && after.truePeak <= -1, "\(track): \(after)")
+            let report = try #require(result.loudness?.first { $0.folder == track })
+            #expect(abs(report.gain - (-16 - level)) < 0.5, "\(report)")
+            // The same segments at the same places: a player that loaded the EVENT playlist
+            // early finds the normalised files where it expects them.
+            let event = ProgressiveTests.Playlist(try #require(ProgressiveTests.read("\(output)/\(track)/live.m3u8")))
+            let vod = ProgressiveTests.Playlist(try #require(ProgressiveTests.read("\(output)/\(track)/index.m3u8")))
+            #expect(event.ended && event.segments.map(\.uri) == vod.segments.map(\.uri) && vod.segments.count == 3)
+            let finished = try Data(contentsOf: URL(fileURLWithPath: "\(output)/\(track)/segment_00000.m4s"))
+            #expect(publishedFirst.segment != finished, "the finished segment is a new encode")
+            #expect(Self.timing(publishedFirst.segment, after: publishedFirst.initialization) != nil)
+            #expect(Self.timing(publishedFirst.segment, after: publishedFirst.initialization) == Self.timing(finished, after: publishedFirst.initialization))
+        }
+        #expect(abs(try Self.ffmpegLoudness(output + "/download.mp4").integrated - -16) <= 1, "download.mp4 carries the normalised track")
+        let left = try FileManager.default.contentsOfDirectory(atPath: output)
+        #expect(!left.contains { $0.hasSuffix(".normalised") }, "\(left)")
+
+        // Byte for byte the audio of a run that waited for the gain.
+        options.progressive = false
+        _ = try await Transcoder(input: source, output: folder + "/waited", options: options).run()
+        for track in tracks {
+            for file in ["init.mp4", "segment_00000.m4s", "segment_00002.m4s"] {
+                #expect(FileManager.default.contents(atPath: "\(output)/\(track)/\(file)")
+                        == FileManager.default.contents(atPath: "\(folder)/waited/\(track)/\(file)"), "\(track)/\(file)")
+            }
+        }
+    }
+
+    /// A fragment's place on its track's timeline (`tfdt` and the samples' durations).
+    static func timing(_ fragment: Data, after initialization: Data) -> FragmentTiming? {
+        FragmentTiming.read(Array(fragment), defaultSampleDuration: FragmentTiming.defaultSampleDuration(initialization: Array(initialization)))
+    }
+}
+
+/// A source file whose second reader (the loudness measurement's) is held shut until
+/// `open()`: a measurement that cannot start, as when the upload is still arriving.
+final class SecondReaderHeldShut: ByteSource, @unchecked Sendable {
+    private let file: FileByteSource
+    private let gate = DispatchSemaphore(value: 0)
+    private let shut: HeldShut
+
+    init(path: String) throws {
+        file = try FileByteSource(path: path)
+        shut = HeldShut(file: file, gate: gate)
+    }
+
+    var size: Int64? { file.size }
+    func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws(TranscodeError.Reason) -> Int {
+        try file.read(at: offset, into: buffer)
+    }
+    func concurrentReader() -> any ByteSource { shut }
+    func open() { gate.signal() }
+
+    private final class HeldShut: ByteSource, @unchecked Sendable {
+        // @unchecked: `opened` is only touched by the one thread that reads through it.
+        let file: FileByteSource
+        let gate: DispatchSemaphore
+        var opened = false
+        init(file: FileByteSource, gate: DispatchSemaphore) {
+            self.file = file
+            self.gate = gate
+        }
+        var size: Int64? { file.size }
+        func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws(TranscodeError.Reason) -> Int {
+            if !opened {
+                // Bounded, so an engine that waited for the gain before the first segment fails the test instead of hanging it.
+                guard gate.wait(timeout: .now() + 120) == .success else { throw .io("held shut: the video never became playable") }
+                opened = true
+            }
+            return try file.read(at: offset, into: buffer)
+        }
+    }
 }

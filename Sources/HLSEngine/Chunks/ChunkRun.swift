@@ -53,6 +53,13 @@ struct ChunkRun {
         let frameRate = try FrameRate.choose(videoStream)
         let videoTimeBase = try TimeBase(videoStream.pointee.time_base).rational
         let shift = TimelineShift(rungs: renditions.count)
+        // Chunk 0 encodes the whole file's audio, so it measures its loudness; publishing as
+        // it goes, it normalises the audio after publishing it (`NormalisedAudio`).
+        let chains = scope.chunk.index == 0 ? [audio].compactMap { $0 } + alternates : []
+        let normalised = try pipeline.normalisedAudio(chains, separateAudio: true, output: output, videoTimeBase: videoTimeBase, shift: shift)
+        let loudness = pipeline.startLoudnessPass(source: source, name: input.path, chains: chains, durationSeconds: info.durationSeconds,
+                                                  normalised: normalised)
+        defer { loudness?.pass.stopAndJoin() }
         // Chunk 0 may publish as it goes (a service makes the video playable from it): its
         // segments are the whole run's first ones. Its EVENT playlists never end here; the
         // next chunks extend them, so `finish()` is not called.
@@ -61,7 +68,7 @@ struct ChunkRun {
                                 segmentDuration: options.segmentDuration, frameRate: frameRate.rational.doubleValue,
                                 audioBitrate: audio != nil ? options.audioBitrate : nil,
                                 separateAudio: TranscodePipeline.earlyAudio([audio].compactMap { $0 } + alternates),
-                                captions: captions, publish: pipeline.publish)
+                                captions: captions, publish: TranscodePipeline.publish(pipeline.publish, thenBegin: loudness?.pass))
             : nil
         let audioRendition = try scope.chunk.index == 0 ? audio.map {
             try pipeline.audioWorker(for: $0, output: output, videoTimeBase: videoTimeBase, shift: shift, progressive: progressive)
@@ -69,11 +76,6 @@ struct ChunkRun {
         let alternateRenditions = try scope.chunk.index == 0 ? alternates.map {
             try pipeline.audioWorker(for: $0, output: output, videoTimeBase: videoTimeBase, shift: shift, progressive: progressive)
         } : []
-        // Chunk 0 encodes the whole file's audio, so it measures its loudness.
-        let loudness = scope.chunk.index == 0
-            ? pipeline.startLoudnessPass(source: source, name: input.path, chains: [audio].compactMap { $0 } + alternates,
-                                         durationSeconds: info.durationSeconds) : nil
-        defer { loudness?.pass.stopAndJoin() }
         let plan = ThreadPlan.make(for: renditions, cores: options.cores ?? ProcessInfo.processInfo.activeProcessorCount,
                                    encoderThreads: options.encoderThreads, prioritizeLargestRung: options.prioritizeLargestRung)
         let workers = try renditions.enumerated().map { index, rendition in
@@ -110,9 +112,11 @@ struct ChunkRun {
                                  maxDurationSeconds: options.maxDurationSeconds, maxFrames: nil, poster: poster, storyboard: storyboard,
                                  chunk: scope, cutQueue: audioRendition?.queue,
                                  alternateAudio: zip(alternates, alternateRenditions).map { ($0, $1.queue) },
-                                 loudness: loudness, cancellation: cancellation)
-        try TranscodePipeline.runStages(decode: decode, workers: workers, audio: [audioRendition].compactMap { $0 } + alternateRenditions,
-                                        plan: plan, cancellation: cancellation)
+                                 loudness: normalised == nil ? loudness : nil, normalised: normalised,
+                                 cancellation: cancellation)
+        let earlyAudio = [audioRendition].compactMap { $0 } + alternateRenditions
+        try TranscodePipeline.runStages(decode: decode, workers: workers, audio: earlyAudio + (normalised?.workers ?? []),
+                                        plan: plan, cancellation: cancellation, decoded: { loudness?.pass.begin() })
         let planned = scope.chunk.frames
         if decode.decodedFrames != planned {
             // Frames the container's index promised, lost where the decoder met damaged
@@ -130,6 +134,8 @@ struct ChunkRun {
         for worker in workers where worker.segments.count != segmentCount {
             throw TranscodeError.Reason.chunking("chunk \(scope.chunk.index) wrote \(worker.segments.count) \(worker.rendition.name) segments where the plan has \(segmentCount)")
         }
+        let adoption = try normalised?.adopt(earlyAudio, output: output)
+        let audioSegments = { (worker: AudioRenditionWorker) in adoption?.segments[worker.name] ?? worker.segments }
         let rate = frameRate.rational
         let manifest = ChunkManifest(
             chunk: scope.chunk, chunkCount: scope.plan.chunks.count, segmentCount: scope.plan.segmentStarts.count,
@@ -143,7 +149,7 @@ struct ChunkRun {
             audio: audioRendition.map { worker in
                 ChunkManifest.Audio(channels: Int(audio?.encoder.context.pointee.ch_layout.nb_channels ?? 2),
                                     sampleRate: Int(audio?.encoder.context.pointee.sample_rate ?? 0),
-                                    timescale: worker.timescale, segments: worker.segments, track: audio?.track)
+                                    timescale: worker.timescale, segments: audioSegments(worker), track: audio?.track)
             },
             corruptPackets: decode.corruptPackets,
             poster: FileManager.default.fileExists(atPath: output.posterPath),
@@ -153,13 +159,13 @@ struct ChunkRun {
             videoDuration: scope.plan.lastFrameTime - scope.plan.origin + 1 / max(frameRate.perSecond, 1),
             downloadRung: options.downloadRung, timelineShift: workers.first?.timelineShiftApplied ?? 0,
             captions: captions.isEmpty ? nil : captions,
-            notes: Self.allNotes(notes + [loudness?.pass.note].compactMap { $0 } + decode.loudnessNotes),
+            notes: Self.allNotes(notes + [loudness?.pass.note].compactMap { $0 } + decode.loudnessNotes + (adoption?.notes ?? [])),
             alternateAudio: alternateRenditions.isEmpty ? nil : zip(alternates, alternateRenditions).map { chain, worker in
                 ChunkManifest.Audio(channels: Int(chain.encoder.context.pointee.ch_layout.nb_channels),
                                     sampleRate: Int(chain.encoder.context.pointee.sample_rate),
-                                    timescale: worker.timescale, segments: worker.segments, track: chain.track)
+                                    timescale: worker.timescale, segments: audioSegments(worker), track: chain.track)
             },
-            loudness: decode.loudnessTracks.isEmpty ? nil : decode.loudnessTracks)
+            loudness: (adoption?.loudness ?? decode.loudnessTracks).isEmpty ? nil : adoption?.loudness ?? decode.loudnessTracks)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let json = String(decoding: (try? encoder.encode(manifest)) ?? Data(), as: UTF8.self)
@@ -178,6 +184,7 @@ struct ChunkRun {
                     frameRate: frameRate.rational.doubleValue)
             },
             poster: nil, wallSeconds: (ContinuousClock.now - started) / .seconds(1), corruptPackets: decode.corruptPackets,
-            chunkManifest: ChunkManifest.fileName, notes: notes.isEmpty ? nil : notes)
+            chunkManifest: ChunkManifest.fileName, notes: notes.isEmpty ? nil : notes,
+            republishedAudio: adoption.map(\.replaced).flatMap { $0.isEmpty ? nil : $0 })
     }
 }

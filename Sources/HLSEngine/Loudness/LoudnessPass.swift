@@ -40,14 +40,42 @@ final class LoudnessPass: @unchecked Sendable {
         self.cancellation = cancellation
     }
 
+    /// Runs on the pass's thread once it has measured (nil: the measurement failed), over its
+    /// own read of the source: a progressive run's normalised encode (`NormalisedAudio`).
+    /// Set before `start`.
+    var then: ((_ measurements: [Int: Loudness.Measurement]?, _ reader: any ByteSource, _ stop: CancellationFlag) -> Void)?
+    /// Whether it waits for `begin()`, at a lowered priority: in a progressive run with
+    /// separate audio nothing waits for it but the end of the run, and its read, even at a
+    /// lowered priority, made the first segment 0.5 s later on 2 cores (docs/performance.md).
+    /// Set before `start`.
+    var startsAfterPlayable = false {
+        didSet { beginning = startsAfterPlayable ? DispatchSemaphore(value: 0) : nil }
+    }
+    private var beginning: DispatchSemaphore?
+    private let begun = NSLock()
+    private var hasBegun = false
+
+    /// Lets a pass that `startsAfterPlayable` read: the early ladder is out, or the decode
+    /// has ended without one. Any thread; later calls do nothing.
+    func begin() {
+        begun.lock()
+        defer { begun.unlock() }
+        guard !hasBegun else { return }
+        hasBegun = true
+        beginning?.signal()
+    }
+
     func start() {
         started = true
         startedAt = Date()
+        let reader = source.concurrentReader()
         let thread = Thread { [self] in
+            if startsAfterPlayable { ThreadPriority.lowerCurrentThread() }
+            beginning?.wait()
             let outcome: [Int: Loudness.Measurement]
             var reason: String?
             do {
-                outcome = try measure()
+                outcome = try measure(reader)
             } catch {
                 outcome = [:]
                 if !isStopped { reason = "the loudness could not be measured (\(error)); the audio keeps its level" }
@@ -57,6 +85,7 @@ final class LoudnessPass: @unchecked Sendable {
             failure = reason
             condition.broadcast()
             condition.unlock()
+            then?(reason == nil && !isStopped ? outcome : nil, reader, stopFlag)
             done.signal()
         }
         thread.name = "vstream.loudness"
@@ -131,14 +160,15 @@ final class LoudnessPass: @unchecked Sendable {
     func stopAndJoin() {
         guard started else { return }
         stopFlag.cancel()
+        begin()
         done.wait()
         done.signal()  // a second call returns at once
     }
 
     private var isStopped: Bool { stopFlag.isCancelled || cancellation.isCancelled }
 
-    private func measure() throws -> [Int: Loudness.Measurement] {
-        let input = try MediaProbe.open(source.concurrentReader(), name: name, cancellation: stopFlag)
+    private func measure(_ reader: any ByteSource) throws -> [Int: Loudness.Measurement] {
+        let input = try MediaProbe.open(reader, name: name, cancellation: stopFlag)
         var chains: [Int32: (decoder: Decoder, resampler: Resampler, meter: LoudnessMeter)] = [:]
         for index in streams {
             guard let stream = input.stream(Int32(index)) else { continue }

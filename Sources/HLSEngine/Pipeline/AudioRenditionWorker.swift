@@ -28,6 +28,9 @@ final class AudioRenditionWorker: @unchecked Sendable {
     private var waiting: [SegmentCutter<Item>.Action] = []
     /// A cut came: the next audio packet opens a segment (no segment is ever empty).
     private var segmentDue = false
+    /// `.audioEnd` came; `.end` came first and waits for it.
+    private var audioEnded = false
+    private var endPending = false
     private(set) var failure: Error?
 
     /// A frame's time marks the video's cuts; only packets are muxed.
@@ -81,21 +84,32 @@ final class AudioRenditionWorker: @unchecked Sendable {
                 let own = try packet.reference()  // the muxer rescales timestamps in place
                 try perform(cutter.audio(.packet(own), time: Double(own.pts) * audioTimeBase.doubleValue))
             case .audioEnd:
+                audioEnded = true
                 try perform(cutter.audioFinished())
+                if endPending { return try end() }
             case .end:
-                let rest = cutter.finish()
-                // Every rung has its `.end` too, so the first one to emit a packet fixes the shift.
-                guard let value = shift.wait(cancellation: cancellation) else {
-                    if cancellation.isCancelled { throw TranscodeError.Reason.cancelled }
-                    return  // no rung encoded a frame: the pipeline reports that
+                // A normalised track's audio comes from another thread than the cuts: its
+                // end may still be on the way.
+                guard audioEnded else {
+                    endPending = true
+                    continue
                 }
-                muxer.fixShift(value)
-                try perform(rest)
-                try muxer.finish()
-                return
+                return try end()
             }
         }
         throw TranscodeError.Reason.cancelled
+    }
+
+    private func end() throws {
+        let rest = cutter.finish()
+        // Every rung has its `.end` too, so the first one to emit a packet fixes the shift.
+        guard let value = shift.wait(cancellation: cancellation) else {
+            if cancellation.isCancelled { throw TranscodeError.Reason.cancelled }
+            return  // no rung encoded a frame: the pipeline reports that
+        }
+        muxer.fixShift(value)
+        try perform(rest)
+        try muxer.finish()
     }
 
     private func perform(_ actions: [SegmentCutter<Item>.Action]) throws {

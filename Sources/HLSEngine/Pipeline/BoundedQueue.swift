@@ -35,6 +35,19 @@ final class BoundedQueue<Element>: @unchecked Sendable {
         return true
     }
 
+    /// Appends at once, full or not: for a few small elements whose producer must never
+    /// wait on this consumer (the video's cut times, one per segment, for a rendition whose
+    /// other producer may fill it). Returns false once closed.
+    @discardableResult
+    func pushWithoutWaiting(_ element: Element) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        guard !closed else { return false }
+        items.append((element, 0))
+        condition.broadcast()
+        return true
+    }
+
     /// The oldest element, waiting while empty; nil once closed and empty.
     func pop() -> Element? {
         condition.lock()

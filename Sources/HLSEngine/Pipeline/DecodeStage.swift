@@ -15,6 +15,12 @@ final class DecodeStage {
     /// The source's other audio tracks, each decoded and encoded here once and sent to its
     /// own rendition's queue alone (the rungs carry the default track at most).
     private let alternateAudio: [(chain: AudioChain, queue: BoundedQueue<RenditionInput>)]
+    /// The normalised audio renditions (`NormalisedAudio`), whose packets come from their
+    /// own read of the source: they take each segment's first frame and, at the end, the last
+    /// frame, all `SegmentCutter` needs to place audio.
+    private let normalised: NormalisedAudio?
+    /// The latest video frame's time, for `normalised`'s end.
+    private var lastFrameTime: Double?
     /// Loudness normalisation: the measurement running beside this stage, and the target.
     private let loudness: (pass: LoudnessPass, target: Double, hold: LoudnessPass.Hold)?
     /// Tracks whose measurement came too late for a progressive run's first segment.
@@ -62,57 +68,8 @@ final class DecodeStage {
     private(set) var droppedAudioFrames = 0
     private(set) var filledAudioGaps = 0
 
-    /// Audio: decoder, resampler to 48 kHz stereo, and the one AAC encoder.
-    final class AudioChain {
-        let streamIndex: Int32
-        let decoder: Decoder
-        let resampler: Resampler
-        let encoder: Encoder
-        let offset: Int64
-        /// Which track of the ladder it encodes.
-        var track: AudioTrack = .main
-        /// Loudness: the static gain (linear) once the measurement is in, and the blocks
-        /// held until then; what the source measured.
-        var gain: Float?
-        var gainDecibels = 0.0
-        var measured: Loudness.Measurement?
-        var held: [Frame] = []
-        var heldSamples = 0
-        var nextPTS: Int64?
-        /// Where the audio timeline is anchored: a decoded pts (decoder time base) and the
-        /// output sample it maps to. Later frames are placed relative to it (see `gap`).
-        var anchor: (pts: Int64, sample: Int64)?
-
-        init(stream: UnsafeMutablePointer<AVStream>, startTime: Int64, bitrate: Int, maxPixels: Int64) throws {
-            streamIndex = stream.pointee.index
-            decoder = try Decoder(stream: stream, threads: 1, maxPixels: maxPixels)
-            _ = try AudioFormat(sampleRate: decoder.context.pointee.sample_rate,
-                                channels: decoder.context.pointee.ch_layout.nb_channels)
-            let sampleRate: Int32 = 48_000
-            encoder = try Encoder(codecName: "aac") { context in
-                context.pointee.sample_rate = sampleRate
-                context.pointee.ch_layout = cav_channel_layout_stereo()
-                context.pointee.sample_fmt = AV_SAMPLE_FMT_FLTP
-                context.pointee.bit_rate = Int64(bitrate)
-                context.pointee.time_base = AVRational(num: 1, den: sampleRate)
-                context.pointee.flags |= AV_CODEC_FLAG_GLOBAL_HEADER
-            }
-            resampler = try Resampler(decoder: decoder.context, sampleRate: sampleRate,
-                                      layout: cav_channel_layout_stereo(), format: AV_SAMPLE_FMT_FLTP)
-            offset = startTime == noPTS ? 0 : rescale(startTime, from: cav_time_base_q(), to: stream.pointee.time_base)
-        }
-
-        /// The encoder-time-base pts of the first audio sample: its offset from the input's
-        /// start, kept only within 0...30 s (further means its timestamps are garbage).
-        func firstPTS(_ pts: Int64) -> Int64 {
-            guard pts != noPTS else { return 0 }
-            let seconds = (Double(pts) - Double(offset)) * decoder.timeBase.doubleValue
-            guard seconds.isFinite, seconds >= 0, seconds <= 30 else { return 0 }
-            return Int64((seconds * Double(encoder.timeBase.den) / Double(max(1, encoder.timeBase.num))).rounded())
-        }
-
-        var frameSize: Int32 { max(encoder.context.pointee.frame_size, 1024) }
-    }
+    /// One audio track's chain (`AudioEncodingChain`), driven from this thread.
+    typealias AudioChain = AudioEncodingChain
 
     init(input: InputFile, info: MediaInfo, video: Decoder, audio: AudioChain?, queues: [BoundedQueue<RenditionInput>],
          frameRate: FrameRate, segmentDuration: Double, maxDurationSeconds: Double?, maxFrames: Int? = nil,
@@ -120,8 +77,9 @@ final class DecodeStage {
          chunk: (plan: ChunkPlan, chunk: ChunkPlan.Chunk)? = nil, cutQueue: BoundedQueue<RenditionInput>? = nil,
          alternateAudio: [(chain: AudioChain, queue: BoundedQueue<RenditionInput>)] = [],
          loudness: (pass: LoudnessPass, target: Double, hold: LoudnessPass.Hold)? = nil,
-         cancellation: CancellationFlag) {
+         normalised: NormalisedAudio? = nil, cancellation: CancellationFlag) {
         self.alternateAudio = alternateAudio
+        self.normalised = normalised
         self.loudness = loudness
         self.chunk = chunk
         self.cutQueue = cutQueue
@@ -266,6 +224,8 @@ final class DecodeStage {
             for time in chunk.plan.segmentStarts[chunk.chunk.endSegment...] { queue.push(.cut(time: time, startsSegment: true), cost: 0) }
             if chunk.chunk.end != nil { queue.push(.cut(time: chunk.plan.lastFrameTime, startsSegment: false), cost: 0) }
         }
+        for time in chunk.plan.segmentStarts[chunk.chunk.endSegment...] { normalised?.segmentStarts(at: time) }
+        lastFrameTime = chunk.chunk.end != nil ? chunk.plan.lastFrameTime : lastFrameTime
         // The audio's lead is measured against the whole file's video from here on.
         videoTime = chunk.plan.lastFrameTime
     }
@@ -303,60 +263,21 @@ final class DecodeStage {
     }
 
     private func deliverAudio(_ frame: Frame, _ audio: AudioChain, emit: (Packet) throws -> Void) throws {
-        if audio.nextPTS == nil { audio.nextPTS = audio.firstPTS(frame.pointer.pointee.best_effort_timestamp) }
-        try fillGap(before: frame, audio)
-        let audioTime = Double(audio.nextPTS ?? 0) / Double(audio.encoder.context.pointee.sample_rate)
-        if audioTime > videoTime + Self.maxAudioLeadSeconds {
+        if try audio.place(frame) { filledAudioGaps += 1 }
+        if audio.nextSampleTime > videoTime + Self.maxAudioLeadSeconds {
             droppedAudioFrames += 1
             return
         }
-        do {
-            try audio.resampler.push(frame)
-        } catch where error.code == AVError.outOfMemory {
-            throw TranscodeError.Reason.outOfMemory
-        } catch {
+        guard try audio.resample(frame) else {
             corruptPackets += 1  // a frame the resampler cannot take (an absurd format change)
             return
         }
         try encodeAudio(audio, final: false, emit: emit)
     }
 
-    /// Audio is timed by its sample count, so packets dropped as corrupt would pull every
-    /// later sample early and drift the sync. Where a frame's timestamp says it starts
-    /// more than 2 AAC frames after what is queued, the gap is filled with silence. A gap
-    /// over 10 s, or a step back, is a discontinuity of the timestamps, not lost audio:
-    /// the timeline is re-anchored there instead (as the video's is).
-    private func fillGap(before frame: Frame, _ audio: AudioChain) throws {
-        let pts = frame.pointer.pointee.best_effort_timestamp
-        guard pts != noPTS else { return }
-        let rate = Double(audio.resampler.sampleRate)
-        let queuedEnd = (audio.nextPTS ?? 0) + Int64(audio.resampler.bufferedSamples)
-        guard let anchor = audio.anchor else {
-            audio.anchor = (pts, queuedEnd)
-            return
-        }
-        let seconds = (Double(pts) - Double(anchor.pts)) * audio.decoder.timeBase.doubleValue
-        let expected = Double(anchor.sample) + seconds * rate
-        let gap = expected - Double(queuedEnd)
-        guard gap.isFinite, gap > -rate * 0.5, gap <= rate * 10 else {
-            audio.anchor = (pts, queuedEnd)
-            return
-        }
-        if gap > 2 * Double(audio.frameSize) {
-            do {
-                try audio.resampler.pushSilence(Int32(gap.rounded()))
-            } catch {
-                throw error.code == AVError.outOfMemory ? TranscodeError.Reason.outOfMemory : TranscodeError.Reason.ffmpeg(error)
-            }
-            filledAudioGaps += 1
-        }
-    }
-
     /// Re-blocks resampled audio into encoder-sized frames and encodes them.
     private func encodeAudio(_ audio: AudioChain, final: Bool, emit: (Packet) throws -> Void) throws {
-        while let block = try audio.resampler.pop(count: audio.frameSize, final: final) {
-            block.pts = audio.nextPTS ?? 0
-            audio.nextPTS = block.pts + Int64(block.sampleCount)
+        while let block = try audio.nextBlock(final: final) {
             try learnGain(audio, waiting: false)
             guard audio.gain != nil else {
                 audio.held.append(block)
@@ -371,7 +292,7 @@ final class DecodeStage {
                 continue
             }
             try releaseHeld(audio, emit: emit)
-            try encodeBlock(block, audio, emit: emit)
+            try audio.encode(block, emit: emit)
         }
     }
 
@@ -413,20 +334,7 @@ final class DecodeStage {
         let blocks = audio.held
         audio.held = []
         audio.heldSamples = 0
-        for block in blocks { try encodeBlock(block, audio, emit: emit) }
-    }
-
-    /// Applies the gain (one multiplication per sample: no compressor, no limiter) and encodes.
-    private func encodeBlock(_ block: Frame, _ audio: AudioChain, emit: (Packet) throws -> Void) throws {
-        if let gain = audio.gain, gain != 1, let planes = block.pointer.pointee.extended_data {
-            let samples = Int(block.sampleCount)
-            for channel in 0..<Int(block.pointer.pointee.ch_layout.nb_channels) {
-                planes[channel]?.withMemoryRebound(to: Float.self, capacity: samples) { values in
-                    for index in 0..<samples { values[index] *= gain }
-                }
-            }
-        }
-        try audio.encoder.encode(block, emit: emit)
+        for block in blocks { try audio.encode(block, emit: emit) }
     }
 
     /// What loudness normalisation did to each track (empty without it).
@@ -453,6 +361,17 @@ final class DecodeStage {
         switch input {
         case .video, .cut, .end: for alternate in alternateAudio { alternate.queue.push(input, cost: cost) }
         case .audio, .audioEnd: break
+        }
+        // The normalised renditions need the segments' first frames alone (no picture is
+        // held for them), and the last frame at the end.
+        guard let normalised else { return }
+        switch input {
+        case .video(let frame, let startsSegment):
+            let time = Double(frame.pts) * video.timeBase.doubleValue
+            lastFrameTime = time
+            if startsSegment { normalised.segmentStarts(at: time) }
+        case .end: normalised.videoEnded(lastFrame: lastFrameTime)
+        case .cut, .audio, .audioEnd: break
         }
     }
 }

@@ -70,8 +70,10 @@ struct TranscodePipeline {
             let audio = audioTracks(info)
             let notes = sourceSubtitles.notes + (carriesAudio ? audio.notes : [])
             let audioFolder = (separatesAudio(tracks: audio.tracks.count) || chunk != nil) && carriesAudio ? audio.tracks.map(\.folder) : []
+            // Normalised after publishing: each track's second encode has a staging folder.
+            let staging = normalisesAfterPublishing(separateAudio: !audioFolder.isEmpty) ? audioFolder.map(NormalisedAudio.stagingFolder) : []
             output = try OutputDirectory(path: outputDirectory,
-                                         renditions: renditions.map(\.name) + audioFolder
+                                         renditions: renditions.map(\.name) + audioFolder + staging
                                              + (options.writeStoryboard ? [Storyboard.folder] : [])
                                              // A chunk 0 publishing as it goes writes the early captions.
                                              + (captions.isEmpty || (chunk != nil && !options.progressive) ? [] : [SubtitleRendition.folder]))
@@ -96,7 +98,7 @@ struct TranscodePipeline {
                 dashManifest: result.dash, captions: result.captions.isEmpty ? nil : result.captions,
                 timelineShift: result.shift, notes: (notes + result.notes).isEmpty ? nil : notes + result.notes,
                 audioTracks: separatesAudio(tracks: audio.tracks.count) && !audio.tracks.isEmpty ? audio.tracks : nil,
-                loudness: result.loudness)
+                loudness: result.loudness, republishedAudio: result.republished.isEmpty ? nil : result.republished)
         } catch {
             output?.removeEverythingWritten()
             throw TranscodeError(input: inputPath, reason: Self.reason(for: error, cancelledByRequest: cancellation.wasCancelledByRequest))
@@ -144,15 +146,52 @@ struct TranscodePipeline {
                                  queueDepth: options.queueDepth, shift: shift, progressive: progressive, cancellation: cancellation)
     }
 
-    /// Starts measuring the loudness of `chains`' tracks, when the options ask for it.
-    func startLoudnessPass(source: any ByteSource, name: String, chains: [DecodeStage.AudioChain], durationSeconds: Double?)
+    /// Whether the audio is normalised after the early ladder has published it
+    /// (`NormalisedAudio`): a progressive run whose audio is in renditions of its own. A
+    /// muxed ladder's audio is inside the video segments, so it waits for the gain instead.
+    func normalisesAfterPublishing(separateAudio: Bool) -> Bool {
+        options.progressive && options.loudness != nil && separateAudio
+    }
+
+    /// The second, normalised encode of `chains`' tracks, when this run publishes its
+    /// audio before the gain can be known (`normalisesAfterPublishing`).
+    func normalisedAudio(_ chains: [DecodeStage.AudioChain], separateAudio: Bool, output: OutputDirectory, videoTimeBase: AVRational,
+                         shift: TimelineShift?) throws -> NormalisedAudio? {
+        guard normalisesAfterPublishing(separateAudio: separateAudio), let target = options.loudness, let shift, !chains.isEmpty else {
+            return nil
+        }
+        return try NormalisedAudio(chains: chains, output: output, options: options, target: target, videoTimeBase: videoTimeBase,
+                                   shift: shift, cancellation: cancellation)
+    }
+
+    /// Starts measuring the loudness of `chains`' tracks, when the options ask for it; with
+    /// `normalised`, the pass then makes its encode, and nothing waits for the gains.
+    func startLoudnessPass(source: any ByteSource, name: String, chains: [DecodeStage.AudioChain], durationSeconds: Double?,
+                           normalised: NormalisedAudio? = nil)
         -> (pass: LoudnessPass, target: Double, hold: LoudnessPass.Hold)? {
         guard let target = options.loudness, !chains.isEmpty else { return nil }
         let pass = LoudnessPass(source: source, name: name, streams: chains.map { Int($0.streamIndex) },
                                 maxDurationSeconds: options.maxDurationSeconds, durationSeconds: durationSeconds,
                                 cancellation: cancellation)
+        if let normalised {
+            pass.startsAfterPlayable = true
+            pass.then = { measurements, reader, stop in
+                normalised.encode(measurements: measurements, reader: reader, name: name, stop: stop)
+            }
+        }
         pass.start()
         return (pass, target, options.progressive ? .progressive(segmentDuration: options.segmentDuration) : .whole)
+    }
+
+    /// `publish`, which also lets a measurement that waits for the early ladder begin once
+    /// the ladder is out (`LoudnessPass.startsAfterPlayable`).
+    static func publish(_ publish: @escaping @Sendable (Publication) -> Void, thenBegin pass: LoudnessPass?)
+        -> @Sendable (Publication) -> Void {
+        guard let pass, pass.startsAfterPlayable else { return publish }
+        return { publication in
+            publish(publication)
+            if case .playable = publication { pass.begin() }
+        }
     }
 
     /// The audio tracks this run writes, and a note for each stream it leaves out.
@@ -178,8 +217,9 @@ struct TranscodePipeline {
 
     /// Starts the rungs and the audio rendition, decodes on this thread, and joins them.
     /// Throws the first real failure: a stage stopped by another's failure says `.cancelled`.
+    /// - Parameter decoded: called once the decode has ended (however it ended).
     static func runStages(decode: DecodeStage, workers: [RenditionWorker], audio: [AudioRenditionWorker], plan: ThreadPlan,
-                          cancellation: CancellationFlag) throws {
+                          cancellation: CancellationFlag, decoded: () -> Void = {}) throws {
         workers.forEach { $0.start() }
         audio.forEach { $0.start() }
         // After starting the workers: threads inherit their creator's priority.
@@ -189,6 +229,7 @@ struct TranscodePipeline {
             decodeError = error
             cancellation.abort()
         }
+        decoded()
         if decodeError != nil {
             workers.forEach { $0.queue.closeAndDiscard() }
             audio.forEach { $0.queue.closeAndDiscard() }
@@ -237,26 +278,27 @@ struct TranscodePipeline {
                            output: OutputDirectory, captions: [SidecarCaptions], audioTracks: [AudioTrack]) throws
         -> (duration: Double, renditions: [TranscodeResult.RenditionResult], corruptPackets: Int, filledAudioGaps: Int,
             download: TranscodeResult.Download?, dash: String?, captions: [TranscodeResult.Caption], shift: Double?,
-            loudness: [Loudness.Track]?, notes: [String]) {
+            loudness: [Loudness.Track]?, notes: [String], republished: [String]) {
         let (videoStream, decoder, audio, alternates) = try TranscodePipeline.openDecoders(input, info: info, options: options,
                                                                                           tracks: audioTracks)
-        let loudness = startLoudnessPass(source: source, name: input.path, chains: [audio].compactMap { $0 } + alternates,
-                                         durationSeconds: info.durationSeconds)
-        defer { loudness?.pass.stopAndJoin() }
+        let chains = [audio].compactMap { $0 } + alternates
         let separate = separatesAudio(tracks: audioTracks.count)
         let frameRate = try FrameRate.choose(videoStream)
 
-        let channels = audio.map { Int($0.encoder.context.pointee.ch_layout.nb_channels) }
+        // Separate audio: the rungs tell the audio renditions their timestamp shift.
+        let shift = separate ? TimelineShift(rungs: renditions.count) : nil
+        let videoTimeBase = try TimeBase(videoStream.pointee.time_base).rational
+        let normalised = try normalisedAudio(chains, separateAudio: separate, output: output, videoTimeBase: videoTimeBase, shift: shift)
+        let loudness = startLoudnessPass(source: source, name: input.path, chains: chains, durationSeconds: info.durationSeconds,
+                                         normalised: normalised)
+        defer { loudness?.pass.stopAndJoin() }
         let progressive = options.progressive
             ? ProgressiveWriter(output: output, renditions: renditions, format: options.segmentFormat,
                                 segmentDuration: options.segmentDuration, frameRate: frameRate.rational.doubleValue,
                                 audioBitrate: audio != nil ? options.audioBitrate : nil,
                                 separateAudio: separate ? Self.earlyAudio([audio].compactMap { $0 } + alternates) : [],
-                                captions: captions, publish: publish)
+                                captions: captions, publish: Self.publish(publish, thenBegin: loudness?.pass))
             : nil
-        // Separate audio: the rungs tell the audio renditions their timestamp shift.
-        let shift = separate ? TimelineShift(rungs: renditions.count) : nil
-        let videoTimeBase = try TimeBase(videoStream.pointee.time_base).rational
         let audioRendition = try shift.flatMap { shift in
             try audio.map { try audioWorker(for: $0, output: output, videoTimeBase: videoTimeBase, shift: shift, progressive: progressive) }
         }
@@ -301,9 +343,12 @@ struct TranscodePipeline {
                                  maxDurationSeconds: options.maxDurationSeconds, maxFrames: options.maxFrames,
                                  poster: poster, storyboard: storyboard,
                                  alternateAudio: zip(alternates, alternateRenditions).map { ($0, $1.queue) },
-                                 loudness: loudness, cancellation: cancellation)
-        try Self.runStages(decode: decode, workers: workers, audio: [audioRendition].compactMap { $0 } + alternateRenditions,
-                           plan: plan, cancellation: cancellation)
+                                 // Normalised later: the early encode takes the source's level at once.
+                                 loudness: normalised == nil ? loudness : nil, normalised: normalised,
+                                 cancellation: cancellation)
+        let earlyAudio = [audioRendition].compactMap { $0 } + alternateRenditions
+        try Self.runStages(decode: decode, workers: workers, audio: earlyAudio + (normalised?.workers ?? []),
+                           plan: plan, cancellation: cancellation, decoded: { loudness?.pass.begin() })
 
         // A container that declares more frames than could be read is a cut-off file.
         let declared = info.video.frameCount
@@ -323,13 +368,15 @@ struct TranscodePipeline {
         if decode.storyboard == nil, options.writeStoryboard {
             try? FileManager.default.removeItem(atPath: output.directory(for: Storyboard.folder))  // half a storyboard
         }
-        // The EVENT playlists end before the VOD master appears.
+        // The EVENT playlists end before the VOD master appears; the audio they name is
+        // normalised from here on.
         try progressive?.finish()
+        let adoption = try normalised?.adopt(earlyAudio, output: output)
         let rate = frameRate.rational
         let nominalRate = rate.den == 1 ? "\(rate.num)" : "\(rate.num)/\(rate.den)"
-        let separateAudio = zip([audio].compactMap { $0 } + alternates, [audioRendition].compactMap { $0 } + alternateRenditions)
+        let separateAudio = zip(chains, earlyAudio)
             .map { chain, worker in
-                PlaylistWriter.Audio(segments: worker.segments, channels: Int(chain.encoder.context.pointee.ch_layout.nb_channels),
+                PlaylistWriter.Audio(segments: adoption?.segments[worker.name] ?? worker.segments, channels: Int(chain.encoder.context.pointee.ch_layout.nb_channels),
                                      sampleRate: Int(chain.encoder.context.pointee.sample_rate), timescale: worker.timescale,
                                      track: chain.track)
             }
@@ -344,13 +391,21 @@ struct TranscodePipeline {
                     codecs: worker.codecs ?? "avc1.640028", frames: worker.framesEncoded,
                     timescale: worker.timescale, nominalFrameRate: nominalRate)
             }, audio: separateAudio, dash: dash, segmentDuration: options.segmentDuration, subtitles: subtitles)
-        let download = workers.first { $0.rendition == downloadRung }.flatMap { worker in
+        var download = workers.first { $0.rendition == downloadRung }.flatMap { worker in
             worker.downloadBytes.map { TranscodeResult.Download(file: TranscodeResult.Download.fileName, rendition: worker.rendition.name, bytes: $0) }
         }
+        // download.mp4 carries the default track: remuxed with it once it is normalised.
+        if let adoption, let main = separateAudio.first, adoption.replaced.contains(main.track.folder),
+           let rung = workers.first(where: { $0.rendition == downloadRung }), download != nil {
+            let bytes = try StitchedDownload.write(to: output.path, video: (output.directory(for: rung.rendition.name), rung.segments.map(\.fileName)),
+                                                   audio: (output.directory(for: main.track.folder), main.segments.map(\.fileName)),
+                                                   shift: rung.timelineShiftApplied ?? 0)
+            download?.bytes = bytes
+        }
         let published = SubtitleRendition.published(subtitles)
-        let tracks = decode.loudnessTracks
+        let tracks = adoption?.loudness ?? decode.loudnessTracks
         return (written.duration, written.renditions, decode.corruptPackets, decode.filledAudioGaps, download, written.dash, published,
                 workers.first?.timelineShiftApplied, tracks.isEmpty ? nil : tracks,
-                [loudness?.pass.note].compactMap { $0 } + decode.loudnessNotes)
+                [loudness?.pass.note].compactMap { $0 } + decode.loudnessNotes + (adoption?.notes ?? []), adoption?.replaced ?? [])
     }
 }

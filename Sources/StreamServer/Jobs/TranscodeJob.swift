@@ -221,9 +221,19 @@ public struct TranscodeJob: Sendable {
         await publishProgress(id, stage: "uploading", percent: 99.9, playbackUrl: live.url)
         let manifest = TranscodeManifest(result)
         try JSONEncoder().encode(manifest).write(to: output.appendingPathComponent(Self.manifestName))
-        try await storeOutputs(from: output, prefix: record.hlsPrefix, skipping: await progressive?.stored ?? [])
+        let published = Self.stillCurrent(await progressive?.stored ?? [], prefix: record.hlsPrefix, result: result)
+        try await storeOutputs(from: output, prefix: record.hlsPrefix, skipping: published)
         Failpoint.hit(.afterOutputsStored)
         return manifest
+    }
+
+    /// What of `stored` (the keys published while it transcoded) the engine has not replaced
+    /// since: the audio it published at the source's level and then normalised
+    /// (`TranscodeResult.republishedAudio`) is stored again.
+    static func stillCurrent(_ stored: Set<String>, prefix: String, result: TranscodeResult) -> Set<String> {
+        let replaced = (result.republishedAudio ?? []).map { "\(prefix)/\($0)/" }
+        guard !replaced.isEmpty else { return stored }
+        return stored.filter { key in !replaced.contains { key.hasPrefix($0) } }
     }
 
     /// Where the engine reads the upload.

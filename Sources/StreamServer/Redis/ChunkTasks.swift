@@ -196,7 +196,7 @@ struct ChunkTasks: Sendable {
         options.dash = true  // chunks are CMAF: the audio is a rendition of its own
         let planner = ChunkPlanning(queue: queue, video: id, seconds: seconds, queuesChunks: index == 0)
         let queue = self.queue
-        _ = try await job.runEngine(source: source, output: output.path, options: options, progressive: progressive) { event in
+        let result = try await job.runEngine(source: source, output: output.path, options: options, progressive: progressive) { event in
             guard let plan = event.chunkPlan else { return }
             await planner.planned(plan)
             // Progress over every chunk: each worker reports its own, Redis sums them.
@@ -216,7 +216,8 @@ struct ChunkTasks: Sendable {
         }
         try await planner.ensurePlanned()
         let outline = try ChunkOutline(folder: output.path)
-        let kept = existing.union(await progressive?.stored ?? [])
+        // Chunk 0's audio published early is stored again once normalised.
+        let kept = TranscodeJob.stillCurrent(existing.union(await progressive?.stored ?? []), prefix: prefix, result: result)
         for file in outline.segmentFiles where !kept.contains("\(prefix)/\(file)") {
             try Task.checkCancellation()
             try await job.storage.put(file: output.appendingPathComponent(file), key: "\(prefix)/\(file)",

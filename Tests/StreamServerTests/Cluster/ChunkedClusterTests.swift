@@ -90,6 +90,17 @@ struct ChunkedClusterTests {
         let early = String(decoding: try await cluster.storage.data(key: "\(prefix)/live.m3u8") ?? Data(), as: UTF8.self)
         #expect(early.contains(#"LANGUAGE="fra",NAME="French",DEFAULT=NO"#) && early.contains(#"URI="audio-2/live.m3u8""#), "\(early)")
         #expect(try Self.toneHeard(master, language: "fra").map { abs($0 - 880) < 15 } == true)
+        // Normalised, though chunk 0 published its first segments at the source's level (about
+        // −21 LUFS) before the measurement could end: the stored track, its first segment
+        // included, is the second encode.
+        let frenchLevel = try Self.loudnessHeard(master, stream: "0:a:m:language:fra")
+        #expect(abs(frenchLevel - -16) <= 1, "the stored French track plays at \(frenchLevel) LUFS")
+        let firstSegment = FileManager.default.temporaryDirectory.appendingPathComponent("chunked-first-\(UUID().uuidString).mp4")
+        defer { try? FileManager.default.removeItem(at: firstSegment) }
+        try ((try await cluster.storage.data(key: "\(prefix)/audio-2/init.mp4") ?? Data())
+            + (try await cluster.storage.data(key: "\(prefix)/audio-2/segment_00000.m4s") ?? Data())).write(to: firstSegment)
+        let firstLevel = try Self.loudnessHeard(firstSegment.path, stream: "0:a:0")
+        #expect(abs(firstLevel - -16) <= 1, "the stored first French segment plays at \(firstLevel) LUFS")
         // And the subtitles: chunk 0's engine published its segments' captions, the workers
         // extended them chunk by chunk, and the stitch ended the playlist on the VOD's.
         #expect(early.contains(#"TYPE=SUBTITLES,GROUP-ID="subs",LANGUAGE="spa""#) && early.contains(#"URI="captions/spa/live.m3u8""#), "\(early)")
@@ -211,6 +222,15 @@ struct ChunkedClusterTests {
         let samples = data.withUnsafeBytes { Array($0.bindMemory(to: Int16.self)) }
         let crossings = zip(samples, samples.dropFirst()).filter { ($0 < 0) != ($1 < 0) }.count
         return Double(crossings) / 2 / (Double(samples.count) / 48_000)
+    }
+
+    /// The integrated loudness (LUFS) of the track ffmpeg picks by `stream` (a `-map`
+    /// specifier), by its own `ebur128` filter.
+    static func loudnessHeard(_ url: String, stream: String) throws -> Double {
+        let run = try runFFmpeg(["-nostdin", "-nostats", "-i", url, "-map", stream, "-af", "ebur128", "-f", "null", "-"])
+        let summary = run.stderr.components(separatedBy: "Summary:").last ?? ""
+        let line = summary.split(separator: "\n").first { $0.trimmingCharacters(in: .whitespaces).hasPrefix("I:") }
+        return line.flatMap { $0.split(separator: " ").dropFirst().first.flatMap { Double($0) } } ?? .nan
     }
 
     static func decodedFrames(_ url: String) throws -> Int {
