@@ -138,27 +138,26 @@ final class NormalisedAudio: @unchecked Sendable {
     private func encode(_ wanted: [Track], gains: [Int32: Outcome], reader: any ByteSource, name: String,
                         stop: CancellationFlag) throws -> [Int32] {
         let input = try MediaProbe.open(reader, name: name, cancellation: stop)
-        var chains: [Int32: (chain: AudioEncodingChain, queue: BoundedQueue<RenditionInput>)] = [:]
+        var chains: [Int32: (encoder: AudioTrackEncoder, queue: BoundedQueue<RenditionInput>)] = [:]
         for track in wanted {
             guard let stream = input.stream(track.streamIndex) else { continue }
             let chain = try AudioEncodingChain(stream: stream, startTime: input.context.pointee.start_time, bitrate: bitrate,
                                                maxPixels: SourceBounds.maxPixels)
             chain.gain = Float(pow(10, (gains[track.streamIndex]?.gain ?? 0) / 20))
-            chains[track.streamIndex] = (chain, track.worker.queue)
+            // No video time to run ahead of: a track the decode stage dropped audio from
+            // (30 s ahead of its video) does not line up, and keeps the published encode.
+            chains[track.streamIndex] = (AudioTrackEncoder(chain: chain, loudness: nil, onlyTrackMeasured: false, cancellation: stop),
+                                         track.worker.queue)
         }
         for stream in input.streams where chains[stream.pointee.index] == nil { stream.pointee.discard = AVDISCARD_ALL }
         let packet = Packet()
         while try input.read(into: packet) {
             if stop.isCancelled { throw TranscodeError.Reason.cancelled }
-            guard let (chain, queue) = chains[packet.streamIndex] else { continue }
-            try decode(packet, chain, emit: emitter(queue, chain, stop))
+            guard let (encoder, queue) = chains[packet.streamIndex] else { continue }
+            try encoder.take(packet, videoTime: .infinity, emit: emitter(queue, encoder.chain, stop))
         }
-        for (chain, queue) in chains.values {
-            let emit = emitter(queue, chain, stop)
-            try decode(nil, chain, emit: emit)
-            try chain.resampler.push(nil)
-            while let block = try chain.nextBlock(final: true) { try chain.encode(block, emit: emit) }
-            try chain.encoder.encode(nil, emit: emit)
+        for (encoder, queue) in chains.values {
+            try encoder.finish(videoTime: .infinity, emit: emitter(queue, encoder.chain, stop))
         }
         return Array(chains.keys)
     }
@@ -170,30 +169,6 @@ final class NormalisedAudio: @unchecked Sendable {
         return { [self] packet in
             try waitForVideo(Double(packet.pts) / max(rate, 1), stop: stop)
             _ = queue.push(.audio(packet), cost: 0)
-        }
-    }
-
-    /// Decodes `packet` (nil drains) and encodes what it gives, skipping what the decode
-    /// stage skips (a packet or frame the decoder or resampler rejects), so both encodes
-    /// see the same samples.
-    private func decode(_ packet: Packet?, _ chain: AudioEncodingChain, emit: (Packet) throws -> Void) throws {
-        do { try chain.decoder.send(packet) } catch where error.isEOF { return } catch {
-            if error.code == AVError.outOfMemory { throw TranscodeError.Reason.outOfMemory }
-            if packet != nil { return }
-        }
-        var failures = 0
-        while true {
-            let frame: Frame?
-            do { frame = try chain.decoder.receive() } catch {
-                if error.code == AVError.outOfMemory { throw TranscodeError.Reason.outOfMemory }
-                failures += 1
-                if failures > 64 { return }
-                continue
-            }
-            guard let frame else { return }
-            _ = try chain.place(frame)
-            guard try chain.resample(frame) else { continue }
-            while let block = try chain.nextBlock(final: false) { try chain.encode(block, emit: emit) }
         }
     }
 

@@ -12,9 +12,12 @@ final class DecodeStage {
     private let cancellation: CancellationFlag
     private let video: Decoder
     private let audio: AudioChain?
-    /// The source's other audio tracks, each decoded and encoded here once and sent to its
-    /// own rendition's queue alone (the rungs carry the default track at most).
+    /// The default track's encoder, run on this thread: the rungs mux its packets with the video.
+    private let audioEncoder: AudioTrackEncoder?
+    /// The source's other audio tracks, each encoded once on a thread of its own and sent
+    /// to its own rendition's queue alone (the rungs carry the default track at most).
     private let alternateAudio: [(chain: AudioChain, queue: BoundedQueue<RenditionInput>)]
+    private let alternateThreads: [AudioTrackThread]
     /// The normalised audio renditions (`NormalisedAudio`), whose packets come from their
     /// own read of the source: they take each segment's first frame and, at the end, the last
     /// frame, all `SegmentCutter` needs to place audio.
@@ -24,7 +27,7 @@ final class DecodeStage {
     /// Loudness normalisation: the measurement running beside this stage, and the target.
     private let loudness: (pass: LoudnessPass, target: Double, hold: LoudnessPass.Hold)?
     /// Tracks whose measurement came too late for a progressive run's first segment.
-    private(set) var loudnessNotes: [String] = []
+    var loudnessNotes: [String] { allEncoders.flatMap(\.notes) }
     private var clock: SegmentClock
     /// Source timestamps, made strictly increasing and gap-bounded, start on the output
     /// timeline at the input's start (the earliest stream's first timestamp), keeping any
@@ -64,9 +67,12 @@ final class DecodeStage {
     private var chunkVideoClosed = false
 
     private(set) var decodedFrames = 0
-    private(set) var corruptPackets = 0
-    private(set) var droppedAudioFrames = 0
-    private(set) var filledAudioGaps = 0
+    private var corruptVideoPackets = 0
+    /// Counted over the video and every track; read once `run` has returned.
+    var corruptPackets: Int { corruptVideoPackets + allEncoders.reduce(0) { $0 + $1.corruptPackets } }
+    var droppedAudioFrames: Int { allEncoders.reduce(0) { $0 + $1.droppedFrames } }
+    var filledAudioGaps: Int { allEncoders.reduce(0) { $0 + $1.filledGaps } }
+    private var allEncoders: [AudioTrackEncoder] { [audioEncoder].compactMap { $0 } + alternateThreads.map(\.encoder) }
 
     /// One audio track's chain (`AudioEncodingChain`), driven from this thread.
     typealias AudioChain = AudioEncodingChain
@@ -80,6 +86,13 @@ final class DecodeStage {
          normalised: NormalisedAudio? = nil, cancellation: CancellationFlag) {
         self.alternateAudio = alternateAudio
         self.normalised = normalised
+        let measured = [audio].compactMap { $0 }.count + alternateAudio.count
+        audioEncoder = audio.map { AudioTrackEncoder(chain: $0, loudness: loudness, onlyTrackMeasured: measured == 1, cancellation: cancellation) }
+        alternateThreads = alternateAudio.map { alternate in
+            AudioTrackThread(encoder: AudioTrackEncoder(chain: alternate.chain, loudness: loudness, onlyTrackMeasured: false,
+                                                        cancellation: cancellation),
+                             rendition: alternate.queue, cancellation: cancellation)
+        }
         self.loudness = loudness
         self.chunk = chunk
         self.cutQueue = cutQueue
@@ -110,6 +123,22 @@ final class DecodeStage {
     /// Runs to the end of the input. A read error part-way (a cut-off file) ends the
     /// input like EOF; the pipeline then compares frame counts to call it truncated.
     func run() throws {
+        // The other tracks' threads inherit this one's priority.
+        alternateThreads.forEach { $0.start() }
+        do {
+            try demuxAndDecode()
+        } catch {
+            alternateThreads.forEach { $0.queue.closeAndDiscard() }
+            alternateThreads.forEach { $0.join() }
+            // A track's own failure, rather than the `cancelled` it made of this one.
+            if let failure = alternateThreads.compactMap(\.failure).first(where: { ($0 as? TranscodeError.Reason) != .cancelled }) {
+                throw failure
+            }
+            throw error
+        }
+    }
+
+    private func demuxAndDecode() throws {
         let packet = Packet()
         let videoIndex = Int32(info.video.streamIndex)
         if let chunk { try seek(to: chunk.chunk) }
@@ -133,35 +162,25 @@ final class DecodeStage {
                     try endChunkVideo()
                     if audio == nil { break }
                 }
-            } else if let audio, packet.streamIndex == audio.streamIndex {
-                try decode(packet, with: audio.decoder) { try deliverAudio($0, audio, emit: broadcastAudio) }
-            } else if let alternate = alternateAudio.first(where: { $0.chain.streamIndex == packet.streamIndex }) {
-                try decode(packet, with: alternate.chain.decoder) {
-                    try deliverAudio($0, alternate.chain) { alternate.queue.push(.audio($0), cost: 0) }
+            } else if let audioEncoder, packet.streamIndex == audioEncoder.chain.streamIndex {
+                try audioEncoder.take(packet, videoTime: videoTime, emit: broadcastAudio)
+            } else if let track = alternateThreads.first(where: { $0.encoder.chain.streamIndex == packet.streamIndex }) {
+                guard track.queue.push(.packet(try packet.reference(), videoTime: videoTime)) else {
+                    throw TranscodeError.Reason.cancelled  // the track's thread has stopped: its failure says why
                 }
             }
         }
         if !chunkVideoEnded { try decode(nil, with: video, deliver: deliverVideo) }
         if chunk != nil, !chunkVideoClosed { try endChunkVideo() }
-        if let audio {
-            try drain(audio, emit: broadcastAudio)
+        for track in alternateThreads { track.queue.push(.end(videoTime: videoTime)) }
+        if let audioEncoder {
+            try audioEncoder.finish(videoTime: videoTime, emit: broadcastAudio)
             broadcast(.audioEnd)
         }
-        for alternate in alternateAudio {
-            try drain(alternate.chain) { alternate.queue.push(.audio($0), cost: 0) }
-            alternate.queue.push(.audioEnd, cost: 0)
-        }
+        // Each track's rendition ends once it has both its `.audioEnd` and this `.end`.
+        alternateThreads.forEach { $0.join() }
+        if let failure = alternateThreads.compactMap(\.failure).first { throw failure }
         broadcast(.end)
-    }
-
-    /// The end of a track: the decoder's, the resampler's and the encoder's last samples.
-    private func drain(_ chain: AudioChain, emit: (Packet) throws -> Void) throws {
-        try decode(nil, with: chain.decoder) { try deliverAudio($0, chain, emit: emit) }
-        try chain.resampler.push(nil)
-        try encodeAudio(chain, final: true, emit: emit)
-        try learnGain(chain, waiting: true)
-        try releaseHeld(chain, emit: emit)
-        try chain.encoder.encode(nil, emit: emit)
     }
 
     /// Sends `packet` (nil drains) and delivers every frame. A packet the decoder
@@ -169,13 +188,14 @@ final class DecodeStage {
     /// INVALIDDATA, but also EINVAL, "bug" or "patch welcome". Only running out of
     /// memory stops the run. Too many lost frames end as `truncated`.
     private func decode(_ packet: Packet?, with decoder: Decoder, deliver: (Frame) throws -> Void) throws {
+        // (The video's; each audio track's encoder decodes its own: `AudioTrackEncoder`.)
         do {
             try decoder.send(packet)
         } catch where error.isEOF {
             return
         } catch {
             if error.code == AVError.outOfMemory { throw TranscodeError.Reason.outOfMemory }
-            corruptPackets += 1
+            corruptVideoPackets += 1
             if packet != nil { return }
         }
         var failures = 0
@@ -183,7 +203,7 @@ final class DecodeStage {
             let frame: Frame?
             do { frame = try decoder.receive() } catch {
                 if error.code == AVError.outOfMemory { throw TranscodeError.Reason.outOfMemory }
-                corruptPackets += 1
+                corruptVideoPackets += 1
                 failures += 1
                 if failures > 64 { return }  // a decoder that keeps failing yields nothing more
                 continue
@@ -260,81 +280,6 @@ final class DecodeStage {
         do { try storyboard?.offer(frame, at: videoTime - (firstVideoTime ?? 0)) } catch { storyboard = nil }
         decodedFrames += 1
         broadcast(.video(frame, startsSegment: startsSegment))
-    }
-
-    private func deliverAudio(_ frame: Frame, _ audio: AudioChain, emit: (Packet) throws -> Void) throws {
-        if try audio.place(frame) { filledAudioGaps += 1 }
-        if audio.nextSampleTime > videoTime + Self.maxAudioLeadSeconds {
-            droppedAudioFrames += 1
-            return
-        }
-        guard try audio.resample(frame) else {
-            corruptPackets += 1  // a frame the resampler cannot take (an absurd format change)
-            return
-        }
-        try encodeAudio(audio, final: false, emit: emit)
-    }
-
-    /// Re-blocks resampled audio into encoder-sized frames and encodes them.
-    private func encodeAudio(_ audio: AudioChain, final: Bool, emit: (Packet) throws -> Void) throws {
-        while let block = try audio.nextBlock(final: final) {
-            try learnGain(audio, waiting: false)
-            guard audio.gain != nil else {
-                audio.held.append(block)
-                audio.heldSamples += Int(block.sampleCount)
-                if let loudness, audio.heldSamples >= loudness.hold.samples {
-                    // Waiting is worth it only if the measurement can end within the grace.
-                    let grace = loudness.hold.grace.map { grace in (loudness.pass.secondsLeft ?? 0) <= grace ? grace : 0 }
-                    try learnGain(audio, waiting: true, seconds: grace)
-                    if audio.gain == nil { keepLevel(audio) }
-                    try releaseHeld(audio, emit: emit)
-                }
-                continue
-            }
-            try releaseHeld(audio, emit: emit)
-            try audio.encode(block, emit: emit)
-        }
-    }
-
-    /// Sets the track's gain from the measurement, once it is in (`waiting`: waits for it, at
-    /// most `seconds` when given). Without loudness normalisation, unity.
-    private func learnGain(_ audio: AudioChain, waiting: Bool, seconds: Double? = nil) throws {
-        guard audio.gain == nil else { return }
-        guard let loudness else {
-            audio.gain = 1
-            return
-        }
-        let measurements: [Int: Loudness.Measurement]
-        if waiting {
-            guard let finished = loudness.pass.wait(seconds: seconds) else {
-                if cancellation.isCancelled || seconds == nil { throw TranscodeError.Reason.cancelled }
-                return  // the grace ran out
-            }
-            measurements = finished
-        } else {
-            guard let finished = loudness.pass.measurements else { return }
-            measurements = finished
-        }
-        audio.measured = measurements[Int(audio.streamIndex)]
-        audio.gainDecibels = audio.measured.map { Loudness.gain(for: $0, target: loudness.target) } ?? 0
-        audio.gain = Float(pow(10, audio.gainDecibels / 20))
-    }
-
-    /// A progressive run whose measurement is still running when its first segment is due:
-    /// the track keeps its level rather than holding up the video's first segment.
-    private func keepLevel(_ audio: AudioChain) {
-        audio.gain = 1
-        loudnessNotes.append("\(audio.track.folder): loudness left as it is: measuring it took longer than the first segment "
-                             + "(the source was still arriving)")
-        if alternateAudio.allSatisfy({ $0.chain.gain != nil }) && self.audio?.gain != nil { loudness?.pass.stop() }
-    }
-
-    private func releaseHeld(_ audio: AudioChain, emit: (Packet) throws -> Void) throws {
-        guard !audio.held.isEmpty else { return }
-        let blocks = audio.held
-        audio.held = []
-        audio.heldSamples = 0
-        for block in blocks { try audio.encode(block, emit: emit) }
     }
 
     /// What loudness normalisation did to each track (empty without it).
