@@ -49,3 +49,35 @@ final class Decoder {
     /// Drops every frame held for reordering and every reference (after a seek).
     func flush() { avcodec_flush_buffers(context) }
 }
+
+extension Decoder {
+    /// Sends `packet` (nil drains) and hands every frame to `deliver`, skipping what the
+    /// decoder rejects, as the ffmpeg CLI does: corrupt bytes give INVALIDDATA, but also
+    /// EINVAL, "bug" or "patch welcome". Each rejection calls `rejected` (the callers count
+    /// damage); only running out of memory stops the run, and a decoder that fails 64 times
+    /// for one packet yields nothing more from it.
+    func decodeSkippingDamage(_ packet: Packet?, rejected: () -> Void = {}, deliver: (Frame) throws -> Void) throws {
+        do {
+            try send(packet)
+        } catch where error.isEOF {
+            return
+        } catch {
+            if error.code == AVError.outOfMemory { throw TranscodeError.Reason.outOfMemory }
+            rejected()
+            if packet != nil { return }
+        }
+        var failures = 0
+        while true {
+            let frame: Frame?
+            do { frame = try receive() } catch {
+                if error.code == AVError.outOfMemory { throw TranscodeError.Reason.outOfMemory }
+                rejected()
+                failures += 1
+                if failures > 64 { return }
+                continue
+            }
+            guard let frame else { return }
+            try deliver(frame)
+        }
+    }
+}

@@ -202,22 +202,9 @@ final class LoudnessPass: @unchecked Sendable {
     /// Decodes `packet` (nil drains), resamples and meters; returns the samples metered. A
     /// packet the decoder rejects is skipped, as the decode stage skips it.
     private func feed(_ packet: Packet?, to chain: (decoder: Decoder, resampler: Resampler, meter: LoudnessMeter)) throws -> Int64 {
-        do { try chain.decoder.send(packet) } catch where error.isEOF { return 0 } catch {
-            if error.code == AVError.outOfMemory { throw TranscodeError.Reason.outOfMemory }
-            if packet != nil { return 0 }
-        }
         var samples: Int64 = 0
-        var failures = 0
-        while true {
-            let frame: Frame?
-            do { frame = try chain.decoder.receive() } catch {
-                if error.code == AVError.outOfMemory { throw TranscodeError.Reason.outOfMemory }
-                failures += 1
-                if failures > 64 { break }
-                continue
-            }
-            guard let frame else { break }
-            do { try chain.resampler.push(frame) } catch { continue }  // a frame the resampler cannot take
+        try chain.decoder.decodeSkippingDamage(packet) { frame in
+            do { try chain.resampler.push(frame) } catch { return }  // a frame the resampler cannot take
             while let block = try chain.resampler.pop(count: 4096) {
                 chain.meter.add(block)
                 samples += Int64(block.sampleCount)

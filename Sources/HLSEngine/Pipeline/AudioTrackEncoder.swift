@@ -45,30 +45,9 @@ final class AudioTrackEncoder {
         try chain.encoder.encode(nil, emit: emit)
     }
 
-    /// Sends `packet` (nil drains) and delivers every frame. A packet the decoder rejects
-    /// is counted and skipped, as the ffmpeg CLI does; only running out of memory stops
-    /// the run.
+    /// Sends `packet` (nil drains) and delivers every frame; a damaged one is counted.
     private func decode(_ packet: Packet?, videoTime: Double, emit: (Packet) throws -> Void) throws {
-        do {
-            try chain.decoder.send(packet)
-        } catch where error.isEOF {
-            return
-        } catch {
-            if error.code == AVError.outOfMemory { throw TranscodeError.Reason.outOfMemory }
-            corruptPackets += 1
-            if packet != nil { return }
-        }
-        var failures = 0
-        while true {
-            let frame: Frame?
-            do { frame = try chain.decoder.receive() } catch {
-                if error.code == AVError.outOfMemory { throw TranscodeError.Reason.outOfMemory }
-                corruptPackets += 1
-                failures += 1
-                if failures > 64 { return }  // a decoder that keeps failing yields nothing more
-                continue
-            }
-            guard let frame else { return }
+        try chain.decoder.decodeSkippingDamage(packet, rejected: { corruptPackets += 1 }) { frame in
             try deliver(frame, videoTime: videoTime, emit: emit)
         }
     }

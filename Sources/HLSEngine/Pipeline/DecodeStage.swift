@@ -183,34 +183,10 @@ final class DecodeStage {
         broadcast(.end)
     }
 
-    /// Sends `packet` (nil drains) and delivers every frame. A packet the decoder
-    /// rejects is counted and skipped, as the ffmpeg CLI does: corrupt bytes give
-    /// INVALIDDATA, but also EINVAL, "bug" or "patch welcome". Only running out of
-    /// memory stops the run. Too many lost frames end as `truncated`.
+    /// The video's packet (nil drains), every frame delivered; a damaged one is counted.
+    /// Too many lost frames end as `truncated`.
     private func decode(_ packet: Packet?, with decoder: Decoder, deliver: (Frame) throws -> Void) throws {
-        // (The video's; each audio track's encoder decodes its own: `AudioTrackEncoder`.)
-        do {
-            try decoder.send(packet)
-        } catch where error.isEOF {
-            return
-        } catch {
-            if error.code == AVError.outOfMemory { throw TranscodeError.Reason.outOfMemory }
-            corruptVideoPackets += 1
-            if packet != nil { return }
-        }
-        var failures = 0
-        while true {
-            let frame: Frame?
-            do { frame = try decoder.receive() } catch {
-                if error.code == AVError.outOfMemory { throw TranscodeError.Reason.outOfMemory }
-                corruptVideoPackets += 1
-                failures += 1
-                if failures > 64 { return }  // a decoder that keeps failing yields nothing more
-                continue
-            }
-            guard let frame else { return }
-            try deliver(frame)
-        }
+        try decoder.decodeSkippingDamage(packet, rejected: { corruptVideoPackets += 1 }, deliver: deliver)
     }
 
     /// Moves to a keyframe before the chunk: its first frame then decodes with every
