@@ -168,6 +168,30 @@ struct LoudnessTests {
         }
     }
 
+    /// One picture and a minute of quiet audio, published as it goes: the second encode stops
+    /// past what the ladder keeps after the picture (the cutter's tail), and what it kept
+    /// still replaces the published track, normalised.
+    @Test func aStillPictureWithLongAudioIsNormalisedToo() async throws {
+        let folder = Fixtures.temporaryDirectory("loudness-still")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        for arguments in [["-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25", "-frames:v", "1", "-c:v", "libx264", folder + "/one.mp4"],
+                          ["-f", "lavfi", "-i", "aevalsrc=0.0316*sin(2*PI*997*t)|0.0316*sin(2*PI*997*t):s=48000:d=60", "-c:a", "aac",
+                           folder + "/quiet.m4a"],
+                          ["-i", folder + "/one.mp4", "-i", folder + "/quiet.m4a", "-map", "0:v", "-map", "1:a", "-c", "copy",
+                           folder + "/still.mp4"]] {
+            let made = try Command.run(["ffmpeg", "-nostdin", "-v", "error", "-y"] + arguments)
+            #expect(made.status == 0, "\(made.stderr)")
+        }
+        var options = TranscodeOptions()
+        options.progressive = true
+        options.dash = true
+        options.rungs = [180]
+        let result = try await Transcoder(input: folder + "/still.mp4", output: folder + "/hls", options: options).run()
+        #expect(result.republishedAudio == ["audio"], "\(result.notes ?? [])")
+        let after = try Self.ffmpegLoudness(folder + "/hls/master.m3u8")
+        #expect(abs(after.integrated - -16) <= 1, "\(after)")
+    }
+
     /// A fragment's place on its track's timeline (`tfdt` and the samples' durations).
     static func timing(_ fragment: Data, after initialization: Data) -> FragmentTiming? {
         FragmentTiming.read(Array(fragment), defaultSampleDuration: FragmentTiming.defaultSampleDuration(initialization: Array(initialization)))

@@ -136,6 +136,7 @@ struct ChunkRun {
         }
         let adoption = try normalised?.adopt(earlyAudio, output: output)
         let audioSegments = { (worker: AudioRenditionWorker) in adoption?.segments[worker.name] ?? worker.segments }
+        let loudnessTracks = adoption?.loudness ?? decode.loudnessTracks
         let rate = frameRate.rational
         let manifest = ChunkManifest(
             chunk: scope.chunk, chunkCount: scope.plan.chunks.count, segmentCount: scope.plan.segmentStarts.count,
@@ -165,7 +166,7 @@ struct ChunkRun {
                                     sampleRate: Int(chain.encoder.context.pointee.sample_rate),
                                     timescale: worker.timescale, segments: audioSegments(worker), track: chain.track)
             },
-            loudness: (adoption?.loudness ?? decode.loudnessTracks).isEmpty ? nil : adoption?.loudness ?? decode.loudnessTracks)
+            loudness: loudnessTracks.isEmpty ? nil : loudnessTracks)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let json = String(decoding: (try? encoder.encode(manifest)) ?? Data(), as: UTF8.self)

@@ -47,6 +47,10 @@ final class NormalisedAudio: @unchecked Sendable {
     private let frontier = NSCondition()
     private var videoReached = -Double.infinity
     private var videoDone = false
+    /// The video's last frame, once it has ended: audio past it and the cutter's tail is
+    /// dropped by every rendition, so the second encode stops there (a still picture with
+    /// an hour of audio costs its first seconds, not an hour's encode).
+    private var lastFrame: Double?
     /// Seconds of audio the second encode may run ahead of the video.
     static let maxLeadSeconds = 30.0
 
@@ -91,18 +95,22 @@ final class NormalisedAudio: @unchecked Sendable {
         }
         frontier.lock()
         videoDone = true
+        self.lastFrame = lastFrame
         frontier.broadcast()
         frontier.unlock()
     }
 
-    /// Waits until the video has come within `maxLeadSeconds` of `time`, or ended.
-    private func waitForVideo(_ time: Double, stop: CancellationFlag) throws {
+    /// Waits until the video has come within `maxLeadSeconds` of `time`, or ended; false
+    /// when audio at `time` is past what any rendition keeps after the video's end.
+    private func waitForVideo(_ time: Double, stop: CancellationFlag) throws -> Bool {
         frontier.lock()
         defer { frontier.unlock() }
         while !videoDone && time > videoReached + Self.maxLeadSeconds {
             if stop.isCancelled { throw TranscodeError.Reason.cancelled }
             _ = frontier.wait(until: Date().addingTimeInterval(0.1))
         }
+        guard videoDone, let lastFrame else { return true }
+        return time <= lastFrame + SegmentCutter<Packet>.defaultMaxAudioTail + 1
     }
 
     // MARK: The second encode, on the measurement's thread
@@ -138,7 +146,8 @@ final class NormalisedAudio: @unchecked Sendable {
     private func encode(_ wanted: [Track], gains: [Int32: Outcome], reader: any ByteSource, name: String,
                         stop: CancellationFlag) throws -> [Int32] {
         let input = try MediaProbe.open(reader, name: name, cancellation: stop)
-        var chains: [Int32: (encoder: AudioTrackEncoder, queue: BoundedQueue<RenditionInput>)] = [:]
+        var chains: [Int32: (encoder: AudioTrackEncoder, emit: (Packet) throws -> Void)] = [:]
+        var ended: Set<Int32> = []  // tracks past the video's end
         for track in wanted {
             guard let stream = input.stream(track.streamIndex) else { continue }
             let chain = try AudioEncodingChain(stream: stream, startTime: input.context.pointee.start_time, bitrate: bitrate,
@@ -146,30 +155,30 @@ final class NormalisedAudio: @unchecked Sendable {
             chain.gain = Float(pow(10, (gains[track.streamIndex]?.gain ?? 0) / 20))
             // No video time to run ahead of: a track the decode stage dropped audio from
             // (30 s ahead of its video) does not line up, and keeps the published encode.
+            let queue = track.worker.queue
+            let rate = Double(chain.encoder.context.pointee.sample_rate)
             chains[track.streamIndex] = (AudioTrackEncoder(chain: chain, loudness: nil, onlyTrackMeasured: false, cancellation: stop),
-                                         track.worker.queue)
+                                         { [self] packet in
+                                             // Once the video is near enough; nothing past its end.
+                                             guard try waitForVideo(Double(packet.pts) / max(rate, 1), stop: stop) else {
+                                                 ended.insert(track.streamIndex)
+                                                 return
+                                             }
+                                             queue.push(.audio(packet), cost: 0)
+                                         })
         }
         for stream in input.streams where chains[stream.pointee.index] == nil { stream.pointee.discard = AVDISCARD_ALL }
         let packet = Packet()
         while try input.read(into: packet) {
             if stop.isCancelled { throw TranscodeError.Reason.cancelled }
-            guard let (encoder, queue) = chains[packet.streamIndex] else { continue }
-            try encoder.take(packet, videoTime: .infinity, emit: emitter(queue, encoder.chain, stop))
+            guard let (encoder, emit) = chains[packet.streamIndex], !ended.contains(packet.streamIndex) else { continue }
+            try encoder.take(packet, videoTime: .infinity, emit: emit)
+            if ended.count == chains.count { break }
         }
-        for (encoder, queue) in chains.values {
-            try encoder.finish(videoTime: .infinity, emit: emitter(queue, encoder.chain, stop))
+        for (index, (encoder, emit)) in chains where !ended.contains(index) {
+            try encoder.finish(videoTime: .infinity, emit: emit)
         }
         return Array(chains.keys)
-    }
-
-    /// Hands each AAC packet to its rendition, once the video is near enough.
-    private func emitter(_ queue: BoundedQueue<RenditionInput>, _ chain: AudioEncodingChain, _ stop: CancellationFlag)
-        -> (Packet) throws -> Void {
-        let rate = Double(chain.encoder.context.pointee.sample_rate)
-        return { [self] packet in
-            try waitForVideo(Double(packet.pts) / max(rate, 1), stop: stop)
-            _ = queue.push(.audio(packet), cost: 0)
-        }
     }
 
     // MARK: After the run

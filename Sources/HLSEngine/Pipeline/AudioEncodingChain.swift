@@ -15,16 +15,13 @@ final class AudioEncodingChain {
     let offset: Int64
     /// Which track of the ladder it encodes.
     var track: AudioTrack = .main
-    /// Loudness: the static gain (linear) once the measurement is in, and the blocks
-    /// held until then; what the source measured.
+    /// Loudness: the static gain (linear) once the measurement is in; what the source measured.
     var gain: Float?
     var gainDecibels = 0.0
     var measured: Loudness.Measurement?
-    var held: [Frame] = []
-    var heldSamples = 0
     var nextPTS: Int64?
     /// Where the audio timeline is anchored: a decoded pts (decoder time base) and the
-    /// output sample it maps to. Later frames are placed relative to it (see `fillGap`).
+    /// output sample it maps to. Later frames are placed relative to it (see `place`).
     var anchor: (pts: Int64, sample: Int64)?
 
     init(stream: UnsafeMutablePointer<AVStream>, startTime: Int64, bitrate: Int, maxPixels: Int64) throws {

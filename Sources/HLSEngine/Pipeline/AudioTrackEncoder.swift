@@ -20,6 +20,9 @@ final class AudioTrackEncoder {
     private(set) var filledGaps = 0
     /// Why the track kept its level, if it did.
     private(set) var notes: [String] = []
+    /// Blocks held while the gain is not known.
+    private var held: [Frame] = []
+    private var heldSamples = 0
 
     init(chain: AudioEncodingChain, loudness: (pass: LoudnessPass, target: Double, hold: LoudnessPass.Hold)?,
          onlyTrackMeasured: Bool, cancellation: CancellationFlag) {
@@ -71,9 +74,9 @@ final class AudioTrackEncoder {
         while let block = try chain.nextBlock(final: final) {
             try learnGain(waiting: false)
             guard chain.gain != nil else {
-                chain.held.append(block)
-                chain.heldSamples += Int(block.sampleCount)
-                if let loudness, chain.heldSamples >= loudness.hold.samples {
+                held.append(block)
+                heldSamples += Int(block.sampleCount)
+                if let loudness, heldSamples >= loudness.hold.samples {
                     // Waiting is worth it only if the measurement can end within the grace.
                     let grace = loudness.hold.grace.map { grace in (loudness.pass.secondsLeft ?? 0) <= grace ? grace : 0 }
                     try learnGain(waiting: true, seconds: grace)
@@ -121,10 +124,10 @@ final class AudioTrackEncoder {
     }
 
     private func releaseHeld(emit: (Packet) throws -> Void) throws {
-        guard !chain.held.isEmpty else { return }
-        let blocks = chain.held
-        chain.held = []
-        chain.heldSamples = 0
+        guard !held.isEmpty else { return }
+        let blocks = held
+        held = []
+        heldSamples = 0
         for block in blocks { try chain.encode(block, emit: emit) }
     }
 }

@@ -45,12 +45,13 @@ struct SegmentCutter<Payload> {
     /// end: a segment is as long as its video, and a file whose video stops early must
     /// not give a last segment of one frame and minutes of audio.
     let maxAudioTail: Double
+    static var defaultMaxAudioTail: Double { 2 }
     private(set) var droppedAudio = 0
 
     /// - Parameters:
     ///   - hasAudio: false for a source without audio: nothing waits for it.
     ///   - maxAudioTail: seconds of audio kept after the last video frame.
-    init(hasAudio: Bool, maxAudioTail: Double = 2) {
+    init(hasAudio: Bool, maxAudioTail: Double = SegmentCutter.defaultMaxAudioTail) {
         audioEnded = !hasAudio
         self.maxAudioTail = maxAudioTail
     }
