@@ -267,19 +267,87 @@ struct ChunkTests {
         try Self.expectSameLadder(whole: "\(folder)/whole", chunked: "\(folder)/chunked")
     }
 
-    /// A variable-frame-rate source is not cut: x264 times a run's first frames from that
-    /// run's own frames, so a chunk starting where the rate changed would put its frames
-    /// 0.13 s late (measured on this fixture). It is transcoded whole instead, into the same
-    /// CMAF ladder, and `--only-chunk` says why.
-    @Test func aVariableFrameRateSourceIsTranscodedWholeNotStitchedWrong() throws {
+    /// Every video packet of a rung, as a player reads the ladder: (pts, dts, duration).
+    static func packets(_ folder: String, _ rung: String) throws -> [String] {
+        let segments = try FileManager.default.contentsOfDirectory(atPath: "\(folder)/\(rung)").filter { $0.hasPrefix("segment_") }.sorted()
+        var joined = FileManager.default.contents(atPath: "\(folder)/\(rung)/init.mp4") ?? Data()
+        for segment in segments { joined.append(FileManager.default.contents(atPath: "\(folder)/\(rung)/\(segment)") ?? Data()) }
+        let path = "\(folder)/\(rung)-joined.mp4"
+        try joined.write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let probe = try Command.run(["ffprobe", "-v", "error", "-show_entries", "packet=pts,dts,duration", "-of", "csv=p=0", path])
+        #expect(probe.status == 0, "\(probe.stderr)")
+        return probe.stdout.split(separator: "\n").map(String.init)
+    }
+
+    /// A variable-frame-rate source stitches into the whole run's ladder, packet for packet.
+    /// x264 times a run's first packets from that run's own first frames, so each chunk
+    /// takes the whole run's decode times, shift and last duration from the plan
+    /// (`WholeRunVideoTiming`); without them the fixture's second chunk sat 0.13 s late,
+    /// and the irregular source's `download.mp4` could not even be muxed.
+    @Test(arguments: ["fixture", "irregular"])
+    func aVariableFrameRateSourceStitchesCorrectly(_ kind: String) throws {
         let folder = Fixtures.temporaryDirectory("chunks-vfr")
-        defer { try? FileManager.default.removeItem(atPath: folder) }
-        let input = Fixtures.path("vfr.mp4")
+        // The fixture: 30 fps for a second, then 10 fps. The irregular one: frames 1/60 s
+        // and 2/60 s apart in a pattern that never settles, B-frames, and audio.
+        let input = kind == "fixture" ? Fixtures.path("vfr.mp4") : try Self.source("irregular", [
+            "-f", "lavfi", "-i", "testsrc2=size=480x270:rate=60", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "12",
+            "-vf", "select='not(mod(n\\,2))+eq(mod(n\\,7)\\,3)+eq(mod(n\\,11)\\,5)'", "-fps_mode", "vfr",
+            "-c:v", "libx264", "-preset", "veryfast", "-bf", "3", "-g", "50", "-c:a", "aac", "-shortest"])
+        defer {
+            try? FileManager.default.removeItem(atPath: folder)
+            if kind != "fixture" { try? FileManager.default.removeItem(atPath: (input as NSString).deletingLastPathComponent) }
+        }
+        let probe = try MediaProbe.probe(input)
+        #expect(probe.video.isVariableFrameRate)
         try Self.transcode(input, "\(folder)/whole", ["--dash", "--chunk-seconds", "0"])
-        try Self.transcode(input, "\(folder)/chunked", ["--chunk-seconds", "2", "--parallel-chunks", "2"])
+        try Self.transcode(input, "\(folder)/chunked", ["--chunk-seconds", "2", "--parallel-chunks", "3"])
+        let plan = try ChunkedTranscode.plan(input: input, segmentDuration: 2, chunkSeconds: 2)
+        #expect(plan.chunks.count >= 2, "cut, not transcoded whole")
         try Self.expectSameLadder(whole: "\(folder)/whole", chunked: "\(folder)/chunked")
-        let refused = try Command.run([Self.binary, "transcode", input, "-o", "\(folder)/c0", "--only-chunk", "0", "--chunk-seconds", "2"])
-        #expect(refused.status != 0 && refused.stderr.contains("variable frame rate"), "\(refused.stderr)")
+        let rungs = try FileManager.default.contentsOfDirectory(atPath: "\(folder)/whole").filter { $0.hasSuffix("p") }
+        for rung in rungs {
+            let whole = try Self.packets("\(folder)/whole", rung)
+            #expect(whole.count == probe.video.frameCount)
+            #expect(try Self.packets("\(folder)/chunked", rung) == whole, "\(rung): every packet's pts, dts and duration")
+        }
+        // One chunk at a time, as separate workers, then `vstream stitch`: the same ladder.
+        var chunks: [String] = []
+        for chunk in plan.chunks {
+            chunks.append("\(folder)/c\(chunk.index)")
+            try Self.transcode(input, chunks[chunk.index], ["--only-chunk", String(chunk.index), "--chunk-seconds", "2"])
+        }
+        let stitched = try Command.run([Self.binary, "stitch", "\(folder)/stitched"] + chunks.reversed())
+        #expect(stitched.status == 0, "\(stitched.stderr)")
+        for rung in rungs {
+            #expect(try Self.packets("\(folder)/stitched", rung) == Self.packets("\(folder)/whole", rung), "\(rung), stitched from --only-chunk")
+        }
+    }
+
+    /// The whole run's timing of a chunk's first and last packets, from the plan alone.
+    @Test func aChunkTakesTheWholeRunsDecodeTimesFromThePlan() throws {
+        // 90 kHz ticks, frames 1/60 s or 2/60 s apart: every difference in ticks is visible.
+        let ticks = (0..<240).reduce(into: [Int64]()) { times, index in
+            times.append((times.last ?? 0) + (index == 0 ? 0 : (index % 3 == 0 ? 3000 : 1500)))
+        }
+        let plan = ChunkPlan(frameTimes: ticks.map { Double($0) / 90_000 }, segmentDuration: 1, chunkSeconds: 1)
+        #expect(plan.chunks.count >= 3)
+        let second = plan.chunks[1]
+        let timing = WholeRunVideoTiming(plan: plan, chunk: second, secondsPerTick: 1.0 / 90_000)
+        let first = plan.chunks[0].frames  // the file's index of the second chunk's first frame
+        for delay in 0...2 {
+            #expect(timing.firstPacketDelay(reorderDelay: delay) == ticks[delay] - ticks[0])
+            for packet in 0..<4 {
+                #expect(timing.decodeTime(ofPacket: packet, reorderDelay: delay) == (packet < delay ? ticks[first - delay + packet] : nil),
+                        "delay \(delay), packet \(packet): the frames before the chunk")
+            }
+            let end = first + second.frames
+            #expect(timing.lastPacketDuration(reorderDelay: delay) == ticks[end - delay] - ticks[end - 1 - delay])
+        }
+        let opening = WholeRunVideoTiming(plan: plan, chunk: plan.chunks[0], secondsPerTick: 1.0 / 90_000)
+        #expect(opening.decodeTime(ofPacket: 0, reorderDelay: 2) == nil, "chunk 0's first packets are the whole run's")
+        let closing = WholeRunVideoTiming(plan: plan, chunk: plan.chunks[plan.chunks.count - 1], secondsPerTick: 1.0 / 90_000)
+        #expect(closing.lastPacketDuration(reorderDelay: 2) == nil, "the last chunk ends as the whole run does")
     }
 
     /// The plan: whole segments on the whole file's clock, the nearest whole number of

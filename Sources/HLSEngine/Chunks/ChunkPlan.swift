@@ -19,6 +19,12 @@ public struct ChunkPlan: Codable, Sendable, Equatable {
         public var end: Double?
         /// The source frames it encodes.
         public var frames: Int
+        /// The frames just before the chunk and around its end (with the next chunk's
+        /// first), by their index in the whole file: x264 times a run's first and last
+        /// packets from that run's own frames, and a chunk takes the whole run's timing
+        /// from these (`WholeRunVideoTiming`). Nil in manifests written before they were kept.
+        public var leadIn: FrameWindow?
+        public var leadOut: FrameWindow?
 
         public var segmentCount: Int { endSegment - firstSegment }
 
@@ -33,9 +39,33 @@ public struct ChunkPlan: Codable, Sendable, Equatable {
     public var chunks: [Chunk]
     /// The first frame's time: the origin of the segment clock.
     public var origin: Double
+    /// The whole file's first frames (x264's reorder delay is timed from them).
+    public var fileStart: FrameWindow?
     /// The last frame's time (where chunk 0 ends the whole file's audio, as a whole run does).
     public var lastFrameTime: Double
     public var segmentDuration: Double
+
+    /// A few frames' times, by their index among the whole file's frames.
+    public struct FrameWindow: Codable, Sendable, Equatable {
+        public var firstIndex: Int
+        public var times: [Double]
+
+        /// Frames `range` of `sorted`, clipped to it.
+        init(_ sorted: [Double], _ range: Range<Int>) {
+            let clipped = range.clamped(to: sorted.indices)
+            firstIndex = clipped.lowerBound
+            times = Array(sorted[clipped])
+        }
+
+        /// The time of the file's frame `index`, if the window holds it.
+        public func time(ofFrame index: Int) -> Double? {
+            times.indices.contains(index - firstIndex) ? times[index - firstIndex] : nil
+        }
+    }
+
+    /// How many frames each window keeps on each side: more than x264's reorder delay
+    /// (at most 2: B-pyramid).
+    static let windowFrames = 4
 
     /// Timestamps this close count as equal (time bases such as 1001/30000).
     static let tolerance = 1e-6
@@ -52,6 +82,7 @@ public struct ChunkPlan: Codable, Sendable, Equatable {
         var clock = SegmentClock(segmentDuration: segmentDuration)
         segmentStarts = sorted.filter { clock.startsSegment(at: $0) }
         let perChunk = chunkSeconds > 0 ? max(1, Int((chunkSeconds / segmentDuration).rounded())) : max(1, segmentStarts.count)
+        fileStart = sorted.isEmpty ? nil : FrameWindow(sorted, 0..<Self.windowFrames)
         var chunks: [Chunk] = []
         var first = 0
         while first < segmentStarts.count {
@@ -63,6 +94,13 @@ public struct ChunkPlan: Codable, Sendable, Equatable {
         }
         for time in sorted {
             if let index = chunks.lastIndex(where: { $0.start <= time + Self.tolerance }) { chunks[index].frames += 1 }
+        }
+        var firstFrame = 0
+        for index in chunks.indices {
+            let endFrame = firstFrame + chunks[index].frames
+            chunks[index].leadIn = FrameWindow(sorted, (firstFrame - Self.windowFrames)..<firstFrame)
+            chunks[index].leadOut = FrameWindow(sorted, (endFrame - Self.windowFrames)..<(endFrame + 1))
+            firstFrame = endFrame
         }
         self.chunks = chunks
     }

@@ -39,13 +39,9 @@ enum ChunkPlanner {
         for (previous, next) in zip(ticks, ticks.dropFirst()) where next - previous <= 0 || next - previous > maxGap {
             return .failure(.timestampsNeedRepair("the timestamps repeat or jump"))
         }
-        // A constant frame rate, to the tick: x264 times the first frames of a run from the
-        // run's own first frames, so in a variable-frame-rate source a chunk's decode
-        // timeline (and its muxer's shift) would differ from the whole run's.
-        let steps = zip(ticks, ticks.dropFirst()).map { $1 - $0 }
-        if let smallest = steps.min(), let largest = steps.max(), largest - smallest > 1 {
-            return .failure(.timestampsNeedRepair("a variable frame rate"))
-        }
+        // A variable frame rate is cut too: x264 times a run's first packets from that run's
+        // own first frames, and each chunk takes the whole run's timing from the plan's
+        // frame windows instead (`WholeRunVideoTiming`).
         return .success(ChunkPlan(frameTimes: ticks.map { Double($0) * seconds }, segmentDuration: segmentDuration,
                                   chunkSeconds: chunkSeconds))
     }

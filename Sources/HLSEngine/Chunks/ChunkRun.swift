@@ -36,10 +36,10 @@ struct ChunkRun {
 
     /// The whole run's number of the chunk's first tile: tile k is the first frame at or
     /// after k intervals, so the tiles before the chunk are those at or before the frame
-    /// just before it (constant frame rate: the planner refuses anything else).
+    /// just before it (the plan's; one frame at the nominal rate in an older plan).
     static func firstTile(_ scope: (plan: ChunkPlan, chunk: ChunkPlan.Chunk), interval: Double, frameDuration: Double) -> Int {
         guard scope.chunk.index > 0 else { return 0 }
-        let previous = scope.chunk.start - scope.plan.origin - frameDuration
+        let previous = (scope.chunk.leadIn?.times.last ?? scope.chunk.start - frameDuration) - scope.plan.origin
         return Int(((previous + ChunkPlan.tolerance) / interval).rounded(.down)) + 1
     }
 
@@ -84,7 +84,9 @@ struct ChunkRun {
                 configuration: .init(source: info.video, timeBase: videoTimeBase, frameRate: frameRate.rational, options: options,
                                      encoderThreads: plan.encoderThreads[index], lowersPriority: plan.lowersPriority(ofRendition: index),
                                      directory: output.directory(for: rendition.name), audio: audio?.encoder, progressive: progressive,
-                                     downloadDirectory: nil, separateAudio: shift, firstSegmentNumber: scope.chunk.firstSegment),
+                                     downloadDirectory: nil, separateAudio: shift, firstSegmentNumber: scope.chunk.firstSegment,
+                                     wholeRunTiming: WholeRunVideoTiming(plan: scope.plan, chunk: scope.chunk,
+                                                                         secondsPerTick: videoTimeBase.doubleValue)),
                 progress: pipeline.progress, cancellation: cancellation)
         }
         pipeline.progress.begin(framesTotal: scope.chunk.frames, renditions: renditions.map(\.name),

@@ -53,7 +53,7 @@ public struct ChunkedTranscode: Sendable {
         }
     }
 
-    /// A source that cannot be cut (a variable frame rate, timestamps that need repair) is
+    /// A source that cannot be cut (timestamps that need repair: missing, repeated, jumping) is
     /// transcoded whole, into the same CMAF ladder.
     public func run() async throws -> TranscodeResult {
         var planned: ChunkPlan?

@@ -25,6 +25,10 @@ final class RenditionWorker: @unchecked Sendable {
     private var cutter: SegmentCutter<Packet>
     /// Presentation times of the frames we forced to IDR; their packets start segments.
     private var forcedKeyframes: Set<Int64> = []
+    /// A chunk's: the whole run's timing of its first and last packets.
+    private let wholeRunTiming: WholeRunVideoTiming?
+    /// x264's reorder delay in frames (`has_b_frames`: 0, 1 or 2).
+    private let reorderDelay: Int
 
     private(set) var failure: Error?
     private(set) var framesEncoded = 0
@@ -59,6 +63,8 @@ final class RenditionWorker: @unchecked Sendable {
         var separateAudio: TimelineShift?
         /// The number of this rung's first segment: 0, or a chunk's first (split and stitch).
         var firstSegmentNumber = 0
+        /// A chunk's: where its packets' timing is the whole run's, not its own.
+        var wholeRunTiming: WholeRunVideoTiming?
     }
 
     init(index: Int, rendition: Rendition, configuration: Configuration,
@@ -93,6 +99,10 @@ final class RenditionWorker: @unchecked Sendable {
             directory: configuration.directory, format: configuration.options.segmentFormat,
             video: encoder, audio: separate ? nil : configuration.audio, primingOf: configuration.audio,
             firstSegmentNumber: configuration.firstSegmentNumber)
+        reorderDelay = Int(max(0, encoder.context.pointee.has_b_frames))
+        wholeRunTiming = configuration.wholeRunTiming
+        muxer.wholeRunVideoDelay = wholeRunTiming?.firstPacketDelay(reorderDelay: reorderDelay)
+        muxer.finalVideoDuration = wholeRunTiming?.lastPacketDuration(reorderDelay: reorderDelay)
         timelineShift = configuration.separateAudio
         if let shift = configuration.separateAudio {
             muxer.readsFragmentTiming = true
@@ -187,6 +197,9 @@ final class RenditionWorker: @unchecked Sendable {
 
     /// One packet out of x264.
     private func encoded(_ packet: Packet) throws {
+        if let dts = wholeRunTiming?.decodeTime(ofPacket: framesEncoded, reorderDelay: reorderDelay), dts <= packet.pts {
+            packet.pointer.pointee.dts = dts
+        }
         framesEncoded += 1
         progress.encoded(rendition: index)
         if codecs == nil {

@@ -72,6 +72,13 @@ final class SegmentedMuxer {
     private(set) var shift: Double?
     /// Told the shift once the first video packet fixes it (for an audio-only muxer).
     var onShiftFixed: ((Double) -> Void)?
+    /// The whole run's `pts - dts` of its first video packet, in ticks, for a chunk whose
+    /// own first packet is not the whole run's (`WholeRunVideoTiming`); nil: the first
+    /// packet's own.
+    var wholeRunVideoDelay: Int64?
+    /// The last video packet's duration, in ticks, when the packet after it is another
+    /// run's (a chunk's last); nil: the previous packet's.
+    var finalVideoDuration: Int64?
     /// `trex`'s default sample duration, for reading fragments back.
     private var defaultSampleDuration: UInt32 = 0
     /// The track's timescale (fMP4: what `tfdt` and `trun` count in).
@@ -196,7 +203,8 @@ final class SegmentedMuxer {
         guard hasVideo, stream == videoStreamIndex else { return try mux(packet, stream: stream) }
         if shift == nil {
             // The first video packet (the cutter writes it before any audio) fixes the shift.
-            let value = max(0, Double(packet.pts - packet.dts) * videoTimeBase.doubleValue) + audioPriming
+            let delay = wholeRunVideoDelay ?? (packet.pts - packet.dts)
+            let value = max(0, Double(delay) * videoTimeBase.doubleValue) + audioPriming
             shift = value
             onShiftFixed?(value)
         }
@@ -216,7 +224,7 @@ final class SegmentedMuxer {
     private func releaseHeldVideo() throws {
         guard let held = heldVideo else { return }
         heldVideo = nil
-        held.pointer.pointee.duration = lastVideoDuration > 0 ? lastVideoDuration : nominalFrameDuration
+        held.pointer.pointee.duration = finalVideoDuration ?? (lastVideoDuration > 0 ? lastVideoDuration : nominalFrameDuration)
         try mux(held, stream: videoStreamIndex)
     }
 

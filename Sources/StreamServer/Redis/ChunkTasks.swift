@@ -18,8 +18,8 @@ import Synchronization
 /// Segments carry the numbers and times of a whole run, so a chunk encoded twice (its
 /// worker died) writes the same keys, and a key already stored is kept, never rewritten.
 /// The EVENT playlists grow by whole chunks as the run of finished chunks from 0 grows
-/// (`extendLivePlaylists`), so they never shrink. A source that cannot be cut (a variable
-/// frame rate) is transcoded whole by its coordinator.
+/// (`extendLivePlaylists`), so they never shrink. A source that cannot be cut (timestamps
+/// the engine must repair) is transcoded whole by its coordinator.
 struct ChunkTasks: Sendable {
     let job: TranscodeJob
     let queue: RedisJobQueue
