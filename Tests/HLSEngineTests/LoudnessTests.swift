@@ -168,9 +168,9 @@ struct LoudnessTests {
         }
     }
 
-    /// One picture and a minute of quiet audio, published as it goes: the second encode stops
-    /// past what the ladder keeps after the picture (the cutter's tail), and what it kept
-    /// still replaces the published track, normalised.
+    /// One picture and a minute of quiet audio, published as it goes: the ladder keeps the
+    /// whole minute (its audio rendition cuts what follows the picture alone), and the second
+    /// encode, cut the same way, replaces the published track, normalised.
     @Test func aStillPictureWithLongAudioIsNormalisedToo() async throws {
         let folder = Fixtures.temporaryDirectory("loudness-still")
         defer { try? FileManager.default.removeItem(atPath: folder) }
@@ -190,6 +190,7 @@ struct LoudnessTests {
         #expect(result.republishedAudio == ["audio"], "\(result.notes ?? [])")
         let after = try Self.ffmpegLoudness(folder + "/hls/master.m3u8")
         #expect(abs(after.integrated - -16) <= 1, "\(after)")
+        #expect(abs(result.durationSeconds - 60) < 0.1, "the whole minute: \(result.durationSeconds)")
     }
 
     /// A fragment's place on its track's timeline (`tfdt` and the samples' durations).

@@ -19,6 +19,50 @@ struct SegmentCutterTests {
         }
     }
 
+    /// A rendition of audio alone keeps the audio that plays on past the video: up to the
+    /// tail in the last segment, as a muxed rung does, and the rest in segments of its own,
+    /// every 2 s from the last video segment's start. A muxed rung drops what is past the tail.
+    @Test(arguments: [false, true])
+    func audioPastTheVideoIsCutAloneInARenditionOfAudioAlone(_ alone: Bool) {
+        var cutter = SegmentCutter<String>(hasAudio: true, audioOnlySegments: alone ? 2 : nil)
+        var recorder = Recorder()
+        recorder.apply(cutter.video("v0", time: 0, startsSegment: true))
+        recorder.apply(cutter.video("v2", time: 2, startsSegment: true))
+        for time in stride(from: 0.0, through: 7.5, by: 0.5) { recorder.apply(cutter.audio("a\(time)", time: time)) }
+        recorder.apply(cutter.finish())
+        let segments = recorder.segments.filter { !$0.isEmpty }.map { $0.sorted() }
+        #expect(segments.first == ["a0.0", "a0.5", "a1.0", "a1.5", "v0"])
+        if alone {
+            #expect(Array(segments.dropFirst()) == [["a2.0", "a2.5", "a3.0", "a3.5", "v2"], ["a4.0", "a4.5", "a5.0", "a5.5"],
+                                                    ["a6.0", "a6.5", "a7.0", "a7.5"]])
+        } else {
+            #expect(Array(segments.dropFirst()) == [["a2.0", "a2.5", "a3.0", "a3.5", "a4.0", "v2"]], "dropped past the 2 s tail")
+            #expect(cutter.droppedAudio == 7)
+        }
+    }
+
+    /// Audio a minute past the latest video: the video counts as ended and the audio is cut
+    /// alone at once, so what waits stays bounded (a still picture with an hour of audio).
+    @Test func audioFarPastTheVideoIsCutWithoutWaitingForTheEnd() {
+        var cutter = SegmentCutter<String>(hasAudio: true, audioOnlySegments: 2)
+        var recorder = Recorder()
+        recorder.apply(cutter.video("v0", time: 0, startsSegment: true))
+        var written = 0
+        for second in 0...70 {
+            let actions = cutter.audio("a\(second)", time: Double(second))
+            written += actions.filter { if case .writeAudio = $0 { true } else { false } }.count
+            recorder.apply(actions)
+            if second == 64 { recorder.apply(cutter.video("v64", time: 64, startsSegment: true)) }
+        }
+        #expect(written >= 62, "cut as it comes, not held to the end: \(written) written")
+        recorder.apply(cutter.finish())
+        let segments = recorder.segments.filter { !$0.isEmpty }
+        #expect(segments.count == 36 && segments.first == ["v0", "a0", "a1"] && segments.last == ["a70"])
+        #expect(segments.dropFirst().allSatisfy { $0.count <= 2 }, "2 s each")
+        #expect(!segments.joined().contains("v64"), "video after the audio went alone is let go")
+        #expect(segments.joined().filter { $0.hasPrefix("a") }.count == 71, "every audio packet written")
+    }
+
     @Test func audioGoesToTheSegmentItPresentsIn() {
         var cutter = SegmentCutter<String>(hasAudio: true)
         var recorder = Recorder()

@@ -155,4 +155,51 @@ struct ProbeTests {
         #expect(abs(late.video.startSeconds - 0.5) < 0.01 && late.audio?.startSeconds == 0)
         #expect(try MediaProbe.probe(Fixtures.path("no_audio.mp4")).audio == nil)
     }
+
+    /// One picture, then a minute of audio (a podcast's cover): the ladder keeps the whole
+    /// minute in a rendition of audio alone (chosen for it when the layout is not DASH),
+    /// cut into 2 s segments past the picture, and the picture's one frame keeps its
+    /// duration, as ffprobe reads it. Before, everything 2 s past the picture was dropped,
+    /// and the frame read as 0 s long.
+    @Test(arguments: [true, false])
+    func aStillPictureWithAMinuteOfAudioKeepsTheMinute(dash: Bool) async throws {
+        let folder = Fixtures.temporaryDirectory("still-picture")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        for arguments in [["-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25", "-frames:v", "1", "-c:v", "libx264", folder + "/one.mp4"],
+                          ["-f", "lavfi", "-i", "sine=frequency=997:sample_rate=48000:duration=60", "-ac", "2", "-c:a", "aac", folder + "/tone.m4a"],
+                          ["-i", folder + "/one.mp4", "-i", folder + "/tone.m4a", "-map", "0:v", "-map", "1:a", "-c", "copy", folder + "/still.mp4"]] {
+            let made = try Command.run(["ffmpeg", "-nostdin", "-v", "error", "-y"] + arguments)
+            #expect(made.status == 0, "\(made.stderr)")
+        }
+        var options = TranscodeOptions()
+        options.dash = dash
+        options.rungs = [180]
+        options.loudness = nil
+        let output = folder + "/hls"
+        let result = try await Transcoder(input: folder + "/still.mp4", output: output, options: options).run()
+        #expect(abs(result.durationSeconds - 60) < 0.1, "the ladder lasts as long as its audio: \(result.durationSeconds)")
+        let extinfs = { (playlist: String) -> [Double] in
+            ((try? String(contentsOfFile: output + "/" + playlist, encoding: .utf8)) ?? "").split(separator: "\n")
+                .filter { $0.hasPrefix("#EXTINF:") }.compactMap { Double($0.dropFirst(8).split(separator: ",")[0]) }
+        }
+        let audio = extinfs("audio/index.m3u8")
+        #expect(abs(audio.reduce(0, +) - 60) < 0.1 && audio.allSatisfy { $0 <= 2.05 }, "\(audio)")
+        #expect(extinfs("180p/index.m3u8") == [0.04], "one frame of 1/25 s")
+        // The frame's duration, as a probe reads it from the segment (the SPS's frame rate).
+        var joined = FileManager.default.contents(atPath: output + "/180p/init.mp4") ?? Data()
+        joined.append(FileManager.default.contents(atPath: output + "/180p/segment_00000.m4s") ?? Data())
+        try joined.write(to: URL(fileURLWithPath: folder + "/frame.mp4"))
+        let frame = try Command.run(["ffprobe", "-v", "error", "-show_entries", "packet=duration_time", "-of", "csv=p=0", folder + "/frame.mp4"])
+        #expect(frame.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "0.040000", "\(frame.stdout)")
+        // A player hears the whole minute, through the master and in download.mp4.
+        for path in [output + "/master.m3u8", output + "/download.mp4"] {
+            let played = try Command.run(["ffprobe", "-v", "error", "-select_streams", "a:0", "-show_entries", "packet=pts_time", "-of", "csv=p=0", path])
+            let last = played.stdout.split(separator: "\n").compactMap { Double($0) }.max() ?? 0
+            #expect(last > 59.9, "\(path): audio to \(last) s")
+        }
+        guard dash else { return }
+        let mpd = try String(contentsOfFile: output + "/manifest.mpd", encoding: .utf8)
+        let declared = mpd.firstMatch(of: /mediaPresentationDuration="PT([0-9.]+)S"/).flatMap { Double($0.1) } ?? 0
+        #expect(abs(declared - 60) < 0.1, "the MPD's duration: \(declared)")
+    }
 }

@@ -115,7 +115,7 @@ struct ChunkRun {
                                  chunk: scope, cutQueue: audioRendition?.queue,
                                  alternateAudio: zip(alternates, alternateRenditions).map { ($0, $1.queue) },
                                  loudness: normalised == nil ? loudness : nil, normalised: normalised,
-                                 cancellation: cancellation)
+                                 keepsAudioPastVideo: true, cancellation: cancellation)
         let earlyAudio = [audioRendition].compactMap { $0 } + alternateRenditions
         try TranscodePipeline.runStages(decode: decode, workers: workers, audio: earlyAudio + (normalised?.workers ?? []),
                                         plan: plan, cancellation: cancellation, decoded: { loudness?.pass.begin() })

@@ -47,10 +47,6 @@ final class NormalisedAudio: @unchecked Sendable {
     private let frontier = NSCondition()
     private var videoReached = -Double.infinity
     private var videoDone = false
-    /// The video's last frame, once it has ended: audio past it and the cutter's tail is
-    /// dropped by every rendition, so the second encode stops there (a still picture with
-    /// an hour of audio costs its first seconds, not an hour's encode).
-    private var lastFrame: Double?
     /// Seconds of audio the second encode may run ahead of the video.
     static let maxLeadSeconds = 30.0
 
@@ -67,7 +63,8 @@ final class NormalisedAudio: @unchecked Sendable {
         tracks = try chains.map { chain in
             let staging = output.directory(for: Self.stagingFolder(chain.track.folder))
             let worker = try AudioRenditionWorker(name: chain.track.folder, audio: chain.encoder, videoTimeBase: videoTimeBase,
-                                                  directory: staging, format: options.segmentFormat, queueDepth: options.queueDepth,
+                                                  directory: staging, format: options.segmentFormat,
+                                                  segmentDuration: options.segmentDuration, queueDepth: options.queueDepth,
                                                   shift: shift, progressive: nil, cancellation: cancellation)
             return Track(folder: chain.track.folder, streamIndex: chain.streamIndex, worker: worker, staging: staging)
         }
@@ -87,7 +84,8 @@ final class NormalisedAudio: @unchecked Sendable {
         frontier.unlock()
     }
 
-    /// The video has ended, its last frame at `lastFrame`: the cutter's end of the audio.
+    /// The video has ended, its last frame at `lastFrame`: its cutters keep what audio
+    /// follows in the last segment, up to their tail, and cut the rest alone.
     func videoEnded(lastFrame: Double?) {
         for track in tracks {
             if let lastFrame { track.worker.queue.pushWithoutWaiting(.cut(time: lastFrame, startsSegment: false)) }
@@ -95,22 +93,19 @@ final class NormalisedAudio: @unchecked Sendable {
         }
         frontier.lock()
         videoDone = true
-        self.lastFrame = lastFrame
         frontier.broadcast()
         frontier.unlock()
     }
 
-    /// Waits until the video has come within `maxLeadSeconds` of `time`, or ended; false
-    /// when audio at `time` is past what any rendition keeps after the video's end.
-    private func waitForVideo(_ time: Double, stop: CancellationFlag) throws -> Bool {
+    /// Waits until the video has come within `maxLeadSeconds` of `time`, or ended. Audio
+    /// past the video's end is kept (its renditions cut it alone), so it never stops early.
+    private func waitForVideo(_ time: Double, stop: CancellationFlag) throws {
         frontier.lock()
         defer { frontier.unlock() }
         while !videoDone && time > videoReached + Self.maxLeadSeconds {
             if stop.isCancelled { throw TranscodeError.Reason.cancelled }
             _ = frontier.wait(until: Date().addingTimeInterval(0.1))
         }
-        guard videoDone, let lastFrame else { return true }
-        return time <= lastFrame + SegmentCutter<Packet>.defaultMaxAudioTail + 1
     }
 
     // MARK: The second encode, on the measurement's thread
@@ -147,23 +142,19 @@ final class NormalisedAudio: @unchecked Sendable {
                         stop: CancellationFlag) throws -> [Int32] {
         let input = try MediaProbe.open(reader, name: name, cancellation: stop)
         var chains: [Int32: (encoder: AudioTrackEncoder, emit: (Packet) throws -> Void)] = [:]
-        var ended: Set<Int32> = []  // tracks past the video's end
         for track in wanted {
             guard let stream = input.stream(track.streamIndex) else { continue }
             let chain = try AudioEncodingChain(stream: stream, startTime: input.context.pointee.start_time, bitrate: bitrate,
                                                maxPixels: SourceBounds.maxPixels)
             chain.gain = Float(pow(10, (gains[track.streamIndex]?.gain ?? 0) / 20))
-            // No video time to run ahead of: a track the decode stage dropped audio from
-            // (30 s ahead of its video) does not line up, and keeps the published encode.
+            // No video time to run ahead of: the decode stage keeps every sample of a track
+            // in a rendition of its own, as this encode does.
             let queue = track.worker.queue
             let rate = Double(chain.encoder.context.pointee.sample_rate)
             chains[track.streamIndex] = (AudioTrackEncoder(chain: chain, loudness: nil, onlyTrackMeasured: false, cancellation: stop),
                                          { [self] packet in
-                                             // Once the video is near enough; nothing past its end.
-                                             guard try waitForVideo(Double(packet.pts) / max(rate, 1), stop: stop) else {
-                                                 ended.insert(track.streamIndex)
-                                                 return
-                                             }
+                                             // Once the video is near enough.
+                                             try waitForVideo(Double(packet.pts) / max(rate, 1), stop: stop)
                                              queue.push(.audio(packet), cost: 0)
                                          })
         }
@@ -171,11 +162,10 @@ final class NormalisedAudio: @unchecked Sendable {
         let packet = Packet()
         while try input.read(into: packet) {
             if stop.isCancelled { throw TranscodeError.Reason.cancelled }
-            guard let (encoder, emit) = chains[packet.streamIndex], !ended.contains(packet.streamIndex) else { continue }
+            guard let (encoder, emit) = chains[packet.streamIndex] else { continue }
             try encoder.take(packet, videoTime: .infinity, emit: emit)
-            if ended.count == chains.count { break }
         }
-        for (index, (encoder, emit)) in chains where !ended.contains(index) {
+        for (encoder, emit) in chains.values {
             try encoder.finish(videoTime: .infinity, emit: emit)
         }
         return Array(chains.keys)
@@ -194,8 +184,7 @@ final class NormalisedAudio: @unchecked Sendable {
     }
 
     /// Moves each normalised track over the early one, where its segments line up (always,
-    /// unless the decode stage dropped audio it could not place); call once every stage
-    /// has joined. The staging folders are gone afterwards.
+    /// unless a damaged packet decoded differently); call once every stage has joined. The staging folders are gone afterwards.
     func adopt(_ early: [AudioRenditionWorker], output: OutputDirectory) throws -> Adoption {
         lock.lock()
         let outcome = self.outcome

@@ -24,7 +24,8 @@ final class AudioRenditionWorker: @unchecked Sendable {
     private let audioTimeBase: AVRational
     private let cancellation: CancellationFlag
     private let done = DispatchSemaphore(value: 0)
-    private var cutter = SegmentCutter<Item>(hasAudio: true)
+    /// Audio past the video's end is cut into segments of its own (`audioOnlySegments`).
+    private var cutter: SegmentCutter<Item>
     private var waiting: [SegmentCutter<Item>.Action] = []
     /// A cut came: the next audio packet opens a segment (no segment is ever empty).
     private var segmentDue = false
@@ -44,9 +45,10 @@ final class AudioRenditionWorker: @unchecked Sendable {
     var timescale: Int { muxer.timescale }
 
     init(name: String = AudioRenditionWorker.name, audio: Encoder, videoTimeBase: AVRational, directory: String,
-         format: SegmentFormat, queueDepth: Int, shift: TimelineShift, progressive: ProgressiveWriter?,
+         format: SegmentFormat, segmentDuration: Double, queueDepth: Int, shift: TimelineShift, progressive: ProgressiveWriter?,
          cancellation: CancellationFlag) throws {
         self.name = name
+        cutter = SegmentCutter(hasAudio: true, audioOnlySegments: segmentDuration)
         self.queue = BoundedQueue(capacity: max(1, queueDepth))
         self.shift = shift
         self.videoTimeBase = videoTimeBase

@@ -40,9 +40,10 @@ final class DecodeStage {
     private let maxFrames: Int?
     /// True when `maxFrames` ended the input early (not a truncated file).
     private(set) var stoppedAtFrameLimit = false
-    /// Audio that runs this far ahead of the latest video frame is dropped: a real file
-    /// interleaves within a second or two, and a file whose video stopped (one frame,
-    /// then half an hour of audio) must not make the segmenter buffer all of it.
+    /// Audio muxed with the video that runs this far ahead of the latest video frame is
+    /// dropped: a real file interleaves within a second or two, and a file whose video
+    /// stopped (one frame, then half an hour of audio) must not make the rungs' segmenters
+    /// buffer all of it. Renditions of audio alone keep it (`keepsAudioPastVideo`).
     static let maxAudioLeadSeconds = 30.0
     /// The poster: written from the frame with this index (about 10% in).
     private let poster: (writer: PosterWriter, path: String, frameIndex: Int)?
@@ -56,6 +57,15 @@ final class DecodeStage {
         return max(0, videoTime - firstVideoTime) + 1 / max(frameRate, 1)
     }
     private let frameRate: Double
+    /// The audio is in renditions of its own, which keep every sample (they cut what
+    /// follows the video alone); muxed with the video, audio far ahead of it is dropped.
+    private let keepsAudioPastVideo: Bool
+    /// The video time the audio's lead is measured against (`DecodeStage.maxAudioLeadSeconds`):
+    /// audio alone is kept up to `--max-duration`, as the video is.
+    private var audioLeadReference: Double {
+        guard keepsAudioPastVideo else { return videoTime }
+        return maxDurationSeconds.map { $0 - Self.maxAudioLeadSeconds } ?? .infinity
+    }
 
     /// Split and stitch: the chunk this run encodes (nil: the whole file).
     private let chunk: (plan: ChunkPlan, chunk: ChunkPlan.Chunk)?
@@ -83,7 +93,8 @@ final class DecodeStage {
          chunk: (plan: ChunkPlan, chunk: ChunkPlan.Chunk)? = nil, cutQueue: BoundedQueue<RenditionInput>? = nil,
          alternateAudio: [(chain: AudioChain, queue: BoundedQueue<RenditionInput>)] = [],
          loudness: (pass: LoudnessPass, target: Double, hold: LoudnessPass.Hold)? = nil,
-         normalised: NormalisedAudio? = nil, cancellation: CancellationFlag) {
+         normalised: NormalisedAudio? = nil, keepsAudioPastVideo: Bool = false, cancellation: CancellationFlag) {
+        self.keepsAudioPastVideo = keepsAudioPastVideo
         self.alternateAudio = alternateAudio
         self.normalised = normalised
         let measured = [audio].compactMap { $0 }.count + alternateAudio.count
@@ -163,18 +174,18 @@ final class DecodeStage {
                     if audio == nil { break }
                 }
             } else if let audioEncoder, packet.streamIndex == audioEncoder.chain.streamIndex {
-                try audioEncoder.take(packet, videoTime: videoTime, emit: broadcastAudio)
+                try audioEncoder.take(packet, videoTime: audioLeadReference, emit: broadcastAudio)
             } else if let track = alternateThreads.first(where: { $0.encoder.chain.streamIndex == packet.streamIndex }) {
-                guard track.queue.push(.packet(try packet.reference(), videoTime: videoTime)) else {
+                guard track.queue.push(.packet(try packet.reference(), videoTime: audioLeadReference)) else {
                     throw TranscodeError.Reason.cancelled  // the track's thread has stopped: its failure says why
                 }
             }
         }
         if !chunkVideoEnded { try decode(nil, with: video, deliver: deliverVideo) }
         if chunk != nil, !chunkVideoClosed { try endChunkVideo() }
-        for track in alternateThreads { track.queue.push(.end(videoTime: videoTime)) }
+        for track in alternateThreads { track.queue.push(.end(videoTime: audioLeadReference)) }
         if let audioEncoder {
-            try audioEncoder.finish(videoTime: videoTime, emit: broadcastAudio)
+            try audioEncoder.finish(videoTime: audioLeadReference, emit: broadcastAudio)
             broadcast(.audioEnd)
         }
         // Each track's rendition ends once it has both its `.audioEnd` and this `.end`.

@@ -25,6 +25,8 @@ final class RenditionWorker: @unchecked Sendable {
     private var cutter: SegmentCutter<Packet>
     /// Presentation times of the frames we forced to IDR; their packets start segments.
     private var forcedKeyframes: Set<Int64> = []
+    /// The audio goes to `download.mp4` alone, uncut (a rung beside separate audio renditions).
+    private let downloadTakesAudioAsItComes: Bool
     /// A chunk's: the whole run's timing of its first and last packets.
     private let wholeRunTiming: WholeRunVideoTiming?
     /// x264's reorder delay in frames (`has_b_frames`: 0, 1 or 2).
@@ -90,10 +92,14 @@ final class RenditionWorker: @unchecked Sendable {
         let separate = configuration.separateAudio != nil
         let usesAudio = configuration.audio != nil && (!separate || configuration.downloadDirectory != nil)
         self.audioTimeBase = usesAudio ? configuration.audio?.timeBase : nil
-        self.cutter = SegmentCutter(hasAudio: usesAudio)
+        // With separate audio, the download takes the audio as it comes, all of it (past
+        // the video's end too): only audio muxed into the segments is placed by the cutter.
+        self.downloadTakesAudioAsItComes = separate && usesAudio
+        self.cutter = SegmentCutter(hasAudio: usesAudio && !separate)
         self.encoder = try VideoEncoderSettings(
             rendition: rendition, timeBase: configuration.timeBase, frameRate: configuration.frameRate,
-            options: configuration.options, threads: configuration.encoderThreads
+            options: configuration.options, threads: configuration.encoderThreads,
+            constantFrameRate: !configuration.source.isVariableFrameRate
         ).makeEncoder()
         self.muxer = try SegmentedMuxer(
             directory: configuration.directory, format: configuration.options.segmentFormat,
@@ -145,6 +151,10 @@ final class RenditionWorker: @unchecked Sendable {
             case .audio(let packet):
                 guard let timeBase = audioTimeBase else { continue }
                 let own = try packet.reference()  // the muxer rescales timestamps in place
+                if downloadTakesAudioAsItComes {
+                    if let download { try download.write(own, stream: download.audioStreamIndex) }
+                    continue
+                }
                 try perform(cutter.audio(own, time: Double(own.pts) * timeBase.doubleValue))
             case .cut:
                 continue  // the audio rendition's alone

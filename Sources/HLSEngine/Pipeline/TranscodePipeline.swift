@@ -69,7 +69,7 @@ struct TranscodePipeline {
             let carriesAudio = chunk.map { $0.chunk.index == 0 } ?? true
             let audio = audioTracks(info)
             let notes = sourceSubtitles.notes + (carriesAudio ? audio.notes : [])
-            let audioFolder = (separatesAudio(tracks: audio.tracks.count) || chunk != nil) && carriesAudio ? audio.tracks.map(\.folder) : []
+            let audioFolder = (separatesAudio(tracks: audio.tracks.count, input: input, info: info) || chunk != nil) && carriesAudio ? audio.tracks.map(\.folder) : []
             // Normalised after publishing: each track's second encode has a staging folder.
             let staging = normalisesAfterPublishing(separateAudio: !audioFolder.isEmpty) ? audioFolder.map(NormalisedAudio.stagingFolder) : []
             output = try OutputDirectory(path: outputDirectory,
@@ -97,7 +97,7 @@ struct TranscodePipeline {
                 corruptPackets: result.corruptPackets, filledAudioGaps: result.filledAudioGaps, download: result.download,
                 dashManifest: result.dash, captions: result.captions.isEmpty ? nil : result.captions,
                 timelineShift: result.shift, notes: (notes + result.notes).isEmpty ? nil : notes + result.notes,
-                audioTracks: separatesAudio(tracks: audio.tracks.count) && !audio.tracks.isEmpty ? audio.tracks : nil,
+                audioTracks: separatesAudio(tracks: audio.tracks.count, input: input, info: info) && !audio.tracks.isEmpty ? audio.tracks : nil,
                 loudness: result.loudness, republishedAudio: result.republished.isEmpty ? nil : result.republished)
         } catch {
             output?.removeEverythingWritten()
@@ -143,7 +143,7 @@ struct TranscodePipeline {
                      progressive: ProgressiveWriter?) throws -> AudioRenditionWorker {
         try AudioRenditionWorker(name: chain.track.folder, audio: chain.encoder, videoTimeBase: videoTimeBase,
                                  directory: output.directory(for: chain.track.folder), format: options.segmentFormat,
-                                 queueDepth: options.queueDepth, shift: shift, progressive: progressive, cancellation: cancellation)
+                                 segmentDuration: options.segmentDuration, queueDepth: options.queueDepth, shift: shift, progressive: progressive, cancellation: cancellation)
     }
 
     /// Whether the audio is normalised after the early ladder has published it
@@ -213,7 +213,22 @@ struct TranscodePipeline {
 
     /// Whether the audio goes in renditions of its own (CMAF, one track per file): for a
     /// DASH ladder, and for a source with more than one audio track.
-    private func separatesAudio(tracks: Int) -> Bool { dash || (tracks > 1 && options.segmentFormat == .fmp4) }
+    /// Whether the audio gets renditions of its own (the CMAF layout): for DASH, for more
+    /// than one track, and for a source whose audio plays on past its video (a still
+    /// picture with long audio), which muxed segments would have to drop.
+    private func separatesAudio(tracks: Int, input: InputFile, info: MediaInfo) -> Bool {
+        dash || (options.segmentFormat == .fmp4 && (tracks > 1 || Self.audioOutlastsVideo(input, info: info)))
+    }
+
+    /// The container says the audio ends more than the cutter's tail after the video.
+    private static func audioOutlastsVideo(_ input: InputFile, info: MediaInfo) -> Bool {
+        guard let audio = info.audio, let videoDuration = info.video.durationSeconds,
+              let stream = input.stream(Int32(clamping: audio.streamIndex)) else { return false }
+        let duration = stream.pointee.duration
+        guard duration > 0, duration != noPTS else { return false }
+        let audioEnd = audio.startSeconds + Double(duration) * stream.pointee.time_base.doubleValue
+        return audioEnd.isFinite && audioEnd > info.video.startSeconds + videoDuration + SegmentCutter<Packet>.defaultMaxAudioTail
+    }
 
     /// Starts the rungs and the audio rendition, decodes on this thread, and joins them.
     /// Throws the first real failure: a stage stopped by another's failure says `.cancelled`.
@@ -282,7 +297,7 @@ struct TranscodePipeline {
         let (videoStream, decoder, audio, alternates) = try TranscodePipeline.openDecoders(input, info: info, options: options,
                                                                                           tracks: audioTracks)
         let chains = [audio].compactMap { $0 } + alternates
-        let separate = separatesAudio(tracks: audioTracks.count)
+        let separate = separatesAudio(tracks: audioTracks.count, input: input, info: info)
         let frameRate = try FrameRate.choose(videoStream)
 
         // Separate audio: the rungs tell the audio renditions their timestamp shift.
@@ -345,7 +360,7 @@ struct TranscodePipeline {
                                  alternateAudio: zip(alternates, alternateRenditions).map { ($0, $1.queue) },
                                  // Normalised later: the early encode takes the source's level at once.
                                  loudness: normalised == nil ? loudness : nil, normalised: normalised,
-                                 cancellation: cancellation)
+                                 keepsAudioPastVideo: separate, cancellation: cancellation)
         let earlyAudio = [audioRendition].compactMap { $0 } + alternateRenditions
         try Self.runStages(decode: decode, workers: workers, audio: earlyAudio + (normalised?.workers ?? []),
                            plan: plan, cancellation: cancellation, decoded: { loudness?.pass.begin() })

@@ -8,6 +8,12 @@ struct VideoEncoderSettings {
     var frameRate: AVRational
     var options: TranscodeOptions
     var threads: Int
+    /// The source's frame rate is constant: the SPS then says so (x264's `force-cfr`), where
+    /// it would give the time base's tick as the frame rate (1/12800 s: "12800 fps"), and
+    /// players and probes (ffprobe) take each frame's duration from it. The timestamps x264
+    /// is given and returns are the same either way; a variable rate keeps the tick, so its
+    /// rate control spends bits by each frame's real duration.
+    var constantFrameRate = false
 
     /// A GOP is a segment: IDRs are forced on the `SegmentClock`'s frames. keyint is set
     /// beyond any segment so x264 never adds a keyframe of its own, and scenecut is off.
@@ -22,7 +28,7 @@ struct VideoEncoderSettings {
         [
             "preset": options.preset,
             "forced-idr": "1",
-            "x264-params": "scenecut=0:open-gop=0:keyint=\(keyint)",
+            "x264-params": "scenecut=0:open-gop=0:keyint=\(keyint)" + (constantFrameRate ? ":force-cfr=1" : ""),
         ]
     }
 

@@ -57,8 +57,10 @@ struct PlaylistWriter {
         // A variant's BANDWIDTH covers whichever of its audio renditions plays: the highest.
         var audioRates = (peak: 0, average: 0)
         var masterAudio: [MasterPlaylist.Audio] = []
+        var audioDuration = 0.0
         for track in audio {
             let durations = Self.segmentDurations(track.segments)
+            audioDuration = max(audioDuration, durations.reduce(0, +))
             let playlistPath = "\(track.track.folder)/index.m3u8"
             try writeMediaPlaylist(track.segments, durations: durations, to: playlistPath)
             let rates = Self.rates(track.segments, durations: durations)
@@ -90,7 +92,10 @@ struct PlaylistWriter {
                                  totalBytes: segmentBytes + variant.initializationBytes,
                                  durationSeconds: duration, frameRate: frameRate))
         }
-        let duration = results.map(\.durationSeconds).max() ?? 0
+        // The video's, unless audio plays on past it beyond the cutter's tail (a still
+        // picture with long audio: its renditions cut that audio alone).
+        let videoDuration = results.map(\.durationSeconds).max() ?? 0
+        let duration = audioDuration > videoDuration + SegmentCutter<Packet>.defaultMaxAudioTail ? audioDuration : videoDuration
         var manifestName: String?
         if dash, var manifest = Self.dashManifest(variants, audio: audio, duration: duration,
                                                   segmentDuration: segmentDuration) {

@@ -41,19 +41,37 @@ struct SegmentCutter<Payload> {
     private var horizon = -Double.infinity
     /// The latest presentation time of any video packet.
     private var latestVideoTime = -Double.infinity
-    /// Audio that presents more than this after the last video frame is dropped at the
-    /// end: a segment is as long as its video, and a file whose video stops early must
-    /// not give a last segment of one frame and minutes of audio.
+    /// Audio that presents up to this after the last video frame ends the last segment.
+    /// What presents later is dropped where audio is muxed with the video (a segment is as
+    /// long as its video: a file whose video stops early must not give a last segment of one
+    /// frame and minutes of audio), and cut into segments of its own where it is not.
     let maxAudioTail: Double
     static var defaultMaxAudioTail: Double { 2 }
     private(set) var droppedAudio = 0
+    /// A rendition of audio alone: the segment length it cuts the audio past the video
+    /// into, from the last video segment's start (a still picture with an hour of audio
+    /// keeps the hour). Nil: that audio is dropped.
+    let audioOnlySegments: Double?
+    /// How far audio may present past the latest video before the video counts as ended
+    /// and the audio cuts itself (what waits stays bounded). Beyond `NormalisedAudio`'s
+    /// lead, so a second encode cuts where the first did.
+    static var videoEndedLead: Double { 60 }
+    /// The time the current segment opened at (its first video frame's).
+    private var segmentStart = -Double.infinity
+    private var latestAudioTime = -Double.infinity
+    /// The audio goes on past the video: cut it alone once the video's cuts are all out.
+    private var cutsAlone = false
+    /// The next audio-only cut, once cutting alone.
+    private var nextAloneCut: Double?
 
     /// - Parameters:
     ///   - hasAudio: false for a source without audio: nothing waits for it.
-    ///   - maxAudioTail: seconds of audio kept after the last video frame.
-    init(hasAudio: Bool, maxAudioTail: Double = SegmentCutter.defaultMaxAudioTail) {
+    ///   - maxAudioTail: seconds of audio kept in the last segment after the last video frame.
+    ///   - audioOnlySegments: see the property.
+    init(hasAudio: Bool, maxAudioTail: Double = SegmentCutter.defaultMaxAudioTail, audioOnlySegments: Double? = nil) {
         audioEnded = !hasAudio
         self.maxAudioTail = maxAudioTail
+        self.audioOnlySegments = audioOnlySegments.flatMap { $0 > 0 && $0.isFinite ? $0 : nil }
     }
 
     /// An encoded video packet in decode order. `startsSegment` is true for the IDR
@@ -67,6 +85,8 @@ struct SegmentCutter<Payload> {
     /// An AAC packet; `time` is its pts in seconds.
     mutating func audio(_ payload: Payload, time: Double) -> [Action] {
         audio.append(Pending(payload: payload, time: time, startsSegment: false))
+        latestAudioTime = max(latestAudioTime, time)
+        if latestVideoTime > -Double.infinity, time > latestVideoTime + Self.videoEndedLead { cutAloneIfAudioOnly() }
         return drain()
     }
 
@@ -80,7 +100,12 @@ struct SegmentCutter<Payload> {
     mutating func finish() -> [Action] {
         audioEnded = true
         videoEnded = true
+        if latestVideoTime > -Double.infinity, latestAudioTime > latestVideoTime + maxAudioTail { cutAloneIfAudioOnly() }
         return drain()
+    }
+
+    private mutating func cutAloneIfAudioOnly() {
+        if audioOnlySegments != nil { cutsAlone = true }
     }
 
     private var nextVideo: Pending? { videoHead < video.count ? video[videoHead] : nil }
@@ -93,10 +118,28 @@ struct SegmentCutter<Payload> {
             segmentOpen = true
             videoInSegment = false
             horizon = -Double.infinity
+            segmentStart = time
         }
         while true {
+            // Past the video, once its cuts are out: segments of audio alone, on the clock
+            // of the last video segment's start; later video (none in a sane file) is let go.
+            if cutsAlone, nextVideo == nil || nextAloneCut != nil, segmentOpen, let length = audioOnlySegments {
+                videoHead = video.count
+                guard let sample = nextAudio else { break }
+                var cut = nextAloneCut ?? segmentStart + length
+                if sample.time >= cut {
+                    // Past a gap, the boundary at or before the sample (whole steps: no loop).
+                    cut += ((sample.time - cut) / length).rounded(.down) * length
+                    open(cut)
+                    cut += length
+                }
+                nextAloneCut = cut
+                actions.append(.writeAudio(sample.payload))
+                audioHead += 1
+                continue
+            }
             if let sample = nextAudio, videoEnded || sample.time <= horizon {
-                if videoEnded, latestVideoTime > -Double.infinity, sample.time > latestVideoTime + maxAudioTail {
+                if audioOnlySegments == nil, videoEnded, latestVideoTime > -Double.infinity, sample.time > latestVideoTime + maxAudioTail {
                     droppedAudio += 1
                     audioHead += 1
                     continue
