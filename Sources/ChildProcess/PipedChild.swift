@@ -19,7 +19,13 @@ public struct PipedChild: Sendable {
     /// Starts `arguments[0]` (an absolute path) with the same clean signal state as
     /// `ChildProcess.spawn`. Our pipe ends are close-on-exec, so no other child holds them.
     /// `passing` become the child's descriptors 3, 4… (the source relays' sockets).
+    /// Spawned from `SpawningThread`, so a child that dies with its parent thread dies only
+    /// with this process.
     public static func spawn(_ arguments: [String], environment: [String: String], passing: [Int32] = []) throws -> PipedChild {
+        try SpawningThread.shared.run { try spawnHere(arguments, environment: environment, passing: passing) }
+    }
+
+    private static func spawnHere(_ arguments: [String], environment: [String: String], passing: [Int32]) throws -> PipedChild {
         var pipes: [(read: Int32, write: Int32)] = []
         defer { for pipe in pipes { if pipe.read >= 0 { close(pipe.read) }; if pipe.write >= 0 { close(pipe.write) } } }
         for _ in 0..<3 {

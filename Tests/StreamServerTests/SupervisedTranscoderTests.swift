@@ -77,6 +77,41 @@ struct SupervisedTranscoderTests {
         #expect(ContinuousClock.now - started < .seconds(6))
     }
 
+    /// The child asks for SIGKILL when its parent dies (PR_SET_PDEATHSIG), and Linux sends it
+    /// when the parent *thread* that spawned it ends. The async pool's threads end after a
+    /// few idle seconds (libdispatch reaps them), so a child spawned from one could be killed
+    /// mid-run: the hostile-upload test once saw its hanging child end as "ran out of
+    /// memory" (a SIGKILL nobody sent). Children are spawned from a thread that lives as long
+    /// as the process (`SpawningThread`): here the thread that asks for one ends once the
+    /// child has said hello, and the child lives on. Before, it was dead (137) at once.
+    @Test func aChildOutlivesTheThreadThatAskedForIt() async throws {
+        let spawned = Mutex<Result<PipedChild, any Error>?>(nil)
+        let asker = Thread {
+            let child = Result { try PipedChild.spawn([Self.vstream, "transcode", "in.mp4", "-o", Self.output(), "--supervised"],
+                                                      environment: [:]) }
+            // Its hello comes after it asked to die with its parent: only then may this end.
+            if case .success(let running) = child {
+                var byte: UInt8 = 0
+                while read(running.output, &byte, 1) == 1 && byte != UInt8(ascii: "\n") {}
+            }
+            spawned.withLock { $0 = child }
+        }
+        asker.start()
+        var child: PipedChild?
+        for _ in 0..<100 where child == nil {
+            try await Task.sleep(for: .milliseconds(20))
+            child = try spawned.withLock { try $0?.get() }
+        }
+        let running = try #require(child)
+        defer { close(running.output); close(running.errors) }
+        // It waits for its request line; the thread that asked has long ended.
+        try await Task.sleep(for: .milliseconds(1500))
+        var status: Int32 = 0
+        #expect(waitpid(running.process.pid, &status, WNOHANG) == 0, "the child is still running (status \(status))")
+        close(running.input)  // a closed request pipe ends it
+        #expect(running.process.wait(timeout: 10) != 137)
+    }
+
     /// While it runs: its own network namespace (no interface to reach anything), no
     /// descriptor of ours beyond stdin/out/err, and the address-space limit in force.
     /// Cancelling kills it within a second.
