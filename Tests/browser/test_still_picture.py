@@ -1,0 +1,55 @@
+"""A still picture with long audio (a podcast's cover, a song's artwork) uploaded to the
+embedded default (issue 22's leftover, issue 21's one-frame case): the whole audio is kept,
+where the ladder used to stop 2 s after the picture. The video is READY with the audio's
+duration, the ffmpeg CLI hears the audio to its end through the master, and Chromium plays
+download.mp4 well past the picture."""
+import subprocess
+import tempfile
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+from conftest import upload, wait_ready
+
+SECONDS = 20
+
+
+def still_source(folder: Path) -> Path:
+    picture, tone, source = folder / "one.mp4", folder / "tone.m4a", folder / "still.mp4"
+    for arguments in (["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25", "-frames:v", "1", "-c:v", "libx264", str(picture)],
+                      ["-f", "lavfi", "-i", f"sine=frequency=660:sample_rate=48000:duration={SECONDS}", "-ac", "2", "-c:a", "aac",
+                       str(tone)],
+                      ["-i", str(picture), "-i", str(tone), "-map", "0:v", "-map", "1:a", "-c", "copy", str(source)]):
+        subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", *arguments], check=True)
+    return source
+
+
+def test_a_still_picture_with_long_audio_plays_all_of_it(server):
+    base = server
+    with tempfile.TemporaryDirectory() as folder:
+        video, owner = upload(base, still_source(Path(folder)))
+    body = wait_ready(base, video, owner)
+    assert body["status"] == "READY", body
+    assert abs(body["durationSeconds"] - SECONDS) < 0.2, body
+
+    master = base.rstrip("/") + body["playbackUrl"] if body["playbackUrl"].startswith("/") else body["playbackUrl"]
+    heard = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "a:0", "-show_entries", "packet=pts_time",
+                            "-of", "csv=p=0", master], check=True, capture_output=True, text=True).stdout.split()
+    assert max(float(t) for t in heard if t) > SECONDS - 0.2, heard[-3:]
+
+    # Chromium's own HLS player stalls once the picture's 0.04 s have played (buffered
+    # [0, 0.04], currentTime 0: it waits for video that never comes; the DASH ladder and the
+    # ffmpeg CLI play on). download.mp4, the page's other source, plays all of it.
+    download = base.rstrip("/") + body["downloadUrl"] if body["downloadUrl"].startswith("/") else body["downloadUrl"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium",
+                                    args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"])
+        page = browser.new_page()
+        page.goto(base)
+        page.set_content(f'<video id="player" src="{download}" muted autoplay></video>')
+        page.wait_for_function("document.getElementById('player').currentTime > 0.2", timeout=60_000)
+        assert abs(page.evaluate("document.getElementById('player').duration") - SECONDS) < 0.2
+        page.evaluate("document.getElementById('player').playbackRate = 4")
+        # The picture lasts 0.04 s; the player goes on with the audio.
+        page.wait_for_function(f"document.getElementById('player').currentTime > {SECONDS / 2}", timeout=30_000)
+        browser.close()
