@@ -51,6 +51,12 @@ def start_vstream(data: str, env: dict | None = None, port: int | None = None):
     return process, url
 
 
+def launch_chromium(playwright):
+    """Debian's Chromium, as every browser test drives it: no sandbox (root), autoplay allowed."""
+    return playwright.chromium.launch(executable_path="/usr/bin/chromium",
+                                      args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"])
+
+
 def call(url, method="GET", body=None, raw=None, headers=None, token=None):
     """One API call; returns (status, JSON or bytes). `token` goes in Authorization: Bearer."""
     data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from conftest import ARTIFACTS, call, upload, wait_ready
+from conftest import ARTIFACTS, call, launch_chromium, upload, wait_ready
 
 
 def dubbed_source(folder: Path) -> Path:
@@ -86,8 +86,7 @@ def test_a_dubbed_upload_keeps_every_language(server):
     # The owner's page: Chromium exposes no `audioTracks`, so the page says which plays.
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium",
-                                    args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"])
+        browser = launch_chromium(p)
         page = browser.new_page()
         page.goto(base)
         page.evaluate(f"localStorage.setItem('vstream.owner:{video}', '{owner}')")
@@ -119,8 +118,7 @@ def test_a_french_viewer_watching_while_it_transcodes_gets_the_dub(server):
         early = response.read().decode()
     assert re.findall(r'TYPE=AUDIO,GROUP-ID="audio",LANGUAGE="([^"]+)"', early) == ["eng", "fra"], early
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium",
-                                    args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"])
+        browser = launch_chromium(p)
         page = browser.new_context(locale="fr-FR").new_page()
         fetched = []
         page.on("request", lambda r: fetched.append(r.url) if "/hls/" in r.url else None)

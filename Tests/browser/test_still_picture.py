@@ -9,7 +9,7 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from conftest import upload, wait_ready
+from conftest import launch_chromium, upload, wait_ready
 
 SECONDS = 20
 
@@ -42,8 +42,7 @@ def test_a_still_picture_with_long_audio_plays_all_of_it(server):
     # ffmpeg CLI play on). download.mp4, the page's other source, plays all of it.
     download = base.rstrip("/") + body["downloadUrl"] if body["downloadUrl"].startswith("/") else body["downloadUrl"]
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium",
-                                    args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"])
+        browser = launch_chromium(p)
         page = browser.new_page()
         page.goto(base)
         page.set_content(f'<video id="player" src="{download}" muted autoplay></video>')

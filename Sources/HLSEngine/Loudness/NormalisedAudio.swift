@@ -40,6 +40,8 @@ final class NormalisedAudio: @unchecked Sendable {
     private let tracks: [Track]
     private let target: Double
     private let bitrate: Int
+    /// Where the decode stage stops keeping audio (`--max-duration`): the same here.
+    private let audioReference: Double
     private let lock = NSLock()
     private var outcome: [Int32: Outcome] = [:]
     private var failure: String?
@@ -60,6 +62,7 @@ final class NormalisedAudio: @unchecked Sendable {
          videoTimeBase: AVRational, shift: TimelineShift, cancellation: CancellationFlag) throws {
         self.target = target
         bitrate = options.audioBitrate
+        audioReference = DecodeStage.audioAloneReference(maxDurationSeconds: options.maxDurationSeconds)
         tracks = try chains.map { chain in
             let staging = output.directory(for: Self.stagingFolder(chain.track.folder))
             let worker = try AudioRenditionWorker(name: chain.track.folder, audio: chain.encoder, videoTimeBase: videoTimeBase,
@@ -147,8 +150,8 @@ final class NormalisedAudio: @unchecked Sendable {
             let chain = try AudioEncodingChain(stream: stream, startTime: input.context.pointee.start_time, bitrate: bitrate,
                                                maxPixels: SourceBounds.maxPixels)
             chain.gain = Float(pow(10, (gains[track.streamIndex]?.gain ?? 0) / 20))
-            // No video time to run ahead of: the decode stage keeps every sample of a track
-            // in a rendition of its own, as this encode does.
+            // The decode stage keeps every sample of a track in a rendition of its own, up to
+            // `--max-duration`, as this encode does.
             let queue = track.worker.queue
             let rate = Double(chain.encoder.context.pointee.sample_rate)
             chains[track.streamIndex] = (AudioTrackEncoder(chain: chain, loudness: nil, onlyTrackMeasured: false, cancellation: stop),
@@ -163,10 +166,10 @@ final class NormalisedAudio: @unchecked Sendable {
         while try input.read(into: packet) {
             if stop.isCancelled { throw TranscodeError.Reason.cancelled }
             guard let (encoder, emit) = chains[packet.streamIndex] else { continue }
-            try encoder.take(packet, videoTime: .infinity, emit: emit)
+            try encoder.take(packet, videoTime: audioReference, emit: emit)
         }
         for (encoder, emit) in chains.values {
-            try encoder.finish(videoTime: .infinity, emit: emit)
+            try encoder.finish(videoTime: audioReference, emit: emit)
         }
         return Array(chains.keys)
     }
@@ -184,7 +187,8 @@ final class NormalisedAudio: @unchecked Sendable {
     }
 
     /// Moves each normalised track over the early one, where its segments line up (always,
-    /// unless a damaged packet decoded differently); call once every stage has joined. The staging folders are gone afterwards.
+    /// unless a damaged packet decoded differently); call once every stage has joined. The
+    /// staging folders are gone afterwards.
     func adopt(_ early: [AudioRenditionWorker], output: OutputDirectory) throws -> Adoption {
         lock.lock()
         let outcome = self.outcome

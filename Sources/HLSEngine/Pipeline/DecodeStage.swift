@@ -63,8 +63,13 @@ final class DecodeStage {
     /// The video time the audio's lead is measured against (`DecodeStage.maxAudioLeadSeconds`):
     /// audio alone is kept up to `--max-duration`, as the video is.
     private var audioLeadReference: Double {
-        guard keepsAudioPastVideo else { return videoTime }
-        return maxDurationSeconds.map { $0 - Self.maxAudioLeadSeconds } ?? .infinity
+        keepsAudioPastVideo ? Self.audioAloneReference(maxDurationSeconds: maxDurationSeconds) : videoTime
+    }
+
+    /// The lead reference of audio in renditions of its own: dropped only past `--max-duration`
+    /// (`NormalisedAudio`'s second encode drops the same samples, so the two line up).
+    static func audioAloneReference(maxDurationSeconds: Double?) -> Double {
+        maxDurationSeconds.map { $0 - maxAudioLeadSeconds } ?? .infinity
     }
 
     /// Split and stitch: the chunk this run encodes (nil: the whole file).

@@ -211,8 +211,6 @@ struct TranscodePipeline {
         return (Array(plan.tracks.prefix(1)), notes)
     }
 
-    /// Whether the audio goes in renditions of its own (CMAF, one track per file): for a
-    /// DASH ladder, and for a source with more than one audio track.
     /// Whether the audio gets renditions of its own (the CMAF layout): for DASH, for more
     /// than one track, and for a source whose audio plays on past its video (a still
     /// picture with long audio), which muxed segments would have to drop.
