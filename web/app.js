@@ -296,8 +296,18 @@ async function showExtras(videoId, seek) {
 
 /** The language menu, or the line naming the track that plays. */
 function showAudioTracks(urls) {
-  const playsMP4 = !canPlayHLS();
+  const playsMP4 = !canPlayHLS() || soundOutlastsPicture(urls);
   attachAudioTracks($("player"), $("audio-menu"), $("audio-note"), urls.audioTracks, { playsMP4 });
+}
+
+/** A still picture with long audio (a podcast's cover): every rung's video ends seconds
+ * before the sound. Chromium's own HLS player then stalls once the picture has played,
+ * waiting for video that never comes, while the MP4 plays the sound to its end; such a
+ * video has no picture worth adapting, so the page plays its MP4. */
+function soundOutlastsPicture(urls) {
+  const rungs = (urls.renditions ?? []).map((rung) => rung.durationSeconds);
+  if (!urls.durationSeconds || rungs.length === 0 || rungs.some((seconds) => typeof seconds !== "number")) return false;
+  return Math.max(...rungs) + 2 < urls.durationSeconds;
 }
 
 const canPlayHLS = () => $("player").canPlayType("application/vnd.apple.mpegurl") !== "";
@@ -330,6 +340,9 @@ function play(urls, { keepExtras = false, onLiveFailure = () => {} } = {}) {
   if (live && canPlayLive()) {
     source = urls.playbackUrl;
     $("playback-kind").textContent = "HLS while transcoding (one rendition)";
+  } else if (soundOutlastsPicture(urls) && urls.downloadUrl && canPlayMP4()) {
+    source = urls.downloadUrl;
+    $("playback-kind").textContent = `MP4${urls.downloadRendition ? ` ${urls.downloadRendition}` : ""} (the sound plays on past the picture)`;
   } else if (canPlayHLS()) {
     source = urls.playbackUrl;
     $("playback-kind").textContent = "HLS (adaptive)";

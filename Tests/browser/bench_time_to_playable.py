@@ -31,7 +31,7 @@ import time
 import pytest
 from playwright.sync_api import sync_playwright
 
-from conftest import ARTIFACTS, FIXTURES, ROOT, VSTREAM, call, upload
+from conftest import ARTIFACTS, FIXTURES, ROOT, VSTREAM, call, launch_chromium, upload
 from test_watch_while_transcoding import events
 
 SECONDS = [int(s) for s in os.environ.get("BENCH_SECONDS", "20,60").split(",") if s.strip()]
@@ -82,8 +82,7 @@ def test_time_to_playable(backends, seconds, request):
     engine_early, engine = engine_alone(path, whole)
     base = request.getfixturevalue(backends)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium",
-                                    args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"])
+        browser = launch_chromium(p)
         page = browser.new_page()
         page.goto(base)
         video, token = upload(base, path)

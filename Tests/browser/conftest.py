@@ -51,9 +51,10 @@ def start_vstream(data: str, env: dict | None = None, port: int | None = None):
     return process, url
 
 
-def launch_chromium(playwright):
-    """Debian's Chromium, as every browser test drives it: no sandbox (root), autoplay allowed."""
-    return playwright.chromium.launch(executable_path="/usr/bin/chromium",
+def launch_chromium(playwright, executable="/usr/bin/chromium"):
+    """Debian's Chromium, as every browser test drives it: no sandbox (root), autoplay allowed.
+    `executable`: another path to it (a wrapper that lowers its priority)."""
+    return playwright.chromium.launch(executable_path=str(executable),
                                       args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"])
 
 

@@ -13,15 +13,10 @@ import time
 
 from playwright.sync_api import sync_playwright
 
-from conftest import ARTIFACTS, FIXTURES, call, start_vstream, stop, upload, wait_ready
+from conftest import ARTIFACTS, FIXTURES, call, launch_chromium, start_vstream, stop, upload, wait_ready
 
 # Short, so an expired token can be watched expiring.
 TOKEN_SECONDS = 12
-
-
-def launch(p):
-    return p.chromium.launch(executable_path="/usr/bin/chromium",
-                             args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"])
 
 
 def test_the_owner_renames_and_deletes_and_a_stranger_sees_no_controls():
@@ -30,7 +25,7 @@ def test_the_owner_renames_and_deletes_and_a_stranger_sees_no_controls():
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     try:
         with sync_playwright() as p:
-            browser = launch(p)
+            browser = launch_chromium(p)
             owner = browser.new_context()
             page = owner.new_page()
             page.on("dialog", lambda dialog: dialog.accept())  # "Delete …? This cannot be undone."
@@ -93,7 +88,7 @@ def test_a_private_video_plays_only_with_a_valid_token():
         video, owner_token = upload(base, FIXTURES / "h264_1080p30_stereo.mp4", visibility="private")
         assert wait_ready(base, video, owner_token)["status"] == "READY"
         with sync_playwright() as p:
-            browser = launch(p)
+            browser = launch_chromium(p)
             # The owner's browser: its localStorage holds the owner token, as after an upload.
             context = browser.new_context()
             page = context.new_page()

@@ -12,7 +12,7 @@ import urllib.request
 
 from playwright.sync_api import sync_playwright
 
-from conftest import ARTIFACTS, FIXTURES, call, upload, wait_ready
+from conftest import ARTIFACTS, FIXTURES, call, launch_chromium, upload, wait_ready
 
 SRT = "1\n00:00:00,500 --> 00:00:01,250\n<i>Hello</i> there\n\n2\n00:00:01,900 --> 00:00:02,600\nAcross the seam\n"
 VTT = "WEBVTT\n\n00:00:03.000 --> 00:00:04.500\nBonjour\n"
@@ -84,8 +84,7 @@ def test_captions_added_to_a_ready_video_play_in_the_page(server):
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium",
-                                    args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"])
+        browser = launch_chromium(p)
         page = browser.new_page()
         page.goto(base + f"watch/{video}")
         page.wait_for_function("document.getElementById('player').videoWidth > 0", timeout=60_000)
@@ -135,8 +134,7 @@ def test_a_viewer_watching_while_it_transcodes_has_the_captions(server, tmp_path
                     "-i", str(srt), "-map", "0:v", "-map", "1:s", "-c:v", "libx264", "-preset", "veryfast", "-g", "60",
                     "-c:s", "mov_text", "-metadata:s:s:0", "language=eng", str(source)], check=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium",
-                                    args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"])
+        browser = launch_chromium(p)
         page = browser.new_page()
         page.goto(server)
         page.set_input_files("#file", str(source))

@@ -6,7 +6,7 @@ import re
 import pytest
 from playwright.sync_api import sync_playwright
 
-from conftest import ARTIFACTS, FIXTURES, production_backends, server_logs, upload, wait_ready
+from conftest import ARTIFACTS, FIXTURES, launch_chromium, production_backends, server_logs, upload, wait_ready
 
 
 @pytest.fixture()
@@ -31,8 +31,7 @@ def test_a_chunked_video_plays_across_its_seams_in_chromium(chunked_server):
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium",
-                                    args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"])
+        browser = launch_chromium(p)
         page = browser.new_page()
         page.goto(base + f"watch/{video}")
         page.wait_for_function(

@@ -7,7 +7,7 @@ import urllib.request
 import pytest
 from playwright.sync_api import sync_playwright
 
-from conftest import ARTIFACTS, FIXTURES, upload, wait_ready
+from conftest import ARTIFACTS, FIXTURES, launch_chromium, upload, wait_ready
 
 NO_HLS = """
 const canPlayType = HTMLMediaElement.prototype.canPlayType;
@@ -16,11 +16,6 @@ HTMLMediaElement.prototype.canPlayType = function (type) {
 };
 """
 NOTHING = 'HTMLMediaElement.prototype.canPlayType = () => "";'
-
-
-def launch(p):
-    return p.chromium.launch(executable_path="/usr/bin/chromium",
-                             args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"])
 
 
 @pytest.mark.parametrize("backends", ["server", "production_server"])
@@ -32,7 +27,7 @@ def test_a_browser_without_hls_plays_the_mp4_and_offers_it_for_download(backends
     assert body["downloadRendition"] == "720p" and body["downloadBytes"] > 1_000_000, body
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
-        browser = launch(p)
+        browser = launch_chromium(p)
         page = browser.new_page()
         page.add_init_script(NO_HLS)
         page.goto(base + f"watch/{video}")

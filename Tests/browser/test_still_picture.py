@@ -1,8 +1,8 @@
 """A still picture with long audio (a podcast's cover, a song's artwork) uploaded to the
 embedded default (issue 22's leftover, issue 21's one-frame case): the whole audio is kept,
 where the ladder used to stop 2 s after the picture. The video is READY with the audio's
-duration, the ffmpeg CLI hears the audio to its end through the master, and Chromium plays
-download.mp4 well past the picture."""
+duration, the ffmpeg CLI hears the audio to its end through the master, and the watch page
+plays it in Chromium well past the picture (from download.mp4: Chromium's HLS stalls there)."""
 import subprocess
 import tempfile
 from pathlib import Path
@@ -37,18 +37,20 @@ def test_a_still_picture_with_long_audio_plays_all_of_it(server):
                             "-of", "csv=p=0", master], check=True, capture_output=True, text=True).stdout.split()
     assert max(float(t) for t in heard if t) > SECONDS - 0.2, heard[-3:]
 
-    # Chromium's own HLS player stalls once the picture's 0.04 s have played (buffered
-    # [0, 0.04], currentTime 0: it waits for video that never comes; the DASH ladder and the
-    # ffmpeg CLI play on). download.mp4, the page's other source, plays all of it.
-    download = base.rstrip("/") + body["downloadUrl"] if body["downloadUrl"].startswith("/") else body["downloadUrl"]
+    # Each rung's video is the picture's 0.04 s: the API says so, and the page plays the MP4.
+    assert body["renditions"] and all(rung["durationSeconds"] < 1 for rung in body["renditions"]), body["renditions"]
+
+    # Chromium's own HLS player stalls once the picture has played (buffered [0, 0.04],
+    # currentTime 0: it waits for video that never comes; the DASH ladder and the ffmpeg CLI
+    # play on), so the watch page plays download.mp4, which plays all of it.
     with sync_playwright() as p:
         browser = launch_chromium(p)
         page = browser.new_page()
-        page.goto(base)
-        page.set_content(f'<video id="player" src="{download}" muted autoplay></video>')
+        page.goto(base + f"watch/{video}")
         page.wait_for_function("document.getElementById('player').currentTime > 0.2", timeout=60_000)
+        assert page.evaluate("document.getElementById('player').dataset.source").endswith("download.mp4")
+        assert "sound plays on past the picture" in page.text_content("#playback-kind")
         assert abs(page.evaluate("document.getElementById('player').duration") - SECONDS) < 0.2
         page.evaluate("document.getElementById('player').playbackRate = 4")
-        # The picture lasts 0.04 s; the player goes on with the audio.
         page.wait_for_function(f"document.getElementById('player').currentTime > {SECONDS / 2}", timeout=30_000)
         browser.close()

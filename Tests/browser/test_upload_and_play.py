@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import sync_playwright
 
-from conftest import ARTIFACTS, FIXTURES
+from conftest import ARTIFACTS, FIXTURES, launch_chromium
 
 # A part PUT: to the server's own signed URL, or to a presigned S3 URL.
 PART_PUT = re.compile(r"/api/uploads/[^/]+/parts/(\d+)\?|[?&]partNumber=(\d+)")
@@ -24,9 +24,7 @@ def test_resumed_upload_transcodes_and_plays(backends, request):
     fixture = FIXTURES / "upload_30mb.mp4"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"])
+        browser = launch_chromium(p)
         context = browser.new_context()  # one profile: localStorage survives the reload
 
         # First visit: only part 1 gets through, then the page is closed mid-upload.

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
-from conftest import ARTIFACTS, FIXTURES, LOG_FOLDERS, call, server_logs, upload
+from conftest import ARTIFACTS, FIXTURES, LOG_FOLDERS, call, launch_chromium, server_logs, upload
 
 
 def events(base, video, token):
@@ -70,8 +70,7 @@ def test_viewers_started_at_playable_follow_the_growing_ladder_to_its_end(backen
     chromium.write_text('#!/bin/sh\nexec nice -n 10 /usr/bin/chromium "$@"\n')
     chromium.chmod(0o755)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(chromium),
-                                    args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"])
+        browser = launch_chromium(p, chromium)
         page = browser.new_page()
         page.goto(base)
         # The page's player for the growing ladder (web/live-player.js: MSE, because
@@ -139,8 +138,7 @@ def test_the_page_plays_a_private_video_while_it_transcodes(server):
     """Uploaded from the page as private: the `playable` event has no URL, so the page asks
     for a playback grant and starts on the token's progressive master before READY."""
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium",
-                                    args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"])
+        browser = launch_chromium(p)
         page = browser.new_page()
         page.goto(server)
         page.select_option("#visibility", "private")

@@ -10,20 +10,27 @@ public struct RenditionSummary: Codable, Sendable, Equatable {
     public var height: Int
     public var averageBandwidth: Int
     public var peakBandwidth: Int
+    /// The rung's playlist length: the video's own, which is shorter than the video's
+    /// `durationSeconds` when the sound plays on past the picture (a still picture with
+    /// long audio). nil in rows written before it was kept.
+    public var durationSeconds: Double?
 
-    public init(name: String, width: Int, height: Int, averageBandwidth: Int, peakBandwidth: Int) {
+    public init(name: String, width: Int, height: Int, averageBandwidth: Int, peakBandwidth: Int,
+                durationSeconds: Double? = nil) {
         self.name = name
         self.width = width
         self.height = height
         self.averageBandwidth = averageBandwidth
         self.peakBandwidth = peakBandwidth
+        self.durationSeconds = durationSeconds
     }
 
     /// The rungs the engine wrote.
     static func of(_ result: TranscodeResult) -> [RenditionSummary] {
         result.renditions.map {
             RenditionSummary(name: $0.rendition.name, width: $0.rendition.width, height: $0.rendition.height,
-                             averageBandwidth: $0.averageBandwidth, peakBandwidth: $0.peakBandwidth)
+                             averageBandwidth: $0.averageBandwidth, peakBandwidth: $0.peakBandwidth,
+                             durationSeconds: $0.durationSeconds)
         }
     }
 
