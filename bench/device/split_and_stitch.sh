@@ -5,7 +5,12 @@
 # then PSNR of the 1080p and 360p rungs against the source, and segment bytes per rung.
 # Builds nothing: it takes the bundle of ../shared/tools/make_bundle.sh (vstream, ffmpeg,
 # GNU time) at .bundle/bundle.tar.xz. Tables go to $OUT (or /tmp/split-out).
-#   here:  BUNDLE_ROOT=/tmp/b ../shared/tools/make_bundle.sh .bundle/bundle.tar.xz .build/release/vstream /usr/bin/ffmpeg /usr/bin/time
+# The engine measures loudness with libebur128, which make_bundle.sh's keep list lacks (a stub
+# would make every measurement fail, and the runs skip the normalised encode), so bundle with a
+# copy that keeps it:
+#   here:  sed 's/|libgme)/|libgme|libebur128)/' ../shared/tools/make_bundle.sh > /tmp/make_bundle.sh
+#          BUNDLE_ROOT=/tmp/b bash /tmp/make_bundle.sh .bundle/bundle.tar.xz .build/release/vstream /usr/bin/ffmpeg /usr/bin/time
+#          env -i /tmp/b/bin/vstream transcode fixtures/media/h264_1080p30_stereo.mp4 -o /tmp/t --dash  (after untarring to /tmp/b; its loudness figures must not be 0)
 #   there: bash bench/device/split_and_stitch.sh
 set -euo pipefail
 out=${OUT:-/tmp/split-out}; mkdir -p "$out"

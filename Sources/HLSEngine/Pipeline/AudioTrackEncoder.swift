@@ -56,11 +56,15 @@ final class AudioTrackEncoder {
     }
 
     private func deliver(_ frame: Frame, videoTime: Double, emit: (Packet) throws -> Void) throws {
-        if try chain.place(frame) { filledGaps += 1 }
+        // Dropped before it is placed: placing it would count it as a gap and buffer as much
+        // silence in its stead, so a track dropped to its end (one picture, then hours of
+        // sound) grew memory by 384 KB a second. What is dropped becomes a gap only if the
+        // track is kept again, and is then filled within the chain's gap rule (10 s).
         if chain.nextSampleTime > videoTime + DecodeStage.maxAudioLeadSeconds {
             droppedFrames += 1
             return
         }
+        if try chain.place(frame) { filledGaps += 1 }
         guard try chain.resample(frame) else {
             corruptPackets += 1  // a frame the resampler cannot take (an absurd format change)
             return
