@@ -47,6 +47,8 @@ struct TranscodeCommand: AsyncParsableCommand {
         """, valueName: "LUFS|off")) var loudness = String(Loudness.defaultTarget)
     @Option(help: ArgumentHelp("Decoded frames queued per rendition.", visibility: .hidden)) var queueDepth: Int?
     @Option(help: ArgumentHelp("Video decoder threads (0: libavcodec decides).", visibility: .hidden)) var decoderThreads: Int?
+    @Option(help: ArgumentHelp("Plan threads and chunks as on a host of this many cores (to measure another host's memory here).",
+                               visibility: .hidden)) var cores: Int?
     @Flag(help: ArgumentHelp("Run as the service's supervised child: read the request (JSON) on stdin, report JSON lines.",
                              visibility: .hidden)) var supervised = false
     @Option(help: ArgumentHelp("Read the source (of this many bytes) from descriptor 3, relayed by the service.",
@@ -65,6 +67,7 @@ struct TranscodeCommand: AsyncParsableCommand {
             throw ValidationError("--chunk-seconds must be 0 (whole) or a number of seconds up to 3600")
         }
         if let parallelChunks, !(1...256).contains(parallelChunks) { throw ValidationError("--parallel-chunks must be within 1...256") }
+        if let cores, !(1...1024).contains(cores) { throw ValidationError("--cores must be within 1...1024") }
         if let onlyChunk {
             guard onlyChunk >= 0 else { throw ValidationError("--only-chunk counts from 0") }
             guard (chunkSeconds ?? 0) > 0 else { throw ValidationError("--only-chunk needs --chunk-seconds above 0") }
@@ -107,6 +110,7 @@ struct TranscodeCommand: AsyncParsableCommand {
         options.downloadRung = mp4Rung ?? 720
         if let queueDepth { options.queueDepth = max(1, queueDepth) }
         if let decoderThreads { options.decoderThreads = max(0, decoderThreads) }
+        options.cores = cores
         options.prioritizeLargestRung = !fairScheduling
         options.captions = captions.map { Self.sidecar($0) }
         options.loudness = loudnessTarget ?? Loudness.defaultTarget
@@ -204,7 +208,7 @@ struct TranscodeCommand: AsyncParsableCommand {
     /// Whether (and how) to split and stitch: `--chunk-seconds` when given (0: whole),
     /// else the host's default (`ChunkedTranscode.automatic`). Never for TS segments.
     var chunking: (seconds: Double, parallel: Int)? {
-        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let cores = self.cores ?? ProcessInfo.processInfo.activeProcessorCount
         if let chunkSeconds {
             guard chunkSeconds > 0 else { return nil }
             return (chunkSeconds, parallelChunks ?? ChunkedTranscode.automatic(cores: max(cores, ChunkedTranscode.coresOneRunKeepsBusy + 1))?.parallel ?? 2)

@@ -32,15 +32,18 @@ measure() {  # label, command...
   awk -v l="$label" -v w="$wall" -v u="$user" -v s="$sys" -v r="$rss" 'BEGIN { printf "| %s | %.2f | %.1f | %.1f | %.0f |\n", l, w, u + s, (u + s) / w, r / 1024 }' >> "$table"
 }
 measure "engine whole" vstream transcode "$input" -o "$work/whole" --dash --chunk-seconds 0 --progress none
-# SPLIT_RUNS: "SECONDS PARALLEL [ENCODER_THREADS]" per line (default: the shares ThreadPlan gives).
-while read -r seconds parallel threads; do
+# SPLIT_RUNS: "SECONDS PARALLEL [ENCODER_THREADS [QUEUE_DEPTH]]" per line (ENCODER_THREADS 0 or
+# absent: the default, the chunk's share of the cores for every rung).
+while read -r seconds parallel threads depth; do
   [ -n "$seconds" ] || continue
   extra=(); label="engine $seconds s chunks x$parallel"
-  if [ -n "${threads:-}" ]; then extra=(--encoder-threads "$threads"); label="$label, $threads x264 threads per rung"; fi
-  measure "$label" vstream transcode "$input" -o "$work/c${seconds}x$parallel${threads:+t$threads}" --chunk-seconds "$seconds" --parallel-chunks "$parallel" --progress none "${extra[@]}"
-done <<< "${SPLIT_RUNS:-10 4
-20 3
-15 4}"
+  if [ "${threads:-0}" != 0 ]; then extra+=(--encoder-threads "$threads"); label="$label, $threads x264 threads per rung"; fi
+  if [ -n "${depth:-}" ]; then extra+=(--queue-depth "$depth"); label="$label, queue depth $depth"; fi
+  measure "$label" vstream transcode "$input" -o "$work/c${seconds}x$parallel${threads:+t$threads}${depth:+q$depth}" --chunk-seconds "$seconds" --parallel-chunks "$parallel" --progress none "${extra[@]}"
+done <<< "${SPLIT_RUNS:-20 3
+20 3 0 4
+15 4
+10 6 0 4}"
 measure "ffmpeg one process" ffmpeg -nostdin -hide_banner -loglevel error -y -i "$input" -filter_complex '[0:v]split=3[s0][s1][s2];[s0]scale=640:360:flags=bicubic[v0];[s1]scale=1280:720:flags=bicubic[v1];[s2]scale=1920:1080:flags=bicubic[v2]' -map '[v0]' -map '[v1]' -map '[v2]' -map 0:a:0 -map 0:a:0 -map 0:a:0 -c:v libx264 -preset veryfast -pix_fmt yuv420p -flags +cgop -forced-idr 1 -x264-params scenecut=0:open-gop=0:keyint=250 -force_key_frames 'expr:gte(t,n_forced*2)' -b:v:0 800k -maxrate:v:0 856k -bufsize:v:0 1200k -b:v:1 2800k -maxrate:v:1 2996k -bufsize:v:1 4200k -b:v:2 5000k -maxrate:v:2 5350k -bufsize:v:2 7500k -c:a aac -b:a 128k -ar 48000 -ac 2 -f hls -hls_time 2 -hls_playlist_type vod -hls_segment_type fmp4 -hls_flags independent_segments -hls_segment_filename "$work/ff/%v/segment_%05d.m4s" -var_stream_map 'v:0,a:0,name:360p v:1,a:1,name:720p v:2,a:2,name:1080p' -master_pl_name master.m3u8 "$work/ff/%v/index.m3u8"
 quality="$out/quality.md"
 echo "| ladder | rung | PSNR dB | bytes | seam segments' kbit/s |" > "$quality"

@@ -26,6 +26,21 @@ public struct ChunkedTranscode: Sendable {
         cores > coresOneRunKeepsBusy ? (20, max(2, cores / 5)) : nil
     }
 
+    /// x264 threads for every rung of a chunk that runs beside others: the chunk's share of
+    /// the cores, for each of its rungs (5 each on 16 cores with 3 chunks at once), so the
+    /// chunks together oversubscribe the host about as many times as there are rungs.
+    /// - With the share divided among the rungs by pixels, each 1080p encoder had 2 or 3
+    ///   threads and the chunks kept no more cores busy than one whole run.
+    /// - The same number for every rung was the fastest plan measured on 16 cores (20 s chunks
+    ///   x3: 0.71x the whole run's wall time), and it spends memory where a thread is cheap:
+    ///   a 1080p x264 thread holds about 25 MiB, a 360p one about 3. Emulated with `--cores 16`,
+    ///   it peaks at 1802 MiB where each chunk with the whole host's plan (10/4/1) peaked at 2063.
+    /// - A share rather than the whole host keeps memory linear in the chunks on a larger host.
+    /// (docs/performance.md, "Split and stitch")
+    static func encoderThreadsPerRung(cores: Int, parallel: Int) -> Int {
+        max(1, cores / max(1, parallel))
+    }
+
     public init(input: String, output: String, options: TranscodeOptions = TranscodeOptions(), chunkSeconds: Double, parallel: Int) {
         self.input = input
         self.output = output
@@ -78,10 +93,8 @@ public struct ChunkedTranscode: Sendable {
         }
         let cores = options.cores ?? ProcessInfo.processInfo.activeProcessorCount
         var chunkOptions = options
-        // Each chunk gets the whole host's thread plan, and the chunks oversubscribe it:
-        // with the cores divided among them, each 1080p encoder had 2 or 3 x264 threads and
-        // the chunks kept no more cores busy than one whole run (docs/performance.md).
         chunkOptions.cores = cores
+        chunkOptions.encoderThreads = options.encoderThreads ?? Self.encoderThreadsPerRung(cores: cores, parallel: parallel)
         chunkOptions.decoderThreads = max(1, min(4, cores / parallel / 2))
         chunkOptions.progressive = false
         let folders = plan.chunks.map { "\(folder)/\($0.index)" }
