@@ -112,6 +112,38 @@ struct AudioTrackTests {
         #expect(abs(french - 880) < 15, "the fra track of the early ladder sounds at \(french) Hz")
     }
 
+    /// The service's layout (progressive, loudness on) on a Matroska source with a subtitle
+    /// stream, in fMP4 and in TS (`--segment-format ts`, for old players): every track is kept
+    /// (in TS, as segments of audio alone; before, every track but the first was left out
+    /// with a note) and every track is normalised. Before, reading the subtitles rewound the
+    /// input, and the seek landed past the first audio packet: the early encode lost 23 ms,
+    /// the normalised encode did not line up with it, and the tracks kept the source's level.
+    @Test(arguments: ["fmp4", "ts"])
+    func everyTrackIsKeptAndNormalisedInTheServicesLayout(_ format: String) throws {
+        let folder = Fixtures.temporaryDirectory("audio-tracks-\(format)")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let source = try Self.dubbedSource(in: folder, container: "mkv", subtitleCodec: "srt")
+        let output = folder + "/hls"
+        let run = try Command.run([CaptionTests.binary, "transcode", source, "-o", output, "--ladder", "180", "--segment-format", format,
+                                   "--progressive", "--progress", "json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let result = try JSONDecoder().decode(TranscodeResult.self, from: Data((run.stdout.split(separator: "\n").last ?? "").utf8))
+        #expect(result.notes == nil, "nothing left out or left as it is: \(result.notes ?? [])")
+        #expect(result.republishedAudio == ["audio", "audio-2"], "\(String(describing: result.republishedAudio))")
+        let master = try String(contentsOfFile: output + "/master.m3u8", encoding: .utf8)
+        let audio = Self.mediaLines(master, type: "AUDIO")
+        #expect(audio.count == 2 && audio.last?.contains(#"LANGUAGE="fra""#) == true, "\(master)")
+        let playlist = try String(contentsOfFile: output + "/audio-2/index.m3u8", encoding: .utf8)
+        #expect(playlist.contains(format == "ts" ? "segment_00000.ts" : "segment_00000.m4s") && playlist.contains("#EXT-X-MAP") == (format == "fmp4"),
+                "\(playlist)")
+        let french = try Self.toneHeard(in: output + "/master.m3u8", language: "fra")
+        let english = try Self.toneHeard(in: output + "/master.m3u8", language: "eng")
+        #expect(abs(french - 880) < 15 && abs(english - 440) < 15, "fra \(french) Hz, eng \(english) Hz")
+        // download.mp4 is remuxed with the normalised default track.
+        let download = try Command.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_type", "-of", "csv=p=0", output + "/download.mp4"])
+        #expect(download.stdout.split(separator: "\n").sorted() == ["audio", "video"], "\(download.stdout)")
+    }
+
     /// Split and stitch keeps every track: chunk 0 encodes them, the stitch lists them.
     @Test func aChunkedRunKeepsEveryTrack() throws {
         let folder = Fixtures.temporaryDirectory("audio-tracks-chunks")

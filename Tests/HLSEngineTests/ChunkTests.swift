@@ -12,8 +12,8 @@ struct ChunkTests {
     static let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("vstream").path
 
     /// A source made for the case (the ffmpeg CLI), removed after.
-    static func source(_ name: String, _ arguments: [String]) throws -> String {
-        let path = Fixtures.temporaryDirectory("chunk-source") + "/\(name).mp4"
+    static func source(_ name: String, _ arguments: [String], container: String = "mp4") throws -> String {
+        let path = Fixtures.temporaryDirectory("chunk-source") + "/\(name).\(container)"
         let made = try Command.run(["ffmpeg", "-nostdin", "-v", "error", "-y"] + arguments + [path], timeout: 120)
         #expect(made.status == 0, "\(made.stderr)")
         return path
@@ -255,6 +255,21 @@ struct ChunkTests {
         defer { try? FileManager.default.removeItem(atPath: folder); try? FileManager.default.removeItem(atPath: (input as NSString).deletingLastPathComponent) }
         try Self.transcode(input, "\(folder)/whole", ["--dash", "--chunk-seconds", "0"])
         try Self.transcode(input, "\(folder)/chunked", ["--chunk-seconds", "4", "--parallel-chunks", "3"])
+        try Self.expectSameLadder(whole: "\(folder)/whole", chunked: "\(folder)/chunked")
+    }
+
+    /// Matroska: seeking to a chunk's first keyframe can land past audio packets stored before
+    /// it, and chunk 0 carries the whole file's audio. Before, chunk 0 sought to its start like
+    /// the others and its audio began one AAC frame (23 ms) late, so the stitched audio was not
+    /// the whole run's (and the service's normalised encode did not line up with it).
+    @Test func aMatroskaSourceStitchesCorrectly() throws {
+        let input = try Self.source("matroska", ["-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25", "-f", "lavfi", "-i", "sine=frequency=440",
+                                                 "-t", "8", "-c:v", "libx264", "-preset", "ultrafast", "-g", "50", "-c:a", "aac", "-shortest"],
+                                    container: "mkv")
+        let folder = Fixtures.temporaryDirectory("chunks-matroska")
+        defer { try? FileManager.default.removeItem(atPath: folder); try? FileManager.default.removeItem(atPath: (input as NSString).deletingLastPathComponent) }
+        try Self.transcode(input, "\(folder)/whole", ["--dash", "--chunk-seconds", "0"])
+        try Self.transcode(input, "\(folder)/chunked", ["--chunk-seconds", "2", "--parallel-chunks", "2"])
         try Self.expectSameLadder(whole: "\(folder)/whole", chunked: "\(folder)/chunked")
     }
 

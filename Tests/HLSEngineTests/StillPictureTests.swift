@@ -28,7 +28,8 @@ struct StillPictureTests {
     /// The latest audio packet's time a player reads from `path` (a master or an MP4).
     static func lastAudioTime(_ path: String) throws -> Double {
         let played = try Command.run(["ffprobe", "-v", "error", "-select_streams", "a:0", "-show_entries", "packet=pts_time", "-of", "csv=p=0", path])
-        return played.stdout.split(separator: "\n").compactMap { Double($0) }.max() ?? 0
+        // TS lines end with a comma (the program's empty field).
+        return played.stdout.split(separator: "\n").compactMap { Double($0.split(separator: ",").first ?? "") }.max() ?? 0
     }
 
     static func mpdDuration(_ path: String) throws -> Double {
@@ -36,17 +37,22 @@ struct StillPictureTests {
         return mpd.firstMatch(of: /mediaPresentationDuration="PT([0-9.]+)S"/).flatMap { Double($0.1) } ?? 0
     }
 
+    /// The three layouts a still picture can get: CMAF with DASH, CMAF alone, and TS.
+    enum Layout: String, CaseIterable { case dash, cmaf, ts }
+
     /// One picture, then a minute of audio: the ladder keeps the whole minute in a rendition
-    /// of audio alone (chosen for it when the layout is not DASH), cut into 2 s segments past
-    /// the picture, and the picture's one frame keeps its duration, as ffprobe reads it.
-    /// Before, everything 2 s past the picture was dropped, and the frame read as 0 s long.
-    @Test(arguments: [true, false])
-    func aStillPictureWithAMinuteOfAudioKeepsTheMinute(dash: Bool) async throws {
+    /// of audio alone (chosen for it when the layout is not DASH; in TS, segments of audio
+    /// alone), cut into 2 s segments past the picture, and the picture's one frame keeps its
+    /// duration, as ffprobe reads it. Before, everything 2 s past the picture was dropped,
+    /// and the frame read as 0 s long.
+    @Test(arguments: Layout.allCases)
+    func aStillPictureWithAMinuteOfAudioKeepsTheMinute(layout: Layout) async throws {
         let folder = Fixtures.temporaryDirectory("still-picture")
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let source = try Self.source(in: folder, seconds: 60)
         var options = TranscodeOptions()
-        options.dash = dash
+        options.dash = layout == .dash
+        options.segmentFormat = layout == .ts ? .mpegts : .fmp4
         options.rungs = [180]
         options.loudness = nil
         let output = folder + "/hls"
@@ -56,17 +62,18 @@ struct StillPictureTests {
         #expect(abs(audio.reduce(0, +) - 60) < 0.1 && audio.allSatisfy { $0 <= 2.05 }, "\(audio)")
         #expect(Self.extinfs(output + "/180p/index.m3u8") == [0.04], "one frame of 1/25 s")
         // The frame's duration, as a probe reads it from the segment (the SPS's frame rate).
-        var joined = FileManager.default.contents(atPath: output + "/180p/init.mp4") ?? Data()
-        joined.append(FileManager.default.contents(atPath: output + "/180p/segment_00000.m4s") ?? Data())
-        try joined.write(to: URL(fileURLWithPath: folder + "/frame.mp4"))
-        let frame = try Command.run(["ffprobe", "-v", "error", "-show_entries", "packet=duration_time", "-of", "csv=p=0", folder + "/frame.mp4"])
+        var joined = layout == .ts ? Data() : FileManager.default.contents(atPath: output + "/180p/init.mp4") ?? Data()
+        joined.append(FileManager.default.contents(atPath: output + "/180p/segment_00000.\(layout == .ts ? "ts" : "m4s")") ?? Data())
+        try joined.write(to: URL(fileURLWithPath: folder + "/frame.\(layout == .ts ? "ts" : "mp4")"))
+        let frame = try Command.run(["ffprobe", "-v", "error", "-show_entries", "packet=duration_time", "-of", "csv=p=0",
+                                     folder + "/frame.\(layout == .ts ? "ts" : "mp4")"])
         #expect(frame.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "0.040000", "\(frame.stdout)")
         // A player hears the whole minute, through the master and in download.mp4.
         for path in [output + "/master.m3u8", output + "/download.mp4"] {
             let last = try Self.lastAudioTime(path)
             #expect(last > 59.9, "\(path): audio to \(last) s")
         }
-        guard dash else { return }
+        guard layout == .dash else { return }
         let declared = try Self.mpdDuration(output + "/manifest.mpd")
         #expect(abs(declared - 60) < 0.1, "the MPD's duration: \(declared)")
     }

@@ -9,9 +9,9 @@ enum SourceSubtitles {
     /// A track's text past this is left out: the same bound as a sidecar file's size.
     static let maxTrackCharacters = CaptionFile.maxBytes
 
-    /// Reads every text subtitle stream of `input` into cues: the input is demuxed from its
-    /// start once more (no video or audio is decoded) and rewound. `notes` says what was
-    /// left out and why (bitmap streams, styling, text past the bounds), for the log.
+    /// Reads every text subtitle stream of `input` into cues, demuxing it to its end (no
+    /// video or audio is decoded): pass an input opened for this alone. `notes` says what
+    /// was left out and why (bitmap streams, styling, text past the bounds), for the log.
     static func read(_ input: InputFile, tracks: [MediaInfo.Track], cancellation: CancellationFlag) throws
         -> (captions: [SidecarCaptions], notes: [String]) {
         var notes: [String] = []
@@ -39,7 +39,6 @@ enum SourceSubtitles {
         var characters: [Int32: Int] = [:]
         var cutCues: [Int32: Int] = [:]
         var droppedCues: [Int32: Int] = [:]
-        try input.rewind()
         let packet = Packet()
         while try input.read(into: packet) {
             if cancellation.isCancelled { throw TranscodeError.Reason.cancelled }
@@ -77,7 +76,6 @@ enum SourceSubtitles {
             characters[packet.streamIndex, default: 0] += text.count
             cues[packet.streamIndex, default: []].append(CaptionFile.Cue(start: begin, end: end, text: text))
         }
-        try input.rewind()
         for (stream, count) in cutCues.sorted(by: { $0.key < $1.key }) {
             notes.append("subtitle stream \(stream): \(count) cue(s) cut to \(CaptionFile.maxCueCharacters) characters")
         }

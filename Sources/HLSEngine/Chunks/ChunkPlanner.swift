@@ -1,7 +1,8 @@
 import CAV
 
 /// Reads a source's video packet timestamps (demuxing only: no decoding) and makes its
-/// `ChunkPlan`. The times are put on the output timeline as the decode stage puts them
+/// `ChunkPlan`. It reads the input to its end: give it one of its own (a seek back to the
+/// start can land past a Matroska file's first audio packets). The times are put on the output timeline as the decode stage puts them
 /// (from the input's start), so the plan's boundaries are the whole-file run's cuts.
 ///
 /// A source whose timestamps the decode stage would have to repair (missing, repeated,
@@ -28,7 +29,6 @@ enum ChunkPlanner {
             guard packet.pts != noPTS else { return .failure(.timestampsNeedRepair("a video packet has no timestamp")) }
             ticks.append(packet.pts - origin)
         }
-        try input.rewind()
         ticks.sort()
         // What `TimestampRepair` would leave alone: a first frame within 10 s of the start,
         // then strictly increasing steps of at most 10 s.

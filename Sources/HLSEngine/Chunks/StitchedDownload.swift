@@ -2,7 +2,8 @@ import CAV
 import Foundation
 
 /// `download.mp4` of a stitched ladder: the download rung's segments and the audio's,
-/// each read as one fragmented MP4 (its `init.mp4` then every segment, in order), and
+/// each read as one file (fMP4: its `init.mp4` then every segment, in order; TS: the
+/// segments, which concatenate as they are), and
 /// remuxed into one progressive MP4 with `+faststart`. Stream copy: nothing is decoded
 /// or encoded, so it costs a read and a write of the rung.
 ///
@@ -13,17 +14,19 @@ enum StitchedDownload {
     ///   - audio: the audio rendition's folder and segments, when there is audio.
     /// - Returns: the file's size.
     ///   - shift: seconds the segments' timestamps were moved by; taken back off.
+    ///   - format: the segments' container.
     static func write(to directory: String, video: (folder: String, segments: [String]),
-                      audio: (folder: String, segments: [String])?, shift: Double) throws -> Int64 {
+                      audio: (folder: String, segments: [String])?, shift: Double, format: SegmentFormat = .fmp4) throws -> Int64 {
         let path = directory + "/" + TranscodeResult.Download.fileName
         let part = path + ".part"
         var joined: [String] = []
         defer { for file in joined { unlink(file) } }
         var inputs: [InputFile] = []
         for track in [video] + (audio.map { [$0] } ?? []) {
-            let file = directory + "/.\(UUID().uuidString.prefix(8)).fragmented.mp4"
+            let file = directory + "/.\(UUID().uuidString.prefix(8)).joined.\(format == .fmp4 ? "mp4" : "ts")"
             joined.append(file)
-            try concatenate([track.folder + "/init.mp4"] + track.segments.map { track.folder + "/" + $0 }, into: file)
+            let head = format.initializationName.map { [track.folder + "/" + $0] } ?? []
+            try concatenate(head + track.segments.map { track.folder + "/" + $0 }, into: file)
             inputs.append(try MediaProbe.open(try FileByteSource(path: file), name: file))
         }
         var context: UnsafeMutablePointer<AVFormatContext>? = nil

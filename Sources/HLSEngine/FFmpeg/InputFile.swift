@@ -106,9 +106,4 @@ final class InputFile {
     func seek(stream: Int32, toKeyframeAtOrBefore timestamp: Int64) throws(AVError) {
         try check(av_seek_frame(context, stream, timestamp, AVSEEK_FLAG_BACKWARD), "av_seek_frame")
     }
-
-    /// Rewinds to the start (used after a packet-counting pass).
-    func rewind() throws(AVError) {
-        try check(avformat_seek_file(context, -1, Int64.min, 0, Int64.max, 0), "avformat_seek_file")
-    }
 }

@@ -40,6 +40,7 @@ final class NormalisedAudio: @unchecked Sendable {
     private let tracks: [Track]
     private let target: Double
     private let bitrate: Int
+    private let format: SegmentFormat
     /// Where the decode stage stops keeping audio (`--max-duration`): the same here.
     private let audioReference: Double
     private let lock = NSLock()
@@ -62,6 +63,7 @@ final class NormalisedAudio: @unchecked Sendable {
          videoTimeBase: AVRational, shift: TimelineShift, cancellation: CancellationFlag) throws {
         self.target = target
         bitrate = options.audioBitrate
+        format = options.segmentFormat
         audioReference = DecodeStage.audioAloneReference(maxDurationSeconds: options.maxDurationSeconds)
         tracks = try chains.map { chain in
             let staging = output.directory(for: Self.stagingFolder(chain.track.folder))
@@ -199,7 +201,7 @@ final class NormalisedAudio: @unchecked Sendable {
         for (track, live) in zip(tracks, early) {
             let result = outcome[track.streamIndex]
             let normalised = track.worker.segments
-            guard let result, result.encoded, Self.lineUp(normalised, live.segments) else {
+            guard let result, result.encoded, Self.lineUp(normalised, live.segments, format: format) else {
                 adoption.segments[track.folder] = live.segments
                 adoption.loudness.append(Loudness.Track(folder: track.folder, source: result?.measured ?? .init(), gain: 0))
                 if let result, abs(result.gain) >= 0.01 {
@@ -210,7 +212,7 @@ final class NormalisedAudio: @unchecked Sendable {
                 continue
             }
             let folder = output.directory(for: track.folder)
-            for file in ["init.mp4"] + normalised.map(\.fileName) {
+            for file in [format.initializationName].compactMap({ $0 }) + normalised.map(\.fileName) {
                 guard rename(track.staging + "/" + file, folder + "/" + file) == 0 else {
                     throw TranscodeError.Reason.io("cannot move the normalised \(track.folder)/\(file) into place: \(String(cString: strerror(errno)))")
                 }
@@ -222,11 +224,17 @@ final class NormalisedAudio: @unchecked Sendable {
         return adoption
     }
 
-    /// The same files at the same places on the timeline: names, `tfdt` and durations.
-    static func lineUp(_ normalised: [SegmentedMuxer.Segment], _ early: [SegmentedMuxer.Segment]) -> Bool {
+    /// The same files at the same places on the timeline: names, and each fragment's `tfdt`
+    /// and durations read back (fMP4), or the times the muxer gave its packets (TS, which has
+    /// no fragment header to read).
+    static func lineUp(_ normalised: [SegmentedMuxer.Segment], _ early: [SegmentedMuxer.Segment], format: SegmentFormat) -> Bool {
         guard !early.isEmpty, normalised.count == early.count else { return false }
         return zip(normalised, early).allSatisfy { new, old in
-            new.fileName == old.fileName && new.timing != nil && new.timing == old.timing
+            guard new.fileName == old.fileName else { return false }
+            switch format {
+            case .fmp4: return new.timing != nil && new.timing == old.timing
+            case .mpegts: return new.start != nil && new.start == old.start && new.end == old.end
+            }
         }
     }
 }

@@ -157,7 +157,10 @@ final class DecodeStage {
     private func demuxAndDecode() throws {
         let packet = Packet()
         let videoIndex = Int32(info.video.streamIndex)
-        if let chunk { try seek(to: chunk.chunk) }
+        // Chunk 0 reads from the file's start, as a whole run does: a seek to its first
+        // keyframe can land past the first audio packets (Matroska), and chunk 0 carries the
+        // whole file's audio.
+        if let chunk, chunk.chunk.index > 0 { try seek(to: chunk.chunk) }
         while true {
             if cancellation.isCancelled { throw TranscodeError.Reason.cancelled }
             if let maxFrames, decodedFrames >= maxFrames {

@@ -58,12 +58,21 @@ struct TranscodePipeline {
             let input = info.video.frameCountSource == "packets"
                 ? try MediaProbe.open(bytes, name: inputPath, cancellation: cancellation) : probeInput
             let renditions = Ladder.renditions(for: info.video.geometry, rungs: options.rungs)
-            let chunk = try options.chunk.map { try Self.scope($0, input: input, info: info, options: options, cancellation: cancellation) }
+            // The plan reads an input of its own to its end: the transcode's stays at its start.
+            let chunk = try options.chunk.map {
+                try Self.scope($0, input: MediaProbe.open(bytes, name: inputPath, cancellation: cancellation), info: info, options: options,
+                               cancellation: cancellation)
+            }
             // The source's text subtitles join the sidecar captions; in chunks, chunk 0 reads
             // them, and the stitch writes them.
             let readsSubtitles = chunk.map { $0.chunk.index == 0 } ?? true
-            let sourceSubtitles = readsSubtitles
-                ? try SourceSubtitles.read(input, tracks: info.tracks, cancellation: cancellation) : (captions: [], notes: [])
+            // Read through an input of their own: rewinding the transcode's (a seek to 0) can
+            // land past the first audio packets (Matroska), which then cost a frame of sound
+            // and kept the normalised encode from lining up with the early one.
+            let sourceSubtitles = readsSubtitles && info.tracks.contains(where: { $0.kind == .subtitle })
+                ? try SourceSubtitles.read(MediaProbe.open(bytes, name: inputPath, cancellation: cancellation), tracks: info.tracks,
+                                           cancellation: cancellation)
+                : (captions: [], notes: [])
             let captions = readsSubtitles ? options.captions + sourceSubtitles.captions : []
             // A chunk's audio, if any, is chunk 0's; a chunk has no storyboard (the stitch's).
             let carriesAudio = chunk.map { $0.chunk.index == 0 } ?? true
@@ -206,16 +215,14 @@ struct TranscodePipeline {
         let plan = AudioTrack.plan(described)
         var notes = undecodable.map { "audio stream \($0.streamIndex) (\($0.codec)): no decoder, left out" }
         notes += plan.left.map { "audio stream \($0.streamIndex): more than \(AudioTrack.maxTracks) audio tracks, left out" }
-        guard plan.tracks.count > 1, options.segmentFormat != .fmp4 else { return (plan.tracks, notes) }
-        notes += plan.tracks.dropFirst().map { "audio stream \($0.streamIndex) (\($0.name)): another audio track needs fMP4 segments, left out" }
-        return (Array(plan.tracks.prefix(1)), notes)
+        return (plan.tracks, notes)
     }
 
-    /// Whether the audio gets renditions of its own (the CMAF layout): for DASH, for more
-    /// than one track, and for a source whose audio plays on past its video (a still
-    /// picture with long audio), which muxed segments would have to drop.
+    /// Whether the audio gets renditions of its own (the CMAF layout, or TS segments of audio
+    /// alone): for DASH, for more than one track, and for a source whose audio plays on past
+    /// its video (a still picture with long audio), which muxed segments would have to drop.
     private func separatesAudio(tracks: Int, input: InputFile, info: MediaInfo) -> Bool {
-        dash || (options.segmentFormat == .fmp4 && (tracks > 1 || Self.audioOutlastsVideo(input, info: info)))
+        dash || tracks > 1 || Self.audioOutlastsVideo(input, info: info)
     }
 
     /// The container says the audio ends more than the cutter's tail after the video.
@@ -412,7 +419,7 @@ struct TranscodePipeline {
            let rung = workers.first(where: { $0.rendition == downloadRung }), download != nil {
             let bytes = try StitchedDownload.write(to: output.path, video: (output.directory(for: rung.rendition.name), rung.segments.map(\.fileName)),
                                                    audio: (output.directory(for: main.track.folder), main.segments.map(\.fileName)),
-                                                   shift: rung.timelineShiftApplied ?? 0)
+                                                   shift: rung.timelineShiftApplied ?? 0, format: options.segmentFormat)
             download?.bytes = bytes
         }
         let published = SubtitleRendition.published(subtitles)
