@@ -8,15 +8,19 @@ import Testing
 @Suite("A still picture with long audio")
 struct StillPictureTests {
     /// One 320x180 frame, then `seconds` of a 997 Hz tone, in `container` (mp4 or mkv).
-    static func source(in folder: String, seconds: Int, container: String = "mp4") throws -> String {
+    /// `declaresLengths: false` writes the Matroska file through a pipe, as a recorder that
+    /// cannot seek back does: no track declares its length.
+    static func source(in folder: String, seconds: Int, container: String = "mp4", declaresLengths: Bool = true) throws -> String {
         let source = folder + "/still-\(seconds).\(container)"
         for arguments in [["-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25", "-frames:v", "1", "-c:v", "libx264", folder + "/one.mp4"],
                           ["-f", "lavfi", "-i", "sine=frequency=997:sample_rate=48000:duration=\(seconds)", "-ac", "2", "-c:a", "aac",
-                           folder + "/tone.m4a"],
-                          ["-i", folder + "/one.mp4", "-i", folder + "/tone.m4a", "-map", "0:v", "-map", "1:a", "-c", "copy", source]] {
+                           folder + "/tone.m4a"]] {
             let made = try Command.run(["ffmpeg", "-nostdin", "-v", "error", "-y"] + arguments)
             #expect(made.status == 0, "\(made.stderr)")
         }
+        let join = "ffmpeg -nostdin -v error -y -i '\(folder)/one.mp4' -i '\(folder)/tone.m4a' -map 0:v -map 1:a -c copy"
+        let made = try Command.run(["sh", "-c", declaresLengths ? "\(join) '\(source)'" : "\(join) -f matroska - > '\(source)'"])
+        #expect(made.status == 0, "\(made.stderr)")
         return source
     }
 
@@ -78,6 +82,29 @@ struct StillPictureTests {
         #expect(abs(declared - 60) < 0.1, "the MPD's duration: \(declared)")
     }
 
+    /// Matroska gives every track the file's length unless its own `DURATION` tag is read:
+    /// by that tag, the picture lasts 0.06 s and the sound a minute, so the layout that keeps
+    /// the sound is chosen without `--dash`. Before, the picture read as a minute long, and the
+    /// muxed ladder kept 2 s of the sound.
+    @Test func aMatroskaStillPictureKeepsItsSoundByItsTracksOwnLengths() async throws {
+        let folder = Fixtures.temporaryDirectory("still-matroska")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let source = try Self.source(in: folder, seconds: 60, container: "mkv")
+        var options = TranscodeOptions()
+        options.rungs = [180]
+        options.loudness = nil
+        let output = folder + "/hls"
+        let result = try await Transcoder(input: source, output: output, options: options).run()
+        #expect(abs(result.durationSeconds - 60) < 0.1, "\(result.durationSeconds)")
+        let audio = Self.extinfs(output + "/audio/index.m3u8").reduce(0, +)
+        #expect(abs(audio - 60) < 0.1, "the audio playlist lasts \(audio) s")
+        #expect(DeclaredLength.parse("00:01:00.021000000") == 60.021)
+        #expect(DeclaredLength.parse("1:00:00") == 3600)
+        for junk in ["", "60", "00:61:00", "00:00:nan", "00:00:inf", "-1:00:00", "00:00:59:00", "99999999999:00:00"] {
+            #expect(DeclaredLength.parse(junk) == nil, "\(junk)")
+        }
+    }
+
     /// A Matroska file that says it lasts 5 s and holds 40 s of sound (its Segment Duration
     /// rewritten): the probe's duration check passes it, so `--max-duration 20` must bound
     /// the audio itself, in the early encode and in the normalised one that replaces it (the
@@ -122,7 +149,8 @@ struct StillPictureTests {
         defer { try? FileManager.default.removeItem(atPath: folder) }
         var peaks: [Int: Int] = [:]
         for seconds in [60, 600] {
-            let source = try Self.source(in: folder, seconds: seconds, container: "mkv")
+            // Lengths undeclared: the layout cannot know the sound outlasts the picture.
+            let source = try Self.source(in: folder, seconds: seconds, container: "mkv", declaresLengths: false)
             let output = folder + "/ts-\(seconds)"
             let run = try Command.run([CommandLineTests.binary, "transcode", source, "-o", output, "--segment-format", "ts",
                                        "--ladder", "180", "--loudness", "off", "--progress", "none"],
@@ -130,6 +158,7 @@ struct StillPictureTests {
             #expect(run.status == 0, "\(run.stderr)")
             peaks[seconds] = run.maxRSS
             // The muxed ladder keeps the picture's segment and 2 s of sound past it.
+            #expect(!FileManager.default.fileExists(atPath: output + "/audio"), "the muxed layout")
             let kept = Self.extinfs(output + "/180p/index.m3u8").reduce(0, +)
             #expect(kept < 3, "the muxed ladder lasts \(kept) s")
         }

@@ -140,6 +140,8 @@ struct ChunkRun {
         let audioSegments = { (worker: AudioRenditionWorker) in adoption?.segments[worker.name] ?? worker.segments }
         let loudnessTracks = adoption?.loudness ?? decode.loudnessTracks
         let rate = frameRate.rational
+        // The same notes in chunk.json (the service's) and in the result (the command line's).
+        let allNotes = Self.allNotes(notes + [loudness?.pass.note].compactMap { $0 } + decode.loudnessNotes + (adoption?.notes ?? []))
         let manifest = ChunkManifest(
             chunk: scope.chunk, chunkCount: scope.plan.chunks.count, segmentCount: scope.plan.segmentStarts.count,
             segmentDuration: options.segmentDuration, segmentFormat: options.segmentFormat,
@@ -162,7 +164,7 @@ struct ChunkRun {
             videoDuration: scope.plan.lastFrameTime - scope.plan.origin + 1 / max(frameRate.perSecond, 1),
             downloadRung: options.downloadRung, timelineShift: workers.first?.timelineShiftApplied ?? 0,
             captions: captions.isEmpty ? nil : captions,
-            notes: Self.allNotes(notes + [loudness?.pass.note].compactMap { $0 } + decode.loudnessNotes + (adoption?.notes ?? [])),
+            notes: allNotes,
             alternateAudio: alternateRenditions.isEmpty ? nil : zip(alternates, alternateRenditions).map { chain, worker in
                 ChunkManifest.Audio(channels: Int(chain.encoder.context.pointee.ch_layout.nb_channels),
                                     sampleRate: Int(chain.encoder.context.pointee.sample_rate),
@@ -187,7 +189,7 @@ struct ChunkRun {
                     frameRate: frameRate.rational.doubleValue)
             },
             poster: nil, wallSeconds: (ContinuousClock.now - started) / .seconds(1), corruptPackets: decode.corruptPackets,
-            chunkManifest: ChunkManifest.fileName, notes: notes.isEmpty ? nil : notes,
+            chunkManifest: ChunkManifest.fileName, notes: allNotes,
             republishedAudio: adoption.map(\.replaced).flatMap { $0.isEmpty ? nil : $0 })
     }
 }

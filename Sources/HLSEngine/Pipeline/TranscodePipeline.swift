@@ -227,12 +227,11 @@ struct TranscodePipeline {
 
     /// The container says the audio ends more than the cutter's tail after the video.
     private static func audioOutlastsVideo(_ input: InputFile, info: MediaInfo) -> Bool {
-        guard let audio = info.audio, let videoDuration = info.video.durationSeconds,
-              let stream = input.stream(Int32(clamping: audio.streamIndex)) else { return false }
-        let duration = stream.pointee.duration
-        guard duration > 0, duration != noPTS else { return false }
-        let audioEnd = audio.startSeconds + Double(duration) * stream.pointee.time_base.doubleValue
-        return audioEnd.isFinite && audioEnd > info.video.startSeconds + videoDuration + SegmentCutter<Packet>.defaultMaxAudioTail
+        let declared = { (index: Int) in input.stream(Int32(clamping: index)).flatMap { DeclaredLength.of($0, in: input.context) } }
+        guard let audio = info.audio, let audioLength = declared(audio.streamIndex),
+              let videoLength = declared(info.video.streamIndex) ?? info.video.durationSeconds else { return false }
+        let audioEnd = audio.startSeconds + audioLength
+        return audioEnd.isFinite && audioEnd > info.video.startSeconds + videoLength + SegmentCutter<Packet>.defaultMaxAudioTail
     }
 
     /// Starts the rungs and the audio rendition, decodes on this thread, and joins them.
