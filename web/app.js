@@ -256,6 +256,16 @@ function followTranscode(videoId) {
             play(urls, { keepExtras: true });
             player.addEventListener("loadedmetadata", () => { player.currentTime = seconds; }, { once: true });
           }).catch((error) => showError(error.message));
+        }).then((urls) => {
+          // A still picture with long sound: the growing ladder's player stops once the
+          // picture's segment has played (MSE buffers no further than the video). The MP4
+          // plays on from there.
+          const player = $("player");
+          if (!urls || !soundOutlastsPicture(urls) || player.dataset.live !== "true") return;
+          const position = player.currentTime;
+          play(urls, { keepExtras: true });
+          player.addEventListener("loadedmetadata", () => { player.currentTime = position; }, { once: true });
+          $("rendition-state").textContent = "";
         });
       }
       refreshLists();
@@ -281,7 +291,8 @@ async function playVideo(videoId, video) {
   play(await playbackURLs(videoId, video));
 }
 
-/** A video that became READY while it played live: its storyboard and its download link. */
+/** A video that became READY while it played live: its storyboard and its download link.
+ * Returns its URLs, or null when they could not be had. */
 async function showExtras(videoId, seek) {
   try {
     const urls = await playbackURLs(videoId, await api("GET", `/api/videos/${videoId}`, undefined, videoId));
@@ -289,8 +300,9 @@ async function showExtras(videoId, seek) {
     await attachCaptions($("player"), $("captions-menu"), urls.captions);
     showAudioTracks(urls);
     showDownload(urls);
+    return urls;
   } catch {
-    // niceties: playback goes on without them
+    return null; // niceties: playback goes on without them
   }
 }
 

@@ -14,10 +14,10 @@ from conftest import launch_chromium, upload, wait_ready
 SECONDS = 20
 
 
-def still_source(folder: Path) -> Path:
+def still_source(folder: Path, seconds: int = SECONDS) -> Path:
     picture, tone, source = folder / "one.mp4", folder / "tone.m4a", folder / "still.mp4"
     for arguments in (["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25", "-frames:v", "1", "-c:v", "libx264", str(picture)],
-                      ["-f", "lavfi", "-i", f"sine=frequency=660:sample_rate=48000:duration={SECONDS}", "-ac", "2", "-c:a", "aac",
+                      ["-f", "lavfi", "-i", f"sine=frequency=660:sample_rate=48000:duration={seconds}", "-ac", "2", "-c:a", "aac",
                        str(tone)],
                       ["-i", str(picture), "-i", str(tone), "-map", "0:v", "-map", "1:a", "-c", "copy", str(source)]):
         subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", *arguments], check=True)
@@ -53,4 +53,28 @@ def test_a_still_picture_with_long_audio_plays_all_of_it(server):
         assert abs(page.evaluate("document.getElementById('player').duration") - SECONDS) < 0.2
         page.evaluate("document.getElementById('player').playbackRate = 4")
         page.wait_for_function(f"document.getElementById('player').currentTime > {SECONDS / 2}", timeout=30_000)
+        browser.close()
+
+
+def test_a_viewer_who_watched_it_transcode_plays_on_from_the_mp4(server):
+    """Uploaded from the page, watched while it transcodes: the page's player for the growing
+    ladder (MSE) stops once the picture's one segment has played (paused at 2.03 s of 120,
+    buffered [0.02, 2.03]: MSE buffers no further than the video). At READY the page moves to
+    download.mp4, where the viewer was, and the sound plays on."""
+    seconds = 120
+    with tempfile.TemporaryDirectory() as folder, sync_playwright() as p:
+        source = still_source(Path(folder), seconds)
+        browser = launch_chromium(p)
+        page = browser.new_page()
+        page.goto(server)
+        page.set_input_files("#file", str(source))
+        # `playable` comes before `ready`, so the page is on the growing ladder first.
+        page.wait_for_function("window.vstreamStartedLive === true", timeout=120_000)
+        page.wait_for_function("document.getElementById('transcode-text').textContent.startsWith('ready')", timeout=180_000)
+        page.wait_for_function("(document.getElementById('player').dataset.source || '').endsWith('download.mp4')", timeout=30_000)
+        assert "sound plays on past the picture" in page.text_content("#playback-kind")
+        page.wait_for_function("document.getElementById('player').readyState >= 1", timeout=30_000)
+        assert abs(page.evaluate("document.getElementById('player').duration") - seconds) < 0.2
+        page.evaluate("document.getElementById('player').playbackRate = 8")
+        page.wait_for_function("document.getElementById('player').currentTime > 20", timeout=60_000)
         browser.close()
