@@ -131,24 +131,24 @@ final class LoudnessPass: @unchecked Sendable {
         return finished
     }
 
-    /// How long the audio chains hold their samples for the gains, and what they do then.
+    /// How long the audio chains hold their source packets for the gains, and what they do then.
     struct Hold {
-        /// Samples (48 kHz) held per track.
-        var samples: Int
+        /// Seconds of audio held per track (compressed, as the source has it).
+        var seconds: Double
         /// Past it, how long to wait for the measurement: nil, as long as it takes (a whole
         /// run: memory is the bound); else that many seconds, then the track keeps its level
         /// (a progressive run: the first segment, so the time to playable, must not wait for
         /// a whole read of the source).
         var grace: Double?
 
-        /// A whole run: 30 s per track (12 MiB), then the decode thread waits.
-        static let whole = Hold(samples: 30 * 48_000, grace: nil)
+        /// A whole run: 30 s per track (about 0.5 MB of AAC), then the decode thread waits.
+        static let whole = Hold(seconds: 30, grace: nil)
 
         /// A progressive run: until the first audio past the first segment (what closes it),
         /// and half a second more: a cheap video (a small rung) reaches it before a read of
         /// the whole source can end.
         static func progressive(segmentDuration: Double) -> Hold {
-            Hold(samples: Int((segmentDuration + 0.05) * 48_000), grace: 0.5)
+            Hold(seconds: segmentDuration + 0.05, grace: 0.5)
         }
     }
 

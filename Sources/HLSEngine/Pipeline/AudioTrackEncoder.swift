@@ -20,9 +20,15 @@ final class AudioTrackEncoder {
     private(set) var filledGaps = 0
     /// Why the track kept its level, if it did.
     private(set) var notes: [String] = []
-    /// Blocks held while the gain is not known.
-    private var held: [Frame] = []
-    private var heldSamples = 0
+    /// Source packets held, undecoded, while the gain is not known: compressed, 30 s of AAC
+    /// is about half a megabyte, where the same decoded and resampled was 12 MiB. Each keeps
+    /// the video time it came with, for the lead rule when it is decoded.
+    private var held: [(packet: Packet, videoTime: Double)] = []
+    private var heldSeconds = 0.0
+    private var heldBytes = 0
+    /// Held compressed audio past this many bytes (uncompressed PCM in a MOV: 7.1 channels of
+    /// 24-bit run to 1.2 MB a second) counts as a full hold.
+    static let maxHeldBytes = 8 << 20
 
     init(chain: AudioEncodingChain, loudness: (pass: LoudnessPass, target: Double, hold: LoudnessPass.Hold)?,
          onlyTrackMeasured: Bool, cancellation: CancellationFlag) {
@@ -34,17 +40,35 @@ final class AudioTrackEncoder {
 
     /// Decodes and encodes one source packet. `videoTime` is the latest video frame's:
     /// audio that runs further ahead of it than `DecodeStage.maxAudioLeadSeconds` is dropped.
+    /// While the gain is not known, the packet is held undecoded (`Hold`).
     func take(_ packet: Packet, videoTime: Double, emit: (Packet) throws -> Void) throws {
+        try learnGain(waiting: false)
+        if chain.gain == nil, let loudness {
+            held.append((try packet.reference(), videoTime))
+            let duration = Double(packet.duration) * chain.decoder.timeBase.doubleValue
+            // A packet that says nothing sensible of its length counts as one AAC frame.
+            heldSeconds += duration.isFinite && duration > 0 && duration <= 10 ? duration : 1024 / 48_000
+            heldBytes += Int(max(packet.size, 0))
+            guard heldSeconds >= loudness.hold.seconds || heldBytes >= Self.maxHeldBytes else { return }
+            // Waiting is worth it only if the measurement can end within the grace.
+            let grace = loudness.hold.grace.map { grace in (loudness.pass.secondsLeft ?? 0) <= grace ? grace : 0 }
+            try learnGain(waiting: true, seconds: grace)
+            if chain.gain == nil { keepLevel() }
+            try releaseHeld(emit: emit)
+            return
+        }
+        try releaseHeld(emit: emit)
         try decode(packet, videoTime: videoTime, emit: emit)
     }
 
-    /// The end of the track: the decoder's, the resampler's and the encoder's last samples.
+    /// The end of the track: the held packets once the gain is in, then the decoder's, the
+    /// resampler's and the encoder's last samples.
     func finish(videoTime: Double, emit: (Packet) throws -> Void) throws {
+        try learnGain(waiting: true)
+        try releaseHeld(emit: emit)
         try decode(nil, videoTime: videoTime, emit: emit)
         try chain.resampler.push(nil)
         try encodeAvailable(final: true, emit: emit)
-        try learnGain(waiting: true)
-        try releaseHeld(emit: emit)
         try chain.encoder.encode(nil, emit: emit)
     }
 
@@ -72,24 +96,10 @@ final class AudioTrackEncoder {
         try encodeAvailable(final: false, emit: emit)
     }
 
-    /// Re-blocks resampled audio into encoder-sized frames and encodes them, holding them
-    /// while the gain is not known.
+    /// Re-blocks resampled audio into encoder-sized frames and encodes them. The gain is
+    /// known by now: packets are decoded only once it is.
     private func encodeAvailable(final: Bool, emit: (Packet) throws -> Void) throws {
         while let block = try chain.nextBlock(final: final) {
-            try learnGain(waiting: false)
-            guard chain.gain != nil else {
-                held.append(block)
-                heldSamples += Int(block.sampleCount)
-                if let loudness, heldSamples >= loudness.hold.samples {
-                    // Waiting is worth it only if the measurement can end within the grace.
-                    let grace = loudness.hold.grace.map { grace in (loudness.pass.secondsLeft ?? 0) <= grace ? grace : 0 }
-                    try learnGain(waiting: true, seconds: grace)
-                    if chain.gain == nil { keepLevel() }
-                    try releaseHeld(emit: emit)
-                }
-                continue
-            }
-            try releaseHeld(emit: emit)
             try chain.encode(block, emit: emit)
         }
     }
@@ -129,10 +139,11 @@ final class AudioTrackEncoder {
 
     private func releaseHeld(emit: (Packet) throws -> Void) throws {
         guard !held.isEmpty else { return }
-        let blocks = held
+        let packets = held
         held = []
-        heldSamples = 0
-        for block in blocks { try chain.encode(block, emit: emit) }
+        heldSeconds = 0
+        heldBytes = 0
+        for (packet, videoTime) in packets { try decode(packet, videoTime: videoTime, emit: emit) }
     }
 }
 
