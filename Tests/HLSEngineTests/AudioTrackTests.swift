@@ -182,4 +182,27 @@ struct AudioTrackTests {
         #expect(audio.count == 8 && audio.last?.contains(#"NAME="Track 8""#) == true, "\(audio)")
         #expect(run.maxRSS < 1 << 30, "eight tracks peaked at \(run.maxRSS >> 20) MiB")
     }
+
+    /// While the loudness measurement runs, a whole run holds up to 30 s of each track for the
+    /// gain, as the source's compressed packets: eight tracks of 30 s then cost little more than
+    /// with `--loudness off`. Held decoded and resampled (12 MiB a track), they cost over 90 MiB.
+    @Test func theLoudnessHoldOfEightTracksIsCompressed() throws {
+        let folder = Fixtures.temporaryDirectory("audio-tracks-hold")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let source = folder + "/eight.mkv"
+        var arguments = ["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25:duration=30"]
+        for track in 0..<8 { arguments += ["-f", "lavfi", "-i", "sine=frequency=\(300 + 100 * track):duration=30"] }
+        arguments += ["-map", "0:v"] + (1...8).flatMap { ["-map", "\($0):a"] }
+        let made = try Command.run(arguments + ["-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", source])
+        #expect(made.status == 0, "\(made.stderr)")
+        var peaks: [String: Int] = [:]
+        for loudness in ["off", "-16"] {
+            let run = try Command.run([CaptionTests.binary, "transcode", source, "-o", folder + "/hls-\(loudness)", "--ladder", "180",
+                                       "--loudness", loudness, "--progress", "none"], timeout: 180, measuringMemory: true)
+            #expect(run.status == 0, "\(run.stderr)")
+            peaks[loudness] = run.maxRSS
+        }
+        let off = peaks["off"] ?? 0, on = peaks["-16"] ?? 0
+        #expect(off > 0 && on - off < 60 << 20, "peak RSS \(on >> 20) MiB with loudness, \(off >> 20) MiB without")
+    }
 }
