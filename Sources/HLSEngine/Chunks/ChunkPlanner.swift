@@ -1,9 +1,10 @@
 import CAV
 
 /// Reads a source's video packet timestamps (demuxing only: no decoding) and makes its
-/// `ChunkPlan`. It reads the input to its end: give it one of its own (a seek back to the
-/// start can land past a Matroska file's first audio packets). The times are put on the output timeline as the decode stage puts them
-/// (from the input's start), so the plan's boundaries are the whole-file run's cuts.
+/// `ChunkPlan`. It reads the input to its end, so give it one of its own: a seek back to the
+/// start can land past a Matroska file's first audio packets. The times are put on the
+/// output timeline as the decode stage puts them (from the input's start), so the plan's
+/// boundaries are the whole-file run's cuts.
 ///
 /// A source whose timestamps the decode stage would have to repair (missing, repeated,
 /// out of order after sorting, jumping by more than `TimestampRepair`'s gap) cannot be
