@@ -141,7 +141,8 @@ struct StillPictureTests {
     }
 
     /// A muxed ladder drops audio more than 30 s ahead of the video. One picture, then ten
-    /// minutes of sound, drops nine and a half of them: that must cost no memory. Before, each
+    /// minutes of sound, drops nine and a half of them: that must cost no memory, and the
+    /// command says what it left out. Before, each
     /// dropped frame was counted as a gap and as much silence was buffered in its stead, 384 KB
     /// a second (peak RSS 90 MiB with a minute, 185 MiB with five).
     @Test func audioDroppedToTheEndOfAMuxedLadderHoldsNoMemory() throws {
@@ -161,6 +162,9 @@ struct StillPictureTests {
             #expect(!FileManager.default.fileExists(atPath: output + "/audio"), "the muxed layout")
             let kept = Self.extinfs(output + "/180p/index.m3u8").reduce(0, +)
             #expect(kept < 3, "the muxed ladder lasts \(kept) s")
+            // What was left out is said, not lost in silence.
+            let note = "audio: the last \(seconds - 2).0 s play past the picture and were left out"
+            #expect(run.stderr.contains(note), "\(run.stderr)")
         }
         let short = peaks[60] ?? 0, long = peaks[600] ?? 0
         #expect(short > 0 && long < short + 30 << 20, "peak RSS \(short >> 20) MiB with a minute, \(long >> 20) MiB with ten")

@@ -35,6 +35,9 @@ final class DecodeStage {
     private var timestamps: TimestampRepair
     /// The latest video frame's time on the output timeline, in seconds.
     private var videoTime = 0.0
+    /// Where the default audio track's latest packet ends, on the same timeline: how far the
+    /// sound runs past the picture, for the note a muxed ladder leaves when it drops that.
+    private(set) var audioEnd = 0.0
     /// Stop once decoding passes this (the container may have lied about the duration).
     private let maxDurationSeconds: Double?
     private let maxFrames: Int?
@@ -182,6 +185,7 @@ final class DecodeStage {
                     if audio == nil { break }
                 }
             } else if let audioEncoder, packet.streamIndex == audioEncoder.chain.streamIndex {
+                noteAudioEnd(packet, timeBase: audioEncoder.chain.decoder.timeBase)
                 try audioEncoder.take(packet, videoTime: audioLeadReference, emit: broadcastAudio)
             } else if let track = alternateThreads.first(where: { $0.encoder.chain.streamIndex == packet.streamIndex }) {
                 guard track.queue.push(.packet(try packet.reference(), videoTime: audioLeadReference)) else {
@@ -286,6 +290,19 @@ final class DecodeStage {
     }
 
     private func broadcastAudio(_ packet: Packet) throws { broadcast(.audio(packet)) }
+
+    /// The latest end of the default track's packets, from the input's start (bounded: a
+    /// timestamp from the file is only a claim).
+    private func noteAudioEnd(_ packet: Packet, timeBase: AVRational) {
+        guard packet.pts != noPTS else { return }
+        let start = input.context.pointee.start_time
+        let origin = start == noPTS ? 0 : Double(start) / Double(AV_TIME_BASE)
+        let end = Double(packet.pts) * timeBase.doubleValue + Double(max(packet.duration, 0)) * timeBase.doubleValue - origin
+        if end.isFinite, end < 1e7 { audioEnd = max(audioEnd, end) }
+    }
+
+    /// The end of the latest video frame on the output timeline.
+    var videoEnd: Double { videoTime + 1 / max(frameRate, 1) }
 
     /// Hands `input` to every rendition, blocking on a full queue (back-pressure).
     private func broadcast(_ input: RenditionInput) {

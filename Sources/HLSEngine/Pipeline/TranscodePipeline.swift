@@ -225,6 +225,16 @@ struct TranscodePipeline {
         dash || tracks > 1 || Self.audioOutlastsVideo(input, info: info)
     }
 
+    /// A muxed ladder ends with its video's last segment, so sound that plays on past the
+    /// picture (by more than the cutter's tail) is left out: say so, and how much, where the
+    /// container did not declare it (which would have chosen renditions of audio alone).
+    private static func droppedSoundNote(_ decode: DecodeStage, separateAudio: Bool, hasAudio: Bool) -> String? {
+        let past = decode.audioEnd - decode.videoEnd - SegmentCutter<Packet>.defaultMaxAudioTail
+        guard hasAudio, !separateAudio, decode.decodedFrames > 0, past > 0.5 else { return nil }
+        return "audio: the last \(String(format: "%.1f", past)) s play past the picture and were left out: "
+            + "a muxed ladder ends with its video (--dash keeps them)"
+    }
+
     /// The container says the audio ends more than the cutter's tail after the video.
     private static func audioOutlastsVideo(_ input: InputFile, info: MediaInfo) -> Bool {
         let declared = { (index: Int) in input.stream(Int32(clamping: index)).flatMap { DeclaredLength.of($0, in: input.context) } }
@@ -425,6 +435,8 @@ struct TranscodePipeline {
         let tracks = adoption?.loudness ?? decode.loudnessTracks
         return (written.duration, written.renditions, decode.corruptPackets, decode.filledAudioGaps, download, written.dash, published,
                 workers.first?.timelineShiftApplied, tracks.isEmpty ? nil : tracks,
-                [loudness?.pass.note].compactMap { $0 } + decode.loudnessNotes + (adoption?.notes ?? []), adoption?.replaced ?? [])
+                [loudness?.pass.note].compactMap { $0 } + decode.loudnessNotes + (adoption?.notes ?? [])
+                    + [Self.droppedSoundNote(decode, separateAudio: separate, hasAudio: audio != nil)].compactMap { $0 },
+                adoption?.replaced ?? [])
     }
 }
