@@ -159,19 +159,26 @@ struct AudioTrackTests {
         #expect(abs(french - 880) < 15, "the fra track sounds at \(french) Hz")
     }
 
+    /// 320x180 video and `tracks` AAC tones (300 Hz, 400 Hz, …), titled "Track 1", "Track 2", …,
+    /// each `seconds` long, in Matroska.
+    static func manyTrackSource(in folder: String, tracks: Int, seconds: Int) throws -> String {
+        let source = folder + "/tracks-\(tracks).mkv"
+        var arguments = ["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25:duration=\(seconds)"]
+        for track in 0..<tracks { arguments += ["-f", "lavfi", "-i", "sine=frequency=\(300 + 100 * track):duration=\(seconds)"] }
+        arguments += ["-map", "0:v"] + (1...tracks).flatMap { ["-map", "\($0):a"] }
+        arguments += ["-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac"]
+        arguments += (0..<tracks).flatMap { ["-metadata:s:a:\($0)", "title=Track \($0 + 1)"] }
+        let made = try Command.run(arguments + [source])
+        #expect(made.status == 0, "\(made.stderr)")
+        return source
+    }
+
     /// Eight tracks cost one decode and one encode each, within the engine's bounds; a
     /// ninth is left out with a note.
     @Test func nineTracksGiveEightRenditionsWithinTheBounds() throws {
         let folder = Fixtures.temporaryDirectory("audio-tracks-nine")
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let source = folder + "/nine.mkv"
-        var arguments = ["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25:duration=10"]
-        for track in 0..<9 { arguments += ["-f", "lavfi", "-i", "sine=frequency=\(300 + 100 * track):duration=10"] }
-        arguments += ["-map", "0:v"] + (1...9).flatMap { ["-map", "\($0):a"] }
-        arguments += ["-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac"]
-        arguments += (0..<9).flatMap { ["-metadata:s:a:\($0)", "title=Track \($0 + 1)"] }
-        let made = try Command.run(arguments + [source])
-        #expect(made.status == 0, "\(made.stderr)")
+        let source = try Self.manyTrackSource(in: folder, tracks: 9, seconds: 10)
         let output = folder + "/hls"
         let run = try Command.run([CaptionTests.binary, "transcode", source, "-o", output, "--ladder", "180", "--progress", "none"],
                                   timeout: 180, measuringMemory: true)
@@ -189,12 +196,7 @@ struct AudioTrackTests {
     @Test func theLoudnessHoldOfEightTracksIsCompressed() throws {
         let folder = Fixtures.temporaryDirectory("audio-tracks-hold")
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let source = folder + "/eight.mkv"
-        var arguments = ["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25:duration=30"]
-        for track in 0..<8 { arguments += ["-f", "lavfi", "-i", "sine=frequency=\(300 + 100 * track):duration=30"] }
-        arguments += ["-map", "0:v"] + (1...8).flatMap { ["-map", "\($0):a"] }
-        let made = try Command.run(arguments + ["-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", source])
-        #expect(made.status == 0, "\(made.stderr)")
+        let source = try Self.manyTrackSource(in: folder, tracks: 8, seconds: 30)
         var peaks: [String: Int] = [:]
         for loudness in ["off", "-16"] {
             let run = try Command.run([CaptionTests.binary, "transcode", source, "-o", folder + "/hls-\(loudness)", "--ladder", "180",

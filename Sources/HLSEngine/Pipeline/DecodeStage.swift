@@ -38,6 +38,8 @@ final class DecodeStage {
     /// Where the default audio track's latest packet ends, on the same timeline: how far the
     /// sound runs past the picture, for the note a muxed ladder leaves when it drops that.
     private(set) var audioEnd = 0.0
+    /// The input's start, in seconds: where the output timeline's zero is.
+    private let inputStart: Double
     /// Stop once decoding passes this (the container may have lied about the duration).
     private let maxDurationSeconds: Double?
     private let maxFrames: Int?
@@ -131,6 +133,7 @@ final class DecodeStage {
         self.maxDurationSeconds = maxDurationSeconds
         self.maxFrames = maxFrames
         let start = input.context.pointee.start_time
+        self.inputStart = start == noPTS ? 0 : Double(start) / Double(AV_TIME_BASE)
         let ticksPerSecond = 1 / max(video.timeBase.doubleValue, 1e-12)
         self.timestamps = TimestampRepair(
             frameDuration: Int64(min(max(1, (ticksPerSecond / frameRate.perSecond).rounded()), 1e12)),
@@ -295,9 +298,7 @@ final class DecodeStage {
     /// timestamp from the file is only a claim).
     private func noteAudioEnd(_ packet: Packet, timeBase: AVRational) {
         guard packet.pts != noPTS else { return }
-        let start = input.context.pointee.start_time
-        let origin = start == noPTS ? 0 : Double(start) / Double(AV_TIME_BASE)
-        let end = Double(packet.pts) * timeBase.doubleValue + Double(max(packet.duration, 0)) * timeBase.doubleValue - origin
+        let end = Double(packet.pts) * timeBase.doubleValue + Double(max(packet.duration, 0)) * timeBase.doubleValue - inputStart
         if end.isFinite, end < 1e7 { audioEnd = max(audioEnd, end) }
     }
 
