@@ -380,6 +380,37 @@ struct ChunkTests {
         #expect(ChunkPlan(frameTimes: [], segmentDuration: 2, chunkSeconds: 4).chunks.isEmpty)
     }
 
+    /// `--max-duration` bounds the plan as it bounds a whole run: a source that declares
+    /// 90 minutes is refused before a packet is read (before, the plan read all 90 minutes'
+    /// packets first: 14 s for a refusal a whole run gives in 0.2 s), and the planner itself
+    /// stops once the packets pass the limit, for a container that undercounts its length,
+    /// instead of keeping every timestamp of the file.
+    @Test func aChunkPlanStopsAtTheDurationLimit() throws {
+        do {
+            _ = try ChunkedTranscode.plan(input: Fixtures.path("hostile/bomb_90min_1080p.mkv"), segmentDuration: 2, chunkSeconds: 4,
+                                          maxDurationSeconds: 3600)
+            Issue.record("a 90-minute source was planned under a one-hour limit")
+        } catch {
+            guard case .tooLong(let seconds, 3600) = error.reason else {
+                Issue.record("\(error.reason.userMessage)")
+                return
+            }
+            #expect(abs(seconds - 5400) < 1, "the declared length")
+        }
+        let input = try Self.source("twelve", ["-f", "lavfi", "-i", "testsrc2=size=160x90:rate=30", "-t", "12", "-c:v", "libx264",
+                                               "-preset", "ultrafast"])
+        defer { try? FileManager.default.removeItem(atPath: (input as NSString).deletingLastPathComponent) }
+        let plan = { (limit: Double) throws -> Result<ChunkPlan, ChunkPlanner.Refusal> in
+            let opened = try MediaProbe.open(FileByteSource(path: input), name: input)
+            let info = try MediaProbe.describe(opened, countPackets: false)  // no declared-length check: the planner's own bound
+            return try ChunkPlanner.plan(opened, info: info, segmentDuration: 2, chunkSeconds: 4, maxDurationSeconds: limit,
+                                         cancellation: CancellationFlag())
+        }
+        #expect(throws: TranscodeError.Reason.tooLong(seconds: 182.0 / 30, limit: 6)) { try plan(6) }
+        let planned = try plan(60).get()
+        #expect(planned.chunks.reduce(0) { $0 + $1.frames } == 360, "under the limit, every frame is planned")
+    }
+
     /// Ctrl-C stops every chunk, and nothing is left: no chunks' folder, no output folder
     /// the run made.
     @Test func ctrlCStopsTheChunksAndLeavesNothing() throws {

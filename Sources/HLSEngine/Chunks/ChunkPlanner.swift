@@ -9,6 +9,10 @@ import CAV
 /// A source whose timestamps the decode stage would have to repair (missing, repeated,
 /// out of order after sorting, jumping by more than `TimestampRepair`'s gap) cannot be
 /// cut where a whole-file run cuts it: it gets one chunk, never a wrong stitch.
+///
+/// With `maxDurationSeconds`, it stops reading once it has seen more frames than the limit
+/// allows at the stream's rate (the probe's frame budget): a file whose container undercounts
+/// its frames cannot make it keep millions of timestamps.
 enum ChunkPlanner {
     /// Why a source is transcoded whole.
     enum Refusal: Error, Equatable {
@@ -16,8 +20,10 @@ enum ChunkPlanner {
     }
 
     static func plan(_ input: InputFile, info: MediaInfo, segmentDuration: Double, chunkSeconds: Double,
-                     cancellation: CancellationFlag) throws -> Result<ChunkPlan, Refusal> {
+                     maxDurationSeconds: Double? = nil, cancellation: CancellationFlag) throws -> Result<ChunkPlan, Refusal> {
         guard let stream = input.stream(Int32(info.video.streamIndex)) else { throw TranscodeError.Reason.noVideoStream }
+        let rate = try FrameRate.choose(stream).perSecond
+        let frameLimit = maxDurationSeconds.map { Int(min(($0 * rate).rounded(.up), 1e15)) + 1 }
         let timeBase = stream.pointee.time_base
         let seconds = Double(timeBase.num) / Double(max(timeBase.den, 1))
         let start = input.context.pointee.start_time
@@ -29,6 +35,9 @@ enum ChunkPlanner {
             guard packet.streamIndex == Int32(info.video.streamIndex) else { continue }
             guard packet.pts != noPTS else { return .failure(.timestampsNeedRepair("a video packet has no timestamp")) }
             ticks.append(packet.pts - origin)
+            if let frameLimit, let limit = maxDurationSeconds, ticks.count > frameLimit {
+                throw TranscodeError.Reason.tooLong(seconds: Double(ticks.count) / rate, limit: limit)
+            }
         }
         ticks.sort()
         // What `TimestampRepair` would leave alone: a first frame within 10 s of the start,

@@ -49,14 +49,17 @@ public struct ChunkedTranscode: Sendable {
         self.parallel = max(1, parallel)
     }
 
-    /// The chunks a source is cut into, as every chunk run computes them.
-    public static func plan(input: String, segmentDuration: Double, chunkSeconds: Double) throws(TranscodeError) -> ChunkPlan {
+    /// The chunks a source is cut into, as every chunk run computes them. A source longer
+    /// than `maxDurationSeconds` is refused as `tooLong`, from its declared length before
+    /// any packet is read, else once its packets pass the limit.
+    public static func plan(input: String, segmentDuration: Double, chunkSeconds: Double,
+                            maxDurationSeconds: Double? = nil) throws(TranscodeError) -> ChunkPlan {
         do {
             let source = try FileByteSource(path: input)
             let opened = try MediaProbe.open(source, name: input)
-            let info = try MediaProbe.describe(opened, countPackets: false)
+            let info = try MediaProbe.describe(opened, countPackets: false, maxDurationSeconds: maxDurationSeconds)
             switch try ChunkPlanner.plan(opened, info: info, segmentDuration: segmentDuration, chunkSeconds: chunkSeconds,
-                                         cancellation: CancellationFlag()) {
+                                         maxDurationSeconds: maxDurationSeconds, cancellation: CancellationFlag()) {
             case .success(let plan): return plan
             case .failure(.timestampsNeedRepair(let why)):
                 throw TranscodeError.Reason.chunking("this source cannot be cut into chunks (\(why)); transcode it whole")
@@ -73,7 +76,8 @@ public struct ChunkedTranscode: Sendable {
     public func run() async throws -> TranscodeResult {
         var planned: ChunkPlan?
         do {
-            planned = try Self.plan(input: input, segmentDuration: options.segmentDuration, chunkSeconds: chunkSeconds)
+            planned = try Self.plan(input: input, segmentDuration: options.segmentDuration, chunkSeconds: chunkSeconds,
+                                    maxDurationSeconds: options.maxDurationSeconds)
         } catch {
             guard error.reason.isChunking else { throw error }
         }

@@ -282,7 +282,7 @@ struct TranscodePipeline {
                               cancellation: CancellationFlag) throws -> (plan: ChunkPlan, chunk: ChunkPlan.Chunk) {
         guard options.segmentFormat == .fmp4 else { throw TranscodeError.Reason.chunking("chunks need fMP4 segments (CMAF)") }
         switch try ChunkPlanner.plan(input, info: info, segmentDuration: options.segmentDuration, chunkSeconds: selection.seconds,
-                                     cancellation: cancellation) {
+                                     maxDurationSeconds: options.maxDurationSeconds, cancellation: cancellation) {
         case .failure(.timestampsNeedRepair(let why)):
             throw TranscodeError.Reason.chunking("this source cannot be cut into chunks (\(why)); transcode it whole")
         case .success(let plan):
