@@ -222,6 +222,30 @@ struct ChunkTests {
         #expect(reasons.values.allSatisfy { $0.contains("the file is truncated") && !$0.contains("plan") }, "\(reasons)")
     }
 
+    /// An upload cut off (a fast-start MP4 whose media data stops at 60%) is refused chunked
+    /// with the whole run's reason and count, and by every chunk run. Before, the plan took
+    /// the frames that were there, and the chunks published a shorter video that the whole
+    /// run refuses.
+    @Test func aCutOffUploadIsRefusedChunkedAsWhole() throws {
+        let input = try Self.source("cut", ["-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30:duration=8", "-f", "lavfi",
+                                            "-i", "sine=frequency=440:duration=8", "-c:v", "libx264", "-preset", "ultrafast",
+                                            "-c:a", "aac", "-movflags", "+faststart"])
+        let folder = Fixtures.temporaryDirectory("chunks-cut")
+        defer { try? FileManager.default.removeItem(atPath: folder); try? FileManager.default.removeItem(atPath: (input as NSString).deletingLastPathComponent) }
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: input))
+        try bytes.prefix(bytes.count * 6 / 10).write(to: URL(fileURLWithPath: input))
+
+        let whole = try Command.run([Self.binary, "transcode", input, "-o", "\(folder)/whole", "--progress", "none", "--chunk-seconds", "0"])
+        let reason = try #require(whole.stderr.split(separator: "\n").last { $0.contains("the file is truncated") },
+                                  "the whole run: \(whole.stderr)")
+        for arguments in [["--chunk-seconds", "2", "--parallel-chunks", "2"], ["--only-chunk", "1", "--chunk-seconds", "2"]] {
+            let chunked = try Command.run([Self.binary, "transcode", input, "-o", "\(folder)/chunked", "--progress", "none"] + arguments)
+            #expect(chunked.status == whole.status && chunked.stderr.split(separator: "\n").last == reason,
+                    "\(arguments): \(chunked.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: "\(folder)/chunked"), "\(arguments) left an output")
+        }
+    }
+
     /// The stitch verifies before it trusts: a chunk encoded with other settings (another
     /// SPS/PPS), or a chunk missing, is refused with the reason, and nothing is written.
     @Test func theStitchRefusesChunksThatDoNotFit() throws {

@@ -13,6 +13,10 @@ import CAV
 /// With `maxDurationSeconds`, it stops reading once it has seen more frames than the limit
 /// allows at the stream's rate (the probe's frame budget): a file whose container undercounts
 /// its frames cannot make it keep millions of timestamps.
+///
+/// A file that holds fewer frames than its container declares (an upload cut off) is
+/// refused as `truncated`, by the whole run's rule: a plan of the frames that are there
+/// would publish a shorter video that the whole run refuses.
 enum ChunkPlanner {
     /// Why a source is transcoded whole.
     enum Refusal: Error, Equatable {
@@ -29,15 +33,20 @@ enum ChunkPlanner {
         let start = input.context.pointee.start_time
         let origin = start == noPTS ? Int64(0) : rescale(start, from: cav_time_base_q(), to: timeBase)
         var ticks: [Int64] = []
+        var wholePackets = 0  // those the decode stage can make a frame of (the file's last may be cut inside)
         let packet = Packet()
         while try input.read(into: packet) {
             if cancellation.isCancelled { throw TranscodeError.Reason.cancelled }
             guard packet.streamIndex == Int32(info.video.streamIndex) else { continue }
             guard packet.pts != noPTS else { return .failure(.timestampsNeedRepair("a video packet has no timestamp")) }
             ticks.append(packet.pts - origin)
+            if !packet.isMarkedCorrupt { wholePackets += 1 }
             if let frameLimit, let limit = maxDurationSeconds, ticks.count > frameLimit {
                 throw TranscodeError.Reason.tooLong(seconds: Double(ticks.count) / rate, limit: limit)
             }
+        }
+        if info.video.isCutOff(framesRead: wholePackets) {
+            throw TranscodeError.Reason.truncated(decodedFrames: wholePackets, declaredFrames: info.video.frameCount)
         }
         ticks.sort()
         // What `TimestampRepair` would leave alone: a first frame within 10 s of the start,

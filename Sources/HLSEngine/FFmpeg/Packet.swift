@@ -24,6 +24,8 @@ public final class Packet: @unchecked Sendable {
     var duration: Int64 { pointer.pointee.duration }
     var size: Int32 { pointer.pointee.size }
     var isKeyframe: Bool { pointer.pointee.flags & AV_PKT_FLAG_KEY != 0 }
+    /// The demuxer marked it damaged: libavformat does so for a packet the file ends inside.
+    var isMarkedCorrupt: Bool { pointer.pointee.flags & AV_PKT_FLAG_CORRUPT != 0 }
     var bytes: UnsafeBufferPointer<UInt8> {
         UnsafeBufferPointer(start: pointer.pointee.data, count: Int(pointer.pointee.size))
     }

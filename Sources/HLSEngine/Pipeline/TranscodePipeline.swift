@@ -380,10 +380,8 @@ struct TranscodePipeline {
                            plan: plan, cancellation: cancellation, decoded: { loudness?.pass.begin() })
 
         // A container that declares more frames than could be read is a cut-off file.
-        let declared = info.video.frameCount
-        if info.video.frameCountSource == "container", declared > 0, !decode.stoppedAtFrameLimit,
-           decode.decodedFrames < declared - max(2, declared / 100) {
-            throw TranscodeError.Reason.truncated(decodedFrames: decode.decodedFrames, declaredFrames: declared)
+        if !decode.stoppedAtFrameLimit, info.video.isCutOff(framesRead: decode.decodedFrames) {
+            throw TranscodeError.Reason.truncated(decodedFrames: decode.decodedFrames, declaredFrames: info.video.frameCount)
         }
         guard decode.decodedFrames > 0 else { throw TranscodeError.Reason.notMedia("no video frame could be decoded") }
 

@@ -21,6 +21,14 @@ public struct MediaInfo: Sendable, Codable, Equatable {
         public var frameCountSource: String
         public var startSeconds: Double
         public var durationSeconds: Double?
+
+        /// Whether a file whose container promised `frameCount` frames, of which only
+        /// `framesRead` could be read, was cut off: more than max(2, 1%) missing. A few
+        /// frames are let go (a damaged packet at the end); a count the file did not declare
+        /// (counted from its packets) proves nothing.
+        func isCutOff(framesRead: Int) -> Bool {
+            frameCountSource == "container" && frameCount > 0 && framesRead < frameCount - max(2, frameCount / 100)
+        }
     }
 
     public struct Audio: Sendable, Codable, Equatable {
