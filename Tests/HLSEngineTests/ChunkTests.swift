@@ -297,6 +297,22 @@ struct ChunkTests {
         try Self.expectSameLadder(whole: "\(folder)/whole", chunked: "\(folder)/chunked")
     }
 
+    /// MPEG-TS has no index: a seek lands on a timestamp, keyframe or not. With one keyframe
+    /// in 10 s (a broadcast or screen capture), a chunk's run used to seek a second before
+    /// its start, past the only keyframe, and decode nothing ("chunk 1 has no frame where the
+    /// plan puts one"). It now seeks to the plan's keyframe and skips what comes before it.
+    @Test func anMPEGTSSourceWithLongGOPsStitchesCorrectly() throws {
+        let input = try Self.source("longgop", ["-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30", "-f", "lavfi", "-i", "sine=frequency=440",
+                                                "-t", "12", "-c:v", "libx264", "-preset", "ultrafast", "-g", "300", "-bf", "2",
+                                                "-c:a", "aac", "-shortest"],
+                                    container: "ts")
+        let folder = Fixtures.temporaryDirectory("chunks-ts")
+        defer { try? FileManager.default.removeItem(atPath: folder); try? FileManager.default.removeItem(atPath: (input as NSString).deletingLastPathComponent) }
+        try Self.transcode(input, "\(folder)/whole", ["--dash", "--chunk-seconds", "0"])
+        try Self.transcode(input, "\(folder)/chunked", ["--chunk-seconds", "4", "--parallel-chunks", "2"])
+        try Self.expectSameLadder(whole: "\(folder)/whole", chunked: "\(folder)/chunked")
+    }
+
     @Test func aRotatedSourceStitchesCorrectly() throws {
         let folder = Fixtures.temporaryDirectory("chunks-rotated")
         defer { try? FileManager.default.removeItem(atPath: folder) }

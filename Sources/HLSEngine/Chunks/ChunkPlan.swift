@@ -25,6 +25,11 @@ public struct ChunkPlan: Codable, Sendable, Equatable {
         /// from these (`WholeRunVideoTiming`). Nil in manifests written before they were kept.
         public var leadIn: FrameWindow?
         public var leadOut: FrameWindow?
+        /// Where a run of this chunk seeks: the decode time (seconds, on the output timeline)
+        /// of the last keyframe at least a second before `start`. A demuxer without an index
+        /// (MPEG-TS) seeks to a timestamp, not to a keyframe, so the target must be one. Nil
+        /// for chunk 0, for a plan made without keyframes, or when none is that early.
+        public var seekTime: Double?
 
         public var segmentCount: Int { endSegment - firstSegment }
 
@@ -70,11 +75,17 @@ public struct ChunkPlan: Codable, Sendable, Equatable {
     /// Timestamps this close count as equal (time bases such as 1001/30000).
     static let tolerance = 1e-6
 
+    /// How far before its first frame a chunk's run starts decoding: B-frames put a
+    /// keyframe's decode time before its presentation time.
+    static let seekLeadSeconds = 1.0
+
     /// - Parameters:
     ///   - frameTimes: every video frame's presentation time, in seconds, any order.
     ///   - chunkSeconds: the wanted chunk length; each chunk gets the nearest whole number
     ///     of segments (at least one). 0 or less: one chunk, the whole file.
-    public init(frameTimes: [Double], segmentDuration: Double, chunkSeconds: Double) {
+    ///   - keyframeDecodeTimes: the decode times of the video's keyframes, in seconds, any
+    ///     order: they give each chunk its `seekTime`.
+    public init(frameTimes: [Double], segmentDuration: Double, chunkSeconds: Double, keyframeDecodeTimes: [Double] = []) {
         self.segmentDuration = segmentDuration
         let sorted = frameTimes.filter(\.isFinite).sorted()
         origin = sorted.first ?? 0
@@ -101,6 +112,10 @@ public struct ChunkPlan: Codable, Sendable, Equatable {
             chunks[index].leadIn = FrameWindow(sorted, (firstFrame - Self.windowFrames)..<firstFrame)
             chunks[index].leadOut = FrameWindow(sorted, (endFrame - Self.windowFrames)..<(endFrame + 1))
             firstFrame = endFrame
+        }
+        let keyframes = keyframeDecodeTimes.filter(\.isFinite).sorted()
+        for index in chunks.indices.dropFirst() {
+            chunks[index].seekTime = keyframes.last { $0 <= chunks[index].start - Self.seekLeadSeconds + Self.tolerance }
         }
         self.chunks = chunks
     }

@@ -33,14 +33,20 @@ enum ChunkPlanner {
         let start = input.context.pointee.start_time
         let origin = start == noPTS ? Int64(0) : rescale(start, from: cav_time_base_q(), to: timeBase)
         var ticks: [Int64] = []
+        var keyframeTicks: [Int64] = []  // decode times, where a chunk run may seek
         var wholePackets = 0  // those the decode stage can make a frame of (the file's last may be cut inside)
         let packet = Packet()
         while try input.read(into: packet) {
             if cancellation.isCancelled { throw TranscodeError.Reason.cancelled }
             guard packet.streamIndex == Int32(info.video.streamIndex) else { continue }
             guard packet.pts != noPTS else { return .failure(.timestampsNeedRepair("a video packet has no timestamp")) }
-            ticks.append(packet.pts - origin)
+            let (tick, overflow) = packet.pts.subtractingReportingOverflow(origin)
+            guard !overflow else { return .failure(.timestampsNeedRepair("a video timestamp is out of range")) }
+            ticks.append(tick)
             if !packet.isMarkedCorrupt { wholePackets += 1 }
+            if packet.isKeyframe, packet.dts != noPTS, case (let decodeTick, false) = packet.dts.subtractingReportingOverflow(origin) {
+                keyframeTicks.append(decodeTick)
+            }
             if let frameLimit, let limit = maxDurationSeconds, ticks.count > frameLimit {
                 throw TranscodeError.Reason.tooLong(seconds: Double(ticks.count) / rate, limit: limit)
             }
@@ -62,6 +68,6 @@ enum ChunkPlanner {
         // own first frames, and each chunk takes the whole run's timing from the plan's
         // frame windows instead (`WholeRunVideoTiming`).
         return .success(ChunkPlan(frameTimes: ticks.map { Double($0) * seconds }, segmentDuration: segmentDuration,
-                                  chunkSeconds: chunkSeconds))
+                                  chunkSeconds: chunkSeconds, keyframeDecodeTimes: keyframeTicks.map { Double($0) * seconds }))
     }
 }

@@ -79,6 +79,8 @@ final class DecodeStage {
 
     /// Split and stitch: the chunk this run encodes (nil: the whole file).
     private let chunk: (plan: ChunkPlan, chunk: ChunkPlan.Chunk)?
+    /// After a chunk's seek, until its first keyframe.
+    private var awaitingKeyframe = false
     /// Where chunk 0 sends the cuts of the frames it does not encode (the audio rendition).
     private let cutQueue: BoundedQueue<RenditionInput>?
     /// The chunk's last frame has been seen: the rest of the video is not decoded.
@@ -182,6 +184,10 @@ final class DecodeStage {
             guard more else { break }
             if packet.streamIndex == videoIndex {
                 if chunkVideoEnded { continue }  // chunk 0 reads on for the audio alone
+                if awaitingKeyframe {
+                    guard packet.isKeyframe else { continue }  // no reference to decode it from
+                    awaitingKeyframe = false
+                }
                 try decode(packet, with: video, deliver: deliverVideo)
                 if chunkVideoEnded, !chunkVideoClosed {
                     try endChunkVideo()
@@ -217,12 +223,21 @@ final class DecodeStage {
 
     /// Moves to a keyframe before the chunk: its first frame then decodes with every
     /// reference it needs. The target is a second early, as demuxers index keyframes by
-    /// their decode time, which B-frames put before their presentation time.
+    /// their decode time, which B-frames put before their presentation time; it is the
+    /// plan's keyframe when there is one, as a demuxer without an index (MPEG-TS) lands on
+    /// the timestamp, keyframe or not. The packets before the first keyframe are skipped.
     private func seek(to chunk: ChunkPlan.Chunk) throws {
         let seconds = video.timeBase.doubleValue
         let start = input.context.pointee.start_time
         let origin = start == noPTS ? 0 : rescale(start, from: cav_time_base_q(), to: video.timeBase)
-        let target = origin + Int64((max(0, chunk.start - 1) / max(seconds, 1e-12)).rounded(.down))
+        // The plan's keyframe exactly (its decode time can precede the first presentation
+        // time: B-frames), else a second early.
+        let ticks = chunk.seekTime.map { ($0 / max(seconds, 1e-12)).rounded() }
+            ?? (max(0, chunk.start - ChunkPlan.seekLeadSeconds) / max(seconds, 1e-12)).rounded(.down)
+        guard ticks.isFinite, abs(ticks) < 1e18, case (let target, false) = origin.addingReportingOverflow(Int64(ticks)) else {
+            throw TranscodeError.Reason.chunking("cannot seek to chunk \(chunk.index) (its time is out of range)")
+        }
+        awaitingKeyframe = true
         do {
             try input.seek(stream: Int32(info.video.streamIndex), toKeyframeAtOrBefore: target)
         } catch {
