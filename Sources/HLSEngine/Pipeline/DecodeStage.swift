@@ -237,7 +237,9 @@ final class DecodeStage {
         guard ticks.isFinite, abs(ticks) < 1e18, case (let target, false) = origin.addingReportingOverflow(Int64(ticks)) else {
             throw TranscodeError.Reason.chunking("cannot seek to chunk \(chunk.index) (its time is out of range)")
         }
-        awaitingKeyframe = true
+        // Skipped to the first keyframe only where the planner saw keyframes: a source that
+        // flags none (every frame stands alone, or the demuxer cannot tell) decodes as before.
+        awaitingKeyframe = chunk.seekTime != nil
         do {
             try input.seek(stream: Int32(info.video.streamIndex), toKeyframeAtOrBefore: target)
         } catch {
