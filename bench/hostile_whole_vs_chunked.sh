@@ -4,7 +4,7 @@
 # most of the corpus lasts 4 s, so longer chunks would give one).
 # A user must get the same answer either way: a ladder both times, or the same refusal.
 # Prints one row per file and a last line with the count of files whose outcomes differ;
-# exits 1 when any differ. Not part of `make test` (about 10 minutes on 2 cores).
+# exits 1 when any differ. Not part of `make test` (about 2 minutes on 2 cores, release build).
 #
 #   usage: bench/hostile_whole_vs_chunked.sh [VSTREAM] [HOSTILE_DIR]
 #   (defaults: .build/release/vstream, fixtures/media/hostile; `make fixtures` makes the corpus)
