@@ -61,8 +61,9 @@ enum ChunkPlanner {
         guard let first = ticks.first, first >= 0, first <= maxGap else {
             return .failure(.timestampsNeedRepair("the first frame is not within 10 s of the start"))
         }
-        for (previous, next) in zip(ticks, ticks.dropFirst()) where next - previous <= 0 || next - previous > maxGap {
-            return .failure(.timestampsNeedRepair("the timestamps repeat or jump"))
+        for (previous, next) in zip(ticks, ticks.dropFirst()) {
+            let (step, overflow) = next.subtractingReportingOverflow(previous)  // a hostile file's timestamps span Int64
+            if overflow || step <= 0 || step > maxGap { return .failure(.timestampsNeedRepair("the timestamps repeat or jump")) }
         }
         // A variable frame rate is cut too: x264 times a run's first packets from that run's
         // own first frames, and each chunk takes the whole run's timing from the plan's
