@@ -88,6 +88,32 @@ struct HostileInputTests {
         return last
     }
 
+    /// A TS whose timestamps jump an hour (captures spliced together) lasts 4 s, but
+    /// libavformat measures it from its first and last timestamps: 3602 s. It is not refused
+    /// under a 10-minute limit for that guess (it was: "the video lasts 3602 s"), and its
+    /// ladder lasts the 4 s that play. A TS really over the limit is still refused, by the
+    /// frames it holds.
+    @Test func aTransportStreamIsNotRefusedForTheLengthItsTimestampJumpsSuggest() throws {
+        let output = Fixtures.temporaryDirectory("ts-jump")
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        for arguments in [["--dash", "--chunk-seconds", "0"], ["--chunk-seconds", "2", "--parallel-chunks", "2"]] {
+            let run = try Command.run([CommandLineTests.binary, "transcode", Self.corpus + "/ts_jump_hour.ts", "-o", output + "/jump",
+                                       "--ladder", "360", "--max-duration", "600", "--progress", "none"] + arguments)
+            #expect(run.status == 0, "\(arguments): \(run.stderr)")
+            let ladder = try HLSOutput(directory: output + "/jump")
+            let seconds = ladder.variants.first?.playlist.segments.reduce(0) { $0 + $1.duration } ?? 0
+            #expect(abs(seconds - 4) < 0.1, "\(arguments): the ladder lasts \(seconds) s")
+            try FileManager.default.removeItem(atPath: output + "/jump")
+        }
+        let long = output + "/long.ts"
+        let made = try Command.run(["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=160x90:rate=30:duration=20",
+                                    "-c:v", "libx264", "-preset", "ultrafast", long])
+        try #require(made.status == 0, "\(made.stderr)")
+        let refused = try Command.run([CommandLineTests.binary, "transcode", long, "-o", output + "/long", "--max-duration", "10",
+                                       "--progress", "none"])
+        #expect(refused.status == 65 && refused.stderr.contains("over the 10 s limit"), "\(refused.stderr)")
+    }
+
     /// A disk that fills during the transcode: one clean error that says so, and the
     /// output folder left empty. Needs a tmpfs of 3 MiB (root, as in `make test` and CI).
     @Test(.enabled(if: getuid() == 0)) func aDiskThatFillsFailsTheTranscodeCleanly() throws {

@@ -104,7 +104,13 @@ public enum MediaProbe {
         let formatDuration = format.duration > 0 && format.duration != noPTS
             && format.duration_estimation_method != AVFMT_DURATION_FROM_BITRATE
             ? Double(format.duration) / Double(AV_TIME_BASE) : 0
-        if let limit = maxDurationSeconds {
+        // Where timestamps may jump (MPEG-TS: a broadcast recording, or captures spliced
+        // together), libavformat measures the length from the first and last timestamps,
+        // and one jump of an hour makes a 4 s capture an hour long; the decode stage repairs
+        // the jump. The frame budget below bounds such a file instead.
+        let lengthSpansJumps = format.iformat.pointee.flags & AVFMT_TS_DISCONT != 0
+            && format.duration_estimation_method == AVFMT_DURATION_FROM_PTS
+        if let limit = maxDurationSeconds, !lengthSpansJumps {
             let declared = max(streamDuration ?? 0, formatDuration)
             if declared > limit { throw .tooLong(seconds: declared, limit: limit) }
         }
