@@ -18,18 +18,19 @@ trap 'rm -rf "$work"' EXIT
 outcome() {
     local name=$1; shift
     local start end status message
-    start=$(date +%s.%N)
+    start=$(date +%s%N)
     "$vstream" transcode "$@" -o "$work/$name" --ladder 360 --max-duration 3600 --progress none \
         >"$work/$name.out" 2>"$work/$name.err"
     status=$?
-    end=$(date +%s.%N)
+    end=$(date +%s%N)
     if [ $status -eq 0 ] && [ -f "$work/$name/master.m3u8" ]; then
         message=ok
     else
         message="exit $status: $(grep -v '^\s*$' "$work/$name.err" | tail -n 1 | cut -c1-160)"
     fi
     rm -rf "$work/$name"
-    printf '%s\t%.1f\n' "$message" "$(echo "$end - $start" | bc)"
+    local tenths=$(((end - start) / 100000000))  # nanoseconds to tenths of a second, in bash (no bc)
+    printf '%s\t%d.%d\n' "$message" $((tenths / 10)) $((tenths % 10))
 }
 
 differ=0

@@ -36,6 +36,16 @@ struct ChunkTests {
         #expect(run.status == 0, "\(arguments): \(run.stderr)")
     }
 
+    /// Transcodes `input` whole and in chunks of `chunkSeconds`, `parallel` at once, and
+    /// expects the same ladder from both.
+    static func expectChunkedLadderIsWhole(_ input: String, chunkSeconds: Int, parallel: Int) throws {
+        let folder = Fixtures.temporaryDirectory("chunks-compare")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try transcode(input, "\(folder)/whole", ["--dash", "--chunk-seconds", "0"])
+        try transcode(input, "\(folder)/chunked", ["--chunk-seconds", String(chunkSeconds), "--parallel-chunks", String(parallel)])
+        try expectSameLadder(whole: "\(folder)/whole", chunked: "\(folder)/chunked")
+    }
+
     /// Every rung's segments in the chunked ladder are the whole run's.
     static func expectSameLadder(whole: String, chunked: String, comparesManifest: Bool = true) throws {
         let rungs = try FileManager.default.contentsOfDirectory(atPath: whole).filter { $0.hasSuffix("p") }.sorted()
@@ -275,11 +285,8 @@ struct ChunkTests {
 
     @Test func anOpenGOPSourceStitchesCorrectly() throws {
         let input = try Self.openGOPSource()
-        let folder = Fixtures.temporaryDirectory("chunks-opengop")
-        defer { try? FileManager.default.removeItem(atPath: folder); try? FileManager.default.removeItem(atPath: (input as NSString).deletingLastPathComponent) }
-        try Self.transcode(input, "\(folder)/whole", ["--dash", "--chunk-seconds", "0"])
-        try Self.transcode(input, "\(folder)/chunked", ["--chunk-seconds", "4", "--parallel-chunks", "3"])
-        try Self.expectSameLadder(whole: "\(folder)/whole", chunked: "\(folder)/chunked")
+        defer { try? FileManager.default.removeItem(atPath: (input as NSString).deletingLastPathComponent) }
+        try Self.expectChunkedLadderIsWhole(input, chunkSeconds: 4, parallel: 3)
     }
 
     /// Matroska: seeking to a chunk's first keyframe can land past audio packets stored before
@@ -290,11 +297,8 @@ struct ChunkTests {
         let input = try Self.source("matroska", ["-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25", "-f", "lavfi", "-i", "sine=frequency=440",
                                                  "-t", "8", "-c:v", "libx264", "-preset", "ultrafast", "-g", "50", "-c:a", "aac", "-shortest"],
                                     container: "mkv")
-        let folder = Fixtures.temporaryDirectory("chunks-matroska")
-        defer { try? FileManager.default.removeItem(atPath: folder); try? FileManager.default.removeItem(atPath: (input as NSString).deletingLastPathComponent) }
-        try Self.transcode(input, "\(folder)/whole", ["--dash", "--chunk-seconds", "0"])
-        try Self.transcode(input, "\(folder)/chunked", ["--chunk-seconds", "2", "--parallel-chunks", "2"])
-        try Self.expectSameLadder(whole: "\(folder)/whole", chunked: "\(folder)/chunked")
+        defer { try? FileManager.default.removeItem(atPath: (input as NSString).deletingLastPathComponent) }
+        try Self.expectChunkedLadderIsWhole(input, chunkSeconds: 2, parallel: 2)
     }
 
     /// MPEG-TS has no index: a seek lands on a timestamp, keyframe or not. With one keyframe
@@ -306,20 +310,12 @@ struct ChunkTests {
                                                 "-t", "12", "-c:v", "libx264", "-preset", "ultrafast", "-g", "300", "-bf", "2",
                                                 "-c:a", "aac", "-shortest"],
                                     container: "ts")
-        let folder = Fixtures.temporaryDirectory("chunks-ts")
-        defer { try? FileManager.default.removeItem(atPath: folder); try? FileManager.default.removeItem(atPath: (input as NSString).deletingLastPathComponent) }
-        try Self.transcode(input, "\(folder)/whole", ["--dash", "--chunk-seconds", "0"])
-        try Self.transcode(input, "\(folder)/chunked", ["--chunk-seconds", "4", "--parallel-chunks", "2"])
-        try Self.expectSameLadder(whole: "\(folder)/whole", chunked: "\(folder)/chunked")
+        defer { try? FileManager.default.removeItem(atPath: (input as NSString).deletingLastPathComponent) }
+        try Self.expectChunkedLadderIsWhole(input, chunkSeconds: 4, parallel: 2)
     }
 
     @Test func aRotatedSourceStitchesCorrectly() throws {
-        let folder = Fixtures.temporaryDirectory("chunks-rotated")
-        defer { try? FileManager.default.removeItem(atPath: folder) }
-        let input = Fixtures.path("portrait_rot90.mp4")
-        try Self.transcode(input, "\(folder)/whole", ["--dash", "--chunk-seconds", "0"])
-        try Self.transcode(input, "\(folder)/chunked", ["--chunk-seconds", "2", "--parallel-chunks", "2"])
-        try Self.expectSameLadder(whole: "\(folder)/whole", chunked: "\(folder)/chunked")
+        try Self.expectChunkedLadderIsWhole(Fixtures.path("portrait_rot90.mp4"), chunkSeconds: 2, parallel: 2)
     }
 
     /// Every video packet of a rung, as a player reads the ladder: (pts, dts, duration).
