@@ -96,13 +96,19 @@ struct HostileInputTests {
     @Test func aTransportStreamIsNotRefusedForTheLengthItsTimestampJumpsSuggest() throws {
         let output = Fixtures.temporaryDirectory("ts-jump")
         defer { try? FileManager.default.removeItem(atPath: output) }
-        for arguments in [["--dash", "--chunk-seconds", "0"], ["--chunk-seconds", "2", "--parallel-chunks", "2"]] {
+        // DASH, split and stitch, and a muxed ladder (the CLI's default layout).
+        for arguments in [["--dash", "--chunk-seconds", "0"], ["--chunk-seconds", "2", "--parallel-chunks", "2"], ["--chunk-seconds", "0"]] {
             let run = try Command.run([CommandLineTests.binary, "transcode", Self.corpus + "/ts_jump_hour.ts", "-o", output + "/jump",
                                        "--ladder", "360", "--max-duration", "600", "--progress", "none"] + arguments)
             #expect(run.status == 0, "\(arguments): \(run.stderr)")
             let ladder = try HLSOutput(directory: output + "/jump")
             let seconds = ladder.variants.first?.playlist.segments.reduce(0) { $0 + $1.duration } ?? 0
             #expect(abs(seconds - 4) < 0.1, "\(arguments): the ladder lasts \(seconds) s")
+            // The sound goes on across the jump as the picture does: nothing plays past it.
+            // Before, the muxed run said "the last 3596.0 s play past the picture and were left out".
+            #expect(!run.stderr.contains("left out"), "\(arguments): \(run.stderr)")
+            let heard = try StillPictureTests.lastAudioTime(output + "/jump/master.m3u8")
+            #expect(heard > 3.5, "\(arguments): the last audio packet plays at \(heard) s")
             try FileManager.default.removeItem(atPath: output + "/jump")
         }
         let long = output + "/long.ts"

@@ -38,6 +38,9 @@ final class DecodeStage {
     /// Where the default audio track's latest packet ends, on the same timeline: how far the
     /// sound runs past the picture, for the note a muxed ladder leaves when it drops that.
     private(set) var audioEnd = 0.0
+    /// What `noteAudioEnd` adds to the default track's timestamps since their last jump, and
+    /// where its previous packet ended in the source's own time.
+    private var audioEndRepair = (shift: 0.0, lastSourceEnd: Double?.none)
     /// The input's start, in seconds: where the output timeline's zero is.
     private let inputStart: Double
     /// Stop once decoding passes this (the container may have lied about the duration).
@@ -312,10 +315,20 @@ final class DecodeStage {
     private func broadcastAudio(_ packet: Packet) throws { broadcast(.audio(packet)) }
 
     /// The latest end of the default track's packets, from the input's start (bounded: a
-    /// timestamp from the file is only a claim).
+    /// timestamp from the file is only a claim). A jump of the timestamps (a step back, or
+    /// forward by more than 10 s, as in a transport stream spliced an hour apart) is taken
+    /// out, as `AudioEncodingChain.place` takes it out of the samples: the sound goes on
+    /// where it was, and a note must not call the hour "past the picture".
     private func noteAudioEnd(_ packet: Packet, timeBase: AVRational) {
         guard packet.pts != noPTS else { return }
-        let end = Double(packet.pts) * timeBase.doubleValue + Double(max(packet.duration, 0)) * timeBase.doubleValue - inputStart
+        let start = Double(packet.pts) * timeBase.doubleValue - inputStart
+        let sourceEnd = start + Double(max(packet.duration, 0)) * timeBase.doubleValue
+        guard sourceEnd.isFinite, abs(sourceEnd) < 1e7 else { return }
+        if let last = audioEndRepair.lastSourceEnd, !(-0.5...10).contains(start - last) {
+            audioEndRepair.shift += last - start
+        }
+        audioEndRepair.lastSourceEnd = sourceEnd
+        let end = sourceEnd + audioEndRepair.shift
         if end.isFinite, end < 1e7 { audioEnd = max(audioEnd, end) }
     }
 
