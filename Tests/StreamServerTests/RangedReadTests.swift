@@ -72,7 +72,7 @@ struct RangedReadTests {
                 for offset in batch {
                     group.addTask {
                         let range = ["range": "bytes=\(offset)-\(offset + rangeSize - 1)"]
-                        return (offset, try await S3Storage.offPool { try HTTPTransfer.perform(method: "GET", url: url, headers: range, timeout: 60) })
+                        return (offset, try await OwnThread.run { try HTTPTransfer.perform(method: "GET", url: url, headers: range, timeout: 60) })
                     }
                 }
                 return try await group.reduce(into: []) { $0.append($1) }

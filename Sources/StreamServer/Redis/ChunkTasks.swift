@@ -119,7 +119,7 @@ struct ChunkTasks: Sendable {
             }
             let output = work.appendingPathComponent("hls")
             let stitcher = LadderStitcher(output: output.path, chunks: folders, segmentsStored: true)
-            let result = try await Self.offThePool {
+            let result = try await OwnThread.run {
                 try stitcher.stitch()
             }
             // The EVENT playlists end, as a whole run's do, before the VOD master appears.
@@ -345,13 +345,6 @@ struct ChunkTasks: Sendable {
             ladder.add(segment)
         }
         return ladder
-    }
-
-    /// Runs blocking work (the stitch's file I/O and remux) on a thread of its own.
-    static func offThePool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread { continuation.resume(with: Result { try work() }) }.start()
-        }
     }
 }
 

@@ -4,6 +4,10 @@ import Foundation
 /// The embedded default's object storage: a directory. Multipart uploads keep each
 /// part as a file (ETag = its MD5, as S3 reports for unencrypted parts) until they are
 /// completed into one object.
+///
+/// Every call that copies, reads or walks files runs on a thread of its own (`OwnThread`),
+/// as S3's transfers do: completing a 2 GB upload copies 2 GB, and on the cooperative pool
+/// that would hold one of a 2-core host's two threads for seconds.
 public struct LocalStorage: ObjectStorage {
     public let root: URL
 
@@ -25,20 +29,22 @@ public struct LocalStorage: ObjectStorage {
     public func createMultipartUpload(key: String) async throws -> String {
         _ = try validatedKey(key)
         let uploadID = UUID().uuidString
-        try FileManager.default.createDirectory(at: try uploadDirectory(uploadID), withIntermediateDirectories: true)
+        let directory = try uploadDirectory(uploadID)
+        try await OwnThread.run { try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true) }
         return uploadID
     }
 
     /// Stores one part from a stream of chunks. It must be exactly `expectedBytes`: a body
     /// that is longer, shorter or cut off leaves nothing listed, so a resumed upload
-    /// sends that part again.
+    /// sends that part again. Each chunk is written as it arrives, like a socket's read: a
+    /// write of one chunk to the page cache does not wait on the disk.
     public func writePart(uploadID: String, partNumber: Int, expectedBytes: Int64,
                           chunks: some AsyncSequence<[UInt8], any Error>) async throws -> UploadedPart {
         let maxBytes = expectedBytes
         let directory = try uploadDirectory(uploadID)
         guard FileManager.default.fileExists(atPath: directory.path) else { throw StorageError.noSuchUpload }
         let temporary = directory.appendingPathComponent("\(partNumber).incoming-\(UUID().uuidString)")
-        FileManager.default.createFile(atPath: temporary.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: temporary.path, contents: nil)  // FileHandle below says why if not
         let handle = try FileHandle(forWritingTo: temporary)
         var md5 = Insecure.MD5()
         var size: Int64 = 0
@@ -69,6 +75,10 @@ public struct LocalStorage: ObjectStorage {
 
     public func listParts(key: String, uploadID: String) async throws -> [UploadedPart] {
         let directory = try uploadDirectory(uploadID)
+        return try await OwnThread.run { try Self.parts(in: directory) }
+    }
+
+    private static func parts(in directory: URL) throws -> [UploadedPart] {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory.path) else { throw StorageError.noSuchUpload }
         return try names.compactMap(Int.init).sorted().map { number in
             let file = directory.appendingPathComponent(String(number))
@@ -81,6 +91,7 @@ public struct LocalStorage: ObjectStorage {
     public func completeMultipartUpload(key: String, uploadID: String, parts: [(partNumber: Int, etag: String)]) async throws {
         let directory = try uploadDirectory(uploadID)
         let stored = Dictionary(uniqueKeysWithValues: try await listParts(key: key, uploadID: uploadID).map { ($0.partNumber, $0) })
+        let target = try objectURL(key)
         let numbers = parts.map(\.partNumber)
         guard !parts.isEmpty, numbers == numbers.sorted(), Set(numbers).count == numbers.count else {
             throw StorageError.invalidPart("parts must be listed once each, in ascending order")
@@ -89,14 +100,18 @@ public struct LocalStorage: ObjectStorage {
             let clean = part.etag.trimmingCharacters(in: CharacterSet(charactersIn: "\""))
             guard stored[part.partNumber]?.etag == clean else { throw StorageError.invalidPart("part \(part.partNumber): no such part or wrong ETag") }
         }
-        let target = try objectURL(key)
+        try await OwnThread.run { try Self.assemble(numbers, from: directory, into: target) }
+    }
+
+    /// The parts, in order, copied into one object that appears whole (a rename).
+    private static func assemble(_ numbers: [Int], from directory: URL, into target: URL) throws {
         try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
         let temporary = target.appendingPathExtension("assembling")
-        FileManager.default.createFile(atPath: temporary.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: temporary.path, contents: nil)  // FileHandle below says why if not
         let output = try FileHandle(forWritingTo: temporary)
         defer { try? output.close() }
-        for part in parts {
-            let input = try FileHandle(forReadingFrom: directory.appendingPathComponent(String(part.partNumber)))
+        for number in numbers {
+            let input = try FileHandle(forReadingFrom: directory.appendingPathComponent(String(number)))
             defer { try? input.close() }
             while let chunk = try input.read(upToCount: 1 << 20), !chunk.isEmpty { try output.write(contentsOf: chunk) }
         }
@@ -107,16 +122,23 @@ public struct LocalStorage: ObjectStorage {
     }
 
     public func size(key: String) async throws -> Int64? {
-        let attributes = try? FileManager.default.attributesOfItem(atPath: try objectURL(key).path)
-        return (attributes?[.size] as? NSNumber)?.int64Value
+        let path = try objectURL(key).path
+        return try await OwnThread.run {
+            ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.int64Value
+        }
     }
 
     public func abortMultipartUpload(key: String, uploadID: String) async throws {
-        try? FileManager.default.removeItem(at: try uploadDirectory(uploadID))
+        let directory = try uploadDirectory(uploadID)
+        try await OwnThread.run { try? FileManager.default.removeItem(at: directory) }
     }
 
     public func put(file: URL, key: String, contentType: String, cacheControl: String, contentDisposition: String?) async throws {
         let target = try objectURL(key)
+        try await OwnThread.run { try Self.copy(file, into: target) }
+    }
+
+    private static func copy(_ file: URL, into target: URL) throws {
         try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
         let temporary = target.appendingPathExtension("incoming")
         _ = try? FileManager.default.removeItem(at: temporary)
@@ -132,17 +154,25 @@ public struct LocalStorage: ObjectStorage {
 
     public func fetch(key: String, to file: URL) async throws {
         let source = try objectURL(key)
-        guard FileManager.default.fileExists(atPath: source.path) else { throw StorageError.noSuchKey(key) }
-        _ = try? FileManager.default.removeItem(at: file)
-        try FileManager.default.copyItem(at: source, to: file)
+        try await OwnThread.run {
+            guard FileManager.default.fileExists(atPath: source.path) else { throw StorageError.noSuchKey(key) }
+            _ = try? FileManager.default.removeItem(at: file)
+            try FileManager.default.copyItem(at: source, to: file)
+        }
     }
 
     public func data(key: String) async throws -> Data? {
-        try? Data(contentsOf: try objectURL(key))
+        let file = try objectURL(key)
+        return try await OwnThread.run { try? Data(contentsOf: file) }
     }
 
     public func read(key: String, range: Range<Int64>) async throws -> Data? {
-        guard let handle = try? FileHandle(forReadingFrom: try objectURL(key)) else { return nil }
+        let file = try objectURL(key)
+        return try await OwnThread.run { try Self.read(file, key: key, range: range) }
+    }
+
+    private static func read(_ file: URL, key: String, range: Range<Int64>) throws -> Data? {
+        guard let handle = try? FileHandle(forReadingFrom: file) else { return nil }
         defer { try? handle.close() }
         let size = try handle.seekToEnd()
         guard range.lowerBound >= 0, UInt64(range.lowerBound) < size || range.isEmpty else {
@@ -159,10 +189,14 @@ public struct LocalStorage: ObjectStorage {
 
     public func delete(key: String) async throws {
         let file = try objectURL(key)
+        let objects = root.appendingPathComponent("objects").standardizedFileURL.path
+        try await OwnThread.run { Self.delete(file, within: objects) }
+    }
+
+    private static func delete(_ file: URL, within objects: String) {
         try? FileManager.default.removeItem(at: file)
         // Drop folders the deletion left empty, up to the objects root.
         var folder = file.deletingLastPathComponent()
-        let objects = root.appendingPathComponent("objects").standardizedFileURL.path
         while folder.standardizedFileURL.path.count > objects.count,
               (try? FileManager.default.contentsOfDirectory(atPath: folder.path))?.isEmpty == true {
             try? FileManager.default.removeItem(at: folder)
@@ -172,6 +206,10 @@ public struct LocalStorage: ObjectStorage {
 
     public func keys(under prefix: String) async throws -> [String] {
         let folder = try objectURL(prefix).standardizedFileURL
+        return try await OwnThread.run { Self.keys(in: folder, prefix: prefix) }
+    }
+
+    private static func keys(in folder: URL, prefix: String) -> [String] {
         guard let walk = FileManager.default.enumerator(at: folder, includingPropertiesForKeys: [.isRegularFileKey]) else { return [] }
         var keys: [String] = []
         for case let file as URL in walk where (try? file.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true {
@@ -183,6 +221,7 @@ public struct LocalStorage: ObjectStorage {
     }
 
     public func deletePrefix(_ prefix: String) async throws {
-        try? FileManager.default.removeItem(at: try objectURL(prefix))
+        let folder = try objectURL(prefix)
+        try await OwnThread.run { try? FileManager.default.removeItem(at: folder) }
     }
 }

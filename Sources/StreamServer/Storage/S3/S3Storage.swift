@@ -107,7 +107,7 @@ public struct S3Storage: ObjectStorage {
         let queryString = SigV4.canonicalQuery(query)
         let url = "\(scheme)://\(host)\(SigV4.encodePath(path))" + (queryString.isEmpty ? "" : "?\(queryString)")
         let signedHeaders = headers
-        let response = try await Self.offPool {
+        let response = try await OwnThread.run {
             try HTTPTransfer.perform(method: method, url: url, headers: signedHeaders, body: body, downloadTo: downloadTo)
         }
         guard (200..<300).contains(response.status) else {
@@ -116,16 +116,6 @@ public struct S3Storage: ObjectStorage {
                           message: xml?.value("Message") ?? String(decoding: response.body.prefix(300), as: UTF8.self))
         }
         return response
-    }
-
-    /// libcurl blocks: each transfer runs on a thread of its own, never on a cooperative
-    /// one. (A GCD concurrent queue was tried: on Linux its width is the core count, so on
-    /// 2 cores the source's fetch and the segment uploads waited for each other and a viewer
-    /// of a transcoding video stalled; issue 20's closing note.)
-    static func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread { continuation.resume(with: Result { try work() }) }.start()
-        }
     }
 
     // MARK: ObjectStorage
