@@ -126,6 +126,51 @@ struct ProgressiveTests {
         #expect(frames == result.sourceFrames, "the viewer started at the early master decoded every frame")
     }
 
+    /// A rendition that runs on past the others keeps its end in the early ladder: a still
+    /// picture's sound past its one segment, and a picture past its sound. Each ended EVENT
+    /// playlist names what its VOD playlist names, and a player that follows the early master
+    /// hears and sees the ends. Before, every ended playlist stopped at the shortest
+    /// rendition's count: 2 s of a 30 s still picture's sound, 6 s of a 10 s picture whose
+    /// sound stops at 4 s.
+    @Test(arguments: ["still picture", "sound that stops early"])
+    func anEndedEarlyLadderKeepsTheEndOfEveryRendition(source kind: String) async throws {
+        let folder = Fixtures.temporaryDirectory("progressive-ends")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let source: String
+        if kind == "still picture" {
+            source = try StillPictureTests.source(in: folder, seconds: 30)
+        } else {
+            source = folder + "/short-sound.mp4"
+            let made = try Command.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25:duration=10",
+                                        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=4", "-ac", "2",
+                                        "-c:v", "libx264", "-c:a", "aac", source])
+            try #require(made.status == 0, "\(made.stderr)")
+        }
+        var options = TranscodeOptions()
+        options.progressive = true
+        options.dash = true
+        options.rungs = [180]
+        let output = folder + "/out"
+        let result = try await Transcoder(input: source, output: output, options: options).run()
+        for rendition in ["180p", "audio"] {
+            let event = Playlist(try #require(Self.read("\(output)/\(rendition)/live.m3u8")))
+            let vod = Playlist(try #require(Self.read("\(output)/\(rendition)/index.m3u8")))
+            #expect(event.ended && event.isValidEvent, "\(rendition)")
+            #expect(event.segments.map(\.uri) == vod.segments.map(\.uri), "\(rendition): \(event.segments.count) of \(vod.segments.count) segments")
+            #expect(zip(event.segments, vod.segments).allSatisfy { abs($0.duration - $1.duration) < 0.000_01 }, "\(rendition)")
+        }
+        // What a player of the early master reads: the last audio packet, the last frame.
+        let lastTime = { (stream: String) throws -> Double in
+            let read = try Command.run(["ffprobe", "-v", "error", "-live_start_index", "0", "-select_streams", stream,
+                                        "-show_entries", "packet=pts_time", "-of", "csv=p=0", output + "/live.m3u8"])
+            return read.stdout.split(separator: "\n").compactMap { Double($0.split(separator: ",").first ?? "") }.max() ?? 0
+        }
+        let (sound, picture) = kind == "still picture" ? (30.0, 0.0) : (4.0, 10.0)
+        #expect(try lastTime("a:0") > sound - 0.5, "\(result.durationSeconds) s")
+        #expect(try lastTime("v:0") > picture - 0.5)
+    }
+
     @Test func aTranscodeThatIsNotProgressivePublishesNothing() async throws {
         let output = Fixtures.temporaryDirectory("not-progressive")
         defer { try? FileManager.default.removeItem(atPath: output) }
@@ -155,6 +200,12 @@ struct ProgressiveTests {
         let text = ladder.eventPlaylist("360p", ended: false)
         #expect(text.contains("#EXT-X-PLAYLIST-TYPE:EVENT") && !text.contains("ENDLIST") && text.contains("segment_1.m4s"))
         #expect(ladder.eventPlaylist("360p", ended: true).hasSuffix("#EXT-X-ENDLIST\n"))
+        // Segment 2 of one rung waits for the other's while the ladder grows; once ended, each
+        // playlist names its own run (a track that runs on past the others keeps its end).
+        #expect(ladder.add(segment("360p", 2)) == false)
+        #expect(!ladder.eventPlaylist("360p", ended: false).contains("segment_2.m4s"))
+        #expect(ladder.eventPlaylist("360p", ended: true).contains("segment_2.m4s"))
+        #expect(!ladder.eventPlaylist("720p", ended: true).contains("segment_2.m4s"))
         #expect(ladder.targetDuration == 3)
     }
 }

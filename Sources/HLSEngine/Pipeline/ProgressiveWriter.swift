@@ -76,22 +76,25 @@ final class ProgressiveWriter: @unchecked Sendable {
         }
     }
 
-    /// Every segment is in: each EVENT playlist gets EXT-X-ENDLIST (before `master.m3u8`).
+    /// Every segment is in: each EVENT playlist gets EXT-X-ENDLIST (before `master.m3u8`) and
+    /// names all of its rendition's segments, with the caption segments of any the rungs
+    /// had beyond what every rendition had.
     func finish() throws(TranscodeError.Reason) {
         lock.lock()
         defer { lock.unlock() }
+        try writeCaptions(from: ladder.publishedCount, ended: true)
         for rendition in ladder.renditions + ladder.captions {
             try output.writeAtomically(ladder.eventPlaylist(rendition, ended: true),
                                        to: "\(rendition)/\(ProgressiveLadder.playlistName)")
         }
     }
 
-    /// The caption segments of the video segments `first`… that every rung now has, cut as
-    /// the VOD playlists' will be (the same start, duration and shift, so the same bytes);
-    /// with the first, each track's whole file.
-    private func writeCaptions(from first: Int) throws(TranscodeError.Reason) {
+    /// The caption segments of the video segments `first`… that every rung now has (`ended`:
+    /// that the first rung has), cut as the VOD playlists' will be (the same start, duration
+    /// and shift, so the same bytes); with the first, each track's whole file.
+    private func writeCaptions(from first: Int, ended: Bool = false) throws(TranscodeError.Reason) {
         guard !captions.isEmpty, let rung = renditions.first?.name else { return }
-        let segments = ladder.segments(of: rung)
+        let segments = ended ? ladder.allSegments(of: rung) : ladder.segments(of: rung)
         guard first < segments.count else { return }
         for (folder, track) in captions {
             if first == 0 {

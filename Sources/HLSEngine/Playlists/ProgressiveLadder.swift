@@ -43,7 +43,8 @@ public struct PublishedSegment: Sendable, Codable, Equatable {
 /// from 0: a segment that arrives early waits for the ones before it. And every rung's
 /// playlist names the same segments (as many as the slowest rung has), so a player that
 /// switches rungs never lands on a playlist that ends before the time it plays (Chromium
-/// fails such a switch).
+/// fails such a switch). Once ended, each playlist names all of its rendition's run: the
+/// sound of a still picture goes on past the picture, and a picture past its sound.
 public struct ProgressiveLadder: Sendable, Equatable {
     /// The progressive master, beside `master.m3u8`.
     public static let masterName = "live.m3u8"
@@ -166,11 +167,20 @@ public struct ProgressiveLadder: Sendable, Equatable {
         (0..<publishedCount).compactMap { received[rendition]?[$0] }
     }
 
+    /// The rendition's whole contiguous run from 0, which its ended playlist names. Before,
+    /// an ended playlist named only what every rendition had, so a still picture's early
+    /// ladder ended its sound with the picture's one segment, and a video whose sound stops
+    /// early lost the picture past the sound.
+    public func allSegments(of rendition: String) -> [PublishedSegment] {
+        (0..<(published[rendition] ?? 0)).compactMap { received[rendition]?[$0] }
+    }
+
     /// Every rung has its first segment.
     public var isPlayable: Bool { publishedCount > 0 }
 
-    /// The rendition's EVENT playlist; `ended` adds EXT-X-ENDLIST (no segment will follow).
-    /// A caption track's names a WebVTT segment for each segment of the first rung.
+    /// The rendition's EVENT playlist; `ended` adds EXT-X-ENDLIST (no segment will follow)
+    /// and names all of the rendition's segments (`allSegments`). A caption track's names a
+    /// WebVTT segment for each segment of the first rung.
     public func eventPlaylist(_ rendition: String, ended: Bool) -> String {
         let isCaptions = captions.contains(rendition)
         var lines = [
@@ -184,9 +194,10 @@ public struct ProgressiveLadder: Sendable, Equatable {
             "#EXT-X-INDEPENDENT-SEGMENTS",
         ]
         if let initializationURI, !isCaptions { lines.append("#EXT-X-MAP:URI=\"\(initializationURI)\"") }
+        let run = { (rendition: String) in ended ? self.allSegments(of: rendition) : self.segments(of: rendition) }
         let named = isCaptions
-            ? segments(of: captionRung ?? "").map { ($0.duration, SubtitleRendition.segmentName($0.index)) }
-            : segments(of: rendition).map { ($0.duration, $0.uri) }
+            ? run(captionRung ?? "").map { ($0.duration, SubtitleRendition.segmentName($0.index)) }
+            : run(rendition).map { ($0.duration, $0.uri) }
         for (duration, uri) in named {
             lines.append("#EXTINF:\(String(format: "%.6f", duration)),")
             lines.append(uri)
