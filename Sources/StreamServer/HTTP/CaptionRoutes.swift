@@ -91,7 +91,7 @@ struct CaptionRoutes {
         }
         let existing = video.outputs?.captions ?? []
         let work = state.job.scratch.appendingPathComponent("captions-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: work) }
+        defer { Housekeeping.removeScratch(work) }
         let prefix = video.hlsPrefix
         var needed = ["master.m3u8", "\(rung)/index.m3u8"] + existing.map(\.playlist)
         if video.outputs?.dash != nil { needed.append(DASHManifest.fileName) }

@@ -113,7 +113,7 @@ public struct TranscodeJob: Sendable {
     /// straight to READY).
     func runWhole(_ record: VideoRecord, logger: Logger) async -> JobOutcome {
         let work = scratch.appendingPathComponent(Housekeeping.scratchName(for: record.id))
-        defer { try? FileManager.default.removeItem(at: work) }
+        defer { Housekeeping.removeScratch(work) }
         do {
             let result: TranscodeManifest
             if let stored = await storedManifest(record) {

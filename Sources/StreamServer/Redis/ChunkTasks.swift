@@ -90,7 +90,7 @@ struct ChunkTasks: Sendable {
         case .stop(let outcome): return outcome
         }
         let work = job.scratch.appendingPathComponent(Housekeeping.scratchName(for: id) + "-stitch")
-        defer { try? FileManager.default.removeItem(at: work) }
+        defer { Housekeeping.removeScratch(work) }
         do {
             if let stored = await job.storedManifest(record) { return try await job.finish(record, stored, logger: logger) }
             let started = ContinuousClock.now
@@ -163,7 +163,7 @@ struct ChunkTasks: Sendable {
         let id = record.id, prefix = record.hlsPrefix
         let started = ContinuousClock.now
         let work = job.scratch.appendingPathComponent(Housekeeping.scratchName(for: id) + "-chunk\(index)")
-        defer { try? FileManager.default.removeItem(at: work) }
+        defer { Housekeeping.removeScratch(work) }
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         let source = try await job.openSource(record, work: work)
         defer { if case .streaming(let streaming) = source { streaming.cancel() } }
@@ -263,7 +263,7 @@ struct ChunkTasks: Sendable {
         guard let record = try? await job.store.video(id), record.status == .processing else { return }
         let prefix = record.hlsPrefix
         let work = job.scratch.appendingPathComponent(Housekeeping.scratchName(for: id) + "-live")
-        defer { try? FileManager.default.removeItem(at: work) }
+        defer { Housekeeping.removeScratch(work) }
         do {
             let done = try await queue.doneChunks(id)
             var contiguous = 0

@@ -42,6 +42,14 @@ enum Housekeeping {
         return removed
     }
 
+    /// Removes a task's scratch folder on a thread of its own, without waiting: a ladder is
+    /// thousands of files, no work for a thread of the cooperative pool. Its name is that
+    /// attempt's alone (`scratchName`), so nothing new is written where it is being removed,
+    /// and if the process dies first, `sweepScratch` removes it.
+    static func removeScratch(_ folder: URL) {
+        Thread { try? FileManager.default.removeItem(at: folder) }.start()
+    }
+
     static func scratchName(for video: UUID) -> String {
         "\(video.uuidString)-p\(getpid())-\(UUID().uuidString.prefix(8))"
     }
