@@ -24,10 +24,48 @@ struct CaptionTests {
         #expect(srt.cues == [.init(start: 0.5, end: 1.25, text: "Hello there"), .init(start: 1.9, end: 2.6, text: "Across the seam")])
         let vtt = try CaptionFile(data: Data("WEBVTT - a title\n\nNOTE a comment\n\nintro\n00:01.000 --> 00:02.000 align:start\nHi &amp; bye\n\n01:00:00.000 --> 01:00:01.500\nLater\n".utf8))
         #expect(vtt.cues.map(\.start) == [1, 3600] && vtt.cues.map(\.end) == [2, 3601.5])
+        #expect(vtt.cues.first?.text == "Hi & bye", "a character reference is its character")
+        #expect(vtt.webVTT.contains("\nHi &amp; bye\n"), "and written back as one")
         #expect(srt.webVTT.hasPrefix("WEBVTT\n\n00:00:00.500 --> 00:00:01.250\nHello there\n"))
         // UTF-16 with a byte-order mark, and CRLF line ends.
         let utf16 = Data([0xFF, 0xFE]) + Self.srt.replacingOccurrences(of: "\n", with: "\r\n").data(using: .utf16LittleEndian)!
         #expect(try CaptionFile(data: utf16).cues == srt.cues)
+    }
+
+    /// A WebVTT file as YouTube and editors write it: metadata in the header block, STYLE,
+    /// REGION and NOTE blocks, cue settings, voice and class spans, inline timestamps, and
+    /// character references. Before, the header's "Kind: captions" line refused the file
+    /// ("line 2: a cue without a timing line"), and "&amp;" was shown as written.
+    @Test func aWebVTTFileWithHeadersStylesAndReferencesIsRead() throws {
+        let text = """
+            WEBVTT
+            Kind: captions
+            Language: en
+
+            STYLE\u{20}
+            ::cue { color: yellow }
+
+            REGION
+            id:fred
+            width:40%
+
+            NOTE\tthis comment
+            spans two lines
+
+            intro
+            00:00.500 --> 00:01.500 align:start position:10% region:fred
+            <v Roger>Tom &amp; Jerry &lt;3</v>
+
+            00:00:02.000 --> 00:00:03.000 line:0
+            <00:00:02.100><c> caf&#233;</c><00:00:02.500><c.yellow> &#x263A; &bogus; & more</c>
+
+            """
+        let file = try CaptionFile(data: Data(text.utf8))
+        #expect(file.cues == [.init(start: 0.5, end: 1.5, text: "Tom & Jerry <3"), .init(start: 2, end: 3, text: " café ☺ &bogus; & more")])
+        #expect(file.webVTT.contains("\nTom &amp; Jerry &lt;3\n"))
+        // A first cue right after WEBVTT, with no blank line, is still a cue.
+        let sloppy = try CaptionFile(data: Data("WEBVTT\n00:01.000 --> 00:02.000\nFirst\n".utf8))
+        #expect(sloppy.cues == [.init(start: 1, end: 2, text: "First")])
     }
 
     @Test(arguments: [

@@ -82,6 +82,11 @@ public struct CaptionFile: Sendable, Equatable, Codable {
     private static func cues(_ lines: [String], webVTT: Bool) throws(Refusal) -> [Cue] {
         var cues: [Cue] = []
         var index = webVTT ? 1 : 0
+        // The header block runs from WEBVTT to the first blank line: metadata such as
+        // "Kind: captions" and "Language: en" (in the files YouTube gives), not a cue. A
+        // sloppy file whose first cue follows without a blank line still has that cue.
+        while webVTT, index < lines.count, !lines[index].trimmingCharacters(in: .whitespaces).isEmpty,
+              !lines[index].contains("-->") { index += 1 }
         while index < lines.count {
             // A block: lines up to a blank one.
             let first = index
@@ -89,7 +94,7 @@ public struct CaptionFile: Sendable, Equatable, Codable {
             let block = Array(lines[first..<index])
             index += 1
             guard !block.isEmpty else { continue }
-            if webVTT, let head = block.first, head.hasPrefix("NOTE") || head == "STYLE" || head == "REGION" { continue }
+            if webVTT, let head = block.first, Self.isNonCueBlock(head) { continue }
             // The timing is the first or (after an identifier or SRT's number) the second line.
             guard let timingOffset = block.prefix(2).firstIndex(where: { $0.contains("-->") }) else {
                 throw Refusal(line: first + 1, reason: "a cue without a timing line (\"00:00:01,000 --> 00:00:02,000\")")
@@ -100,7 +105,8 @@ public struct CaptionFile: Sendable, Equatable, Codable {
             if let previous = cues.last, start < previous.start {
                 throw Refusal(line: lineNumber, reason: "the cue starts before the one above it: timings must be in order")
             }
-            let text = block[(timingOffset + 1)...].map(Self.plainText).joined(separator: "\n")
+            let text = block[(timingOffset + 1)...].map { webVTT ? Self.decodingReferences(Self.plainText($0)) : Self.plainText($0) }
+                .joined(separator: "\n")
             guard text.count <= maxCueCharacters else {
                 throw Refusal(line: lineNumber, reason: "a cue of more than \(maxCueCharacters) characters")
             }
@@ -108,6 +114,51 @@ public struct CaptionFile: Sendable, Equatable, Codable {
             guard cues.count <= maxCues else { throw Refusal(line: lineNumber, reason: "more than \(maxCues) cues") }
         }
         return cues
+    }
+
+    /// A WebVTT block that is not a cue: a comment (`NOTE`, alone or before a space or tab),
+    /// or a `STYLE` or `REGION` block (the word alone on its line, maybe with trailing blanks).
+    private static func isNonCueBlock(_ head: String) -> Bool {
+        let word = head.trimmingCharacters(in: .whitespaces)
+        return word == "NOTE" || head.hasPrefix("NOTE ") || head.hasPrefix("NOTE\t") || word == "STYLE" || word == "REGION"
+    }
+
+    /// A WebVTT cue's character references as the characters they stand for ("&amp;" is
+    /// "&"), once its markup is gone; `escaped` writes them back where the output needs it.
+    /// Before, "Tom &amp; Jerry" was shown as "Tom &amp; Jerry". An unknown or malformed
+    /// reference stays as written, as a browser shows it.
+    static func decodingReferences(_ text: String) -> String {
+        guard text.contains("&") else { return text }
+        let named: [Substring: String] = ["amp": "&", "lt": "<", "gt": ">", "quot": "\"", "apos": "'", "nbsp": "\u{00A0}",
+                                          "lrm": "\u{200E}", "rlm": "\u{200F}"]
+        var result = ""
+        var rest = Substring(text)
+        while let ampersand = rest.firstIndex(of: "&") {
+            result += rest[..<ampersand]
+            let afterAmpersand = rest.index(after: ampersand)
+            guard let semicolon = rest[afterAmpersand...].prefix(10).firstIndex(of: ";") else {
+                result += "&"
+                rest = rest[afterAmpersand...]
+                continue
+            }
+            let name = rest[afterAmpersand..<semicolon]
+            if let character = named[name] ?? numericReference(name) {
+                result += character
+            } else {
+                result += rest[ampersand...semicolon]
+            }
+            rest = rest[rest.index(after: semicolon)...]
+        }
+        return result + rest
+    }
+
+    /// "#233" or "#xE9" as its character; nil for anything else (a control or no character).
+    private static func numericReference(_ name: Substring) -> String? {
+        guard name.hasPrefix("#") else { return nil }
+        let digits = name.dropFirst()
+        let value = digits.first == "x" || digits.first == "X" ? UInt32(digits.dropFirst(), radix: 16) : UInt32(digits, radix: 10)
+        guard let value, value >= 0x20, let scalar = Unicode.Scalar(value) else { return nil }
+        return String(Character(scalar))
     }
 
     /// `hh:mm:ss,mmm --> hh:mm:ss,mmm` (SRT) or `[hh:]mm:ss.mmm --> [hh:]mm:ss.mmm [settings]` (WebVTT).
