@@ -87,11 +87,16 @@ struct CaptionTests {
         }
     }
 
-    @Test func notUTF8AndTooLargeAreRefused() {
+    @Test func notUTF8TooLargeAndEmptyAreRefused() {
         var bytes = Data("1\n00:00:01,000 --> 00:00:02,000\nfine\n\n2\n00:00:03,000 --> 00:00:04,000\n".utf8)
         bytes.append(contentsOf: [0xC3, 0x28, 0x0A])  // an invalid sequence on line 7
         #expect(throws: CaptionFile.Refusal(line: 7, reason: "the file is not UTF-8 (nor UTF-16 with a byte-order mark)")) {
             try CaptionFile(data: bytes)
+        }
+        for empty in ["", "WEBVTT\n", "WEBVTT\n\nNOTE nothing else\n", "\n\n"] {
+            #expect(throws: CaptionFile.Refusal(reason: "the file holds no cue"), "\(empty.debugDescription)") {
+                try CaptionFile(data: Data(empty.utf8))
+            }
         }
         #expect(throws: CaptionFile.Refusal(reason: "the file is over 1 MiB")) {
             try CaptionFile(data: Data(repeating: 0x41, count: CaptionFile.maxBytes + 1))

@@ -49,6 +49,9 @@ public struct CaptionFile: Sendable, Equatable, Codable {
             .split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         let isWebVTT = lines.first.map { $0 == "WEBVTT" || $0.hasPrefix("WEBVTT ") || $0.hasPrefix("WEBVTT\t") } ?? false
         cues = try Self.cues(lines, webVTT: isWebVTT)
+        // An empty file is a mistake (the wrong file, or an export that failed), not a
+        // track a viewer should find in the menu with nothing in it.
+        guard !cues.isEmpty else { throw Refusal(reason: "the file holds no cue") }
     }
 
     /// UTF-8 (a BOM is dropped), or UTF-16 with a BOM; nothing else.
