@@ -68,6 +68,24 @@ struct CaptionTests {
         #expect(sloppy.cues == [.init(start: 1, end: 2, text: "First")])
     }
 
+    /// Markup is dropped, text that only looks like it is kept. Before, "I <3 you" was cut at
+    /// the "<", and every "{...}" went, "{sic}" included.
+    @Test func onlyMarkupIsDroppedFromACue() throws {
+        let srt = try CaptionFile(data: Data("""
+            1
+            00:00:00,500 --> 00:00:01,500
+            I <3 you & {sic}, <font color="#ff0000">red</font> {\\an8}<I>up</I> a < b > c
+
+            """.utf8))
+        #expect(srt.cues.map(\.text) == ["I <3 you & {sic}, red up a < b > c"])
+        let vtt = try CaptionFile(data: Data("WEBVTT\n\n00:01.000 --> 00:02.000\n<c.loud><00:00:01.500>Hey</c> &lt;3\n".utf8))
+        #expect(vtt.cues.map(\.text) == ["Hey <3"])
+        // The source's own subtitles come from libavcodec as ASS events, where "<" is text.
+        #expect(SourceSubtitles.assText("0,0,Default,,0,0,0,,{\\an8}{\\b1}Bold{\\b0} top\\Nnext") == "Bold top\nnext")
+        #expect(SourceSubtitles.assText("Dialogue: 0,0:00:00.50,0:00:01.50,Default,,0,0,0,,I <3 you,\\hsee \\{sic\\} \\\\o/")
+                == "I <3 you, see {sic} \\o/")
+    }
+
     @Test(arguments: [
         ("1\n00:00:02,000 --> 00:00:01,000\nBackwards\n", 2, "ends before it starts"),
         ("1\n00:00:05,000 --> 00:00:06,000\nA\n\n2\n00:00:01,000 --> 00:00:02,000\nB\n", 6, "in order"),

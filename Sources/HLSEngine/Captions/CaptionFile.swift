@@ -108,7 +108,7 @@ public struct CaptionFile: Sendable, Equatable, Codable {
             if let previous = cues.last, start < previous.start {
                 throw Refusal(line: lineNumber, reason: "the cue starts before the one above it: timings must be in order")
             }
-            let text = block[(timingOffset + 1)...].map { webVTT ? Self.decodingReferences(Self.plainText($0)) : Self.plainText($0) }
+            let text = block[(timingOffset + 1)...].map { webVTT ? Self.decodingReferences(Self.plainText($0, webVTT: true)) : Self.plainText($0) }
                 .joined(separator: "\n")
             guard text.count <= maxCueCharacters else {
                 throw Refusal(line: lineNumber, reason: "a cue of more than \(maxCueCharacters) characters")
@@ -193,18 +193,22 @@ public struct CaptionFile: Sendable, Equatable, Codable {
         return Double(hours * 3600 + minutes * 60 + seconds) + Double(milliseconds) / 1000
     }
 
-    /// A cue line without markup (`<i>`, `{\an8}`): the platform renders plain text.
-    static func plainText(_ line: String) -> String {
+    /// A cue line without markup: tags (`<i>`, `<font color="red">`; in WebVTT also
+    /// `<00:00:01.000>` and `<c.yellow>`) and ASS override blocks that SRT files carry
+    /// (`{\an8}`); the platform renders plain text. What does not look like markup is text:
+    /// "I <3 you" and "{sic}" keep their brackets (before, the line was cut at the "<").
+    static func plainText(_ line: String, webVTT: Bool = false) -> String {
         var result = ""
-        var depth = 0
-        var braces = 0
-        for character in line {
-            switch character {
-            case "<": depth += 1
-            case ">" where depth > 0: depth -= 1
-            case "{": braces += 1
-            case "}" where braces > 0: braces -= 1
-            default: if depth == 0 && braces == 0 { result.append(character) }
+        var rest = Substring(line)
+        while let character = rest.first {
+            let next = rest.dropFirst().first
+            let opensTag = character == "<" && next.map { $0.isLetter || $0 == "/" || (webVTT && $0.isNumber) } == true
+            let opensOverride = character == "{" && next == "\\"
+            if opensTag || opensOverride, let close = rest.firstIndex(of: opensTag ? ">" : "}") {
+                rest = rest[rest.index(after: close)...]
+            } else {
+                result.append(character)
+                rest = rest.dropFirst()
             }
         }
         return result

@@ -93,15 +93,39 @@ enum SourceSubtitles {
     }
 
     /// The text of an ASS dialogue event ("ReadOrder,Layer,Style,Name,MarginL,MarginR,MarginV,
-    /// Effect,Text", or a full "Dialogue:" line): its last field, `\N` as a line break, and
-    /// override blocks (`{\an8}`) dropped.
+    /// Effect,Text", or a full "Dialogue:" line): its last field as plain text. libavcodec
+    /// gives every text subtitle (mov_text, subrip, webvtt) as such an event, so ASS's rules
+    /// are the ones that apply:
+    /// - an override block (`{\an8}`, `{\i1}`) is dropped;
+    /// - `\N` and `\n` are line breaks, `\h` a space, and `\{`, `\}` and `\\` the characters
+    ///   the decoders escaped;
+    /// - anything else, "<" included, is text (before, "I <3 you" lost all past the "<", and
+    ///   an escaped brace dropped the text up to the next one).
     static func assText(_ event: String) -> String {
-        var body = event
-        if body.hasPrefix("Dialogue:") { body = String(body.dropFirst(9)) }
-        // The text is everything after the eighth comma (9 fields; the text may hold commas).
-        let fields = body.split(separator: ",", maxSplits: 8, omittingEmptySubsequences: false)
-        let text = fields.count == 9 ? String(fields[8]) : body
-        return CaptionFile.plainText(text.replacingOccurrences(of: "\\N", with: "\n").replacingOccurrences(of: "\\n", with: "\n")
-            .replacingOccurrences(of: "\\h", with: " "))
+        // The text is the last field (it may hold commas): the tenth of a Dialogue line (Layer,
+        // Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text), else the ninth.
+        let isDialogueLine = event.hasPrefix("Dialogue:")
+        let body = isDialogueLine ? event.dropFirst(9) : Substring(event)
+        let count = isDialogueLine ? 10 : 9
+        let fields = body.split(separator: ",", maxSplits: count - 1, omittingEmptySubsequences: false)
+        var rest = fields.count == count ? fields[count - 1] : body
+        var text = ""
+        while let character = rest.first {
+            rest = rest.dropFirst()
+            if character == "{", let close = rest.firstIndex(of: "}") {
+                rest = rest[rest.index(after: close)...]
+            } else if character == "\\", let escaped = rest.first {
+                switch escaped {
+                case "N", "n": text.append("\n")
+                case "h": text.append(" ")
+                case "{", "}", "\\": text.append(escaped)
+                default: text.append(character); text.append(escaped)
+                }
+                rest = rest.dropFirst()
+            } else {
+                text.append(character)
+            }
+        }
+        return text
     }
 }
