@@ -86,6 +86,28 @@ struct CaptionTests {
                 == "I <3 you, see {sic} \\o/")
     }
 
+    /// A track with no title is named for its language, as an audio track is, and NAME is
+    /// unique in the SUBTITLES group (RFC 8216 §4.3.4.1.1). Before, two English files and an
+    /// English stream of the source were all NAME="eng".
+    @Test func tracksWithoutATitleAreNamedForTheirLanguageAndNamedOnce() throws {
+        let folder = Fixtures.temporaryDirectory("caption-names")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try Self.srt.write(toFile: folder + "/captions.srt", atomically: true, encoding: .utf8)
+        let source = folder + "/with-subs.mkv"
+        let made = try Command.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25:duration=2",
+                                    "-i", folder + "/captions.srt", "-map", "0:v", "-map", "1:s", "-c:v", "libx264", "-preset", "ultrafast",
+                                    "-c:s", "srt", "-metadata:s:s:0", "language=eng", source])
+        try #require(made.status == 0, "\(made.stderr)")
+        let file = folder + "/captions.srt"
+        let run = try Command.run([Self.binary, "transcode", source, "-o", folder + "/hls", "--ladder", "180", "--progress", "none",
+                                   "--captions", file + ":eng", "--captions", file + ":en", "--captions", file + ":und"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let master = try String(contentsOfFile: folder + "/hls/master.m3u8", encoding: .utf8)
+        let names = master.split(separator: "\n").filter { $0.contains("TYPE=SUBTITLES") }
+            .compactMap { $0.firstMatch(of: /LANGUAGE="([^"]+)",NAME="([^"]+)"/).map { "\($0.1)=\($0.2)" } }
+        #expect(names == ["eng=English", "en=English (2)", "und=Captions", "eng=English (3)"], "\(master)")
+    }
+
     @Test(arguments: [
         ("1\n00:00:02,000 --> 00:00:01,000\nBackwards\n", 2, "ends before it starts"),
         ("1\n00:00:05,000 --> 00:00:06,000\nA\n\n2\n00:00:01,000 --> 00:00:02,000\nB\n", 6, "in order"),
@@ -201,6 +223,9 @@ struct LadderCaptionTests {
         let replaced = try ladder.add(shorter, to: added.captions)
         #expect(replaced.captions.map(\.name) == ["English"])
         #expect(read(plain + "/master.m3u8").components(separatedBy: "TYPE=SUBTITLES").count == 2)
+        // A name another track has gets a number: NAME is unique in the group.
+        let clash = try ladder.add(SidecarCaptions(language: "fr", name: "English", file: track.file), to: replaced.captions)
+        #expect(clash.captions.map(\.name) == ["English", "English (2)"])
         let french = try ladder.add(SidecarCaptions(language: "fr", name: "Français", file: track.file), to: replaced.captions)
         #expect(french.captions.map(\.language) == ["eng", "fr"])
         #expect(read(plain + "/manifest.mpd").components(separatedBy: #"contentType="text""#).count == 3)

@@ -46,7 +46,8 @@ public struct LadderCaptions: Sendable {
         var oldFiles: [String] = []
         if let previous { oldFiles = try files(of: previous) }
         let rendition = try SubtitleRendition.write(track, name: name, segments: segments, shift: timelineShift, root: folder)
-        let caption = TranscodeResult.Caption(language: track.language, name: track.name,
+        let others = existing.filter { $0.playlist != rendition.uri }.map(\.name)
+        let caption = TranscodeResult.Caption(language: track.language, name: SidecarCaptions.uniqueName(track.name, among: others),
                                               file: "\(SubtitleRendition.folder)/\(name).vtt",
                                               playlist: rendition.uri, forced: track.isForced)
         let captions = existing.filter { $0.playlist != caption.playlist } + [caption]

@@ -18,8 +18,32 @@ public struct SidecarCaptions: Sendable, Equatable, Codable {
         }
         self.language = tag
         let given = (name ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
-        self.name = given.isEmpty ? tag : String(given.prefix(100))
+        self.name = given.isEmpty ? Self.name(language: tag) : String(given.prefix(100))
         self.file = file
+    }
+
+    /// What a player's menu shows for a track with no title: its language's English name
+    /// ("English" for eng or en, as an audio track's), else "Captions". Before, the tag.
+    static func name(language: String) -> String {
+        guard language != "und" else { return "Captions" }
+        return Locale(identifier: "en_US").localizedString(forLanguageCode: language) ?? language
+    }
+
+    /// `name`, or with " (2)", " (3)"… if a track in `taken` has it: NAME is unique in a
+    /// group (RFC 8216 §4.3.4.1.1), and two English tracks were both "eng".
+    static func uniqueName(_ name: String, among taken: [String]) -> String {
+        guard taken.contains(name) else { return name }
+        return (2...).lazy.map { "\(name) (\($0))" }.first { !taken.contains($0) } ?? name
+    }
+
+    /// `all`, each named uniquely among the ones before it.
+    static func uniquelyNamed(_ all: [SidecarCaptions]) -> [SidecarCaptions] {
+        var named: [SidecarCaptions] = []
+        for var track in all {
+            track.name = uniqueName(track.name, among: named.map(\.name))
+            named.append(track)
+        }
+        return named
     }
 }
 

@@ -73,7 +73,7 @@ struct TranscodePipeline {
                 ? try SourceSubtitles.read(MediaProbe.open(bytes, name: inputPath, cancellation: cancellation), tracks: info.tracks,
                                            cancellation: cancellation)
                 : (captions: [], notes: [])
-            let captions = readsSubtitles ? options.captions + sourceSubtitles.captions : []
+            let captions = readsSubtitles ? SidecarCaptions.uniquelyNamed(options.captions + sourceSubtitles.captions) : []
             // A chunk's audio, if any, is chunk 0's; a chunk has no storyboard (the stitch's).
             let carriesAudio = chunk.map { $0.chunk.index == 0 } ?? true
             let audio = audioTracks(info)
