@@ -3,6 +3,25 @@ import Testing
 
 @Suite("Playlists")
 struct PlaylistTests {
+    /// BANDWIDTH is the peak segment bit rate of RFC 8216 §4.3.4.2: the highest rate of any
+    /// run of contiguous segments lasting 0.5 to 1.5 times the target duration. Before, a last
+    /// segment of a hair under a second was left out (a VP9 WebM source's ladder declared
+    /// 360 kbit/s for a segment of 478: check_hls.py warned), and runs were never measured.
+    @Test func bandwidthIsThePeakOverRunsOfSegments() {
+        let peak = { (sizes: [Int64], durations: [Double]) in
+            PlaylistWriter.rates(sizes.enumerated().map { .init(fileName: "segment_\($0.offset).m4s", bytes: $0.element) },
+                                 durations: durations).peak
+        }
+        // The last segment, 1 s by its EXTINF, 0.9999996 by its timestamps: a run of its own.
+        #expect(peak([75_153, 59_765], [2, 0.999_999_6]) == Int((Double(59_765 * 8) / 0.999_999_6).rounded(.up)))
+        // A 0.3 s last segment (an IDR) is measured with the segment before it, not alone.
+        #expect(peak([250_000, 250_000, 60_000], [2, 2, 0.3]) == Int((Double(310_000 * 8) / 2.3).rounded(.up)))
+        // Two heavy 0.6 s segments are a 1.2 s run (target 2: runs of 1 to 3 s).
+        #expect(peak([150_000, 150_000, 100_000], [0.6, 0.6, 2]) == Int((Double(300_000 * 8) / 1.2).rounded(.up)))
+        // One segment alone, however short, is the rendition.
+        #expect(peak([10_000], [0.5]) == 160_000)
+    }
+
     @Test func fmp4MediaPlaylistByteForByte() {
         let playlist = MediaPlaylist(initializationURI: "init.mp4", segments: [
             .init(uri: "segment_00000.m4s", duration: 2.0),

@@ -26,16 +26,34 @@ struct PlaylistWriter {
     let format: SegmentFormat
     let hasAudio: Bool
 
-    /// A rendition's bit rates from its segments: the highest segment rate (RFC 8216
-    /// §4.3.4.2; a last segment under one second is left out, as its rate says little
-    /// about sustained delivery) and the average over the whole rendition.
-    private static func rates(_ segments: [SegmentedMuxer.Segment], durations: [Double]) -> (peak: Int, average: Int) {
+    /// A rendition's bit rates from its segments: the peak and the average over the whole.
+    ///
+    /// The peak is the highest rate of any run of contiguous segments lasting 0.5 to 1.5
+    /// times the target duration (RFC 8216 §4.3.4.2), or of any one segment of a second or
+    /// more. A short last segment is thus measured with the one before it, not alone (its
+    /// IDR would make a rate that says little about sustained delivery). Before, a last
+    /// segment of 1.0 s, which EXTINF rounds to that but the timestamps make a hair shorter,
+    /// was left out, and BANDWIDTH was 0.75x what it carried.
+    static func rates(_ segments: [SegmentedMuxer.Segment], durations: [Double]) -> (peak: Int, average: Int) {
         let duration = durations.reduce(0, +)
         let segmentBytes = segments.reduce(Int64(0)) { $0 + $1.bytes }
-        let rates = zip(segments, durations).filter { $1 >= 1 || segments.count == 1 }
-            .map { Double($0.bytes * 8) / max($1, 0.001) }
         let average = Int((Double(segmentBytes * 8) / max(duration, 0.001)).rounded(.up))
-        return (max(Int((rates.max() ?? 0).rounded(.up)), average), average)
+        let bytes = segments.map { Double($0.bytes * 8) }
+        let target = Double(MediaPlaylist(initializationURI: nil, segments: durations.map { .init(uri: "", duration: $0) }).targetDuration)
+        let slack = 1e-6
+        var peak = 0.0
+        for first in durations.indices {
+            var seconds = 0.0, bits = 0.0
+            for last in first..<durations.count {
+                seconds += durations[last]
+                bits += bytes[last]
+                if seconds > 1.5 * target + slack { break }
+                let counts = seconds >= 0.5 * target - slack || (first == last && seconds >= 1 - slack)
+                if counts { peak = max(peak, bits / max(seconds, 0.001)) }
+            }
+        }
+        if segments.count == 1 { peak = max(peak, bytes[0] / max(durations.first ?? 0, 0.001)) }
+        return (max(Int(peak.rounded(.up)), average), average)
     }
 
     /// A rendition's VOD playlist.
