@@ -144,8 +144,9 @@ def test_a_viewer_watching_while_it_transcodes_has_the_captions(server, tmp_path
                                           transcode: document.getElementById('transcode-text').textContent })""")
         assert state["live"] == "true" and not state["transcode"].startswith("ready"), state
         options = page.eval_on_selector_all("#captions-menu option", "o => o.map(x => x.textContent)")
-        assert options == ["Captions off", "CC: eng"], options
-        page.select_option("#captions-menu", label="CC: eng")
+        # The source's stream has no title: the track is named for its language.
+        assert options == ["Captions off", "CC: English"], options
+        page.select_option("#captions-menu", label="CC: English")
         page.wait_for_function("(() => { const t = document.getElementById('player').textTracks[0];"
                                " return t && t.mode === 'showing' && t.cues && t.cues.length === 3; })()", timeout=15_000)
         last = page.evaluate("(() => { const c = document.getElementById('player').textTracks[0].cues[2];"
