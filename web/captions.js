@@ -21,7 +21,8 @@ export async function attachCaptions(player, menu, captions) {
   if (!captions?.length) return;
   for (const [index, caption] of captions.entries()) {
     const track = document.createElement("track");
-    track.kind = caption.forced ? "captions" : "subtitles";
+    // HTML's "captions" are for the deaf and hard of hearing (they describe sounds too).
+    track.kind = caption.hearingImpaired ? "captions" : "subtitles";
     track.label = caption.name;
     track.srclang = caption.language;
     track.src = await sameOriginURL(caption.url);

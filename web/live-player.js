@@ -171,7 +171,8 @@ function parseMaster(text, base) {
       // A caption track's whole file lies beside its folder: captions/eng/live.m3u8 → captions/eng.vtt.
       if (media.TYPE === "SUBTITLES" && media.URI?.endsWith("/live.m3u8")) {
         captions.push({ url: new URL(media.URI.replace(/\/live\.m3u8$/, ".vtt"), base).href, language: media.LANGUAGE || "und",
-                        name: media.NAME || media.LANGUAGE || "Captions", forced: media.FORCED === "YES" });
+                        name: media.NAME || media.LANGUAGE || "Captions", forced: media.FORCED === "YES",
+                        hearingImpaired: (media.CHARACTERISTICS || "").includes("public.accessibility.transcribes-spoken-dialog") });
       }
     } else if (line.startsWith("#EXT-X-STREAM-INF:")) {
       const stream = attributes(line.slice(18));

@@ -35,6 +35,8 @@ public struct TranscodeResult: Sendable, Codable, Equatable {
         /// The SUBTITLES rendition's playlist: "captions/eng/index.m3u8".
         public var playlist: String
         public var forced: Bool
+        /// For the deaf and hard of hearing (`SidecarCaptions.isHearingImpaired`); nil otherwise.
+        public var hearingImpaired: Bool?
     }
 
     /// Absolute path of `master.m3u8`.

@@ -39,6 +39,7 @@ struct ProbeCommand: ParsableCommand {
             if track.isDefault { words.append("default") }
             if track.isForced { words.append("forced") }
             if track.isHearingImpaired { words.append("hearing impaired") }
+            if track.isVisualImpaired { words.append(track.kind == .audio ? "audio description" : "visually impaired") }
             print("  track: " + words.joined(separator: ", ") + (track.title.map { " \"\($0)\"" } ?? ""))
         }
     }

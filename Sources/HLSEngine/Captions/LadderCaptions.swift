@@ -49,7 +49,7 @@ public struct LadderCaptions: Sendable {
         let others = existing.filter { $0.playlist != rendition.uri }.map(\.name)
         let caption = TranscodeResult.Caption(language: track.language, name: SidecarCaptions.uniqueName(track.name, among: others),
                                               file: "\(SubtitleRendition.folder)/\(name).vtt",
-                                              playlist: rendition.uri, forced: track.isForced)
+                                              playlist: rendition.uri, forced: track.isForced, hearingImpaired: track.isHearingImpaired)
         let captions = existing.filter { $0.playlist != caption.playlist } + [caption]
         let trackFiles = try files(of: caption)
         let manifests = try rewriteManifests(captions)
@@ -112,7 +112,8 @@ public struct LadderCaptions: Sendable {
     /// The master with exactly `captions` as its SUBTITLES group, named by every variant.
     static func replacingSubtitles(in master: String, with captions: [TranscodeResult.Caption]) -> String {
         let media = captions.map {
-            MasterPlaylist.Subtitles(uri: $0.playlist, language: $0.language, name: $0.name, isForced: $0.forced).mediaTag
+            MasterPlaylist.Subtitles(uri: $0.playlist, language: $0.language, name: $0.name, isForced: $0.forced,
+                                     isHearingImpaired: $0.hearingImpaired == true).mediaTag
         }
         var lines: [String] = []
         var inserted = false
@@ -142,7 +143,8 @@ public struct LadderCaptions: Sendable {
             }
             if line.trimmingCharacters(in: .whitespaces) == "</Period>" {
                 lines += DASHManifest.textAdaptationSets(captions.map {
-                    .init(uri: $0.file, language: $0.language, name: $0.name, isForced: $0.forced)
+                    .init(uri: $0.file, language: $0.language, name: $0.name, isForced: $0.forced,
+                          isHearingImpaired: $0.hearingImpaired == true)
                 })
             }
             lines.append(line)

@@ -9,6 +9,10 @@ public struct SidecarCaptions: Sendable, Equatable, Codable {
     public var file: CaptionFile
     /// Shown even with captions off (a source stream's `forced` disposition).
     public var isForced = false
+    /// Captions for the deaf and hard of hearing, which describe sounds as well as speech
+    /// (a source stream's `hearing impaired` disposition). Nil otherwise, and in manifests
+    /// written before it.
+    public var isHearingImpaired: Bool?
 
     /// - Throws: a `CaptionFile.Refusal` for a language that is not a tag.
     public init(language: String, name: String?, file: CaptionFile) throws(CaptionFile.Refusal) {
@@ -86,7 +90,7 @@ enum SubtitleRendition {
         subtitles.map {
             TranscodeResult.Caption(language: $0.language, name: $0.name,
                                     file: $0.uri.split(separator: "/").dropLast().joined(separator: "/") + ".vtt",
-                                    playlist: $0.uri, forced: $0.isForced)
+                                    playlist: $0.uri, forced: $0.isForced, hearingImpaired: $0.isHearingImpaired ? true : nil)
         }
     }
 
@@ -135,6 +139,6 @@ enum SubtitleRendition {
         try OutputDirectory.writeAtomically(MediaPlaylist(initializationURI: nil, segments: playlistSegments).render(),
                                             to: "\(root)/\(folder)/index.m3u8")
         return MasterPlaylist.Subtitles(uri: "\(folder)/index.m3u8", language: captions.language, name: captions.name,
-                                        isForced: captions.isForced)
+                                        isForced: captions.isForced, isHearingImpaired: captions.isHearingImpaired == true)
     }
 }

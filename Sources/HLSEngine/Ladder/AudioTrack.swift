@@ -18,6 +18,10 @@ public struct AudioTrack: Sendable, Codable, Equatable {
     /// The stream's title, else its language's English name; unique in the ladder.
     public var name: String
     public var isDefault: Bool
+    /// An audio description for the blind and partially sighted (the source's "visual
+    /// impaired" disposition): players that are asked for one pick it. Nil otherwise, and in
+    /// manifests written before it.
+    public var describesVideo: Bool?
 
     /// The playlist of its rendition, relative to the ladder.
     public var playlist: String { "\(folder)/index.m3u8" }
@@ -37,21 +41,23 @@ public struct AudioTrack: Sendable, Codable, Equatable {
         var tracks: [AudioTrack] = []
         for (position, stream) in ordered.prefix(maxTracks).enumerated() {
             let language = stream.language == "und" || stream.language.isEmpty ? nil : stream.language
-            var name = Self.name(title: stream.title, language: language)
+            var name = Self.name(title: stream.title, language: language, describesVideo: stream.isVisualImpaired)
             if names.contains(name) { name += " (\(position + 1))" }
             names.insert(name)
             tracks.append(AudioTrack(streamIndex: stream.streamIndex, folder: position == 0 ? "audio" : "audio-\(position + 1)",
-                                     language: language, name: name, isDefault: position == 0))
+                                     language: language, name: name, isDefault: position == 0,
+                                     describesVideo: stream.isVisualImpaired ? true : nil))
         }
         if tracks.isEmpty { tracks = [AudioTrack(streamIndex: main.streamIndex, folder: "audio", language: nil, name: "Audio", isDefault: true)] }
         return (tracks, Array(ordered.dropFirst(maxTracks)))
     }
 
-    /// "Director's commentary" (a title), "French" (a language), or "Audio".
-    static func name(title: String?, language: String?) -> String {
+    /// "Director's commentary" (a title), "French" (a language), or "Audio"; an untitled
+    /// audio description says so: "English (audio description)".
+    static func name(title: String?, language: String?, describesVideo: Bool = false) -> String {
         let title = (title ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         if !title.isEmpty { return String(title.prefix(100)) }
-        if let language, let english = Locale(identifier: "en_US").localizedString(forLanguageCode: language) { return english }
-        return language ?? "Audio"
+        let named = language.flatMap { Locale(identifier: "en_US").localizedString(forLanguageCode: $0) } ?? language ?? "Audio"
+        return describesVideo ? "\(named) (audio description)" : named
     }
 }

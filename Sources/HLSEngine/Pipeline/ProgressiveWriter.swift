@@ -127,11 +127,12 @@ final class ProgressiveWriter: @unchecked Sendable {
         return video + separateAudio.map { separate in
             ProgressiveLadder.Variant(name: separate.track.folder, width: 0, height: 0, bandwidth: audio, averageBandwidth: audio,
                                       codecs: CodecString.aacLC, frameRate: 0, channels: separate.channels,
-                                      language: separate.track.language, audioName: separate.track.name)
+                                      language: separate.track.language, audioName: separate.track.name,
+                                      describesVideo: separate.track.describesVideo)
         } + captions.map { folder, track in
             ProgressiveLadder.Variant(name: folder, width: 0, height: 0, bandwidth: 0, averageBandwidth: 0, codecs: "wvtt",
                                       frameRate: 0, captions: .init(language: track.language, name: track.name,
-                                                                    isForced: track.isForced))
+                                                                    isForced: track.isForced, isHearingImpaired: track.isHearingImpaired))
         }
     }
 }

@@ -27,6 +27,8 @@ public struct DASHManifest: Sendable, Equatable {
         /// Audio only: the track's language ("und" when unknown) and its label.
         public var language: String = "und"
         public var label: String?
+        /// Audio only: an audio description (`AudioTrack.describesVideo`).
+        public var describesVideo = false
 
         public init(id: String, bandwidth: Int, codecs: String, timescale: Int, timeline: [FragmentTiming],
                     width: Int? = nil, height: Int? = nil, frameRate: String? = nil,
@@ -62,6 +64,8 @@ public struct DASHManifest: Sendable, Equatable {
         public var language: String
         public var name: String
         public var isForced: Bool
+        /// Captions for the deaf and hard of hearing: Role "caption", where others are "subtitle".
+        public var isHearingImpaired = false
     }
 
     public init(video: [Representation], audio: Representation?, duration: Double, segmentDuration: Double) {
@@ -96,8 +100,13 @@ public struct DASHManifest: Sendable, Equatable {
             lines.append(#"    <AdaptationSet id="\#(index + 1)" contentType="audio" mimeType="audio/mp4" segmentAlignment="true" "#
                          + #"startWithSAP="1" lang="\#(Self.escaped(audio.language))">"#)
             if let label = audio.label { lines.append(#"      <Label>\#(Self.escaped(label))</Label>"#) }
-            // DASH-IF: the default track's Role is "main", any other's "alternate".
-            lines.append(#"      <Role schemeIdUri="urn:mpeg:dash:role:2011" value="\#(index == 0 ? "main" : "alternate")"/>"#)
+            // DASH-IF: the default track's Role is "main", an audio description's "description"
+            // (with the accessibility scheme's "for the visually impaired"), any other's "alternate".
+            let role = index == 0 ? "main" : audio.describesVideo ? "description" : "alternate"
+            lines.append(#"      <Role schemeIdUri="urn:mpeg:dash:role:2011" value="\#(role)"/>"#)
+            if audio.describesVideo {
+                lines.append(#"      <Accessibility schemeIdUri="urn:tva:metadata:cs:AudioPurposeCS:2007" value="1"/>"#)
+            }
             var attributes = #"id="\#(audio.id)" bandwidth="\#(audio.bandwidth)" codecs="\#(audio.codecs)""#
             if let sampleRate = audio.sampleRate { attributes += #" audioSamplingRate="\#(sampleRate)""# }
             lines.append("      <Representation \(attributes)>")
@@ -125,8 +134,10 @@ public struct DASHManifest: Sendable, Equatable {
         for (index, track) in subtitles.enumerated() {
             lines.append(#"    <AdaptationSet id="\#(index + 100)" contentType="text" mimeType="text/vtt" lang="\#(Self.escaped(track.language))">"#)
             lines.append(#"      <Label>\#(Self.escaped(track.name))</Label>"#)
-            // DASH-IF: a forced track's Role is "forced-subtitle"; any other, "subtitle".
-            lines.append(#"      <Role schemeIdUri="urn:mpeg:dash:role:2011" value="\#(track.isForced ? "forced-subtitle" : "subtitle")"/>"#)
+            // DASH-IF: a forced track's Role is "forced-subtitle", captions for the deaf and hard
+            // of hearing "caption", any other "subtitle".
+            let role = track.isForced ? "forced-subtitle" : track.isHearingImpaired ? "caption" : "subtitle"
+            lines.append(#"      <Role schemeIdUri="urn:mpeg:dash:role:2011" value="\#(role)"/>"#)
             lines.append(#"      <Representation id="text-\#(index)" bandwidth="256">"#)
             lines.append("        <BaseURL>\(Self.escaped(track.uri))</BaseURL>")
             lines.append("      </Representation>")

@@ -38,19 +38,26 @@ public struct MasterPlaylist: Sendable, Equatable {
         public var language: String?
         /// Unique in the group (RFC 8216 §4.3.4.1.1).
         public var name: String
+        /// An audio description (`AudioTrack.describesVideo`).
+        public var describesVideo: Bool
 
-        public init(uri: String, channels: Int, language: String? = nil, name: String = "Audio") {
+        public init(uri: String, channels: Int, language: String? = nil, name: String = "Audio", describesVideo: Bool = false) {
             self.uri = uri
             self.channels = channels
             self.language = language
             self.name = name
+            self.describesVideo = describesVideo
         }
+
+        /// What a player asked for an audio description looks for.
+        static let describesVideoCharacteristic = "public.accessibility.describes-video"
 
         func mediaTag(isDefault: Bool) -> String {
             let quoted = name.replacingOccurrences(of: "\"", with: "'").replacingOccurrences(of: "\n", with: " ")
                 .replacingOccurrences(of: "\r", with: " ")
             return "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"\(Self.groupID)\",LANGUAGE=\"\(language ?? "und")\",NAME=\"\(quoted)\","
-                + "DEFAULT=\(isDefault ? "YES" : "NO"),AUTOSELECT=YES,CHANNELS=\"\(channels)\",URI=\"\(uri)\""
+                + "DEFAULT=\(isDefault ? "YES" : "NO"),AUTOSELECT=YES,CHANNELS=\"\(channels)\","
+                + (describesVideo ? "CHARACTERISTICS=\"\(Self.describesVideoCharacteristic)\"," : "") + "URI=\"\(uri)\""
         }
     }
 
@@ -63,14 +70,22 @@ public struct MasterPlaylist: Sendable, Equatable {
         public var name: String
         public var isDefault: Bool
         public var isForced: Bool
+        /// Captions for the deaf and hard of hearing (`SidecarCaptions.isHearingImpaired`).
+        public var isHearingImpaired: Bool
 
-        public init(uri: String, language: String, name: String, isDefault: Bool = false, isForced: Bool = false) {
+        public init(uri: String, language: String, name: String, isDefault: Bool = false, isForced: Bool = false,
+                    isHearingImpaired: Bool = false) {
             self.uri = uri
             self.language = language
             self.name = name
             self.isDefault = isDefault
             self.isForced = isForced
+            self.isHearingImpaired = isHearingImpaired
         }
+
+        /// What a player asked for captions for the deaf and hard of hearing looks for.
+        static let hearingImpairedCharacteristics =
+            "public.accessibility.transcribes-spoken-dialog,public.accessibility.describes-music-and-sound"
 
         /// Its `EXT-X-MEDIA` line.
         public var mediaTag: String {
@@ -79,7 +94,8 @@ public struct MasterPlaylist: Sendable, Equatable {
                 .replacingOccurrences(of: "\r", with: " ")
             return "#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=\"\(Self.groupID)\",LANGUAGE=\"\(language)\","
                 + "NAME=\"\(quoted)\",DEFAULT=\(isDefault ? "YES" : "NO"),AUTOSELECT=YES,"
-                + "FORCED=\(isForced ? "YES" : "NO"),URI=\"\(uri)\""
+                + "FORCED=\(isForced ? "YES" : "NO"),"
+                + (isHearingImpaired ? "CHARACTERISTICS=\"\(Self.hearingImpairedCharacteristics)\"," : "") + "URI=\"\(uri)\""
         }
     }
 

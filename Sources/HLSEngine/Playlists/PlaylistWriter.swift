@@ -83,8 +83,8 @@ struct PlaylistWriter {
             try writeMediaPlaylist(track.segments, durations: durations, to: playlistPath)
             let rates = Self.rates(track.segments, durations: durations)
             audioRates = (max(audioRates.peak, rates.peak), max(audioRates.average, rates.average))
-            masterAudio.append(MasterPlaylist.Audio(uri: playlistPath, channels: track.channels,
-                                                    language: track.track.language, name: track.track.name))
+            masterAudio.append(MasterPlaylist.Audio(uri: playlistPath, channels: track.channels, language: track.track.language,
+                                                    name: track.track.name, describesVideo: track.track.describesVideo == true))
         }
         for variant in variants {
             let durations = Self.segmentDurations(variant.segments)
@@ -119,7 +119,8 @@ struct PlaylistWriter {
                                                   segmentDuration: segmentDuration) {
             // The whole WebVTT file beside each caption rendition's folder (`captions/eng.vtt`).
             manifest.subtitles = subtitles.map {
-                .init(uri: $0.uri.split(separator: "/").dropLast().joined(separator: "/") + ".vtt", language: $0.language, name: $0.name, isForced: $0.isForced)
+                .init(uri: $0.uri.split(separator: "/").dropLast().joined(separator: "/") + ".vtt", language: $0.language, name: $0.name,
+                      isForced: $0.isForced, isHearingImpaired: $0.isHearingImpaired)
             }
             // Before the master: its presence still means every file of the ladder is there.
             try output.writeAtomically(manifest.render(), to: DASHManifest.fileName)
@@ -158,6 +159,7 @@ struct PlaylistWriter {
                 sampleRate: track.sampleRate, channels: track.channels)
             representation.language = track.track.language ?? "und"
             representation.label = audio.count > 1 ? track.track.name : nil
+            representation.describesVideo = track.track.describesVideo == true
             audioRepresentations.append(representation)
         }
         guard !video.isEmpty else { return nil }

@@ -68,6 +68,8 @@ public struct ProgressiveLadder: Sendable, Equatable {
         /// An audio rendition's LANGUAGE (nil: none) and NAME (nil: "Audio") in the master.
         public var language: String?
         public var audioName: String?
+        /// An audio rendition that is an audio description (`AudioTrack.describesVideo`).
+        public var describesVideo: Bool?
         /// Set for a caption track (its EXT-X-MEDIA:TYPE=SUBTITLES), whose `name` is its folder
         /// ("captions/eng"): nil for a rung or an audio rendition.
         public var captions: Captions?
@@ -77,17 +79,20 @@ public struct ProgressiveLadder: Sendable, Equatable {
             public var language: String
             public var name: String
             public var isForced: Bool
+            /// For the deaf and hard of hearing (`SidecarCaptions.isHearingImpaired`).
+            public var isHearingImpaired: Bool?
 
-            public init(language: String, name: String, isForced: Bool) {
+            public init(language: String, name: String, isForced: Bool, isHearingImpaired: Bool? = nil) {
                 self.language = language
                 self.name = name
                 self.isForced = isForced
+                self.isHearingImpaired = isHearingImpaired
             }
         }
 
         public init(name: String, width: Int, height: Int, bandwidth: Int, averageBandwidth: Int, codecs: String,
                     frameRate: Double, channels: Int? = nil, language: String? = nil, audioName: String? = nil,
-                    captions: Captions? = nil) {
+                    describesVideo: Bool? = nil, captions: Captions? = nil) {
             self.name = name
             self.width = width
             self.height = height
@@ -98,6 +103,7 @@ public struct ProgressiveLadder: Sendable, Equatable {
             self.channels = channels
             self.language = language
             self.audioName = audioName
+            self.describesVideo = describesVideo
             self.captions = captions
         }
     }
@@ -210,7 +216,7 @@ public struct ProgressiveLadder: Sendable, Equatable {
     public func master(_ variants: [Variant]) -> String {
         let tracks = variants.filter { $0.channels != nil }.map { track in
             MasterPlaylist.Audio(uri: "\(track.name)/\(Self.playlistName)", channels: track.channels ?? 2,
-                                 language: track.language, name: track.audioName ?? "Audio")
+                                 language: track.language, name: track.audioName ?? "Audio", describesVideo: track.describesVideo == true)
         }
         var master = MasterPlaylist(
             variants: variants.filter { $0.channels == nil && $0.captions == nil }.map { variant in
@@ -225,7 +231,7 @@ public struct ProgressiveLadder: Sendable, Equatable {
         master.subtitles = variants.compactMap { variant in
             variant.captions.map {
                 MasterPlaylist.Subtitles(uri: "\(variant.name)/\(Self.playlistName)", language: $0.language, name: $0.name,
-                                         isForced: $0.isForced)
+                                         isForced: $0.isForced, isHearingImpaired: $0.isHearingImpaired == true)
             }
         }
         return master.render()

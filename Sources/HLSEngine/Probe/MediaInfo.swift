@@ -50,10 +50,12 @@ public struct MediaInfo: Sendable, Codable, Equatable {
         public var language: String
         public var title: String?
         /// The source's dispositions: the track a player picks by default, one shown even
-        /// with captions off (forced), one for the deaf and hard of hearing.
+        /// with captions off (forced), one for the deaf and hard of hearing (captions that
+        /// describe sounds too), one for the blind and partially sighted (audio description).
         public var isDefault: Bool
         public var isForced: Bool
         public var isHearingImpaired: Bool
+        public var isVisualImpaired: Bool
         /// Audio: its channels. Subtitles: whether it is text (mov_text, subrip, ass, webvtt)
         /// rather than pictures (PGS, DVB).
         public var channels: Int?

@@ -205,6 +205,7 @@ public enum MediaProbe {
                 isDefault: disposition & AV_DISPOSITION_DEFAULT != 0,
                 isForced: disposition & AV_DISPOSITION_FORCED != 0,
                 isHearingImpaired: disposition & AV_DISPOSITION_HEARING_IMPAIRED != 0,
+                isVisualImpaired: disposition & AV_DISPOSITION_VISUAL_IMPAIRED != 0,
                 channels: type == AVMEDIA_TYPE_AUDIO ? Int(parameters.pointee.ch_layout.nb_channels) : nil,
                 isText: type == AVMEDIA_TYPE_SUBTITLE ? properties & AV_CODEC_PROP_TEXT_SUB != 0 : nil)
         }

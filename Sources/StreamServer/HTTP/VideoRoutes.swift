@@ -52,12 +52,21 @@ struct VideoRoutes {
     }
 
     struct VideoList: ResponseEncodable { var videos: [VideoResponse] }
-    struct CaptionTrack: Codable, Sendable { var language: String; var name: String; var url: String; var forced: Bool }
+    struct CaptionTrack: Codable, Sendable {
+        var language: String
+        var name: String
+        var url: String
+        var forced: Bool
+        /// Captions for the deaf and hard of hearing, which describe sounds too (SDH).
+        var hearingImpaired: Bool
+    }
     struct AudioTrackItem: Codable, Sendable {
         var language: String
         var name: String
         var url: String
         var `default`: Bool
+        /// An audio description, for the blind and partially sighted.
+        var describesVideo: Bool
         /// EBU R128: the source's integrated loudness (LUFS), loudness range (LU) and true peak
         /// (dBTP), the gain applied (dB), and the result's loudness and true peak.
         var loudness: LoudnessFigures?
@@ -82,7 +91,7 @@ struct VideoRoutes {
                                 outputIntegrated: $0.output.integrated.map(Self.tenth), outputTruePeak: $0.output.truePeak.map(Self.tenth))
             }
             return AudioTrackItem(language: track.language ?? "und", name: track.name, url: folder + track.playlist,
-                                  default: track.isDefault, loudness: figures)
+                                  default: track.isDefault, describesVideo: track.describesVideo == true, loudness: figures)
         }
     }
 
@@ -92,7 +101,10 @@ struct VideoRoutes {
     /// The video's caption tracks, their files under `folder` (a public prefix, or a token's).
     static func captions(_ video: VideoRecord, folder: String) -> [CaptionTrack]? {
         guard video.status == .ready, let tracks = video.outputs?.captions, !tracks.isEmpty else { return nil }
-        return tracks.map { CaptionTrack(language: $0.language, name: $0.name, url: folder + $0.file, forced: $0.forced) }
+        return tracks.map {
+            CaptionTrack(language: $0.language, name: $0.name, url: folder + $0.file, forced: $0.forced,
+                         hearingImpaired: $0.hearingImpaired == true)
+        }
     }
     struct SettingsRequest: Decodable { var title: String?; var visibility: String? }
     struct PlaybackGrant: ResponseEncodable {
