@@ -225,9 +225,14 @@ struct TranscodeCommand: AsyncParsableCommand {
         }
         for note in result.notes ?? [] { Terminal.note(note) }
         for track in result.loudness ?? [] where style != .json {
-            let lufs = { (value: Double?) in value.map { String(format: "%.1f", $0) } ?? "silent" }
-            print("  \(track.folder) loudness: \(lufs(track.source.integrated)) LUFS, gain \(String(format: "%+.1f", track.gain)) dB, "
-                  + "out \(lufs(track.output.integrated)) LUFS, true peak \(track.output.truePeak.map { String(format: "%.1f", $0) } ?? "-") dBTP")
+            let peak = "true peak \(track.output.truePeak.map { String(format: "%.1f", $0) } ?? "-") dBTP"
+            guard let source = track.source.integrated, let output = track.output.integrated else {
+                // EBU R128 gates 400 ms blocks: silence, or a shorter sound, has no loudness to bring anywhere.
+                print("  \(track.folder) loudness: not measurable (silence, or under 0.4 s of sound), level kept, \(peak)")
+                continue
+            }
+            print("  \(track.folder) loudness: \(String(format: "%.1f", source)) LUFS, gain \(String(format: "%+.1f", track.gain)) dB, "
+                  + "out \(String(format: "%.1f", output)) LUFS, \(peak)")
         }
         if let manifest = result.chunkManifest {
             let segments = result.renditions.first?.segmentCount ?? 0
