@@ -19,6 +19,19 @@ struct CaptionTests {
 
         """
 
+    /// A `seconds`-long 320x180 source in `folder` with one subtitle stream made from `srt`,
+    /// coded as `codec` and tagged `language`; `extra` adds ffmpeg arguments (a disposition).
+    static func subtitledSource(in folder: String, named name: String, seconds: Int, codec: String, language: String,
+                                extra: [String] = []) throws -> String {
+        try srt.write(toFile: folder + "/captions.srt", atomically: true, encoding: .utf8)
+        let source = folder + "/" + name
+        let made = try Command.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25:duration=\(seconds)",
+                                    "-i", folder + "/captions.srt", "-map", "0:v", "-map", "1:s", "-c:v", "libx264", "-preset", "ultrafast",
+                                    "-c:s", codec, "-metadata:s:s:0", "language=\(language)"] + extra + [source])
+        try #require(made.status == 0, "\(made.stderr)")
+        return source
+    }
+
     @Test func srtAndWebVTTAreReadWithoutTheirMarkup() throws {
         let srt = try CaptionFile(data: Data(Self.srt.utf8))
         #expect(srt.cues == [.init(start: 0.5, end: 1.25, text: "Hello there"), .init(start: 1.9, end: 2.6, text: "Across the seam")])
@@ -92,12 +105,7 @@ struct CaptionTests {
     @Test func tracksWithoutATitleAreNamedForTheirLanguageAndNamedOnce() throws {
         let folder = Fixtures.temporaryDirectory("caption-names")
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        try Self.srt.write(toFile: folder + "/captions.srt", atomically: true, encoding: .utf8)
-        let source = folder + "/with-subs.mkv"
-        let made = try Command.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25:duration=2",
-                                    "-i", folder + "/captions.srt", "-map", "0:v", "-map", "1:s", "-c:v", "libx264", "-preset", "ultrafast",
-                                    "-c:s", "srt", "-metadata:s:s:0", "language=eng", source])
-        try #require(made.status == 0, "\(made.stderr)")
+        let source = try Self.subtitledSource(in: folder, named: "with-subs.mkv", seconds: 2, codec: "srt", language: "eng")
         let file = folder + "/captions.srt"
         let run = try Command.run([Self.binary, "transcode", source, "-o", folder + "/hls", "--ladder", "180", "--progress", "none",
                                    "--captions", file + ":eng", "--captions", file + ":en", "--captions", file + ":und"])
@@ -251,12 +259,8 @@ struct SourceSubtitleTests {
     func textSubtitlesBecomeWebVTTRenditions(_ container: String, _ codec: String) throws {
         let folder = Fixtures.temporaryDirectory("source-subs")
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        try CaptionTests.srt.write(toFile: folder + "/captions.srt", atomically: true, encoding: .utf8)
-        let source = folder + "/with-subs.\(container)"
-        let made = try Command.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25:duration=4",
-                                    "-i", folder + "/captions.srt", "-map", "0:v", "-map", "1:s", "-c:v", "libx264", "-preset", "ultrafast",
-                                    "-c:s", codec, "-metadata:s:s:0", "language=fra", "-disposition:s:0", "forced", source])
-        #expect(made.status == 0, "\(made.stderr)")
+        let source = try CaptionTests.subtitledSource(in: folder, named: "with-subs.\(container)", seconds: 4, codec: codec, language: "fra",
+                                                      extra: ["-disposition:s:0", "forced"])
         let output = folder + "/hls"
         let run = try Command.run([CaptionTests.binary, "transcode", source, "-o", output, "--ladder", "180", "--progress", "none", "--dash"])
         #expect(run.status == 0, "\(run.stderr)")
@@ -300,13 +304,8 @@ struct EarlyCaptionTests {
     @Test func theEarlyLadderNamesEveryCaptionTrackFromItsFirstSegment() async throws {
         let folder = Fixtures.temporaryDirectory("early-captions")
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        try CaptionTests.srt.write(toFile: folder + "/captions.srt", atomically: true, encoding: .utf8)
         // A source with a French mov_text stream, and an English sidecar file.
-        let source = folder + "/with-subs.mp4"
-        let made = try Command.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25:duration=8",
-                                    "-i", folder + "/captions.srt", "-map", "0:v", "-map", "1:s", "-c:v", "libx264", "-preset", "ultrafast",
-                                    "-c:s", "mov_text", "-metadata:s:s:0", "language=fra", source])
-        #expect(made.status == 0, "\(made.stderr)")
+        let source = try CaptionTests.subtitledSource(in: folder, named: "with-subs.mp4", seconds: 8, codec: "mov_text", language: "fra")
         let output = folder + "/hls"
         var options = TranscodeOptions()
         options.progressive = true
