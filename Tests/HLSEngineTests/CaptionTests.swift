@@ -116,6 +116,40 @@ struct CaptionTests {
         #expect(names == ["eng=English", "en=English (2)", "und=Captions", "eng=English (3)"], "\(master)")
     }
 
+    /// Text made to be slow, read in one pass: a sidecar cue of 1 MiB of unclosed tags (refused
+    /// for its length), and a source's ASS event of unclosed braces (kept as text). Before, each
+    /// "<" and "{" scanned the rest of its line for the closing one: 80 KB of "<a" took 35 s, and
+    /// a MiB would take hours of a server's CPU. The timeout only catches that: it is no goal.
+    @Test func unclosedMarkupIsReadInOnePass() throws {
+        let folder = Fixtures.temporaryDirectory("unclosed-markup")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let sidecar = folder + "/unclosed.srt"
+        try ("1\n00:00:00,500 --> 00:00:01,500\n" + String(repeating: "<a", count: 500_000) + "\n")
+            .write(toFile: sidecar, atomically: true, encoding: .utf8)
+        let refused = try Command.run([Self.binary, "transcode", Fixtures.path("tiny_256x144.mp4"), "-o", folder + "/refused",
+                                       "--captions", sidecar + ":eng", "--progress", "none"], timeout: 60)
+        #expect(refused.status == 1 && refused.stderr.contains("line 2: a cue of more than 1000 characters"), "\(refused.status): \(refused.stderr)")
+
+        let script = folder + "/unclosed.ass"
+        try """
+            [Script Info]
+            ScriptType: v4.00+
+
+            [Events]
+            Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text
+            Dialogue: 0,0:00:00.50,0:00:01.50,Default,,0,0,0,,\(String(repeating: "{", count: 300_000))
+
+            """.write(toFile: script, atomically: true, encoding: .utf8)
+        let source = folder + "/unclosed.mkv"
+        let made = try Command.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", Fixtures.path("tiny_256x144.mp4"), "-i", script,
+                                    "-map", "0", "-map", "1", "-c:v", "copy", "-c:a", "copy", "-c:s", "ass", source])
+        try #require(made.status == 0, "\(made.stderr)")
+        let kept = try Command.run([Self.binary, "transcode", source, "-o", folder + "/kept", "--ladder", "144", "--progress", "none"],
+                                   timeout: 60)
+        #expect(kept.status == 0, "\(kept.status): \(kept.stderr)")
+        #expect(FileManager.default.fileExists(atPath: folder + "/kept/captions/und.vtt"))
+    }
+
     @Test(arguments: [
         ("1\n00:00:02,000 --> 00:00:01,000\nBackwards\n", 2, "ends before it starts"),
         ("1\n00:00:05,000 --> 00:00:06,000\nA\n\n2\n00:00:01,000 --> 00:00:02,000\nB\n", 6, "in order"),

@@ -200,10 +200,14 @@ public struct CaptionFile: Sendable, Equatable, Codable {
     static func plainText(_ line: String, webVTT: Bool = false) -> String {
         var result = ""
         var rest = Substring(line)
+        // A bracket with no closing one after it opens nothing: checked against the last
+        // closing one, so a line of "<a<a<a…" is read once, not once per "<".
+        let lastClose = (tag: line.lastIndex(of: ">"), override: line.lastIndex(of: "}"))
         while let character = rest.first {
             let next = rest.dropFirst().first
             let opensTag = character == "<" && next.map { $0.isLetter || $0 == "/" || (webVTT && $0.isNumber) } == true
-            let opensOverride = character == "{" && next == "\\"
+                && lastClose.tag.map { rest.startIndex < $0 } == true
+            let opensOverride = character == "{" && next == "\\" && lastClose.override.map { rest.startIndex < $0 } == true
             if opensTag || opensOverride, let close = rest.firstIndex(of: opensTag ? ">" : "}") {
                 rest = rest[rest.index(after: close)...]
             } else {

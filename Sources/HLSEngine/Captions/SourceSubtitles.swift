@@ -113,9 +113,12 @@ enum SourceSubtitles {
         let fields = body.split(separator: ",", maxSplits: count - 1, omittingEmptySubsequences: false)
         var rest = fields.count == count ? fields[count - 1] : body
         var text = ""
+        // A brace with no closing one after it is text: checked against the last one, so a
+        // line of "{{{…" is read once, not once per brace.
+        let lastClose = rest.lastIndex(of: "}")
         while let character = rest.first {
             rest = rest.dropFirst()
-            if character == "{", let close = rest.firstIndex(of: "}") {
+            if character == "{", let lastClose, rest.startIndex <= lastClose, let close = rest.firstIndex(of: "}") {
                 rest = rest[rest.index(after: close)...]
             } else if character == "\\", let escaped = rest.first {
                 switch escaped {
