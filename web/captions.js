@@ -55,7 +55,7 @@ async function sameOriginURL(url) {
   return url;
 }
 
-/** The owner's form: a caption file, its language and name; POSTed as JSON. */
+/** The owner's form: a caption file, its language, name and kind; POSTed as JSON. */
 export function captionForm(video, post, done) {
   const form = document.createElement("form");
   form.className = "add-captions";
@@ -66,8 +66,13 @@ export function captionForm(video, post, done) {
   language.setAttribute("aria-label", "caption language");
   const name = Object.assign(document.createElement("input"), { placeholder: "name (English)", size: 12, maxLength: 100 });
   name.setAttribute("aria-label", "caption name");
+  // SDH: captions for the deaf and hard of hearing, which describe sounds as well as speech.
+  const sdh = Object.assign(document.createElement("input"), { type: "checkbox" });
+  sdh.setAttribute("aria-label", "for the deaf and hard of hearing (SDH)");
+  const sdhLabel = document.createElement("label");
+  sdhLabel.append(sdh, " SDH");
   const submit = Object.assign(document.createElement("button"), { type: "submit", textContent: "Add captions" });
-  form.append(file, language, name, submit);
+  form.append(file, language, name, sdhLabel, submit);
   form.onsubmit = async (event) => {
     event.preventDefault();
     const chosen = file.files[0];
@@ -76,7 +81,8 @@ export function captionForm(video, post, done) {
     submit.disabled = true;
     try {
       await post(`/api/videos/${video.id}/captions`,
-                 { language: language.value.trim(), name: name.value.trim() || undefined, format, content: await chosen.text() });
+                 { language: language.value.trim(), name: name.value.trim() || undefined, format,
+                   kind: sdh.checked ? "captions" : "subtitles", content: await chosen.text() });
       done(null);
     } catch (error) {
       done(error);

@@ -120,6 +120,24 @@ def test_captions_added_to_a_ready_video_play_in_the_page(server):
     status, refusal = call(base + f"api/videos/{video}/captions/eng", "DELETE", token=stranger)
     assert status == 403, refusal
 
+    # Captions for the deaf and hard of hearing (kind=captions): named and marked as such,
+    # and shown as HTML "captions"; a kind that is neither is refused.
+    status, refusal = add(base, video, owner, SRT, language="spa", format="srt", kind="closed")
+    assert status == 400 and "kind" in refusal["error"], refusal
+    status, changed = add(base, video, owner, SRT, language="spa", format="srt", kind="captions")
+    assert status == 201, changed
+    assert [(c["name"], c["hearingImpaired"]) for c in changed["captions"]] == [("English", False), ("Spanish (SDH)", True)]
+    sdh = [line for line in get(master_url).splitlines() if 'LANGUAGE="spa"' in line]
+    assert len(sdh) == 1 and 'CHARACTERISTICS="public.accessibility.transcribes-spoken-dialog' in sdh[0], sdh
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        page = browser.new_page()
+        page.goto(base + f"watch/{video}")
+        page.wait_for_selector("#captions-menu:not([hidden])", timeout=30_000)
+        kinds = page.eval_on_selector_all("#player track", "t => t.map(x => [x.label, x.kind])")
+        assert kinds == [["English", "subtitles"], ["Spanish (SDH)", "captions"]], kinds
+        browser.close()
+
 
 def test_a_viewer_watching_while_it_transcodes_has_the_captions(server, tmp_path):
     """A source with English subtitles, uploaded from the page: the page starts on the early

@@ -14,16 +14,20 @@ public struct SidecarCaptions: Sendable, Equatable, Codable {
     /// written before it.
     public var isHearingImpaired: Bool?
 
+    /// - Parameter isHearingImpaired: captions for the deaf and hard of hearing (SDH); an
+    ///   untitled track is then named so: "English (SDH)".
     /// - Throws: a `CaptionFile.Refusal` for a language that is not a tag.
-    public init(language: String, name: String?, file: CaptionFile) throws(CaptionFile.Refusal) {
+    public init(language: String, name: String?, file: CaptionFile, isHearingImpaired: Bool = false) throws(CaptionFile.Refusal) {
         let tag = language.trimmingCharacters(in: .whitespaces)
         guard !tag.isEmpty, tag.count <= 16, tag.allSatisfy({ ($0.isASCII && $0.isLetter) || $0 == "-" }) else {
             throw CaptionFile.Refusal(reason: "the language must be a tag such as eng, fr or pt-BR")
         }
         self.language = tag
         let given = (name ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
-        self.name = given.isEmpty ? Self.name(language: tag) : String(given.prefix(100))
+        let untitled = isHearingImpaired ? "\(Self.name(language: tag)) (SDH)" : Self.name(language: tag)
+        self.name = given.isEmpty ? untitled : String(given.prefix(100))
         self.file = file
+        self.isHearingImpaired = isHearingImpaired ? true : nil
     }
 
     /// What a player's menu shows for a track with no title: its language's English name

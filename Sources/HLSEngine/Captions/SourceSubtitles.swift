@@ -84,12 +84,10 @@ enum SourceSubtitles {
         }
         let captions: [SidecarCaptions] = wanted.compactMap { track in
             guard let found = cues[Int32(track.streamIndex)], !found.isEmpty else { return nil }
-            // An untitled track for the deaf and hard of hearing says so: "English (SDH)".
-            let title = track.title ?? (track.isHearingImpaired ? "\(SidecarCaptions.name(language: track.language)) (SDH)" : nil)
-            var captions = try? SidecarCaptions(language: track.language, name: title,
-                                                file: CaptionFile(cues: found.sorted { $0.start < $1.start }))
+            var captions = try? SidecarCaptions(language: track.language, name: track.title,
+                                                file: CaptionFile(cues: found.sorted { $0.start < $1.start }),
+                                                isHearingImpaired: track.isHearingImpaired)
             captions?.isForced = track.isForced
-            captions?.isHearingImpaired = track.isHearingImpaired ? true : nil
             return captions
         }
         return (captions, notes)

@@ -19,12 +19,15 @@ struct CaptionRoutes {
         videos.delete(":id/captions/:language") { _, context in try await removeCaptions(context) }
     }
 
-    /// The request: `?language=&name=&format=srt|vtt` with the file as the body, or a JSON
-    /// body `{language, name?, format, content}`.
+    /// The request: `?language=&name=&format=srt|vtt&kind=` with the file as the body, or a
+    /// JSON body `{language, name?, format, kind?, content}`. `kind` is HTML's: "captions" are
+    /// for the deaf and hard of hearing (they describe sounds too: SDH), "subtitles" (the
+    /// default) are not.
     struct AddRequest: Decodable {
         var language: String
         var name: String?
         var format: String?
+        var kind: String?
         var content: String?
     }
 
@@ -43,7 +46,8 @@ struct CaptionRoutes {
                     throw CaptionFile.Refusal(line: 1, reason: "the file is \(isWebVTT ? "WebVTT" : "not WebVTT"), not \(format)")
                 }
             }
-            track = try SidecarCaptions(language: fields.language, name: fields.name, file: file)
+            track = try SidecarCaptions(language: fields.language, name: fields.name, file: file,
+                                        isHearingImpaired: fields.kind == "captions")
         } catch let refusal as CaptionFile.Refusal {
             throw APIError.badRequest("the captions were refused: \(refusal.description)")
         }
@@ -138,7 +142,7 @@ struct CaptionRoutes {
         let data: Data
         if type.hasPrefix("application/json") {
             guard let decoded = try? JSONDecoder().decode(AddRequest.self, from: body), let content = decoded.content else {
-                throw APIError.badRequest("a JSON body is {language, name?, format, content}")
+                throw APIError.badRequest("a JSON body is {language, name?, format, kind?, content}")
             }
             fields = decoded
             data = Data(content.utf8)
@@ -147,11 +151,14 @@ struct CaptionRoutes {
             guard let language = query.get("language") else {
                 throw APIError.badRequest("?language= is required (a tag such as eng, fr or pt-BR)")
             }
-            fields = AddRequest(language: language, name: query.get("name"), format: query.get("format"))
+            fields = AddRequest(language: language, name: query.get("name"), format: query.get("format"), kind: query.get("kind"))
             data = body
         }
         if let format = fields.format, !["srt", "vtt"].contains(format) {
             throw APIError.badRequest("format must be srt or vtt")
+        }
+        if let kind = fields.kind, !["captions", "subtitles"].contains(kind) {
+            throw APIError.badRequest("kind must be captions (for the deaf and hard of hearing) or subtitles")
         }
         guard data.count <= CaptionFile.maxBytes else {
             let size = String(format: "%.1f", Double(data.count) / Double(1 << 20))
