@@ -41,6 +41,10 @@ struct TranscodeCommand: AsyncParsableCommand {
         A caption file (SRT or WebVTT, UTF-8 or UTF-16 with a BOM, at most 1 MiB) as a subtitles rendition: \
         FILE:LANG[:NAME], e.g. captions.srt:eng:English. Repeatable.
         """, valueName: "FILE:LANG[:NAME]")) var captions: [String] = []
+    @Option(help: ArgumentHelp("""
+        As --captions, for captions for the deaf and hard of hearing that describe sounds too (SDH): \
+        marked so in the master and the MPD, and named "English (SDH)" when NAME is absent. Repeatable.
+        """, valueName: "FILE:LANG[:NAME]")) var captionsSdh: [String] = []
     @Option(parsing: .unconditional, help: ArgumentHelp("""
         Bring every audio track to this integrated loudness (EBU R128, in LUFS, -40 to -5) by one static gain, \
         its true peak kept at or under -1 dBTP; or off, to keep the source's level.
@@ -112,7 +116,7 @@ struct TranscodeCommand: AsyncParsableCommand {
         if let decoderThreads { options.decoderThreads = max(0, decoderThreads) }
         options.cores = cores
         options.prioritizeLargestRung = !fairScheduling
-        options.captions = captions.map { Self.sidecar($0) }
+        options.captions = captions.map { Self.sidecar($0) } + captionsSdh.map { Self.sidecar($0, isHearingImpaired: true) }
         options.loudness = loudnessTarget ?? Loudness.defaultTarget
         if supervised {
             // The service's options, in one document: the flags above are not used.
@@ -182,7 +186,7 @@ struct TranscodeCommand: AsyncParsableCommand {
 
     /// One `--captions FILE:LANG[:NAME]`, read and validated; a bad one ends the command
     /// with the file and the line that is wrong.
-    static func sidecar(_ argument: String) -> SidecarCaptions {
+    static func sidecar(_ argument: String, isHearingImpaired: Bool = false) -> SidecarCaptions {
         let parts = argument.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
         let file = parts[0]
         do {
@@ -191,7 +195,8 @@ struct TranscodeCommand: AsyncParsableCommand {
             guard let size else { throw CaptionFile.Refusal(reason: "cannot be read") }
             guard size <= CaptionFile.maxBytes else { throw CaptionFile.Refusal(reason: "the file is over 1 MiB") }
             guard let data = FileManager.default.contents(atPath: file) else { throw CaptionFile.Refusal(reason: "cannot be read") }
-            return try SidecarCaptions(language: parts[1], name: parts.count > 2 ? parts[2] : nil, file: try CaptionFile(data: data))
+            return try SidecarCaptions(language: parts[1], name: parts.count > 2 ? parts[2] : nil, file: try CaptionFile(data: data),
+                                       isHearingImpaired: isHearingImpaired)
         } catch let refusal as CaptionFile.Refusal {
             Terminal.fail(CaptionsRefused(file: file, refusal: refusal))
         } catch {

@@ -65,4 +65,22 @@ struct AccessibilityTests {
         #expect(master.components(separatedBy: transcribes).count == 2, "\(master)")
         #expect(try String(contentsOfFile: output + "/manifest.mpd", encoding: .utf8).contains(#"value="caption""#))
     }
+
+    /// `--captions-sdh`: a sidecar file for the deaf and hard of hearing, marked and named as
+    /// the source's SDH streams are; `--captions` beside it is not.
+    @Test func aSidecarFileCanBeMarkedSDH() throws {
+        let folder = Fixtures.temporaryDirectory("sidecar-sdh")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try CaptionTests.srt.write(toFile: folder + "/captions.srt", atomically: true, encoding: .utf8)
+        let output = folder + "/hls"
+        let run = try Command.run([CaptionTests.binary, "transcode", Fixtures.path("tiny_256x144.mp4"), "-o", output, "--progress", "none",
+                                   "--captions", folder + "/captions.srt:eng", "--captions-sdh", folder + "/captions.srt:eng"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let captions = try String(contentsOfFile: output + "/master.m3u8", encoding: .utf8).split(separator: "\n")
+            .filter { $0.contains("TYPE=SUBTITLES") }
+        #expect(captions.count == 2, "\(captions)")
+        #expect(captions.first.map { $0.contains(#"NAME="English""#) && !$0.contains("CHARACTERISTICS") } == true, "\(captions)")
+        #expect(captions.last.map { $0.contains(#"NAME="English (SDH)""#) && $0.contains("public.accessibility.transcribes-spoken-dialog") } == true,
+                "\(captions)")
+    }
 }
