@@ -11,7 +11,13 @@ import Foundation
 enum OwnThread {
     static func run<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
-            Thread { continuation.resume(with: Result { try work() }) }.start()
+            start { continuation.resume(with: Result { try work() }) }
         }
+    }
+
+    /// Starts `work` on a thread of its own and does not wait for it (work nobody awaits,
+    /// such as removing a finished task's scratch folder).
+    static func start(_ work: @escaping @Sendable () -> Void) {
+        Thread { work() }.start()
     }
 }

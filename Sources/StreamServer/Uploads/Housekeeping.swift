@@ -47,7 +47,7 @@ enum Housekeeping {
     /// attempt's alone (`scratchName`), so nothing new is written where it is being removed,
     /// and if the process dies first, `sweepScratch` removes it.
     static func removeScratch(_ folder: URL) {
-        Thread { try? FileManager.default.removeItem(at: folder) }.start()
+        OwnThread.start { try? FileManager.default.removeItem(at: folder) }
     }
 
     static func scratchName(for video: UUID) -> String {
