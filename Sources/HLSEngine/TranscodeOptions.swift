@@ -74,14 +74,36 @@ public struct TranscodeOptions: Sendable, Equatable, Codable {
 /// Which chunk a run encodes. The chunks are cut from the source itself (`ChunkPlan`), so
 /// every run that names the same `seconds` agrees on where each one starts and ends.
 public struct ChunkSelection: Sendable, Equatable, Codable {
-    /// 0 for the first. Chunk 0 also encodes the whole file's audio, once: it is the run
-    /// that fixes the timeline's shift (x264's reorder delay plus the AAC priming).
+    /// 0 for the first. By default chunk 0 also encodes the whole file's audio, once
+    /// (`audio`).
     public var index: Int
     /// The wanted chunk length in seconds: a whole number of segments near it.
     public var seconds: Double
+    /// Where the whole file's audio is encoded: once either way, on the plan's segment starts.
+    public var audio: AudioWork
 
-    public init(index: Int, seconds: Double) {
+    public enum AudioWork: String, Sendable, Equatable, Codable {
+        /// Chunk 0 encodes it beside its rungs (one run makes a ladder with sound).
+        case withChunkZero
+        /// Chunk 0 leaves it to the audio task: the run that finishes last then holds
+        /// neither the first chunk's video nor the whole file's audio behind the other.
+        case apart
+        /// This run is the audio task (`ChunkSelection.audioTask`): every audio track of the
+        /// whole file, cut on the plan's segment starts, and no video.
+        case only
+    }
+
+    public init(index: Int, seconds: Double, audio: AudioWork = .withChunkZero) {
         self.index = index
         self.seconds = seconds
+        self.audio = audio
     }
+
+    /// The audio task of a plan of `seconds` chunks; its chunk 0 is made with `.apart`.
+    public static func audioTask(seconds: Double) -> ChunkSelection {
+        ChunkSelection(index: 0, seconds: seconds, audio: .only)
+    }
+
+    /// This run encodes the whole file's audio (chunk 0 with it, or the audio task).
+    var encodesAudio: Bool { audio == .only || (index == 0 && audio == .withChunkZero) }
 }

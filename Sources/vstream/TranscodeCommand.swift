@@ -35,8 +35,12 @@ struct TranscodeCommand: AsyncParsableCommand {
         """) var chunkSeconds: Double?
     @Option(help: "Chunks encoded at once, sharing the cores (default: a fifth of the cores, at least 2).")
     var parallelChunks: Int?
-    @Option(help: "Encode only chunk k (from 0) of --chunk-seconds, with a chunk.json for `vstream stitch`; chunk 0 also encodes the audio.")
+    @Option(help: "Encode only chunk k (from 0) of --chunk-seconds, with a chunk.json for `vstream stitch`; chunk 0 also encodes the audio, unless --audio-apart.")
     var onlyChunk: Int?
+    @Flag(help: "Encode only the whole file's audio, cut on the segments of --chunk-seconds, with an audio.json for `vstream stitch`: the audio task beside chunks made with --audio-apart.")
+    var onlyAudio = false
+    @Flag(help: "With --only-chunk 0: leave the audio to a run with --only-audio.")
+    var audioApart = false
     @Option(help: ArgumentHelp("""
         A caption file (SRT or WebVTT, UTF-8 or UTF-16 with a BOM, at most 1 MiB) as a subtitles rendition: \
         FILE:LANG[:NAME], e.g. captions.srt:eng:English. Repeatable.
@@ -75,6 +79,15 @@ struct TranscodeCommand: AsyncParsableCommand {
         if let onlyChunk {
             guard onlyChunk >= 0 else { throw ValidationError("--only-chunk counts from 0") }
             guard (chunkSeconds ?? 0) > 0 else { throw ValidationError("--only-chunk needs --chunk-seconds above 0") }
+        }
+        if onlyAudio {
+            guard onlyChunk == nil else { throw ValidationError("--only-audio and --only-chunk are separate runs") }
+            guard (chunkSeconds ?? 0) > 0 else { throw ValidationError("--only-audio needs --chunk-seconds above 0") }
+            guard !progressive else { throw ValidationError("--only-audio does not publish as it goes (--progressive)") }
+        }
+        if audioApart {
+            guard onlyChunk != nil else { throw ValidationError("--audio-apart goes with --only-chunk") }
+            guard !progressive else { throw ValidationError("a chunk 0 that publishes as it goes (--progressive) encodes the audio itself") }
         }
         if segmentFormat == "ts", (chunkSeconds ?? 0) > 0 { throw ValidationError("chunks need --segment-format fmp4 (CMAF)") }
         guard loudnessTarget != nil else { throw ValidationError("--loudness must be a loudness in LUFS from -40 to -5, or off") }
@@ -137,7 +150,9 @@ struct TranscodeCommand: AsyncParsableCommand {
             await SupervisedChild.run(transcoder, source: source)
         }
         if let onlyChunk, let chunkSeconds {
-            options.chunk = ChunkSelection(index: onlyChunk, seconds: chunkSeconds)
+            options.chunk = ChunkSelection(index: onlyChunk, seconds: chunkSeconds, audio: audioApart ? .apart : .withChunkZero)
+        } else if onlyAudio, let chunkSeconds {
+            options.chunk = .audioTask(seconds: chunkSeconds)
         } else if let chunking = chunking {
             let chunked = ChunkedTranscode(input: input, output: output, options: options,
                                            chunkSeconds: chunking.seconds, parallel: chunking.parallel)
@@ -241,7 +256,11 @@ struct TranscodeCommand: AsyncParsableCommand {
         }
         if let manifest = result.chunkManifest {
             let segments = result.renditions.first?.segmentCount ?? 0
-            print("  chunk: \(result.sourceFrames) frames, \(segments) segments per rung\(result.hasAudio ? ", and the whole file's audio" : "")")
+            if onlyAudio {
+                print("  audio task: \(result.audioTracks?.count ?? 0) track(s), \(String(format: "%.2f", result.durationSeconds)) s")
+            } else {
+                print("  chunk: \(result.sourceFrames) frames, \(segments) segments per rung\(result.hasAudio ? ", and the whole file's audio" : "")")
+            }
             print("chunk manifest: \(URL(fileURLWithPath: output).appendingPathComponent(manifest).path)")
             return
         }

@@ -206,6 +206,48 @@ struct ChunkTests {
         try Self.expectSameLadder(whole: "\(folder)/whole", chunked: "\(folder)/stitched")
     }
 
+    /// The audio as a task of its own (`--only-audio`, beside `--only-chunk 0 --audio-apart`),
+    /// as `--parallel-chunks` runs it: every track of the whole file, byte for byte a whole
+    /// run's. The stitch refuses an audio task that does not fit: missing, one too many, or
+    /// encoded with other settings (another timeline shift: no B-frames).
+    @Test func theAudioTaskGivesTheWholeRunsAudio() throws {
+        let input = try Self.source("two-tracks", [
+            "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+            "-f", "lavfi", "-i", "sine=frequency=660:sample_rate=44100", "-map", "0:v", "-map", "1:a", "-map", "2:a", "-t", "10",
+            "-metadata:s:a:0", "language=eng", "-metadata:s:a:1", "language=fra",
+            "-c:v", "libx264", "-preset", "veryfast", "-bf", "3", "-g", "48", "-c:a", "aac"])
+        let folder = Fixtures.temporaryDirectory("chunks-audio-task")
+        defer { try? FileManager.default.removeItem(atPath: folder); try? FileManager.default.removeItem(atPath: (input as NSString).deletingLastPathComponent) }
+        try Self.transcode(input, "\(folder)/whole", ["--dash", "--chunk-seconds", "0"])
+        try Self.transcode(input, "\(folder)/c0", ["--only-chunk", "0", "--audio-apart", "--chunk-seconds", "4"])
+        try Self.transcode(input, "\(folder)/with-audio", ["--only-chunk", "0", "--chunk-seconds", "4"])
+        for index in 1..<3 { try Self.transcode(input, "\(folder)/c\(index)", ["--only-chunk", String(index), "--chunk-seconds", "4"]) }
+        try Self.transcode(input, "\(folder)/audio", ["--only-audio", "--chunk-seconds", "4"])
+        try Self.transcode(input, "\(folder)/other", ["--only-audio", "--chunk-seconds", "4", "--preset", "ultrafast"])
+        #expect(!FileManager.default.fileExists(atPath: "\(folder)/c0/audio"), "chunk 0 left the audio to the task")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: "\(folder)/audio").sorted() == ["audio", "audio-2", "audio.json"],
+                "the task writes every track and no video")
+
+        let chunks = (0..<3).map { "\(folder)/c\($0)" }
+        for (given, reason) in [(chunks, "audio task"), (chunks + ["\(folder)/other"], "shifted by"),
+                                (["\(folder)/with-audio"] + chunks.dropFirst() + ["\(folder)/audio"], "one too many")] {
+            let refused = try Command.run([Self.binary, "stitch", "\(folder)/out"] + given)
+            #expect(refused.status != 0 && refused.stderr.contains(reason), "\(reason): \(refused.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: "\(folder)/out/master.m3u8"))
+        }
+        let stitched = try Command.run([Self.binary, "stitch", "\(folder)/stitched", "\(folder)/audio"] + chunks.reversed())
+        #expect(stitched.status == 0, "\(stitched.stderr)")
+        try Self.expectSameLadder(whole: "\(folder)/whole", chunked: "\(folder)/stitched")
+        let second = try FileManager.default.contentsOfDirectory(atPath: "\(folder)/whole/audio-2")
+        #expect(second.contains("init.mp4") && second.count > 3)
+        for file in second {
+            #expect(FileManager.default.contents(atPath: "\(folder)/stitched/audio-2/\(file)")
+                    == FileManager.default.contents(atPath: "\(folder)/whole/audio-2/\(file)"), "audio-2/\(file)")
+        }
+        let master = try String(contentsOfFile: "\(folder)/stitched/master.m3u8", encoding: .utf8)
+        #expect(master.contains("LANGUAGE=\"fr\"") || master.contains("LANGUAGE=\"fra\""), "\(master)")
+    }
+
     /// Damaged media inside one chunk fails that chunk with the reason a whole run gives
     /// the same file (frames the index promised could not be read), never as a split
     /// problem that a service would retry or transcode whole; the other chunks encode.

@@ -1,7 +1,7 @@
 import Foundation
 
 /// What one chunk run wrote (`chunk.json` beside its rung folders): the chunk, its rungs'
-/// segments as measured, and for chunk 0 the whole file's audio. The stitch reads only
+/// segments as measured, and for chunk 0 the whole file's audio (unless the audio task's). The stitch reads only
 /// this and the files it names.
 struct ChunkManifest: Codable, Sendable, Equatable {
     static let fileName = "chunk.json"
@@ -64,4 +64,7 @@ struct ChunkManifest: Codable, Sendable, Equatable {
     var alternateAudio: [Audio]? = nil
     /// Chunk 0's: what loudness normalisation did to each track.
     var loudness: [Loudness.Track]? = nil
+    /// Chunk 0's, true when the audio task encodes the source's audio (`AudioTaskManifest`):
+    /// the stitch then needs that task's folder too.
+    var audioApart: Bool? = nil
 }

@@ -72,6 +72,11 @@ public struct ChunkPlan: Codable, Sendable, Equatable {
     /// (at most 2: B-pyramid).
     static let windowFrames = 4
 
+    /// The audio can be encoded by a task of its own (`AudioTaskRun`): there is more than
+    /// one chunk, and the file's first frames give x264's reorder delay (at most 2) its
+    /// decode times, from which that task computes the rungs' timeline shift.
+    public var allowsAudioTask: Bool { chunks.count > 1 && fileStart?.time(ofFrame: 2) != nil }
+
     /// Timestamps this close count as equal (time bases such as 1001/30000).
     static let tolerance = 1e-6
 

@@ -3,7 +3,8 @@ import Foundation
 
 /// One chunk of a split-and-stitch transcode (`TranscodeOptions.chunk`): the rungs'
 /// segments of the chunk's range, named and timed as a whole-file run names and times
-/// them, and for chunk 0 the whole file's audio, encoded once. It writes `chunk.json`
+/// them, and for chunk 0 the whole file's audio, encoded once, unless the audio task
+/// encodes it (`ChunkSelection.AudioWork.apart`, `AudioTaskRun`). It writes `chunk.json`
 /// for `LadderStitcher`, and no playlist: a chunk alone is not a ladder.
 ///
 /// The differences from a whole-file run, all in the decode stage: it seeks to a
@@ -53,9 +54,14 @@ struct ChunkRun {
         let frameRate = try FrameRate.choose(videoStream)
         let videoTimeBase = try TimeBase(videoStream.pointee.time_base).rational
         let shift = TimelineShift(rungs: renditions.count)
+        let encodesAudio = options.chunk?.encodesAudio == true
+        if options.progressive, scope.chunk.index == 0, !encodesAudio {
+            // Its early master would name audio that no run of this process publishes.
+            throw TranscodeError.Reason.chunking("a chunk 0 that publishes as it goes encodes the audio itself")
+        }
         // Chunk 0 encodes the whole file's audio, so it measures its loudness; publishing as
         // it goes, it normalises the audio after publishing it (`NormalisedAudio`).
-        let chains = scope.chunk.index == 0 ? [audio].compactMap { $0 } + alternates : []
+        let chains = encodesAudio ? [audio].compactMap { $0 } + alternates : []
         let normalised = try pipeline.normalisedAudio(chains, separateAudio: true, output: output, videoTimeBase: videoTimeBase, shift: shift)
         let loudness = pipeline.startLoudnessPass(source: source, name: input.path, chains: chains, durationSeconds: info.durationSeconds,
                                                   normalised: normalised)
@@ -70,10 +76,10 @@ struct ChunkRun {
                                 separateAudio: TranscodePipeline.earlyAudio([audio].compactMap { $0 } + alternates),
                                 captions: captions, publish: TranscodePipeline.publish(pipeline.publish, thenBegin: loudness?.pass))
             : nil
-        let audioRendition = try scope.chunk.index == 0 ? audio.map {
+        let audioRendition = try encodesAudio ? audio.map {
             try pipeline.audioWorker(for: $0, output: output, videoTimeBase: videoTimeBase, shift: shift, progressive: progressive)
         } : nil
-        let alternateRenditions = try scope.chunk.index == 0 ? alternates.map {
+        let alternateRenditions = try encodesAudio ? alternates.map {
             try pipeline.audioWorker(for: $0, output: output, videoTimeBase: videoTimeBase, shift: shift, progressive: progressive)
         } : []
         let plan = ThreadPlan.make(for: renditions, cores: options.cores ?? ProcessInfo.processInfo.activeProcessorCount,
@@ -170,7 +176,8 @@ struct ChunkRun {
                                     sampleRate: Int(chain.encoder.context.pointee.sample_rate),
                                     timescale: worker.timescale, segments: audioSegments(worker), track: chain.track)
             },
-            loudness: loudnessTracks.isEmpty ? nil : loudnessTracks)
+            loudness: loudnessTracks.isEmpty ? nil : loudnessTracks,
+            audioApart: scope.chunk.index == 0 && !encodesAudio && info.audio != nil ? true : nil)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let json = String(decoding: (try? encoder.encode(manifest)) ?? Data(), as: UTF8.self)

@@ -54,13 +54,20 @@ public struct ChunkedTranscode: Sendable {
     /// any packet is read, else once its packets pass the limit.
     public static func plan(input: String, segmentDuration: Double, chunkSeconds: Double,
                             maxDurationSeconds: Double? = nil) throws(TranscodeError) -> ChunkPlan {
+        try planAndAudio(input: input, segmentDuration: segmentDuration, chunkSeconds: chunkSeconds,
+                         maxDurationSeconds: maxDurationSeconds).plan
+    }
+
+    /// The plan, and whether the source has audio (for the audio task).
+    private static func planAndAudio(input: String, segmentDuration: Double, chunkSeconds: Double,
+                                     maxDurationSeconds: Double?) throws(TranscodeError) -> (plan: ChunkPlan, hasAudio: Bool) {
         do {
             let source = try FileByteSource(path: input)
             let opened = try MediaProbe.open(source, name: input)
             let info = try MediaProbe.describe(opened, countPackets: false, maxDurationSeconds: maxDurationSeconds)
             switch try ChunkPlanner.plan(opened, info: info, segmentDuration: segmentDuration, chunkSeconds: chunkSeconds,
                                          maxDurationSeconds: maxDurationSeconds, cancellation: CancellationFlag()) {
-            case .success(let plan): return plan
+            case .success(let plan): return (plan, info.audio != nil)
             case .failure(.timestampsNeedRepair(let why)):
                 throw TranscodeError.Reason.chunking("this source cannot be cut into chunks (\(why)); transcode it whole")
             }
@@ -71,17 +78,29 @@ public struct ChunkedTranscode: Sendable {
         }
     }
 
+    /// The audio task, when the audio is encoded apart.
+    private func encodeAudio(apart: Bool, options: TranscodeOptions, into folder: String) async throws {
+        guard apart else { return }
+        var options = options
+        options.chunk = .audioTask(seconds: chunkSeconds)
+        _ = try await Transcoder(input: input, output: folder, options: options).run()
+    }
+
     /// A source that cannot be cut (timestamps that need repair: missing, repeated, jumping) is
     /// transcoded whole, into the same CMAF ladder.
+    ///
+    /// With more than one chunk, the audio is the audio task's (`ChunkSelection.audioTask`),
+    /// run beside the chunks from the start: chunk 0 then takes as long as the others, where
+    /// carrying the whole file's audio and its loudness pass made it the last to finish.
     public func run() async throws -> TranscodeResult {
-        var planned: ChunkPlan?
+        var planned: (plan: ChunkPlan, hasAudio: Bool)?
         do {
-            planned = try Self.plan(input: input, segmentDuration: options.segmentDuration, chunkSeconds: chunkSeconds,
-                                    maxDurationSeconds: options.maxDurationSeconds)
+            planned = try Self.planAndAudio(input: input, segmentDuration: options.segmentDuration, chunkSeconds: chunkSeconds,
+                                            maxDurationSeconds: options.maxDurationSeconds)
         } catch {
             guard error.reason.isChunking else { throw error }
         }
-        guard let plan = planned else {
+        guard let (plan, hasAudio) = planned else {
             var whole = options
             whole.dash = true
             return try await Transcoder(input: input, output: output, options: whole).run()
@@ -102,17 +121,23 @@ public struct ChunkedTranscode: Sendable {
         chunkOptions.decoderThreads = max(1, min(4, cores / parallel / 2))
         chunkOptions.progressive = false
         let folders = plan.chunks.map { "\(folder)/\($0.index)" }
+        let audioApart = hasAudio && plan.allowsAudioTask
+        let audioFolder = "\(folder)/audio"
+        // One thread's work beside the chunks, not one of the `parallel` places.
+        let audioOptions = chunkOptions
+        async let audioTask: Void = encodeAudio(apart: audioApart, options: audioOptions, into: audioFolder)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for chunk in plan.chunks {
-                // At most `parallel` at once; chunk 0 (which also encodes the audio) first.
+                // At most `parallel` at once, chunk 0 first.
                 if chunk.index >= parallel { try await group.next() }
                 var options = chunkOptions
-                options.chunk = ChunkSelection(index: chunk.index, seconds: chunkSeconds)
+                options.chunk = ChunkSelection(index: chunk.index, seconds: chunkSeconds, audio: audioApart ? .apart : .withChunkZero)
                 let transcoder = Transcoder(input: input, output: folders[chunk.index], options: options)
                 group.addTask { _ = try await transcoder.run() }
             }
             try await group.waitForAll()
         }
-        return try LadderStitcher(output: output, chunks: folders).stitch()
+        try await audioTask
+        return try LadderStitcher(output: output, chunks: folders + (audioApart ? [audioFolder] : [])).stitch()
     }
 }

@@ -3,15 +3,17 @@ import Foundation
 /// Joins the chunks of a split-and-stitch transcode into one ladder.
 ///
 /// Each chunk run (`TranscodeOptions.chunk`) wrote its rungs' segments with the numbers
-/// and `tfdt` a whole-file run gives them, and chunk 0 wrote the whole file's audio, so
-/// the stitch copies no media: it verifies, moves the segments into place, and writes
+/// and `tfdt` a whole-file run gives them, and chunk 0 or the audio task (a folder with
+/// `audio.json` among the chunks') wrote the whole file's audio, so the stitch copies no
+/// media: it verifies, moves the segments into place, and writes
 /// the VOD playlists, `master.m3u8` (bandwidths measured over the whole ladder) and
 /// `manifest.mpd` from the chunks' measured segments.
 ///
 /// It verifies before it trusts, and fails loudly: every chunk of the plan present
-/// exactly once, segment numbers contiguous, the same rungs everywhere, and each rung's
+/// exactly once, segment numbers contiguous, the same rungs everywhere, each rung's
 /// `init.mp4` byte-identical across chunks (the same SPS/PPS: players switch between
-/// chunks without a new initialization segment).
+/// chunks without a new initialization segment), and the audio encoded once, on the
+/// chunks' plan and timeline.
 ///
 /// ```swift
 /// // Four chunks encoded anywhere (here, in turn), then one ladder:
@@ -36,8 +38,9 @@ public struct LadderStitcher: Sendable {
 
     /// - Parameters:
     ///   - output: the ladder's folder (made if missing).
-    ///   - chunks: the chunk runs' output folders, in any order. Their segments are moved
-    ///     into `output`; each keeps its `chunk.json`.
+    ///   - chunks: the chunk runs' output folders, in any order, and the audio task's if
+    ///     chunk 0 left the audio to it. Their segments are moved into `output`; each keeps
+    ///     its `chunk.json` (`audio.json`).
     public init(output: String, chunks: [String], segmentsStored: Bool = false) {
         self.output = output
         self.chunks = chunks
@@ -46,8 +49,8 @@ public struct LadderStitcher: Sendable {
 
     /// The rungs whose segments the stitch needs in the chunk folders: all of them, or
     /// with `segmentsStored` only the download's (nil: none; audio goes with it).
-    private func rungsMoved(_ first: ChunkManifest) -> Set<String> {
-        guard segmentsStored else { return Set(first.rungs.map(\.rendition.name) + Self.audioTracks(first).map(\.track.folder)) }
+    private func rungsMoved(_ first: ChunkManifest, audio: AudioSource) -> Set<String> {
+        guard segmentsStored else { return Set(first.rungs.map(\.rendition.name) + audio.tracks.map(\.track.folder)) }
         guard let rung = first.downloadRung.flatMap({ Ladder.downloadRendition(first.rungs.map(\.rendition), preferred: $0) }) else {
             return []
         }
@@ -63,10 +66,11 @@ public struct LadderStitcher: Sendable {
             guard !chunks.contains(where: { URL(fileURLWithPath: $0).standardizedFileURL.path == target }) else {
                 throw TranscodeError.Reason.chunking("the ladder cannot be written into one of its chunks' folders")
             }
-            let manifests = try loadedManifests()
+            let (manifests, audioTask) = try loadedManifests()
             let first = manifests[0].manifest
             let names = first.rungs.map(\.rendition.name)
-            let audioTracks = Self.audioTracks(first)
+            let audioSource = try AudioSource(chunkZero: manifests[0], audioTask: audioTask)
+            let audioTracks = audioSource.tracks
             let audioFolder = audioTracks.map(\.track.folder)
             let tiles = manifests.allSatisfy { $0.manifest.storyboardTiles != nil } ? [Storyboard.folder] : []
             let captions = first.captions ?? []
@@ -75,8 +79,8 @@ public struct LadderStitcher: Sendable {
             guard let directory else { throw TranscodeError.Reason.io("no output directory") }
             // Every check before the first move: a refused stitch leaves the chunks whole.
             let initializations = try first.rungs.map { try Self.initialization(of: $0.rendition.name, in: manifests.map(\.folder)) }
-            let moved = rungsMoved(first)
-            try Self.checkFilesExist(manifests, rungs: moved)
+            let moved = rungsMoved(first, audio: audioSource)
+            try Self.checkFilesExist(manifests, rungs: moved, audio: audioSource)
             for (index, rung) in first.rungs.enumerated() {
                 try Self.place(initializations[index], at: directory.directory(for: rung.rendition.name) + "/init.mp4")
                 for (folder, manifest) in manifests where moved.contains(rung.rendition.name) {
@@ -89,7 +93,7 @@ public struct LadderStitcher: Sendable {
             // The default track's init.mp4 always comes back (download.mp4 needs it); the
             // other tracks' files are already stored when the segments are.
             for (position, (audio, track)) in audioTracks.enumerated() where position == 0 || !segmentsStored {
-                let folder = manifests[0].folder + "/" + track.folder
+                let folder = audioSource.folder + "/" + track.folder
                 try Self.place(folder + "/init.mp4", at: directory.directory(for: track.folder) + "/init.mp4")
                 for segment in audio.segments where moved.contains(track.folder) {
                     try Self.place(folder + "/\(segment.fileName)", at: directory.directory(for: track.folder) + "/\(segment.fileName)")
@@ -132,10 +136,10 @@ public struct LadderStitcher: Sendable {
                 hasAudio: first.hasAudio, segmentFormat: first.segmentFormat, renditions: written.renditions,
                 poster: FileManager.default.fileExists(atPath: directory.posterPath) ? "poster.jpg" : nil,
                 storyboard: storyboard, wallSeconds: (ContinuousClock.now - started) / .seconds(1),
-                corruptPackets: manifests.reduce(0) { $0 + $1.manifest.corruptPackets }, download: download,
+                corruptPackets: manifests.reduce(audioTask?.manifest.corruptPackets ?? 0) { $0 + $1.manifest.corruptPackets }, download: download,
                 dashManifest: written.dash, captions: subtitles.isEmpty ? nil : SubtitleRendition.published(subtitles),
-                timelineShift: first.timelineShift, notes: first.notes,
-                audioTracks: audioTracks.isEmpty ? nil : audioTracks.map(\.track), loudness: first.loudness)
+                timelineShift: first.timelineShift, notes: audioSource.notes,
+                audioTracks: audioTracks.isEmpty ? nil : audioTracks.map(\.track), loudness: audioSource.loudness)
         } catch {
             directory?.removeEverythingWritten()
             let reason = (error as? TranscodeError.Reason) ?? (error as? TranscodeError)?.reason ?? .io(String(describing: error))
@@ -143,19 +147,23 @@ public struct LadderStitcher: Sendable {
         }
     }
 
-    /// Every chunk's manifest, in order, checked to form one whole plan.
-    private func loadedManifests() throws -> [(folder: String, manifest: ChunkManifest)] {
-        guard !chunks.isEmpty else { throw TranscodeError.Reason.chunking("no chunk to stitch") }
-        let loaded = try chunks.map { folder -> (folder: String, manifest: ChunkManifest) in
-            let path = folder + "/" + ChunkManifest.fileName
-            guard let data = FileManager.default.contents(atPath: path), data.count <= 16 << 20,
-                  let manifest = try? JSONDecoder().decode(ChunkManifest.self, from: data) else {
-                throw TranscodeError.Reason.chunking("\(path) is missing or is not a chunk manifest")
+    /// Every chunk's manifest, in order, checked to form one whole plan, and the audio
+    /// task's, if one of the folders is its.
+    private func loadedManifests() throws -> (chunks: [(folder: String, manifest: ChunkManifest)],
+                                              audioTask: (folder: String, manifest: AudioTaskManifest)?) {
+        let audioTasks = try chunks.filter { FileManager.default.fileExists(atPath: $0 + "/" + AudioTaskManifest.fileName) }
+            .map { folder -> (folder: String, manifest: AudioTaskManifest) in
+                (folder, try Self.manifest(at: folder + "/" + AudioTaskManifest.fileName, of: "an audio task",
+                                           version: \AudioTaskManifest.version, reads: AudioTaskManifest.version))
             }
-            guard manifest.version == ChunkManifest.version else {
-                throw TranscodeError.Reason.chunking("\(path) is of version \(manifest.version); this stitch reads \(ChunkManifest.version)")
-            }
-            return (folder, manifest)
+        guard audioTasks.count <= 1 else {
+            throw TranscodeError.Reason.chunking("more than one audio task's folder: \(audioTasks.map(\.folder))")
+        }
+        let chunkFolders = chunks.filter { folder in !audioTasks.contains { $0.folder == folder } }
+        guard !chunkFolders.isEmpty else { throw TranscodeError.Reason.chunking("no chunk to stitch") }
+        let loaded = try chunkFolders.map { folder -> (folder: String, manifest: ChunkManifest) in
+            (folder, try Self.manifest(at: folder + "/" + ChunkManifest.fileName, of: "a chunk",
+                                       version: \ChunkManifest.version, reads: ChunkManifest.version))
         }.sorted { $0.manifest.chunk.index < $1.manifest.chunk.index }
         let first = loaded[0].manifest
         guard loaded.map(\.manifest.chunk.index) == Array(0..<first.chunkCount) else {
@@ -176,7 +184,20 @@ public struct LadderStitcher: Sendable {
             next = manifest.chunk.endSegment
         }
         guard next == first.segmentCount else { throw TranscodeError.Reason.chunking("the chunks end at segment \(next) of \(first.segmentCount)") }
-        return loaded
+        return (loaded, audioTasks.first)
+    }
+
+    /// The manifest a run wrote at `path` (bounded), of the version this stitch reads.
+    private static func manifest<Manifest: Decodable>(at path: String, of run: String, version: KeyPath<Manifest, Int>,
+                                                      reads expected: Int) throws -> Manifest {
+        guard let data = FileManager.default.contents(atPath: path), data.count <= 16 << 20,
+              let manifest = try? JSONDecoder().decode(Manifest.self, from: data) else {
+            throw TranscodeError.Reason.chunking("\(path) is missing or is not \(run)'s manifest")
+        }
+        guard manifest[keyPath: version] == expected else {
+            throw TranscodeError.Reason.chunking("\(path) is of version \(manifest[keyPath: version]); this stitch reads \(expected)")
+        }
+        return manifest
     }
 
     /// The chunks' raw tiles, in order, packed into sheets as a whole run packs them, and
@@ -202,24 +223,21 @@ public struct LadderStitcher: Sendable {
         return Storyboard.indexName
     }
 
-    /// Chunk 0's audio tracks, the default first, each with its folder.
-    private static func audioTracks(_ manifest: ChunkManifest) -> [(audio: ChunkManifest.Audio, track: AudioTrack)] {
-        ([manifest.audio].compactMap { $0 } + (manifest.alternateAudio ?? [])).map { ($0, $0.track ?? .main) }
-    }
-
-    /// Every segment each manifest names (and chunk 0's audio) is there to be moved.
-    private static func checkFilesExist(_ manifests: [(folder: String, manifest: ChunkManifest)], rungs: Set<String>) throws {
+    /// Every segment each manifest names (and the audio's) is there to be moved.
+    private static func checkFilesExist(_ manifests: [(folder: String, manifest: ChunkManifest)], rungs: Set<String>,
+                                        audio: AudioSource) throws {
+        var paths: [String] = []
         for (folder, manifest) in manifests {
-            var paths = manifest.rungs.filter { rungs.contains($0.rendition.name) }.flatMap { rung in
+            paths += manifest.rungs.filter { rungs.contains($0.rendition.name) }.flatMap { rung in
                 rung.segments.map { "\(folder)/\(rung.rendition.name)/\($0.fileName)" }
             }
-            for (position, (audio, track)) in audioTracks(manifest).enumerated() where position == 0 || rungs.contains(track.folder) {
-                paths += ["\(folder)/\(track.folder)/init.mp4"]
-                paths += rungs.contains(track.folder) ? audio.segments.map { "\(folder)/\(track.folder)/\($0.fileName)" } : []
-            }
-            if let missing = paths.first(where: { !FileManager.default.fileExists(atPath: $0) }) {
-                throw TranscodeError.Reason.chunking("\(missing) is missing")
-            }
+        }
+        for (position, (track, info)) in audio.tracks.enumerated() where position == 0 || rungs.contains(info.folder) {
+            paths += ["\(audio.folder)/\(info.folder)/init.mp4"]
+            paths += rungs.contains(info.folder) ? track.segments.map { "\(audio.folder)/\(info.folder)/\($0.fileName)" } : []
+        }
+        if let missing = paths.first(where: { !FileManager.default.fileExists(atPath: $0) }) {
+            throw TranscodeError.Reason.chunking("\(missing) is missing")
         }
     }
 

@@ -90,6 +90,9 @@ final class DecodeStage {
     private var chunkVideoEnded = false
     /// `endChunkVideo` has run.
     private var chunkVideoClosed = false
+    /// The audio task of a chunked run (`AudioTaskRun`): no video is decoded, and the audio
+    /// renditions are cut on every one of the plan's segment starts, as chunk 0 cuts them.
+    private let audioTask: Bool
 
     private(set) var decodedFrames = 0
     private var corruptVideoPackets = 0
@@ -108,8 +111,10 @@ final class DecodeStage {
          chunk: (plan: ChunkPlan, chunk: ChunkPlan.Chunk)? = nil, cutQueue: BoundedQueue<RenditionInput>? = nil,
          alternateAudio: [(chain: AudioChain, queue: BoundedQueue<RenditionInput>)] = [],
          loudness: (pass: LoudnessPass, target: Double, hold: LoudnessPass.Hold)? = nil,
-         normalised: NormalisedAudio? = nil, keepsAudioPastVideo: Bool = false, cancellation: CancellationFlag) {
+         normalised: NormalisedAudio? = nil, keepsAudioPastVideo: Bool = false, audioTask: Bool = false,
+         cancellation: CancellationFlag) {
         self.keepsAudioPastVideo = keepsAudioPastVideo
+        self.audioTask = audioTask
         self.alternateAudio = alternateAudio
         self.normalised = normalised
         let measured = [audio].compactMap { $0 }.count + alternateAudio.count
@@ -172,6 +177,8 @@ final class DecodeStage {
         // keyframe can land past the first audio packets (Matroska), and chunk 0 carries the
         // whole file's audio.
         if let chunk, chunk.chunk.index > 0 { try seek(to: chunk.chunk) }
+        // The audio task's cuts are all known from the plan: its video has "ended" at once.
+        if audioTask { try endChunkVideo() }
         while true {
             if cancellation.isCancelled { throw TranscodeError.Reason.cancelled }
             if let maxFrames, decodedFrames >= maxFrames {
@@ -253,21 +260,24 @@ final class DecodeStage {
 
     /// The chunk's video is done. Chunk 0 then tells the audio rendition where the rest
     /// of the whole file's segments start, and where its last frame is, so the audio is
-    /// cut as a whole-file run cuts it.
+    /// cut as a whole-file run cuts it. The audio task tells it every segment's start.
     private func endChunkVideo() throws {
         chunkVideoEnded = true
         chunkVideoClosed = true
         guard let chunk else { return }
-        guard decodedFrames > 0 else {
+        guard decodedFrames > 0 || audioTask else {
             throw TranscodeError.Reason.chunking("chunk \(chunk.chunk.index) has no frame where the plan puts one")
         }
         guard let cutQueue else { return }
+        let remaining = chunk.plan.segmentStarts[(audioTask ? 0 : chunk.chunk.endSegment)...]
+        // The last frame's time closes the last segment's video, where no frame of this run did.
+        let closesLastFrame = audioTask || chunk.chunk.end != nil
         for queue in [cutQueue] + alternateAudio.map(\.queue) {
-            for time in chunk.plan.segmentStarts[chunk.chunk.endSegment...] { queue.push(.cut(time: time, startsSegment: true), cost: 0) }
-            if chunk.chunk.end != nil { queue.push(.cut(time: chunk.plan.lastFrameTime, startsSegment: false), cost: 0) }
+            for time in remaining { queue.push(.cut(time: time, startsSegment: true), cost: 0) }
+            if closesLastFrame { queue.push(.cut(time: chunk.plan.lastFrameTime, startsSegment: false), cost: 0) }
         }
-        for time in chunk.plan.segmentStarts[chunk.chunk.endSegment...] { normalised?.segmentStarts(at: time) }
-        lastFrameTime = chunk.chunk.end != nil ? chunk.plan.lastFrameTime : lastFrameTime
+        for time in remaining { normalised?.segmentStarts(at: time) }
+        lastFrameTime = closesLastFrame ? chunk.plan.lastFrameTime : lastFrameTime
         // The audio's lead is measured against the whole file's video from here on.
         videoTime = chunk.plan.lastFrameTime
     }

@@ -65,7 +65,8 @@ struct TranscodePipeline {
             }
             // The source's text subtitles join the sidecar captions; in chunks, chunk 0 reads
             // them, and the stitch writes them.
-            let readsSubtitles = chunk.map { $0.chunk.index == 0 } ?? true
+            let audioTask = options.chunk?.audio == .only
+            let readsSubtitles = !audioTask && (chunk.map { $0.chunk.index == 0 } ?? true)
             // Read through an input of their own: rewinding the transcode's (a seek to 0) can
             // land past the first audio packets (Matroska), which then cost a frame of sound
             // and kept the normalised encode from lining up with the early one.
@@ -74,19 +75,24 @@ struct TranscodePipeline {
                                            cancellation: cancellation)
                 : (captions: [], notes: [])
             let captions = readsSubtitles ? SidecarCaptions.uniquelyNamed(options.captions + sourceSubtitles.captions) : []
-            // A chunk's audio, if any, is chunk 0's; a chunk has no storyboard (the stitch's).
-            let carriesAudio = chunk.map { $0.chunk.index == 0 } ?? true
+            // A chunked run's audio is chunk 0's or the audio task's (`ChunkSelection.audio`).
+            let carriesAudio = options.chunk?.encodesAudio ?? true
             let audio = audioTracks(info)
             let notes = sourceSubtitles.notes + (carriesAudio ? audio.notes : [])
             let audioFolder = (separatesAudio(tracks: audio.tracks.count, input: input, info: info) || chunk != nil) && carriesAudio ? audio.tracks.map(\.folder) : []
             // Normalised after publishing: each track's second encode has a staging folder.
             let staging = normalisesAfterPublishing(separateAudio: !audioFolder.isEmpty) ? audioFolder.map(NormalisedAudio.stagingFolder) : []
             output = try OutputDirectory(path: outputDirectory,
-                                         renditions: renditions.map(\.name) + audioFolder + staging
-                                             + (options.writeStoryboard ? [Storyboard.folder] : [])
+                                         renditions: (audioTask ? [] : renditions.map(\.name)) + audioFolder + staging
+                                             + (options.writeStoryboard && !audioTask ? [Storyboard.folder] : [])
                                              // A chunk 0 publishing as it goes writes the early captions.
                                              + (captions.isEmpty || (chunk != nil && !options.progressive) ? [] : [SubtitleRendition.folder]))
             guard let output else { throw TranscodeError.Reason.io("no output directory") }
+            if let chunk, audioTask {
+                return try AudioTaskRun(pipeline: self, input: input, info: info, renditions: renditions, output: output,
+                                        plan: chunk.plan, notes: notes, audioTracks: audio.tracks, source: bytes,
+                                        started: started).run()
+            }
             if let chunk {
                 return try ChunkRun(pipeline: self, input: input, info: info, renditions: renditions, output: output,
                                     scope: chunk, captions: captions, notes: notes, audioTracks: audio.tracks, source: bytes,
