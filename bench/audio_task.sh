@@ -3,7 +3,7 @@
 # with chunk 0 carrying the whole file's audio and with the audio task apart, one task at a
 # time (no task slows another), then the critical path a host with a core per task would see.
 #
-#   usage: bench/audio_task.sh [VSTREAM] [INPUT] [CHUNK_SECONDS]
+#   usage: bench/audio_task.sh [VSTREAM] [INPUT] [CHUNK_SECONDS] [TRANSCODE OPTIONS...]
 #   default: .build/release/vstream, fixtures/media/bench_1080p_60s.mp4, 20
 #
 # Prints one Markdown table (wall s, CPU s, peak RSS MiB per task) and the two critical
@@ -12,6 +12,8 @@ set -euo pipefail
 VSTREAM=${1:-.build/release/vstream}
 INPUT=${2:-fixtures/media/bench_1080p_60s.mp4}
 SECONDS_PER_CHUNK=${3:-20}
+shift $(( $# < 3 ? $# : 3 ))
+EXTRA=("$@")
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
@@ -19,7 +21,7 @@ trap 'rm -rf "$WORK"' EXIT
 measure() {
     local out=$1; shift
     /usr/bin/time -f '%e %U %S %M' -o "$WORK/time" "$VSTREAM" transcode "$INPUT" -o "$WORK/$out" --progress none \
-        --chunk-seconds "$SECONDS_PER_CHUNK" "$@" > /dev/null
+        --chunk-seconds "$SECONDS_PER_CHUNK" "${EXTRA[@]}" "$@" > /dev/null
     awk '{ printf "%.2f %.2f %.0f\n", $1, $2 + $3, $4 / 1024 }' "$WORK/time"
 }
 

@@ -10,8 +10,8 @@ import Foundation
 /// The differences from a whole-file run, all in the decode stage: it seeks to a
 /// keyframe before the chunk, decodes from there, drops the frames before the chunk,
 /// stops at the next chunk's first frame, and cuts on a segment clock that starts at
-/// the whole file's first frame. Every chunk makes the AAC encoder (never fed outside
-/// chunk 0), since its priming is part of the timestamp shift every muxer applies.
+/// the whole file's first frame. Every chunk makes the AAC encoder (fed only by the run
+/// that encodes the audio), since its priming is part of the timestamp shift every muxer applies.
 struct ChunkRun {
     let pipeline: TranscodePipeline
     let input: InputFile

@@ -25,6 +25,18 @@ import Foundation
 /// let result = try LadderStitcher(output: "film", chunks: (0..<4).map { "chunks/\($0)" }).stitch()
 /// print(result.masterPlaylist)
 /// ```
+///
+/// With the audio as a task of its own, chunk 0 leaves it out and the audio task's folder
+/// joins the chunks':
+///
+/// ```swift
+/// options.chunk = .audioTask(seconds: 10)
+/// _ = try await Transcoder(input: "film.mp4", output: "chunks/audio", options: options).run()
+/// options.chunk = ChunkSelection(index: 0, seconds: 10, audio: .apart)
+/// _ = try await Transcoder(input: "film.mp4", output: "chunks/0", options: options).run()
+/// // ... chunks 1 to 3 as above, then:
+/// _ = try LadderStitcher(output: "film", chunks: ["chunks/audio"] + (0..<4).map { "chunks/\($0)" }).stitch()
+/// ```
 public struct LadderStitcher: Sendable {
     public let output: String
     public let chunks: [String]
