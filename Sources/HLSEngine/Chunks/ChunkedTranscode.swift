@@ -78,14 +78,6 @@ public struct ChunkedTranscode: Sendable {
         }
     }
 
-    /// The audio task, when the audio is encoded apart.
-    private func encodeAudio(apart: Bool, options: TranscodeOptions, into folder: String) async throws {
-        guard apart else { return }
-        var options = options
-        options.chunk = .audioTask(seconds: chunkSeconds)
-        _ = try await Transcoder(input: input, output: folder, options: options).run()
-    }
-
     /// A source that cannot be cut (timestamps that need repair: missing, repeated, jumping) is
     /// transcoded whole, into the same CMAF ladder.
     ///
@@ -124,20 +116,35 @@ public struct ChunkedTranscode: Sendable {
         let audioApart = hasAudio && plan.allowsAudioTask
         let audioFolder = "\(folder)/audio"
         // One thread's work beside the chunks, not one of the `parallel` places.
-        let audioOptions = chunkOptions
-        async let audioTask: Void = encodeAudio(apart: audioApart, options: audioOptions, into: audioFolder)
-        try await withThrowingTaskGroup(of: Void.self) { group in
+        // One group, so the first failure (the audio's too) stops every run at once. The audio
+        // task is one thread's work beside the chunks, not one of the `parallel` places.
+        try await withThrowingTaskGroup(of: Bool.self) { group in  // true: a chunk finished
+            if audioApart {
+                var options = chunkOptions
+                options.chunk = .audioTask(seconds: chunkSeconds)
+                let transcoder = Transcoder(input: input, output: audioFolder, options: options)
+                group.addTask {
+                    _ = try await transcoder.run()
+                    return false
+                }
+            }
+            var running = 0
             for chunk in plan.chunks {
                 // At most `parallel` at once, chunk 0 first.
-                if chunk.index >= parallel { try await group.next() }
+                while running >= parallel {
+                    if try await group.next() == true { running -= 1 }
+                }
                 var options = chunkOptions
                 options.chunk = ChunkSelection(index: chunk.index, seconds: chunkSeconds, audio: audioApart ? .apart : .withChunkZero)
                 let transcoder = Transcoder(input: input, output: folders[chunk.index], options: options)
-                group.addTask { _ = try await transcoder.run() }
+                group.addTask {
+                    _ = try await transcoder.run()
+                    return true
+                }
+                running += 1
             }
             try await group.waitForAll()
         }
-        try await audioTask
         return try LadderStitcher(output: output, chunks: folders + (audioApart ? [audioFolder] : [])).stitch()
     }
 }

@@ -17,7 +17,8 @@ extension LadderStitcher {
              audioTask: (folder: String, manifest: AudioTaskManifest)?) throws(TranscodeError.Reason) {
             let first = chunkZero.manifest
             guard first.audioApart == true else {
-                if let audioTask {
+                // An audio task of a source without audio brings nothing to choose between.
+                if let audioTask, !audioTask.manifest.tracks.isEmpty {
                     throw .chunking("chunk 0 encoded the audio, so \(audioTask.folder) (an audio task's) is one too many")
                 }
                 folder = chunkZero.folder
