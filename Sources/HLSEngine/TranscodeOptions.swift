@@ -99,6 +99,17 @@ public struct ChunkSelection: Sendable, Equatable, Codable {
         self.audio = audio
     }
 
+    private enum CodingKeys: String, CodingKey { case index, seconds, audio }
+
+    /// A selection written before `audio` existed (a task queued by an older worker) is
+    /// chunk 0 carrying the audio, as it was then.
+    public init(from decoder: any Swift.Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        index = try container.decode(Int.self, forKey: .index)
+        seconds = try container.decode(Double.self, forKey: .seconds)
+        audio = try container.decodeIfPresent(AudioWork.self, forKey: .audio) ?? .withChunkZero
+    }
+
     /// The audio task of a plan of `seconds` chunks; its chunk 0 is made with `.apart`.
     public static func audioTask(seconds: Double) -> ChunkSelection {
         ChunkSelection(index: 0, seconds: seconds, audio: .only)

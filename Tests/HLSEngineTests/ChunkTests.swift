@@ -248,6 +248,18 @@ struct ChunkTests {
         #expect(master.contains("LANGUAGE=\"fr\"") || master.contains("LANGUAGE=\"fra\""), "\(master)")
     }
 
+    /// A chunk selection sent before the audio task existed still decodes, as chunk 0 carrying
+    /// the audio; the new field survives the trip (the supervised engine gets it as JSON).
+    @Test func aChunkSelectionWithoutItsAudioFieldCarriesTheAudio() throws {
+        let old = try JSONDecoder().decode(ChunkSelection.self, from: Data(#"{"index":0,"seconds":10}"#.utf8))
+        #expect(old == ChunkSelection(index: 0, seconds: 10, audio: .withChunkZero) && old.encodesAudio)
+        for selection in [ChunkSelection(index: 0, seconds: 10, audio: .apart), .audioTask(seconds: 4)] {
+            #expect(try JSONDecoder().decode(ChunkSelection.self, from: JSONEncoder().encode(selection)) == selection)
+        }
+        #expect(!ChunkSelection(index: 0, seconds: 10, audio: .apart).encodesAudio && ChunkSelection.audioTask(seconds: 4).encodesAudio)
+        #expect(!ChunkSelection(index: 2, seconds: 10).encodesAudio)
+    }
+
     /// Damaged media inside one chunk fails that chunk with the reason a whole run gives
     /// the same file (frames the index promised could not be read), never as a split
     /// problem that a service would retry or transcode whole; the other chunks encode.
