@@ -115,7 +115,6 @@ public struct ChunkedTranscode: Sendable {
         let folders = plan.chunks.map { "\(folder)/\($0.index)" }
         let audioApart = hasAudio && plan.allowsAudioTask
         let audioFolder = "\(folder)/audio"
-        // One thread's work beside the chunks, not one of the `parallel` places.
         // One group, so the first failure (the audio's too) stops every run at once. The audio
         // task is one thread's work beside the chunks, not one of the `parallel` places.
         try await withThrowingTaskGroup(of: Bool.self) { group in  // true: a chunk finished
