@@ -8,12 +8,14 @@ struct StitchCommand: ParsableCommand {
         abstract: "Join the chunks of `vstream transcode --only-chunk` into one ladder.",
         discussion: """
             Checks that every chunk of the plan is there once, that segment numbers follow on, and that each rung's \
-            init.mp4 is byte-identical across chunks; then moves the segments into OUT and writes the playlists, \
+            init.mp4 is byte-identical across chunks, and that the audio was encoded once (by chunk 0, or by \
+            `--only-audio` on the same plan and timeline); then moves the segments into OUT and writes the playlists, \
             master.m3u8 and manifest.mpd. No media is re-encoded or copied.
             """)
 
     @Argument(help: "The ladder's folder.") var output: String
-    @Argument(help: "The chunks' folders (each with its chunk.json), in any order.") var chunks: [String]
+    @Argument(help: "The chunks' folders (each with its chunk.json), and the audio task's (audio.json) if there is one, in any order.")
+    var chunks: [String]
 
     func validate() throws {
         guard !chunks.isEmpty else { throw ValidationError("name the chunks' folders") }
