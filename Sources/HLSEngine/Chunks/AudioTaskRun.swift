@@ -34,7 +34,10 @@ struct AudioTaskRun {
         guard !options.progressive else {
             throw TranscodeError.Reason.chunking("the audio task does not publish as it goes (chunk 0 does, with the audio)")
         }
-        let (videoStream, decoder, audio, alternates) = try TranscodePipeline.openDecoders(input, info: info, options: options,
+        // The video decoder is opened for its time base alone, and never fed: one thread.
+        var unfedVideo = options
+        unfedVideo.decoderThreads = 1
+        let (videoStream, decoder, audio, alternates) = try TranscodePipeline.openDecoders(input, info: info, options: unfedVideo,
                                                                                           tracks: audioTracks)
         let frameRate = try FrameRate.choose(videoStream)
         let videoTimeBase = try TimeBase(videoStream.pointee.time_base).rational
