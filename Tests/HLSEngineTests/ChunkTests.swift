@@ -200,6 +200,11 @@ struct ChunkTests {
             #expect(rung == Array(outline.firstSegment..<outline.endSegment))
         }
         #expect(throws: TranscodeError.Reason.self) { try ChunkOutline.publishedSegments(manifest: Data("{}".utf8)) }
+        // A stored manifest naming a file outside its rendition's folder is refused, not fetched.
+        let stored = try String(contentsOfFile: "\(folder)/c1/chunk.json", encoding: .utf8)
+        let escaping = stored.replacingOccurrences(of: "\"segment_00002.m4s\"", with: "\"..\\/..\\/x.m4s\"")
+        #expect(escaping != stored)
+        #expect(throws: TranscodeError.Reason.self) { try ChunkOutline.publishedSegments(manifest: Data(escaping.utf8)) }
 
         let stitched = try Command.run([Self.binary, "stitch", "\(folder)/stitched"] + [3, 1, 4, 0, 2].map { "\(folder)/c\($0)" })
         #expect(stitched.status == 0, "\(stitched.stderr)")
@@ -330,6 +335,18 @@ struct ChunkTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: "\(folder)/c0/270p").filter { $0.hasSuffix(".m4s") }.count == 2,
                 "chunk 0 keeps its segments")
         try FileManager.default.moveItem(atPath: "\(folder)/\(lost)", toPath: "\(folder)/c2/270p/\(lost)")
+        // A manifest naming a file outside its folder: refused, and that file left alone (a
+        // refused stitch used to remove it while undoing its moves).
+        let manifestPath = "\(folder)/c2/chunk.json"
+        let original = try Data(contentsOf: URL(fileURLWithPath: manifestPath))
+        let outside = "\(folder)/outside.m4s"
+        try Data("keep".utf8).write(to: URL(fileURLWithPath: outside))
+        try Data(String(decoding: original, as: UTF8.self).replacingOccurrences(of: "\"\(lost)\"", with: "\"..\\/..\\/outside.m4s\"").utf8)
+            .write(to: URL(fileURLWithPath: manifestPath))
+        let escaping = try Command.run([Self.binary, "stitch", "\(folder)/out", "\(folder)/c0", "\(folder)/c1", "\(folder)/c2"])
+        #expect(escaping.status != 0 && escaping.stderr.contains("names a file outside its folder"), "\(escaping.stderr)")
+        #expect(FileManager.default.contents(atPath: outside) == Data("keep".utf8))
+        try original.write(to: URL(fileURLWithPath: manifestPath))
         let mixed = try Command.run([Self.binary, "stitch", "\(folder)/out", "\(folder)/c0", "\(folder)/other", "\(folder)/c2"])
         #expect(mixed.status != 0 && mixed.stderr.contains("init.mp4"), "\(mixed.stderr)")
         #expect(!FileManager.default.fileExists(atPath: "\(folder)/out/master.m3u8"))

@@ -45,7 +45,7 @@ public struct ChunkOutline: Sendable, Equatable {
         firstSegment = manifest.chunk.firstSegment
         endSegment = manifest.chunk.endSegment
         frames = manifest.chunk.frames
-        let (media, published) = Self.media(of: manifest)
+        let (media, published) = try Self.checkedMedia(of: manifest, in: folder)
         segmentFiles = media
         let download = manifest.downloadRung.flatMap { Ladder.downloadRendition(manifest.rungs.map(\.rendition), preferred: $0) }
         let audioFolder = AudioRenditionWorker.name + "/"
@@ -68,7 +68,19 @@ public struct ChunkOutline: Sendable, Equatable {
               manifest.version == ChunkManifest.version else {
             throw .chunking("not a chunk manifest of version \(ChunkManifest.version)")
         }
-        return media(of: manifest).published
+        return try checkedMedia(of: manifest, in: "a chunk").published
+    }
+
+    /// `media(of:)`, each file one name inside its rendition's folder: a service fetches and
+    /// stores them by these names.
+    private static func checkedMedia(of manifest: ChunkManifest, in folder: String) throws(TranscodeError.Reason)
+        -> (files: [String], published: [PublishedSegment]) {
+        let media = media(of: manifest)
+        for file in media.files {
+            let parts = file.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+            try LadderStitcher.checkPlainNames(parts.count == 2 ? parts : [file], in: folder)
+        }
+        return media
     }
 
     /// Every media file of the chunk, and the segments of its rungs and default audio.

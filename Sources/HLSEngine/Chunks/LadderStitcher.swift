@@ -193,10 +193,23 @@ public struct LadderStitcher: Sendable {
             for rung in manifest.rungs where rung.segments.count != manifest.chunk.segmentCount {
                 throw TranscodeError.Reason.chunking("\(folder) has \(rung.segments.count) \(rung.rendition.name) segments, not \(manifest.chunk.segmentCount)")
             }
+            for rung in manifest.rungs {
+                try Self.checkPlainNames([rung.rendition.name] + rung.segments.map(\.fileName), in: folder)
+            }
             next = manifest.chunk.endSegment
         }
         guard next == first.segmentCount else { throw TranscodeError.Reason.chunking("the chunks end at segment \(next) of \(first.segmentCount)") }
         return (loaded, audioTasks.first)
+    }
+
+    /// Every folder and file name a manifest gives is one name, inside its folder: the stitch
+    /// moves and removes files by them, and a manifest is only a claim (one naming
+    /// `../../x.m4s` had a refused stitch delete a file outside the ladder).
+    static func checkPlainNames(_ names: [String], in folder: String) throws(TranscodeError.Reason) {
+        for name in names where name.isEmpty || name == "." || name == ".." || name.utf8.count > 255
+            || name.contains("/") || name.contains("\\") || name.contains("\0") {
+            throw .chunking("\(folder)'s manifest names a file outside its folder")
+        }
     }
 
     /// The manifest a run wrote at `path` (bounded), of the version this stitch reads.

@@ -23,6 +23,7 @@ extension LadderStitcher {
                 }
                 folder = chunkZero.folder
                 tracks = ([first.audio].compactMap { $0 } + (first.alternateAudio ?? [])).map { ($0, $0.track ?? .main) }
+                try Self.checkNames(tracks, in: folder)
                 loudness = first.loudness
                 notes = first.notes
                 return
@@ -40,9 +41,17 @@ extension LadderStitcher {
             }
             self.folder = folder
             tracks = task.tracks.map { ($0, $0.track ?? .main) }
+            try Self.checkNames(tracks, in: folder)
             loudness = task.loudness
             let all = (first.notes ?? []) + (task.notes ?? [])
             notes = all.isEmpty ? nil : all
+        }
+
+        private static func checkNames(_ tracks: [(audio: ChunkManifest.Audio, track: AudioTrack)],
+                                       in folder: String) throws(TranscodeError.Reason) {
+            for (audio, track) in tracks {
+                try LadderStitcher.checkPlainNames([track.folder] + audio.segments.map(\.fileName), in: folder)
+            }
         }
     }
 }
