@@ -14,7 +14,7 @@ uploads the standard 1080p30 input through the API. Each worker is pinned to cor
 
 Measured from the 202 of `complete`: the first playback URL (SSE), READY, and the CPU of the
 workers and their engine children (/proc: utime + stime + cutime + cstime). From the workers'
-logs: each chunk's seconds (fetch, encode, store), the stitch's, and so the queue's overhead
+logs: each chunk's seconds (fetch, encode, store), the audio task's, the stitch's, and so the queue's overhead
 (one worker: the wall time less the sum of its tasks). The table goes to
 .build/bench-cluster-chunks.md.
 """
@@ -115,10 +115,11 @@ def run(binary: Path, source: Path, chunk_seconds: float, cpu_sets: list[str]) -
         chunks = {int(m.group(1)): float(s.group(1)) for line in lines if "chunk encoded" in line
                   for m in [re.search(r"chunk=(\d+)", line)] for s in [re.search(r"seconds=([\d.]+)", line)] if m and s}
         stitch = [float(m.group(1)) for line in lines if " stitched" in line for m in [re.search(r"seconds=([\d.]+)", line)] if m]
+        audio = [float(m.group(1)) for line in lines if "audio encoded" in line for m in [re.search(r"seconds=([\d.]+)", line)] if m]
         whole = [float(m.group(1)) for line in lines if " transcoded" in line for m in [re.search(r"seconds=([\d.]+)", line)] if m]
-        busy = sum(chunks.values()) + sum(stitch) + sum(whole)
+        busy = sum(chunks.values()) + sum(audio) + sum(stitch) + sum(whole)
         return {"workers": len(cpu_sets), "cores": ",".join(cpu_sets), "chunk_seconds": chunk_seconds, "wall": ready,
-                "playable": playable, "cpu": cpu, "chunks": chunks, "stitch": sum(stitch), "tasks": busy,
+                "playable": playable, "cpu": cpu, "chunks": chunks, "audio": sum(audio), "stitch": sum(stitch), "tasks": busy,
                 "overhead": ready - busy if len(cpu_sets) == 1 else None}
     finally:
         for process in reversed(processes):
@@ -149,14 +150,14 @@ def main() -> None:
     whole_wall = {r["wall"] for r in rows if r["name"] == "whole"}
     table = [f"{args.seconds} s of 1080p30 (the bench input), {args.chunk_seconds:g} s chunks, "
              f"{os.cpu_count()} cores here, `{' '.join(sys.argv)}`", "",
-             "| run | workers (cores) | wall s | CPU s | playable s | wall / whole | tasks s | stitch s | queue overhead s | chunk s |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| run | workers (cores) | wall s | CPU s | playable s | wall / whole | tasks s | audio task s | stitch s | queue overhead s | chunk s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     reference = sum(whole_wall) / len(whole_wall)
     for r in rows:
         chunk_list = " ".join(f"{r['chunks'][k]:.1f}" for k in sorted(r["chunks"]))
         overhead = f"{r['overhead']:.2f}" if r["overhead"] is not None else ""
         table.append(f"| {r['name']} | {r['workers']} ({r['cores']}) | {r['wall']:.2f} | {r['cpu']:.1f} | "
-                     f"{r['playable']:.2f} | {r['wall'] / reference:.3f} | {r['tasks']:.2f} | {r['stitch']:.2f} | "
+                     f"{r['playable']:.2f} | {r['wall'] / reference:.3f} | {r['tasks']:.2f} | {r['audio']:.2f} | {r['stitch']:.2f} | "
                      f"{overhead} | {chunk_list} |")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(table) + "\n")

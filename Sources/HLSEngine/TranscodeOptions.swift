@@ -91,6 +91,12 @@ public struct ChunkSelection: Sendable, Equatable, Codable {
         /// This run is the audio task (`ChunkSelection.audioTask`): every audio track of the
         /// whole file, cut on the plan's segment starts, and no video.
         case only
+        /// Chunk 0 publishing as it goes (a service's) encodes the audio of its own segments
+        /// alone, at the source's level, so early viewers hear it at once, and leaves the
+        /// whole file's audio to the audio task, whose segments replace these at the stitch
+        /// (`ChunkManifest.previewAudio`). Where the plan allows no audio task (one chunk,
+        /// or a video too short), chunk 0 encodes the whole file's audio as `withChunkZero`.
+        case preview
     }
 
     public init(index: Int, seconds: Double, audio: AudioWork = .withChunkZero) {
@@ -116,5 +122,6 @@ public struct ChunkSelection: Sendable, Equatable, Codable {
     }
 
     /// This run encodes the whole file's audio (chunk 0 with it, or the audio task).
-    var encodesAudio: Bool { audio == .only || (index == 0 && audio == .withChunkZero) }
+    /// With `.preview`, chunk 0 encodes some of it (`ChunkRun.previewsAudio`).
+    var encodesAudio: Bool { audio == .only || (index == 0 && (audio == .withChunkZero || audio == .preview)) }
 }

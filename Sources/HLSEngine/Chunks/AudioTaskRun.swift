@@ -31,9 +31,6 @@ struct AudioTaskRun {
     func run() throws -> TranscodeResult {
         let options = pipeline.options
         let cancellation = pipeline.cancellation
-        guard !options.progressive else {
-            throw TranscodeError.Reason.chunking("the audio task does not publish as it goes (chunk 0 does, with the audio)")
-        }
         // The video decoder is opened for its time base alone, and never fed: one thread.
         var unfedVideo = options
         unfedVideo.decoderThreads = 1
@@ -48,8 +45,11 @@ struct AudioTaskRun {
         }
         let loudness = pipeline.startLoudnessPass(source: source, name: input.path, chains: chains, durationSeconds: info.durationSeconds)
         defer { loudness?.pass.stopAndJoin() }
+        // Publishing as it goes (a service's), it reports each segment once closed: the
+        // service stores it and extends the audio's EVENT playlists. No playlist is its own.
         let workers = try chains.map {
-            try pipeline.audioWorker(for: $0, output: output, videoTimeBase: videoTimeBase, shift: shift, progressive: nil)
+            try pipeline.audioWorker(for: $0, output: output, videoTimeBase: videoTimeBase, shift: shift, progressive: nil,
+                                     reports: options.progressive ? pipeline.publish : nil)
         }
         pipeline.progress.begin(framesTotal: 0, renditions: [], sourceDuration: info.video.durationSeconds ?? info.durationSeconds)
         let decode = DecodeStage(input: input, info: info, video: decoder, audio: audio, queues: workers.prefix(audio == nil ? 0 : 1).map(\.queue),

@@ -67,4 +67,8 @@ struct ChunkManifest: Codable, Sendable, Equatable {
     /// Chunk 0's, true when the audio task encodes the source's audio (`AudioTaskManifest`):
     /// the stitch then needs that task's folder too.
     var audioApart: Bool? = nil
+    /// Chunk 0's preview of the audio (`ChunkSelection.AudioWork.preview`), every track's
+    /// first segments, at the source's level: published early, then replaced at the stitch
+    /// by the audio task's segments of the same numbers and timing. The stitch never reads it.
+    var previewAudio: [Audio]? = nil
 }

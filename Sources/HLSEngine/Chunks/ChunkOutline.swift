@@ -17,7 +17,8 @@ public struct ChunkOutline: Sendable, Equatable {
     /// The source frames this chunk encoded.
     public var frames: Int
     /// Media files at their place in the ladder, relative to the chunk folder and to the
-    /// ladder alike: every rung's `init.mp4` and segments, and chunk 0's audio tracks.
+    /// ladder alike: every rung's `init.mp4` and segments, and chunk 0's audio tracks (or
+    /// their preview, which the stitch replaces with the audio task's).
     public var segmentFiles: [String]
     /// What `LadderStitcher` reads besides the segments: `chunk.json`, each rung's
     /// `init.mp4` (compared across chunks), the poster if this chunk holds it, and its
@@ -47,9 +48,11 @@ public struct ChunkOutline: Sendable, Equatable {
         frames = manifest.chunk.frames
         let (media, published) = try Self.checkedMedia(of: manifest, in: folder)
         segmentFiles = media
+        // A preview's audio is never read back: the stitch takes the audio task's.
+        let preview = Set(Self.media(of: manifest, previewOnly: true).files)
         let download = manifest.downloadRung.flatMap { Ladder.downloadRendition(manifest.rungs.map(\.rendition), preferred: $0) }
         let audioFolder = AudioRenditionWorker.name + "/"
-        stitchReadsBack = media.filter { file in
+        stitchReadsBack = media.filter { !preview.contains($0) }.filter { file in
             file.hasPrefix(audioFolder) || (download.map { file.hasPrefix($0.name + "/") && !file.hasSuffix("/init.mp4") } ?? false)
         }.filter { download != nil || $0 == audioFolder + "init.mp4" }
         self.published = published
@@ -83,8 +86,9 @@ public struct ChunkOutline: Sendable, Equatable {
         return media
     }
 
-    /// Every media file of the chunk, and the segments of its rungs and default audio.
-    private static func media(of manifest: ChunkManifest) -> (files: [String], published: [PublishedSegment]) {
+    /// Every media file of the chunk, and the segments of its rungs and audio tracks (only
+    /// the audio preview's with `previewOnly`).
+    private static func media(of manifest: ChunkManifest, previewOnly: Bool = false) -> (files: [String], published: [PublishedSegment]) {
         var media: [String] = []
         var published: [PublishedSegment] = []
         func add(_ rendition: String, _ segments: [SegmentedMuxer.Segment], first: Int) {
@@ -95,9 +99,13 @@ public struct ChunkOutline: Sendable, Equatable {
                                                   duration: duration, bytes: segment.bytes, start: segment.start))
             }
         }
+        // Every audio track is in the EVENT playlists (chunk 0 encodes them all, or previews them).
+        for audio in manifest.previewAudio ?? [] {
+            add(audio.track?.folder ?? AudioRenditionWorker.name, audio.segments, first: 0)
+        }
+        guard !previewOnly else { return (media, published) }
         for rung in manifest.rungs { add(rung.rendition.name, rung.segments, first: manifest.chunk.firstSegment) }
         if let audio = manifest.audio { add(AudioRenditionWorker.name, audio.segments, first: 0) }
-        // Every audio track is in the EVENT playlists (chunk 0 encodes them all).
         for audio in manifest.alternateAudio ?? [] {
             add(audio.track?.folder ?? AudioRenditionWorker.name, audio.segments, first: 0)
         }

@@ -44,6 +44,12 @@ struct ChunkRun {
         return Int(((previous + ChunkPlan.tolerance) / interval).rounded(.down)) + 1
     }
 
+    /// Chunk 0 encodes a preview of the audio (`ChunkSelection.AudioWork.preview`): asked
+    /// for, and the plan allows the audio task that encodes the whole.
+    static func previewsAudio(_ selection: ChunkSelection?, scope: (plan: ChunkPlan, chunk: ChunkPlan.Chunk), hasAudio: Bool) -> Bool {
+        selection?.audio == .preview && scope.chunk.index == 0 && hasAudio && scope.plan.allowsAudioTask
+    }
+
     private static func allNotes(_ notes: [String]) -> [String]? { notes.isEmpty ? nil : notes }
 
     func run() throws -> TranscodeResult {
@@ -59,9 +65,11 @@ struct ChunkRun {
             // Its early master would name audio that no run of this process publishes.
             throw TranscodeError.Reason.chunking("a chunk 0 that publishes as it goes encodes the audio itself")
         }
+        let preview = Self.previewsAudio(options.chunk, scope: scope, hasAudio: audio != nil)
         // Chunk 0 encodes the whole file's audio, so it measures its loudness; publishing as
-        // it goes, it normalises the audio after publishing it (`NormalisedAudio`).
-        let chains = encodesAudio ? [audio].compactMap { $0 } + alternates : []
+        // it goes, it normalises the audio after publishing it (`NormalisedAudio`). A
+        // preview is published at the source's level: the audio task normalises the whole.
+        let chains = encodesAudio && !preview ? [audio].compactMap { $0 } + alternates : []
         let normalised = try pipeline.normalisedAudio(chains, separateAudio: true, output: output, videoTimeBase: videoTimeBase, shift: shift)
         let loudness = pipeline.startLoudnessPass(source: source, name: input.path, chains: chains, durationSeconds: info.durationSeconds,
                                                   normalised: normalised)
@@ -76,11 +84,15 @@ struct ChunkRun {
                                 separateAudio: TranscodePipeline.earlyAudio([audio].compactMap { $0 } + alternates),
                                 captions: captions, publish: TranscodePipeline.publish(pipeline.publish, thenBegin: loudness?.pass))
             : nil
+        // A preview's tracks stop at the chunk's end: the segments after it are the audio task's.
+        let segmentLimit = preview ? scope.chunk.endSegment : nil
         let audioRendition = try encodesAudio ? audio.map {
-            try pipeline.audioWorker(for: $0, output: output, videoTimeBase: videoTimeBase, shift: shift, progressive: progressive)
+            try pipeline.audioWorker(for: $0, output: output, videoTimeBase: videoTimeBase, shift: shift, progressive: progressive,
+                                     segmentLimit: segmentLimit)
         } : nil
         let alternateRenditions = try encodesAudio ? alternates.map {
-            try pipeline.audioWorker(for: $0, output: output, videoTimeBase: videoTimeBase, shift: shift, progressive: progressive)
+            try pipeline.audioWorker(for: $0, output: output, videoTimeBase: videoTimeBase, shift: shift, progressive: progressive,
+                                     segmentLimit: segmentLimit)
         } : []
         let plan = ThreadPlan.make(for: renditions, cores: options.cores ?? ProcessInfo.processInfo.activeProcessorCount,
                                    encoderThreads: options.encoderThreads, prioritizeLargestRung: options.prioritizeLargestRung)
@@ -98,7 +110,8 @@ struct ChunkRun {
         pipeline.progress.begin(framesTotal: scope.chunk.frames, renditions: renditions.map(\.name),
                                 sourceDuration: info.video.durationSeconds ?? info.durationSeconds,
                                 chunkPlan: .init(index: scope.chunk.index, count: scope.plan.chunks.count,
-                                                 framesInPlan: scope.plan.chunks.reduce(0) { $0 + $1.frames }))
+                                                 framesInPlan: scope.plan.chunks.reduce(0) { $0 + $1.frames },
+                                                 audioTask: preview ? .init(previewSegments: scope.chunk.endSegment) : nil))
         // The poster is the whole run's frame (about 10% in): the chunk that holds it writes it.
         let framesBefore = scope.plan.chunks[..<scope.chunk.index].reduce(0) { $0 + $1.frames }
         let posterFrame = PosterWriter.frameIndex(frameCount: scope.plan.chunks.reduce(0) { $0 + $1.frames })
@@ -121,7 +134,9 @@ struct ChunkRun {
                                  chunk: scope, cutQueue: audioRendition?.queue,
                                  alternateAudio: zip(alternates, alternateRenditions).map { ($0, $1.queue) },
                                  loudness: normalised == nil ? loudness : nil, normalised: normalised,
-                                 keepsAudioPastVideo: true, cancellation: cancellation)
+                                 keepsAudioPastVideo: true,
+                                 audioPreviewEnd: preview ? scope.plan.segmentStarts[scope.chunk.endSegment] : nil,
+                                 cancellation: cancellation)
         let earlyAudio = [audioRendition].compactMap { $0 } + alternateRenditions
         try TranscodePipeline.runStages(decode: decode, workers: workers, audio: earlyAudio + (normalised?.workers ?? []),
                                         plan: plan, cancellation: cancellation, decoded: { loudness?.pass.begin() })
@@ -146,6 +161,16 @@ struct ChunkRun {
         let audioSegments = { (worker: AudioRenditionWorker) in adoption?.segments[worker.name] ?? worker.segments }
         let loudnessTracks = adoption?.loudness ?? decode.loudnessTracks
         let rate = frameRate.rational
+        let audioTrack = audioRendition.map { worker in
+            ChunkManifest.Audio(channels: Int(audio?.encoder.context.pointee.ch_layout.nb_channels ?? 2),
+                                sampleRate: Int(audio?.encoder.context.pointee.sample_rate ?? 0),
+                                timescale: worker.timescale, segments: audioSegments(worker), track: audio?.track)
+        }
+        let otherTracks = zip(alternates, alternateRenditions).map { chain, worker in
+            ChunkManifest.Audio(channels: Int(chain.encoder.context.pointee.ch_layout.nb_channels),
+                                sampleRate: Int(chain.encoder.context.pointee.sample_rate),
+                                timescale: worker.timescale, segments: audioSegments(worker), track: chain.track)
+        }
         // The same notes in chunk.json (the service's) and in the result (the command line's).
         let allNotes = Self.allNotes(notes + [loudness?.pass.note].compactMap { $0 } + decode.loudnessNotes + (adoption?.notes ?? []))
         let manifest = ChunkManifest(
@@ -157,11 +182,7 @@ struct ChunkRun {
                 ChunkManifest.Rung(rendition: $0.rendition, codecs: $0.codecs ?? "avc1.640028", frames: $0.framesEncoded,
                                    timescale: $0.timescale, initializationBytes: $0.initializationBytes, segments: $0.segments)
             },
-            audio: audioRendition.map { worker in
-                ChunkManifest.Audio(channels: Int(audio?.encoder.context.pointee.ch_layout.nb_channels ?? 2),
-                                    sampleRate: Int(audio?.encoder.context.pointee.sample_rate ?? 0),
-                                    timescale: worker.timescale, segments: audioSegments(worker), track: audio?.track)
-            },
+            audio: preview ? nil : audioTrack,
             corruptPackets: decode.corruptPackets,
             poster: FileManager.default.fileExists(atPath: output.posterPath),
             storyboardTiles: decode.storyboard.map { $0.tiles - Self.firstTile(scope, interval: options.storyboardInterval,
@@ -171,13 +192,10 @@ struct ChunkRun {
             downloadRung: options.downloadRung, timelineShift: workers.first?.timelineShiftApplied ?? 0,
             captions: captions.isEmpty ? nil : captions,
             notes: allNotes,
-            alternateAudio: alternateRenditions.isEmpty ? nil : zip(alternates, alternateRenditions).map { chain, worker in
-                ChunkManifest.Audio(channels: Int(chain.encoder.context.pointee.ch_layout.nb_channels),
-                                    sampleRate: Int(chain.encoder.context.pointee.sample_rate),
-                                    timescale: worker.timescale, segments: audioSegments(worker), track: chain.track)
-            },
+            alternateAudio: preview || otherTracks.isEmpty ? nil : otherTracks,
             loudness: loudnessTracks.isEmpty ? nil : loudnessTracks,
-            audioApart: scope.chunk.index == 0 && !encodesAudio && info.audio != nil ? true : nil)
+            audioApart: scope.chunk.index == 0 && (!encodesAudio || preview) && info.audio != nil ? true : nil,
+            previewAudio: preview ? [audioTrack].compactMap { $0 } + otherTracks : nil)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let json = String(decoding: (try? encoder.encode(manifest)) ?? Data(), as: UTF8.self)

@@ -32,6 +32,10 @@ final class AudioRenditionWorker: @unchecked Sendable {
     /// `.audioEnd` came; `.end` came first and waits for it.
     private var audioEnded = false
     private var endPending = false
+    /// Segments past this many are not written (chunk 0's audio preview): the packets that
+    /// follow the last one only let the encoder finish it as a whole-file encode does.
+    private let segmentLimit: Int?
+    private var pastLimit = false
     private(set) var failure: Error?
 
     /// A frame's time marks the video's cuts; only packets are muxed.
@@ -46,8 +50,9 @@ final class AudioRenditionWorker: @unchecked Sendable {
 
     init(name: String = AudioRenditionWorker.name, audio: Encoder, videoTimeBase: AVRational, directory: String,
          format: SegmentFormat, segmentDuration: Double, queueDepth: Int, shift: TimelineShift, progressive: ProgressiveWriter?,
-         cancellation: CancellationFlag) throws {
+         segmentLimit: Int? = nil, reports: (@Sendable (Publication) -> Void)? = nil, cancellation: CancellationFlag) throws {
         self.name = name
+        self.segmentLimit = segmentLimit
         cutter = SegmentCutter(hasAudio: true, audioOnlySegments: segmentDuration)
         self.queue = BoundedQueue(capacity: max(1, queueDepth))
         self.shift = shift
@@ -61,6 +66,12 @@ final class AudioRenditionWorker: @unchecked Sendable {
                 try progressive.segmentClosed(
                     PublishedSegment(rendition: name, index: index, uri: segment.fileName, duration: duration, bytes: segment.bytes),
                     codecs: nil)
+            }
+        } else if let reports {
+            // The audio task's segments, each once closed: no playlist is written here.
+            muxer.onSegmentClosed = { segment, index, duration in
+                reports(.segment(PublishedSegment(rendition: name, index: index, uri: segment.fileName, duration: duration,
+                                                  bytes: segment.bytes)))
             }
         }
     }
@@ -123,6 +134,8 @@ final class AudioRenditionWorker: @unchecked Sendable {
             case .startSegment: segmentDue = true
             case .writeVideo: break
             case .writeAudio(.packet(let packet)):
+                if segmentDue, let segmentLimit, muxer.segments.count >= segmentLimit { pastLimit = true }
+                if pastLimit { continue }
                 if segmentDue {
                     try muxer.startSegment()
                     segmentDue = false

@@ -93,6 +93,11 @@ final class DecodeStage {
     /// The audio task of a chunked run (`AudioTaskRun`): no video is decoded, and the audio
     /// renditions are cut on every one of the plan's segment starts, as chunk 0 cuts them.
     private let audioTask: Bool
+    /// Chunk 0's audio preview (`ChunkSelection.AudioWork.preview`) ends at this segment
+    /// start: its tracks are read this far and `previewMarginSeconds` more, so the encoder
+    /// ends the last segment as a whole-file encode does, and no further.
+    private let audioPreviewEnd: Double?
+    static let previewMarginSeconds = 2.0
 
     private(set) var decodedFrames = 0
     private var corruptVideoPackets = 0
@@ -112,8 +117,9 @@ final class DecodeStage {
          alternateAudio: [(chain: AudioChain, queue: BoundedQueue<RenditionInput>)] = [],
          loudness: (pass: LoudnessPass, target: Double, hold: LoudnessPass.Hold)? = nil,
          normalised: NormalisedAudio? = nil, keepsAudioPastVideo: Bool = false, audioTask: Bool = false,
-         cancellation: CancellationFlag) {
+         audioPreviewEnd: Double? = nil, cancellation: CancellationFlag) {
         self.keepsAudioPastVideo = keepsAudioPastVideo
+        self.audioPreviewEnd = audioPreviewEnd
         self.audioTask = audioTask
         self.alternateAudio = alternateAudio
         self.normalised = normalised
@@ -206,6 +212,7 @@ final class DecodeStage {
             } else if let audioEncoder, packet.streamIndex == audioEncoder.chain.streamIndex {
                 noteAudioEnd(packet, timeBase: audioEncoder.chain.decoder.timeBase)
                 try audioEncoder.take(packet, videoTime: audioLeadReference, emit: broadcastAudio)
+                if let end = audioPreviewEnd, chunkVideoClosed, audioEnd > end + Self.previewMarginSeconds { break }
             } else if let track = alternateThreads.first(where: { $0.encoder.chain.streamIndex == packet.streamIndex }) {
                 guard track.queue.push(.packet(try packet.reference(), videoTime: audioLeadReference)) else {
                     throw TranscodeError.Reason.cancelled  // the track's thread has stopped: its failure says why
@@ -269,9 +276,11 @@ final class DecodeStage {
             throw TranscodeError.Reason.chunking("chunk \(chunk.chunk.index) has no frame where the plan puts one")
         }
         guard let cutQueue else { return }
-        let remaining = chunk.plan.segmentStarts[(audioTask ? 0 : chunk.chunk.endSegment)...]
+        let all = chunk.plan.segmentStarts[(audioTask ? 0 : chunk.chunk.endSegment)...]
+        // A preview cuts once more, where the audio task's segments take over.
+        let remaining = audioPreviewEnd != nil ? all.prefix(1) : all
         // The last frame's time closes the last segment's video, where no frame of this run did.
-        let closesLastFrame = audioTask || chunk.chunk.end != nil
+        let closesLastFrame = audioPreviewEnd == nil && (audioTask || chunk.chunk.end != nil)
         for queue in [cutQueue] + alternateAudio.map(\.queue) {
             for time in remaining { queue.push(.cut(time: time, startsSegment: true), cost: 0) }
             if closesLastFrame { queue.push(.cut(time: chunk.plan.lastFrameTime, startsSegment: false), cost: 0) }

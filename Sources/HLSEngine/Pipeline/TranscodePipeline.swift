@@ -81,7 +81,9 @@ struct TranscodePipeline {
             let notes = sourceSubtitles.notes + (carriesAudio ? audio.notes : [])
             let audioFolder = (separatesAudio(tracks: audio.tracks.count, input: input, info: info) || chunk != nil) && carriesAudio ? audio.tracks.map(\.folder) : []
             // Normalised after publishing: each track's second encode has a staging folder.
-            let staging = normalisesAfterPublishing(separateAudio: !audioFolder.isEmpty) ? audioFolder.map(NormalisedAudio.stagingFolder) : []
+            let previewsAudio = chunk.map { ChunkRun.previewsAudio(options.chunk, scope: $0, hasAudio: info.audio != nil) } ?? false
+            let staging = normalisesAfterPublishing(separateAudio: !audioFolder.isEmpty) && !previewsAudio && !audioTask
+                ? audioFolder.map(NormalisedAudio.stagingFolder) : []
             output = try OutputDirectory(path: outputDirectory,
                                          renditions: (audioTask ? [] : renditions.map(\.name)) + audioFolder + staging
                                              + (options.writeStoryboard && !audioTask ? [Storyboard.folder] : [])
@@ -155,10 +157,12 @@ struct TranscodePipeline {
 
     /// The rendition of one audio track (`chain`'s), in its own folder.
     func audioWorker(for chain: DecodeStage.AudioChain, output: OutputDirectory, videoTimeBase: AVRational, shift: TimelineShift,
-                     progressive: ProgressiveWriter?) throws -> AudioRenditionWorker {
+                     progressive: ProgressiveWriter?, segmentLimit: Int? = nil,
+                     reports: (@Sendable (Publication) -> Void)? = nil) throws -> AudioRenditionWorker {
         try AudioRenditionWorker(name: chain.track.folder, audio: chain.encoder, videoTimeBase: videoTimeBase,
                                  directory: output.directory(for: chain.track.folder), format: options.segmentFormat,
-                                 segmentDuration: options.segmentDuration, queueDepth: options.queueDepth, shift: shift, progressive: progressive, cancellation: cancellation)
+                                 segmentDuration: options.segmentDuration, queueDepth: options.queueDepth, shift: shift, progressive: progressive,
+                                 segmentLimit: segmentLimit, reports: reports, cancellation: cancellation)
     }
 
     /// Whether the audio is normalised after the early ladder has published it
@@ -195,7 +199,10 @@ struct TranscodePipeline {
             }
         }
         pass.start()
-        return (pass, target, options.progressive ? .progressive(segmentDuration: options.segmentDuration) : .whole)
+        // The audio task's segments are the normalised ones even when it publishes as it
+        // goes: a viewer waits for no segment of it (chunk 0's preview plays first).
+        let waitsForTheGain = !options.progressive || options.chunk?.audio == .only
+        return (pass, target, waitsForTheGain ? .whole : .progressive(segmentDuration: options.segmentDuration))
     }
 
     /// `publish`, which also lets a measurement that waits for the early ladder begin once

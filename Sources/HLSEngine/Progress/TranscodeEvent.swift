@@ -36,5 +36,15 @@ public struct TranscodeEvent: Sendable, Codable, Equatable {
         public var count: Int
         /// Video frames in the whole plan (the source's), for progress over every chunk.
         public var framesInPlan: Int
+        /// Chunk 0 previews the audio (`ChunkSelection.AudioWork.preview`): the whole file's
+        /// is the audio task's, which the service queues with the chunks. nil: no audio task.
+        public var audioTask: AudioTaskPlan? = nil
+    }
+
+    /// What a service needs to run the audio task beside the chunks.
+    public struct AudioTaskPlan: Sendable, Codable, Equatable {
+        /// Chunk 0's segments: the audio task's segments before this number replace chunk
+        /// 0's preview at the stitch; the later ones are the only ones of their number.
+        public var previewSegments: Int
     }
 }

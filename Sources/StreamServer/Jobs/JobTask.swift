@@ -5,8 +5,10 @@ import Foundation
 /// so any worker takes any of them:
 ///
 ///     video          the video's job; with chunking on, its coordinator: it encodes
-///                    chunk 0 (and the audio), progressively, and queues chunks 1..<n
-///                    as soon as the engine has planned them
+///                    chunk 0 (with a preview of its audio), progressively, and queues
+///                    the audio task and chunks 1..<n as soon as the engine has planned them
+///     audio n/p/S    the whole file's audio, once, for a plan of n chunks of about S
+///                    seconds whose chunk 0 previewed the first p segments
 ///     chunk k/n/S    chunk k of n, of about S seconds each
 ///     stitch n/S     the last chunk to finish queues it: playlists, master, MPD,
 ///                    poster, storyboard, download.mp4, then READY
@@ -16,6 +18,7 @@ import Foundation
 public enum JobTask: Sendable, Equatable, CustomStringConvertible {
     case video
     case chunk(index: Int, count: Int, seconds: Double)
+    case audio(count: Int, previewSegments: Int, seconds: Double)
     case stitch(count: Int, seconds: Double)
 
     /// More chunks than this is a malformed entry (a 4-hour film in 2 s chunks is 7,200).
@@ -26,6 +29,7 @@ public enum JobTask: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .video: nil
         case .chunk(let index, let count, let seconds): "chunk/\(index)/\(count)/\(Self.format(seconds))"
+        case .audio(let count, let preview, let seconds): "audio/\(count)/\(preview)/\(Self.format(seconds))"
         case .stitch(let count, let seconds): "stitch/\(count)/\(Self.format(seconds))"
         }
     }
@@ -53,6 +57,11 @@ public enum JobTask: Sendable, Equatable, CustomStringConvertible {
             guard let index = Int(parts[1]), let total = count(parts[2]), (0..<total).contains(index),
                   let length = seconds(parts[3]) else { return nil }
             self = .chunk(index: index, count: total, seconds: length)
+        case "audio" where parts.count == 4:
+            // Chunk 0's previewed segments (0: none); bounded as the plan is (1,800 an hour).
+            guard let total = count(parts[1]), let preview = Int(parts[2]), (0...(Self.maxChunks * 1_800)).contains(preview),
+                  let length = seconds(parts[3]) else { return nil }
+            self = .audio(count: total, previewSegments: preview, seconds: length)
         case "stitch" where parts.count == 3:
             guard let total = count(parts[1]), let length = seconds(parts[2]) else { return nil }
             self = .stitch(count: total, seconds: length)

@@ -264,7 +264,10 @@ public struct TranscodeJob: Sendable {
     /// Runs the engine where `engine` says, with `options`, handing its `.transcoding`
     /// events to `onEvent` (the latest one, never a backlog) and, for a progressive job,
     /// its segments to `progressive` in order.
+    /// - Parameter publications: what else takes the engine's publications, in order (the
+    ///   audio task's store).
     func runEngine(source: Source, output: String, options: TranscodeOptions, progressive: ProgressiveStore?,
+                   publications onPublication: (@Sendable (Publication) async -> Void)? = nil,
                    onEvent: @escaping @Sendable (TranscodeEvent) async -> Void) async throws -> TranscodeResult {
         let (events, sink) = AsyncStream.makeStream(of: TranscodeEvent.self, bufferingPolicy: .bufferingNewest(1))
         let (publications, publicationSink) = AsyncStream.makeStream(of: Publication.self, bufferingPolicy: .unbounded)
@@ -273,7 +276,10 @@ public struct TranscodeJob: Sendable {
         }
         // One at a time, in the engine's order: a segment before the playlist naming it.
         let storing = Task {
-            for await publication in publications { await progressive?.publish(publication) }
+            for await publication in publications {
+                await progressive?.publish(publication)
+                await onPublication?(publication)
+            }
         }
         defer {
             follower.cancel()

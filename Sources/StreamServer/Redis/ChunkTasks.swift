@@ -6,9 +6,11 @@ import Synchronization
 /// Split and stitch across workers (`VSTREAM_CHUNK_SECONDS`): one video's tasks on the
 /// shared jobs stream (`JobTask`), each run in the supervised engine like a whole job.
 ///
-///     video (coordinator)  chunk 0, progressively, so the video plays as soon as a whole
-///                          run's would; once the engine has planned the chunks (its first
-///                          progress event), chunks 1..<n are queued for any worker
+///     video (coordinator)  chunk 0, progressively, with a preview of its segments' audio,
+///                          so the video plays as soon as a whole run's would; once the
+///                          engine has planned the chunks (its first progress event), the
+///                          audio task and chunks 1..<n are queued for any worker
+///     audio                the whole file's audio, once (ChunkTasks+Audio)
 ///     chunk k              its segments at their final keys, its chunk.json, init.mp4s,
 ///                          poster and storyboard tiles under `.chunks/k/`
 ///     stitch               queued by whichever chunk finishes last: the playlists, master,
@@ -34,6 +36,8 @@ struct ChunkTasks: Sendable {
         case acknowledge
         /// The chunk joins the done set (the last one queues the stitch), then XACK.
         case chunkEncoded(index: Int, frames: Int, seconds: Double)
+        /// The audio task joins the done set, as a chunk does.
+        case audioEncoded(seconds: Double)
     }
 
     // MARK: The three tasks
@@ -117,6 +121,16 @@ struct ChunkTasks: Sendable {
                 folders.append(folder.path)
                 published += outline.published
             }
+            // The audio task's, when chunk 0 left the audio to it.
+            if stored.contains(Self.waitingKey(prefix, AudioTaskOutline.manifestName)) {
+                let folder = work.appendingPathComponent("chunks/\(Self.audioFolder)")
+                let outline = try await fetchAudioTask(of: prefix, into: folder, stored: stored)
+                guard outline.chunkCount == count else {
+                    throw TranscodeError.Reason.chunking("the audio task's manifest is of another plan (\(outline.chunkCount) chunks)")
+                }
+                folders.append(folder.path)
+                published += outline.published
+            }
             let output = work.appendingPathComponent("hls")
             let stitcher = LadderStitcher(output: output.path, chunks: folders, segmentsStored: true)
             let result = try await OwnThread.run {
@@ -162,77 +176,86 @@ struct ChunkTasks: Sendable {
     private func encode(_ record: VideoRecord, chunk index: Int, seconds: Double, logger: Logger) async throws -> Int {
         let id = record.id, prefix = record.hlsPrefix
         let started = ContinuousClock.now
-        let work = job.scratch.appendingPathComponent(Housekeeping.scratchName(for: id) + "-chunk\(index)")
+        return try await withScratchSource(record, "chunk\(index)") { source, work in
+            let output = work.appendingPathComponent("chunk")
+            let existing = Set((try? await job.storage.keys(under: prefix)) ?? [])
+            let live = LiveState()
+            let liveURL = "\(job.playbackBase)/\(prefix)/\(ProgressiveLadder.masterName)"
+            let publisher = job.publisher
+            var progressive: ProgressiveStore?
+            if index == 0, job.progressive {
+                let announce: @Sendable () async -> Void = {
+                    let percent = live.playable(at: liveURL)
+                    await publisher.publish(id) { VideoEvent(id: $0, kind: .playable, status: .processing, stage: "transcoding",
+                                                             percent: percent, playbackUrl: liveURL) }
+                }
+                let store = await ProgressiveStore(storage: job.storage, prefix: prefix, work: output,
+                                                   segmentDuration: TranscodeOptions().segmentDuration,
+                                                   existing: existing, logger: logger, onPlayable: announce)
+                if await store.wasPlayable { await announce() }
+                progressive = store
+            } else if existing.contains("\(prefix)/\(ProgressiveLadder.masterName)") {
+                _ = live.playable(at: liveURL)  // chunk 0 made it playable: progress events say where
+            }
+            var options = TranscodeOptions()
+            // Chunk 0 previews the audio; the audio task, queued with the chunks, encodes it all.
+            options.chunk = ChunkSelection(index: index, seconds: seconds, audio: .preview)
+            options.progressive = progressive != nil
+            options.downloadRung = job.downloadRung
+            options.dash = true  // chunks are CMAF: the audio is a rendition of its own
+            let planner = ChunkPlanning(queue: queue, video: id, seconds: seconds, queuesChunks: index == 0)
+            let queue = self.queue
+            let result = try await job.runEngine(source: source, output: output.path, options: options, progressive: progressive) { event in
+                guard let plan = event.chunkPlan else { return }
+                await planner.planned(plan)
+                // Progress over every chunk: each worker reports its own, Redis sums them.
+                guard let tally = try? await queue.chunkProgress(id, index: index, frames: event.framesDone),
+                      tally.framesTotal > 0 else { return }
+                live.progressed(to: 100 * Double(tally.framesDone) / Double(tally.framesTotal))
+                let url = live.url
+                await publisher.publish(id) { sequence in
+                    var update = VideoEvent(transcoding: event, sequence: sequence, playbackUrl: url)
+                    update.framesDone = tally.framesDone
+                    update.framesTotal = tally.framesTotal
+                    update.percent = min(99.9, (1000 * Double(tally.framesDone) / Double(tally.framesTotal)).rounded() / 10)
+                    update.renditions = nil  // one chunk's counts would mislead
+                    update.chunks = .init(total: tally.chunks, done: tally.chunksDone)
+                    return update
+                }
+            }
+            try await planner.ensurePlanned()
+            let outline = try ChunkOutline(folder: output.path)
+            // Chunk 0's audio published early is stored again once normalised.
+            let kept = TranscodeJob.stillCurrent(existing.union(await progressive?.stored ?? []), prefix: prefix, result: result)
+            for file in outline.segmentFiles where !kept.contains("\(prefix)/\(file)") {
+                try Task.checkCancellation()
+                try await job.storage.put(file: output.appendingPathComponent(file), key: "\(prefix)/\(file)",
+                                          type: HLSContentType.forPath(file))
+            }
+            for file in outline.stitchFiles {
+                try await job.storage.put(file: output.appendingPathComponent(file),
+                                          key: "\(prefix)/\(Self.chunksFolder)/\(index)/\(file)", type: HLSContentType.forPath(file))
+            }
+            logger.info("chunk encoded", metadata: [
+                "chunk": "\(index)", "chunks": "\(outline.count)", "frames": "\(outline.frames)",
+                "seconds": "\(String(format: "%.2f", (ContinuousClock.now - started) / .seconds(1)))",
+            ])
+            JobMetrics.chunkEncoded()
+            return outline.frames
+        }
+    }
+
+    /// A task's scratch folder (`NAME-suffix`) and its read of the source, both gone when
+    /// `body` returns.
+    func withScratchSource<T>(_ record: VideoRecord, _ suffix: String,
+                              _ body: (_ source: TranscodeJob.Source, _ work: URL) async throws -> T) async throws -> T {
+        let work = job.scratch.appendingPathComponent(Housekeeping.scratchName(for: record.id) + "-" + suffix)
         defer { Housekeeping.removeScratch(work) }
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         let source = try await job.openSource(record, work: work)
         defer { if case .streaming(let streaming) = source { streaming.cancel() } }
         try Task.checkCancellation()
-
-        let output = work.appendingPathComponent("chunk")
-        let existing = Set((try? await job.storage.keys(under: prefix)) ?? [])
-        let live = LiveState()
-        let liveURL = "\(job.playbackBase)/\(prefix)/\(ProgressiveLadder.masterName)"
-        let publisher = job.publisher
-        var progressive: ProgressiveStore?
-        if index == 0, job.progressive {
-            let announce: @Sendable () async -> Void = {
-                let percent = live.playable(at: liveURL)
-                await publisher.publish(id) { VideoEvent(id: $0, kind: .playable, status: .processing, stage: "transcoding",
-                                                         percent: percent, playbackUrl: liveURL) }
-            }
-            let store = await ProgressiveStore(storage: job.storage, prefix: prefix, work: output,
-                                               segmentDuration: TranscodeOptions().segmentDuration,
-                                               existing: existing, logger: logger, onPlayable: announce)
-            if await store.wasPlayable { await announce() }
-            progressive = store
-        } else if existing.contains("\(prefix)/\(ProgressiveLadder.masterName)") {
-            _ = live.playable(at: liveURL)  // chunk 0 made it playable: progress events say where
-        }
-        var options = TranscodeOptions()
-        options.chunk = ChunkSelection(index: index, seconds: seconds)
-        options.progressive = progressive != nil
-        options.downloadRung = job.downloadRung
-        options.dash = true  // chunks are CMAF: the audio is a rendition of its own
-        let planner = ChunkPlanning(queue: queue, video: id, seconds: seconds, queuesChunks: index == 0)
-        let queue = self.queue
-        let result = try await job.runEngine(source: source, output: output.path, options: options, progressive: progressive) { event in
-            guard let plan = event.chunkPlan else { return }
-            await planner.planned(plan)
-            // Progress over every chunk: each worker reports its own, Redis sums them.
-            guard let tally = try? await queue.chunkProgress(id, index: index, frames: event.framesDone),
-                  tally.framesTotal > 0 else { return }
-            live.progressed(to: 100 * Double(tally.framesDone) / Double(tally.framesTotal))
-            let url = live.url
-            await publisher.publish(id) { sequence in
-                var update = VideoEvent(transcoding: event, sequence: sequence, playbackUrl: url)
-                update.framesDone = tally.framesDone
-                update.framesTotal = tally.framesTotal
-                update.percent = min(99.9, (1000 * Double(tally.framesDone) / Double(tally.framesTotal)).rounded() / 10)
-                update.renditions = nil  // one chunk's counts would mislead
-                update.chunks = .init(total: tally.chunks, done: tally.chunksDone)
-                return update
-            }
-        }
-        try await planner.ensurePlanned()
-        let outline = try ChunkOutline(folder: output.path)
-        // Chunk 0's audio published early is stored again once normalised.
-        let kept = TranscodeJob.stillCurrent(existing.union(await progressive?.stored ?? []), prefix: prefix, result: result)
-        for file in outline.segmentFiles where !kept.contains("\(prefix)/\(file)") {
-            try Task.checkCancellation()
-            try await job.storage.put(file: output.appendingPathComponent(file), key: "\(prefix)/\(file)",
-                                      type: HLSContentType.forPath(file))
-        }
-        for file in outline.stitchFiles {
-            try await job.storage.put(file: output.appendingPathComponent(file),
-                                      key: "\(prefix)/\(Self.chunksFolder)/\(index)/\(file)", type: HLSContentType.forPath(file))
-        }
-        logger.info("chunk encoded", metadata: [
-            "chunk": "\(index)", "chunks": "\(outline.count)", "frames": "\(outline.frames)",
-            "seconds": "\(String(format: "%.2f", (ContinuousClock.now - started) / .seconds(1)))",
-        ])
-        JobMetrics.chunkEncoded()
-        return outline.frames
+        return try await body(source, work)
     }
 
     /// Downloads what `.chunks/K/` holds into `folder` and reads its outline.
@@ -268,7 +291,9 @@ struct ChunkTasks: Sendable {
             let done = try await queue.doneChunks(id)
             var contiguous = 0
             while done.contains(contiguous) { contiguous += 1 }
-            guard contiguous >= 2 else { return }
+            // Chunk 0's own run published until it was done; from then on the audio task's
+            // segments alone may grow the playlists.
+            guard contiguous >= 1 else { return }
             var published: [PublishedSegment] = []
             for index in 0..<contiguous {
                 if let known = liveSegments.segments(id, chunk: index) {
@@ -283,6 +308,8 @@ struct ChunkTasks: Sendable {
                 liveSegments.keep(segments, id, chunk: index)
                 published += segments
             }
+            // The audio task's stored segments (none: chunk 0 carries the whole audio).
+            published += try await queue.audioSegments(id)
             try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
             var ladder = Self.liveLadder(published)
             try await extendLiveCaptions(id, prefix: prefix, ladder: &ladder, work: work)
@@ -384,7 +411,8 @@ private final class ChunkPlanning: Sendable {
     }
 
     private func queueChunks(_ plan: TranscodeEvent.ChunkProgress) async throws {
-        try await queue.planChunks(video, count: plan.count, seconds: seconds, frames: plan.framesInPlan)
+        try await queue.planChunks(video, count: plan.count, seconds: seconds, frames: plan.framesInPlan,
+                                   audioPreview: plan.audioTask?.previewSegments)
         state.withLock { $0.queued = true }
     }
 }

@@ -90,13 +90,13 @@ public final class RedisJobQueue: Sendable {
     public func enqueue(_ video: UUID, attempt: Int = 1) async throws {
         let script = """
             redis.call('SADD', KEYS[2], ARGV[1])
-            redis.call('DEL', KEYS[3], KEYS[4], KEYS[5])
+            for i = 3, #KEYS do redis.call('DEL', KEYS[i]) end
             redis.call('XADD', KEYS[1], '*', 'video', ARGV[1], 'attempt', ARGV[2])
             return 1
             """
         let id = video.uuidString.lowercased()
         try await client.perform {
-            try $0.command(["EVAL", script, "5", Self.stream, Self.tracked] + Self.chunkKeys(video) + [id, String(attempt)])
+            try $0.command(["EVAL", script, String(2 + Self.chunkKeys(video).count), Self.stream, Self.tracked] + Self.chunkKeys(video) + [id, String(attempt)])
         }
     }
 
@@ -105,13 +105,13 @@ public final class RedisJobQueue: Sendable {
     func enqueueIfUntracked(_ video: UUID) async throws -> Bool {
         let script = """
             if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return 0 end
-            redis.call('DEL', KEYS[3], KEYS[4], KEYS[5])
+            for i = 3, #KEYS do redis.call('DEL', KEYS[i]) end
             redis.call('XADD', KEYS[1], '*', 'video', ARGV[1], 'attempt', '1')
             return 1
             """
         let id = video.uuidString.lowercased()
         return try await client.perform {
-            try $0.command(["EVAL", script, "5", Self.stream, Self.tracked] + Self.chunkKeys(video) + [id])
+            try $0.command(["EVAL", script, String(2 + Self.chunkKeys(video).count), Self.stream, Self.tracked] + Self.chunkKeys(video) + [id])
         } == .integer(1)
     }
 

@@ -137,6 +137,11 @@ public final class RedisWorker: @unchecked Sendable {
                 await chunks.extendLivePlaylists(delivery.video, logger: logger)
                 return
             }
+            if case .audioEncoded(let seconds) = settlement, outcome == .succeeded {
+                await settle { try await self.control.chunkEncoded(delivery, index: nil, frames: 0, seconds: seconds) }
+                await chunks.extendLivePlaylists(delivery.video, logger: logger)
+                return
+            }
             await settle { try await self.control.acknowledge(delivery) }
             // The stitch ends a chunked video; a deletion ends any.
             let ended = if case .stitch = delivery.task { true } else { outcome == .cancelled }
@@ -171,6 +176,8 @@ public final class RedisWorker: @unchecked Sendable {
             return (await job.run(delivery.video, attempt: attempt), .acknowledge)
         case .chunk(let index, _, let seconds):
             return await chunks.encodeChunk(delivery.video, index: index, seconds: seconds, logger: logger)
+        case .audio(_, let preview, let seconds):
+            return await chunks.encodeAudio(delivery.video, previewSegments: preview, seconds: seconds, logger: logger)
         case .stitch(let count, _):
             return (await chunks.stitch(delivery.video, count: count, logger: logger), .acknowledge)
         }

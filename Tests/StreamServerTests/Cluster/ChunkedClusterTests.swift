@@ -62,6 +62,9 @@ struct ChunkedClusterTests {
         for worker in workers {
             #expect(encoded.contains { line in worker.output.contains(line) }, "\(worker.name) encoded a chunk")
         }
+        // The whole file's audio, both tracks, once, as a task of its own beside the chunks.
+        let audio = cluster.logLines(id, "audio encoded")
+        #expect(audio.count == 1 && audio.first?.contains("segments=30") == true, "\(audio)")
         #expect(cluster.logLines(id, "stitched").count == 1)
         #expect(cluster.logLines(id, "state change", "status=READY").count == 1)
 
@@ -128,20 +131,22 @@ struct ChunkedClusterTests {
     }
 
     /// `kill -9` of the worker holding a chunk: the other takes it over and the video is
-    /// READY; the EVENT playlists a viewer follows never lose a segment.
+    /// READY; the EVENT playlists a viewer follows never lose a segment, the audio's
+    /// included (chunk 0 wrote it first, then the workers as the audio task stored more).
     @Test func aWorkerKilledMidChunkLosesOnlyThatChunk() async throws {
         let cluster = try await Cluster()
         defer { cluster.stop() }
         let workers = try ["w1", "w2"].map { try cluster.startWorker($0, ["--visibility-timeout", "4"], environment: Self.environment) }
         let id = try await cluster.submit(file: Self.source)
-        let playlistKey = "\(Cluster.prefix(id))/720p/live.m3u8"
-        let watcher = Task { () -> [[String]] in
-            var seen: [[String]] = []
+        let playlistKeys = ["720p", "audio"].map { "\(Cluster.prefix(id))/\($0)/live.m3u8" }
+        let watcher = Task { () -> [String: [[String]]] in
+            var seen: [String: [[String]]] = [:]
             while !Task.isCancelled {
-                if let data = try? await cluster.storage.data(key: playlistKey) {
+                for key in playlistKeys {
+                    guard let data = try? await cluster.storage.data(key: key) else { continue }
                     let lines = String(decoding: data, as: UTF8.self).split(separator: "\n")
                         .filter { $0.hasPrefix("#EXTINF") || $0.hasSuffix(".m4s") }.map(String.init)
-                    if lines != seen.last { seen.append(lines) }
+                    if lines != seen[key]?.last { seen[key, default: []].append(lines) }
                 }
                 try? await Task.sleep(for: .milliseconds(50))
             }
@@ -161,9 +166,13 @@ struct ChunkedClusterTests {
         #expect(survivor.output.contains("takenOver=true"), "the survivor took the abandoned chunk over")
         #expect(Set(cluster.logLines(id, "chunk encoded").compactMap { $0.firstMatch(of: /chunk=(\d+)/).map { Int($0.1) ?? -1 } })
                 == Set(0..<5))
-        // Each version of the playlist a viewer saw is a prefix of the next.
-        for (earlier, later) in zip(versions, versions.dropFirst()) {
-            #expect(Array(later.prefix(earlier.count)) == earlier, "the EVENT playlist shrank:\n\(earlier)\n---\n\(later)")
+        // Each version of a playlist a viewer saw is a prefix of the next.
+        for key in playlistKeys {
+            let seen = versions[key] ?? []
+            #expect(seen.last?.count == 30, "\(key) ended naming every segment: \(seen.last ?? [])")
+            for (earlier, later) in zip(seen, seen.dropFirst()) {
+                #expect(Array(later.prefix(earlier.count)) == earlier, "\(key) shrank:\n\(earlier)\n---\n\(later)")
+            }
         }
         let (plays, errors) = try cluster.playsCleanly(id)
         #expect(plays, "\(errors)")
