@@ -1,7 +1,7 @@
 """Split and stitch across workers, measured (not part of `make test`).
 
     swift build -c release --product vstream
-    python3 bench/cluster_chunks.py [--seconds 60] [--chunk-seconds 10] [--rounds 1]
+    python3 bench/cluster_chunks.py [--seconds 60] [--chunk-seconds 10] [--rounds 1] [--input FILE]
 
 Each run starts Redis, `vstream serve --no-worker` and N `vstream worker`s on 127.0.0.1, sharing
 one local data folder (the embedded storage and SQLite: the workers need no S3 for this), and
@@ -135,8 +135,9 @@ def main() -> None:
     parser.add_argument("--binary", type=Path, default=ROOT / ".build" / "release" / "vstream")
     parser.add_argument("--workers", default="0;0|1", help="core sets of the chunked runs' workers: runs split by ';', workers by '|'")
     parser.add_argument("--out", type=Path, default=ROOT / ".build" / "bench-cluster-chunks.md")
+    parser.add_argument("--input", type=Path, help="another source than the bench input (--seconds is then ignored)")
     args = parser.parse_args()
-    source = bench_input(args.seconds)
+    source = args.input or bench_input(args.seconds)
     plans = [("whole", 0, ["0"])] + [("chunked", args.chunk_seconds, cores.split("|")) for cores in args.workers.split(";")]
     rows = []
     for round_number in range(args.rounds):
@@ -148,7 +149,8 @@ def main() -> None:
                   f"playable {result['playable']:.2f} s", flush=True)
 
     whole_wall = {r["wall"] for r in rows if r["name"] == "whole"}
-    table = [f"{args.seconds} s of 1080p30 (the bench input), {args.chunk_seconds:g} s chunks, "
+    what = args.input.name if args.input else f"{args.seconds} s of 1080p30 (the bench input)"
+    table = [f"{what}, {args.chunk_seconds:g} s chunks, "
              f"{os.cpu_count()} cores here, `{' '.join(sys.argv)}`", "",
              "| run | workers (cores) | wall s | CPU s | playable s | wall / whole | tasks s | audio task s | stitch s | queue overhead s | chunk s |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]

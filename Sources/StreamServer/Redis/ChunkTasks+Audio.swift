@@ -133,7 +133,7 @@ actor AudioTaskStore {
             try await store(segment)
             guard ContinuousClock.now - extended >= Self.extendEvery else { return }
             extended = .now
-            await tasks.extendLivePlaylists(video, logger: logger)
+            await tasks.extendLivePlaylists(video, logger: logger, waiting: false)
         } catch {
             failed = true
             logger.warning("audio publishing stopped", metadata: ["error": "\(error)"])

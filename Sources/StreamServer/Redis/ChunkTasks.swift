@@ -278,8 +278,10 @@ struct ChunkTasks: Sendable {
     /// The EVENT playlists of the chunks stored so far, as a run of whole chunks from 0:
     /// rewritten by one worker at a time (a Redis lock), from the done set, which only
     /// grows, so a playlist never loses a segment. Chunk 0's own run published its part.
-    func extendLivePlaylists(_ id: UUID, logger: Logger) async {
-        guard job.progressive, let token = await lockPublishing(id) else { return }
+    /// - Parameter waiting: wait up to 30 s for the lock; else give up at once (the audio
+    ///   task's periodic extension: whoever holds the lock, or its next tick, covers it).
+    func extendLivePlaylists(_ id: UUID, logger: Logger, waiting: Bool = true) async {
+        guard job.progressive, let token = await lockPublishing(id, attempts: waiting ? 300 : 1) else { return }
         defer { Task { try? await queue.unlockPublishing(id, token: token) } }
         // Read under the lock: the stitch holds it while it ends the playlists and commits
         // READY, so open playlists are never written over its ended ones.
@@ -354,9 +356,9 @@ struct ChunkTasks: Sendable {
         liveSegments.keepCaptions(captions, id)
     }
 
-    /// The video's publishing lock, waited for up to 30 s; nil if it stayed taken.
-    private func lockPublishing(_ id: UUID, milliseconds: Int = 60_000) async -> String? {
-        for _ in 0..<300 {
+    /// The video's publishing lock, tried `attempts` times 100 ms apart; nil if it stayed taken.
+    private func lockPublishing(_ id: UUID, milliseconds: Int = 60_000, attempts: Int = 300) async -> String? {
+        for _ in 0..<attempts {
             if let token = try? await queue.lockPublishing(id, milliseconds: milliseconds) { return token }
             try? await Task.sleep(for: .milliseconds(100))
         }
