@@ -6,6 +6,8 @@ import Foundation
 enum Failpoint: String, Sendable {
     /// Every output object is stored, READY is not yet committed.
     case afterOutputsStored = "after-outputs-stored"
+    /// The audio task of a chunked video has stored a segment at its key (past chunk 0's preview).
+    case afterAudioSegmentStored = "after-audio-segment-stored"
 
     static let armed: Failpoint? = ProcessInfo.processInfo.environment["VSTREAM_FAILPOINT"].flatMap(Failpoint.init)
 

@@ -147,6 +147,7 @@ actor AudioTaskStore {
         if !stored.contains(key) {
             try await tasks.job.storage.put(file: output.appendingPathComponent(file), key: key, type: HLSContentType.forPath(file))
             stored.insert(key)
+            if segment.index >= previewSegments { Failpoint.hit(.afterAudioSegmentStored) }
         }
         guard !announced.contains(key) else { return }
         try await tasks.queue.audioSegmentStored(video, segment)

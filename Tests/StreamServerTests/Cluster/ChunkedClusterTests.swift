@@ -182,6 +182,57 @@ struct ChunkedClusterTests {
         #expect(try await cluster.settledPendingCount() == 0)
     }
 
+    /// A worker that dies in the audio task, with some of its segments stored: another takes
+    /// the task over and the video is READY, every audio segment the normalised encode's
+    /// (none left at chunk 0's preview level), and the audio's EVENT playlist never shrank.
+    @Test func aWorkerKilledInTheAudioTaskLosesOnlyThatTask() async throws {
+        let cluster = try await Cluster()
+        defer { cluster.stop() }
+        // Alone, it takes the coordinator, then the audio task, queued before the chunks.
+        let doomed = try cluster.startWorker("doomed", ["--visibility-timeout", "3"],
+                                             environment: Self.environment.merging(["VSTREAM_FAILPOINT": "after-audio-segment-stored"]) { $1 })
+        let id = try await cluster.submit(file: Self.source)
+        #expect(doomed.child.wait(timeout: 120) == 137, "the failpoint killed it in the audio task: \(doomed.output.suffix(2000))")
+        #expect(doomed.output.contains("task=audio/5/3/6"), "\(doomed.output.suffix(2000))")
+        let audioKey = "\(Cluster.prefix(id))/audio/live.m3u8"
+        let watcher = Task { () -> [[String]] in
+            var seen: [[String]] = []
+            while !Task.isCancelled {
+                if let data = try? await cluster.storage.data(key: audioKey) {
+                    let lines = String(decoding: data, as: UTF8.self).split(separator: "\n").filter { $0.hasSuffix(".m4s") }.map(String.init)
+                    if lines != seen.last { seen.append(lines) }
+                }
+                try? await Task.sleep(for: .milliseconds(50))
+            }
+            return seen
+        }
+
+        let heir = try cluster.startWorker("heir", ["--visibility-timeout", "3"], environment: Self.environment)
+        let video = try await cluster.waitForFinal(id, timeout: .seconds(240))
+        watcher.cancel()
+        let versions = await watcher.value
+        #expect(video.status == .ready, "\(cluster.logs.suffix(3000))")
+        #expect(heir.output.contains("takenOver=true"), "the heir took the audio task over")
+        #expect(cluster.logLines(id, "audio encoded").count == 1 && heir.output.contains("audio encoded"))
+        for (earlier, later) in zip(versions, versions.dropFirst()) {
+            #expect(Array(later.prefix(earlier.count)) == earlier, "the audio playlist shrank:\n\(earlier)\n---\n\(later)")
+        }
+        #expect(versions.last?.count == 15)
+        let (plays, errors) = try cluster.playsCleanly(id)
+        #expect(plays, "\(errors)")
+        let prefix = Cluster.prefix(id)
+        for segment in [0, 2, 3, 14] {
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("audio-task-\(UUID().uuidString).mp4")
+            defer { try? FileManager.default.removeItem(at: file) }
+            try ((try await cluster.storage.data(key: "\(prefix)/audio/init.mp4") ?? Data())
+                + (try await cluster.storage.data(key: "\(prefix)/audio/segment_\(String(format: "%05d", segment)).m4s") ?? Data())).write(to: file)
+            let level = try Self.loudnessHeard(file.path, stream: "0:a:0")
+            #expect(abs(level - -16) <= 1, "audio segment \(segment) plays at \(level) LUFS")
+        }
+        try await cluster.waitForOriginalDeleted(id)
+        #expect(try await cluster.settledPendingCount() == 0)
+    }
+
     /// Damaged media inside one chunk fails the video at once, with the reason a whole
     /// run gives (not a split problem to retry or to transcode whole); the chunks' state
     /// is cleared and the original kept for inspection, as for any bad media.
