@@ -311,7 +311,10 @@ struct ChunkTasks: Sendable {
                 published += segments
             }
             // The audio task's stored segments (none: chunk 0 carries the whole audio).
-            published += try await queue.audioSegments(id)
+            let audioRead = liveSegments.audio(id)
+            let audioAdded = try await queue.audioSegments(id, from: audioRead.entries)
+            liveSegments.keepAudio(audioAdded.segments, entries: audioAdded.entries, id)
+            published += audioRead.segments + audioAdded.segments
             try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
             var ladder = Self.liveLadder(published)
             try await extendLiveCaptions(id, prefix: prefix, ladder: &ladder, work: work)

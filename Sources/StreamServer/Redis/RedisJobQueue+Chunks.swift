@@ -128,14 +128,17 @@ extension RedisJobQueue {
         }
     }
 
-    /// The audio task's segments stored so far (a rerun's repeats included), at most
-    /// `maxAudioSegments` of them; an entry that is not a segment is skipped.
-    func audioSegments(_ video: UUID) async throws -> [PublishedSegment] {
+    /// The audio task's segments stored so far from entry `offset` on (a rerun's repeats
+    /// included), up to the list's `maxAudioSegments`-th, and how many entries were read; an
+    /// entry that is not a segment is skipped.
+    func audioSegments(_ video: UUID, from offset: Int = 0) async throws -> (segments: [PublishedSegment], entries: Int) {
+        guard offset < Self.maxAudioSegments else { return ([], 0) }
         let entries = try await client.perform {
-            try $0.command("LRANGE", Self.chunkKeys(video)[3], "0", String(Self.maxAudioSegments - 1))
+            try $0.command("LRANGE", Self.chunkKeys(video)[3], String(max(0, offset)), String(Self.maxAudioSegments - 1))
         }
         let decoder = JSONDecoder()
-        return entries.array.compactMap { $0.string.flatMap { try? decoder.decode(PublishedSegment.self, from: Data($0.utf8)) } }
+        let segments = entries.array.compactMap { $0.string.flatMap { try? decoder.decode(PublishedSegment.self, from: Data($0.utf8)) } }
+        return (segments, entries.array.count)
     }
 
     /// Four hours of 2 s segments in eight tracks.
