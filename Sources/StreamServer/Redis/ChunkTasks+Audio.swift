@@ -140,16 +140,18 @@ actor AudioTaskStore {
         }
     }
 
-    /// Stores `segment` at its key (the previewed numbers wait for the stitch), once.
+    /// Stores `segment` at its key (the previewed numbers wait for the stitch), once, and
+    /// tells Redis of those at their keys: the EVENT playlists name the preview's before.
     func store(_ segment: PublishedSegment) async throws {
         let file = "\(segment.rendition)/\(segment.uri)"
-        let key = segment.index < previewSegments ? ChunkTasks.waitingKey(prefix, file) : "\(prefix)/\(file)"
+        let previewed = segment.index < previewSegments
+        let key = previewed ? ChunkTasks.waitingKey(prefix, file) : "\(prefix)/\(file)"
         if !stored.contains(key) {
             try await tasks.job.storage.put(file: output.appendingPathComponent(file), key: key, type: HLSContentType.forPath(file))
             stored.insert(key)
-            if segment.index >= previewSegments { Failpoint.hit(.afterAudioSegmentStored) }
+            if !previewed { Failpoint.hit(.afterAudioSegmentStored) }
         }
-        guard !announced.contains(key) else { return }
+        guard !previewed, !announced.contains(key) else { return }
         try await tasks.queue.audioSegmentStored(video, segment)
         announced.insert(key)
     }
