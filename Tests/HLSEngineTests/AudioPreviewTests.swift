@@ -77,6 +77,27 @@ struct AudioPreviewTests {
         }
     }
 
+    /// What of the source's audio is left out is said once: by the audio task, not again by
+    /// the chunk 0 that previews it (the stitch joins both manifests' notes).
+    @Test func aLeftOutTrackIsNotedByTheAudioTaskAlone() async throws {
+        let folder = Fixtures.temporaryDirectory("audio-preview-notes")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let source = try AudioTrackTests.manyTrackSource(in: folder, tracks: 9, seconds: 6)
+        var options = TranscodeOptions()
+        options.dash = true
+        options.progressive = true
+        options.rungs = [180]
+        options.chunk = ChunkSelection(index: 0, seconds: 2, audio: .preview)
+        _ = try await Self.run(source, "\(folder)/c0", options)
+        let chunkZero = try JSONDecoder().decode(ChunkManifest.self, from: Data(contentsOf: URL(fileURLWithPath: "\(folder)/c0/chunk.json")))
+        #expect(chunkZero.previewAudio?.count == 8)
+        #expect(!(chunkZero.notes ?? []).contains { $0.contains("audio tracks") }, "\(chunkZero.notes ?? [])")
+        options.chunk = .audioTask(seconds: 2)
+        _ = try await Self.run(source, "\(folder)/task", options)
+        let task = try JSONDecoder().decode(AudioTaskManifest.self, from: Data(contentsOf: URL(fileURLWithPath: "\(folder)/task/audio.json")))
+        #expect((task.notes ?? []).filter { $0.contains("more than 8 audio tracks, left out") }.count == 1, "\(task.notes ?? [])")
+    }
+
     /// Publishing as it goes changes nothing in the task's files: it still waits for the
     /// loudness gain (no viewer waits for it), so its segments are normalised.
     @Test func theAudioTaskPublishingAsItGoesWritesWhatTheCommandLinesDoes() async throws {

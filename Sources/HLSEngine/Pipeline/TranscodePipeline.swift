@@ -78,10 +78,11 @@ struct TranscodePipeline {
             // A chunked run's audio is chunk 0's or the audio task's (`ChunkSelection.audio`).
             let carriesAudio = options.chunk?.encodesAudio ?? true
             let audio = audioTracks(info)
-            let notes = sourceSubtitles.notes + (carriesAudio ? audio.notes : [])
+            // A chunk 0 that previews the audio leaves its notes to the audio task's (the stitch joins both).
+            let previewsAudio = chunk.map { ChunkRun.previewsAudio(options.chunk, scope: $0, hasAudio: info.audio != nil) } ?? false
+            let notes = sourceSubtitles.notes + (carriesAudio && !previewsAudio ? audio.notes : [])
             let audioFolder = (separatesAudio(tracks: audio.tracks.count, input: input, info: info) || chunk != nil) && carriesAudio ? audio.tracks.map(\.folder) : []
             // Normalised after publishing: each track's second encode has a staging folder.
-            let previewsAudio = chunk.map { ChunkRun.previewsAudio(options.chunk, scope: $0, hasAudio: info.audio != nil) } ?? false
             let staging = normalisesAfterPublishing(separateAudio: !audioFolder.isEmpty) && !previewsAudio && !audioTask
                 ? audioFolder.map(NormalisedAudio.stagingFolder) : []
             output = try OutputDirectory(path: outputDirectory,
