@@ -13,7 +13,7 @@ import Synchronization
 ///     audio                the whole file's audio, once (ChunkTasks+Audio)
 ///     chunk k              its segments at their final keys, its chunk.json, init.mp4s,
 ///                          poster and storyboard tiles under `.chunks/k/`
-///     stitch               queued by whichever chunk finishes last: the playlists, master,
+///     stitch               queued by whichever task finishes last: the playlists, master,
 ///                          MPD, storyboard sheets and download.mp4 from the chunks'
 ///                          manifests, then READY, the original deleted, `.chunks/` removed
 ///
@@ -225,7 +225,8 @@ struct ChunkTasks: Sendable {
             }
             try await planner.ensurePlanned()
             let outline = try ChunkOutline(folder: output.path)
-            // Chunk 0's audio published early is stored again once normalised.
+            // A chunk 0 that carried the whole audio (no audio task) stores it again once
+            // normalised (`republishedAudio`); a preview is replaced by the stitch.
             let kept = TranscodeJob.stillCurrent(existing.union(await progressive?.stored ?? []), prefix: prefix, result: result)
             for file in outline.segmentFiles where !kept.contains("\(prefix)/\(file)") {
                 try Task.checkCancellation()
