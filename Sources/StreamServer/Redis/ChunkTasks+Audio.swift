@@ -46,8 +46,20 @@ extension ChunkTasks {
             options.chunk = .audioTask(seconds: seconds)
             options.progressive = true  // each segment reported as it closes
             options.dash = true
-            _ = try await job.runEngine(source: source, output: output.path, options: options, progressive: nil,
-                                        publications: { await store.segmentClosed($0) }) { _ in }
+            // Stored as they close, several at a time (a film's audio is thousands of small
+            // objects, and a put to a remote bucket costs tens of milliseconds), beside the engine.
+            let (closed, sink) = AsyncStream.makeStream(of: PublishedSegment.self)
+            async let publishing: Void = store.publish(closed)
+            do {
+                _ = try await job.runEngine(source: source, output: output.path, options: options, progressive: nil,
+                                            publications: { if case .segment(let segment) = $0 { sink.yield(segment) } }) { _ in }
+            } catch {
+                sink.finish()
+                await publishing
+                throw error
+            }
+            sink.finish()
+            await publishing
             // What publishing missed (a failed put is retried here), then the stitch's files.
             let outline = try AudioTaskOutline(folder: output.path)
             for segment in outline.published {
@@ -116,6 +128,8 @@ actor AudioTaskStore {
     private var failed = false
     private var extended = ContinuousClock.now
     static let extendEvery = Duration.seconds(2)
+    /// Puts in flight at once.
+    static let storesAtOnce = 8
 
     init(tasks: ChunkTasks, video: UUID, prefix: String, output: URL, previewSegments: Int, existing: Set<String>, logger: Logger) {
         self.tasks = tasks
@@ -127,8 +141,23 @@ actor AudioTaskStore {
         self.logger = logger
     }
 
-    func segmentClosed(_ publication: Publication) async {
-        guard case .segment(let segment) = publication, !failed else { return }
+    /// Stores the segments as they come, `storesAtOnce` at a time, until `segments` ends.
+    func publish(_ segments: AsyncStream<PublishedSegment>) async {
+        await withTaskGroup(of: Void.self) { group in
+            var running = 0
+            for await segment in segments {
+                if running == Self.storesAtOnce {
+                    await group.next()
+                    running -= 1
+                }
+                group.addTask { await self.segmentClosed(segment) }
+                running += 1
+            }
+        }
+    }
+
+    private func segmentClosed(_ segment: PublishedSegment) async {
+        guard !failed else { return }
         do {
             try await store(segment)
             guard ContinuousClock.now - extended >= Self.extendEvery else { return }
