@@ -91,22 +91,17 @@ extension ChunkTasks {
     func fetchAudioTask(of prefix: String, into folder: URL, stored: Set<String>) async throws -> AudioTaskOutline {
         let base = Self.waitingKey(prefix, "")
         let waiting = stored.filter { $0.hasPrefix(base) }
-        for key in waiting {
-            let target = folder.appendingPathComponent(String(key.dropFirst(base.count)))
-            try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try await job.storage.fetch(key: key, to: target)
-        }
+        try await job.storage.fetch(waiting.map { ($0, folder.appendingPathComponent(String($0.dropFirst(base.count)))) })
         let outline = try AudioTaskOutline(folder: folder.path)
         if let missing = outline.segmentFiles.first(where: { !stored.contains("\(prefix)/\($0)") && !waiting.contains(base + $0) }) {
             throw TranscodeError.Reason.chunking("\(missing) of the audio task is not in storage")
         }
-        for file in outline.segmentFiles where waiting.contains(base + file) {
-            try await job.storage.put(file: folder.appendingPathComponent(file), key: "\(prefix)/\(file)",
-                                      type: HLSContentType.forPath(file))
-        }
-        for file in outline.stitchReadsBack where !waiting.contains(base + file) {
-            try await job.storage.fetch(key: "\(prefix)/\(file)", to: folder.appendingPathComponent(file))
-        }
+        try await job.storage.put(outline.segmentFiles.filter { waiting.contains(base + $0) }.map {
+            (folder.appendingPathComponent($0), "\(prefix)/\($0)")
+        })
+        try await job.storage.fetch(outline.stitchReadsBack.filter { !waiting.contains(base + $0) }.map {
+            ("\(prefix)/\($0)", folder.appendingPathComponent($0))
+        })
         return outline
     }
 }

@@ -113,11 +113,7 @@ struct ChunkTasks: Sendable {
                 if let missing = outline.segmentFiles.first(where: { !stored.contains("\(prefix)/\($0)") }) {
                     throw TranscodeError.Reason.chunking("\(missing) of chunk \(index) is not in storage")
                 }
-                for file in outline.stitchReadsBack {
-                    let target = folder.appendingPathComponent(file)
-                    try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
-                    try await job.storage.fetch(key: "\(prefix)/\(file)", to: target)
-                }
+                try await job.storage.fetch(outline.stitchReadsBack.map { ("\(prefix)/\($0)", folder.appendingPathComponent($0)) })
                 folders.append(folder.path)
                 published += outline.published
             }
@@ -266,11 +262,7 @@ struct ChunkTasks: Sendable {
         guard keys.contains(base + "chunk.json") else {
             throw TranscodeError.Reason.chunking("chunk \(index) has no stored manifest")
         }
-        for key in keys {
-            let target = folder.appendingPathComponent(String(key.dropFirst(base.count)))
-            try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try await job.storage.fetch(key: key, to: target)
-        }
+        try await job.storage.fetch(keys.map { ($0, folder.appendingPathComponent(String($0.dropFirst(base.count)))) })
         return try ChunkOutline(folder: folder.path)
     }
 
