@@ -28,6 +28,15 @@ struct AudioPreviewTests {
         return (await published.value, await plan.value)
     }
 
+    /// A service's run: CMAF, publishing as it goes, chunk 0 previewing the audio.
+    static func previewOptions(seconds: Double) -> TranscodeOptions {
+        var options = TranscodeOptions()
+        options.dash = true
+        options.progressive = true
+        options.chunk = ChunkSelection(index: 0, seconds: seconds, audio: .preview)
+        return options
+    }
+
     static func segments(_ published: [Publication]) -> [String: [Int]] {
         var found: [String: [Int]] = [:]
         for case .segment(let segment) in published { found[segment.rendition, default: []].append(segment.index) }
@@ -38,11 +47,8 @@ struct AudioPreviewTests {
         let input = try Self.twoTrackSource()
         let folder = Fixtures.temporaryDirectory("audio-preview")
         defer { try? FileManager.default.removeItem(atPath: folder); try? FileManager.default.removeItem(atPath: (input as NSString).deletingLastPathComponent) }
-        var options = TranscodeOptions()
-        options.dash = true
-        options.progressive = true
+        var options = Self.previewOptions(seconds: 4)
         options.loudness = nil  // the preview keeps the source's level: compared with a task that does too
-        options.chunk = ChunkSelection(index: 0, seconds: 4, audio: .preview)
         let chunkZero = try await Self.run(input, "\(folder)/c0", options)
         let manifest = try JSONDecoder().decode(ChunkManifest.self, from: Data(contentsOf: URL(fileURLWithPath: "\(folder)/c0/chunk.json")))
         let previewed = manifest.chunk.endSegment
@@ -85,10 +91,7 @@ struct AudioPreviewTests {
         let input = try Self.twoTrackSource()
         let folder = Fixtures.temporaryDirectory("audio-preview-level")
         defer { try? FileManager.default.removeItem(atPath: folder); try? FileManager.default.removeItem(atPath: (input as NSString).deletingLastPathComponent) }
-        var options = TranscodeOptions()
-        options.dash = true
-        options.progressive = true
-        options.chunk = ChunkSelection(index: 0, seconds: 4, audio: .preview)
+        var options = Self.previewOptions(seconds: 4)
         _ = try await Self.run(input, "\(folder)/c0", options)
         options.chunk = .audioTask(seconds: 4)
         options.loudness = nil
@@ -111,11 +114,8 @@ struct AudioPreviewTests {
         let folder = Fixtures.temporaryDirectory("audio-preview-notes")
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let source = try AudioTrackTests.manyTrackSource(in: folder, tracks: 9, seconds: 6)
-        var options = TranscodeOptions()
-        options.dash = true
-        options.progressive = true
+        var options = Self.previewOptions(seconds: 2)
         options.rungs = [180]
-        options.chunk = ChunkSelection(index: 0, seconds: 2, audio: .preview)
         _ = try await Self.run(source, "\(folder)/c0", options)
         let chunkZero = try JSONDecoder().decode(ChunkManifest.self, from: Data(contentsOf: URL(fileURLWithPath: "\(folder)/c0/chunk.json")))
         #expect(chunkZero.previewAudio?.count == 8)

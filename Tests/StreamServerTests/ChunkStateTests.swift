@@ -14,14 +14,19 @@ struct ChunkStateTests {
         return taken
     }
 
-    @Test func theStitchWaitsForTheAudioTaskAsForAChunk() async throws {
-        let redis = try RedisServer()
-        defer { redis.stop() }
+    /// A new video's job, taken: its coordinator's delivery.
+    static func coordinator(on redis: RedisServer) async throws -> (queue: RedisJobQueue, video: UUID, delivery: RedisJobQueue.Delivery) {
         let queue = RedisJobQueue(url: redis.url)
         try await queue.prepare()
         let video = UUID()
         try await queue.enqueue(video)
-        let coordinator = try #require(try await Self.drain(queue).first)
+        return (queue, video, try #require(try await drain(queue).first))
+    }
+
+    @Test func theStitchWaitsForTheAudioTaskAsForAChunk() async throws {
+        let redis = try RedisServer()
+        defer { redis.stop() }
+        let (queue, video, coordinator) = try await Self.coordinator(on: redis)
 
         #expect(try await queue.planChunks(video, count: 3, seconds: 6, frames: 270, audioPreview: 3))
         #expect(try await !queue.planChunks(video, count: 3, seconds: 6, frames: 270, audioPreview: 3), "queued once")
@@ -44,11 +49,7 @@ struct ChunkStateTests {
     @Test func withoutAnAudioTaskTheLastChunkQueuesTheStitch() async throws {
         let redis = try RedisServer()
         defer { redis.stop() }
-        let queue = RedisJobQueue(url: redis.url)
-        try await queue.prepare()
-        let video = UUID()
-        try await queue.enqueue(video)
-        let coordinator = try #require(try await Self.drain(queue).first)
+        let (queue, video, coordinator) = try await Self.coordinator(on: redis)
         try await queue.planChunks(video, count: 2, seconds: 6, frames: 180, audioPreview: nil)
         let chunk = try #require(try await Self.drain(queue).first)
         #expect(chunk.task == .chunk(index: 1, count: 2, seconds: 6))
