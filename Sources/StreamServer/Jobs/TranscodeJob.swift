@@ -405,11 +405,12 @@ public struct TranscodeJob: Sendable {
             if path.hasSuffix("/" + ProgressiveLadder.playlistName) { return 1 }
             return 0
         }
-        for relative in files.sorted(by: { (rank($0), $0) < (rank($1), $1) }) {
+        // Rank by rank (a playlist after the segments it names, the master last); within a
+        // rank, several at once (`ObjectStorage+Batches`).
+        for level in Set(files.map(rank)).sorted() {
             try Task.checkCancellation()
-            if rank(relative) == 0, stored.contains("\(prefix)/\(relative)") { continue }
-            try await storage.put(file: directory.appendingPathComponent(relative), key: "\(prefix)/\(relative)",
-                                  type: HLSContentType.forPath(relative))
+            let batch = files.filter { rank($0) == level && !(level == 0 && stored.contains("\(prefix)/\($0)")) }.sorted()
+            try await storage.put(batch.map { (directory.appendingPathComponent($0), "\(prefix)/\($0)") })
         }
     }
 }

@@ -224,15 +224,12 @@ struct ChunkTasks: Sendable {
             // A chunk 0 that carried the whole audio (no audio task) stores it again once
             // normalised (`republishedAudio`); a preview is replaced by the stitch.
             let kept = TranscodeJob.stillCurrent(existing.union(await progressive?.stored ?? []), prefix: prefix, result: result)
-            for file in outline.segmentFiles where !kept.contains("\(prefix)/\(file)") {
-                try Task.checkCancellation()
-                try await job.storage.put(file: output.appendingPathComponent(file), key: "\(prefix)/\(file)",
-                                          type: HLSContentType.forPath(file))
-            }
-            for file in outline.stitchFiles {
-                try await job.storage.put(file: output.appendingPathComponent(file),
-                                          key: "\(prefix)/\(Self.chunksFolder)/\(index)/\(file)", type: HLSContentType.forPath(file))
-            }
+            try await job.storage.put(outline.segmentFiles.filter { !kept.contains("\(prefix)/\($0)") }.map {
+                (output.appendingPathComponent($0), "\(prefix)/\($0)")
+            })
+            try await job.storage.put(outline.stitchFiles.map {
+                (output.appendingPathComponent($0), "\(prefix)/\(Self.chunksFolder)/\(index)/\($0)")
+            })
             logger.info("chunk encoded", metadata: [
                 "chunk": "\(index)", "chunks": "\(outline.count)", "frames": "\(outline.frames)",
                 "seconds": "\(String(format: "%.2f", (ContinuousClock.now - started) / .seconds(1)))",
