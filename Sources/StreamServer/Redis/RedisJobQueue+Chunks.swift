@@ -10,8 +10,9 @@ import HLSEngine
 ///     vstream:chunks:ID:done         set of the chunks whose files are stored, and "audio"
 ///                                    once the audio task's are
 ///     vstream:chunks:ID:publishing   lock (SET NX PX) of whoever extends the EVENT playlists
-///     vstream:chunks:ID:audio        list of the audio task's segments stored so far (JSON
-///                                    `PublishedSegment`s), which the EVENT playlists name
+///     vstream:chunks:ID:audio        list of the audio task's segments stored at their keys
+///                                    so far (JSON `PublishedSegment`s), which the EVENT
+///                                    playlists name
 ///
 /// Every step that must happen once is one Lua script: chunks 1..<n are queued once
 /// however often chunk 0 is redelivered, and the stitch once however the last chunks race.
@@ -118,7 +119,8 @@ extension RedisJobQueue {
         return Set(members.array.compactMap { $0.string.flatMap(Int.init) })
     }
 
-    /// The audio task stored `segment` (at its key, or under `.chunks/audio/` until the stitch).
+    /// The audio task stored `segment` at its key (a previewed number, which waits under
+    /// `.chunks/audio/` for the stitch, is never on the list).
     func audioSegmentStored(_ video: UUID, _ segment: PublishedSegment) async throws {
         let json = String(decoding: try JSONEncoder().encode(segment), as: UTF8.self)
         let key = Self.chunkKeys(video)[3]
