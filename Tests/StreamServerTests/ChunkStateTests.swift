@@ -59,7 +59,7 @@ struct ChunkStateTests {
     }
 
     /// The EVENT playlists read the audio task's list from where they left off; an entry
-    /// that is not a segment is counted as read, and skipped.
+    /// that is not a segment, or names a file out of the ladder, is counted as read, and skipped.
     @Test func theAudioListIsReadFromAnOffsetAndClearedWithTheRest() async throws {
         let redis = try RedisServer()
         defer { redis.stop() }
@@ -72,13 +72,16 @@ struct ChunkStateTests {
         try await queue.audioSegmentStored(video, segment(4))
         let connection = try RedisConnection(url: redis.url)
         try connection.command("RPUSH", RedisJobQueue.chunkKeys(video)[3], "not a segment")
+        // Named out of the ladder: the EVENT playlist would be written at that path.
+        let outside = PublishedSegment(rendition: "../../other-video/audio", index: 6, uri: "segment_00006.m4s", duration: 2, bytes: 1)
+        try connection.command("RPUSH", RedisJobQueue.chunkKeys(video)[3], String(decoding: try JSONEncoder().encode(outside), as: UTF8.self))
         try await queue.audioSegmentStored(video, segment(5))
 
         let all = try await queue.audioSegments(video)
-        #expect(all.segments.map(\.index) == [3, 4, 5] && all.entries == 4)
+        #expect(all.segments.map(\.index) == [3, 4, 5] && all.entries == 5)
         let rest = try await queue.audioSegments(video, from: 2)
-        #expect(rest.segments.map(\.index) == [5] && rest.entries == 2)
-        #expect(try await queue.audioSegments(video, from: 4).entries == 0)
+        #expect(rest.segments.map(\.index) == [5] && rest.entries == 3)
+        #expect(try await queue.audioSegments(video, from: 5).entries == 0)
         #expect(try await queue.audioSegments(video, from: RedisJobQueue.maxAudioSegments).entries == 0)
         try await queue.clearChunks(video)
         #expect(try await queue.audioSegments(video).entries == 0)

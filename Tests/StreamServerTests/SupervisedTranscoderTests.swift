@@ -177,6 +177,35 @@ struct SupervisedTranscoderTests {
         #expect(ContinuousClock.now - started < .seconds(2), "a mismatched hello is refused at once, not waited out")
     }
 
+    /// A child gone wrong (the media it reads exploited it) that publishes a segment named
+    /// out of the ladder, which a service would upload from its own host: the publication
+    /// never reaches the service, and the attempt fails as unsupervisable, not as bad media.
+    @Test(arguments: [PublishedSegment(rendition: "../../../etc", index: 0, uri: "passwd", duration: 2, bytes: 1),
+                      PublishedSegment(rendition: "360p", index: 0, uri: "/etc/passwd", duration: 2, bytes: 1),
+                      PublishedSegment(rendition: "360p", index: -1, uri: "segment_00000.m4s", duration: 2, bytes: 1),
+                      PublishedSegment(rendition: "360p", index: 0, uri: "segment_00000.m4s", duration: -2, bytes: 1)])
+    func aPublicationNamedOutOfTheLadderStopsTheChild(_ segment: PublishedSegment) async throws {
+        let line = { (message: TranscoderMessage) in String(decoding: try JSONEncoder().encode(message), as: UTF8.self) }
+        let script = "read request; echo '\(try line(.hello(protocol: TranscoderRequest.protocolVersion)))'; "
+            + "echo '\(try line(.publication(.segment(segment))))'; exec sleep 5"
+        let stand = FileManager.default.temporaryDirectory.appendingPathComponent("bad-child-\(UUID().uuidString).sh")
+        try "#!/bin/sh\n\(script)\n".write(to: stand, atomically: true, encoding: .utf8)
+        chmod(stand.path, 0o755)
+        let out = Self.output()
+        defer { try? FileManager.default.removeItem(at: stand); try? FileManager.default.removeItem(atPath: out) }
+        let relayed = Mutex(0)
+        let started = ContinuousClock.now
+        do {
+            _ = try await SupervisedTranscoder(limits: .init(executable: stand.path))
+                .run(input: fixture("no_audio.mp4").path, output: out, onEvent: { _ in }, onPublication: { _ in relayed.withLock { $0 += 1 } })
+            Issue.record("the attempt succeeded")
+        } catch let failure as TranscoderMessage.Failure {
+            #expect(failure.userMessage == "the transcoder could not be supervised" && !failure.isBadMedia, "\(failure)")
+        }
+        #expect(relayed.withLock { $0 } == 0, "the publication reached the service")
+        #expect(ContinuousClock.now - started < .seconds(3), "refused at once, not waited out")
+    }
+
     /// The other side of it: this release's child refuses a request of another version
     /// (an older service would send "go", a newer one another number) with the same words.
     @Test(arguments: ["go", #"{"protocol":1,"options":{}}"#, #"{"protocol":99}"#])

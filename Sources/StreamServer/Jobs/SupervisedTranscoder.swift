@@ -295,7 +295,10 @@ private final class SupervisedSession: Sendable {
         }
         switch message {
         case .progress(let event): onEvent(event)
-        case .publication(let publication): onPublication(publication)
+        case .publication(let publication):
+            // Files are stored by its names: one that leaves the ladder is a child gone wrong.
+            guard publication.isWellFormed else { return kill(.protocolError) }
+            onPublication(publication)
         case .hello, .result, .failure: break
         }
     }

@@ -132,7 +132,7 @@ extension RedisJobQueue {
 
     /// The audio task's segments stored so far from entry `offset` on (a rerun's repeats
     /// included), up to the list's `maxAudioSegments`-th, and how many entries were read; an
-    /// entry that is not a segment is skipped.
+    /// entry that is not a well-formed segment (any client can write Redis) is skipped.
     func audioSegments(_ video: UUID, from offset: Int = 0) async throws -> (segments: [PublishedSegment], entries: Int) {
         guard offset < Self.maxAudioSegments else { return ([], 0) }
         let entries = try await client.perform {
@@ -140,6 +140,7 @@ extension RedisJobQueue {
         }
         let decoder = JSONDecoder()
         let segments = entries.array.compactMap { $0.string.flatMap { try? decoder.decode(PublishedSegment.self, from: Data($0.utf8)) } }
+            .filter(\.isWellFormed)
         return (segments, entries.array.count)
     }
 
