@@ -37,6 +37,13 @@ struct AudioPreviewTests {
         return options
     }
 
+    /// For each rendition, whether its publications say they will be replaced.
+    static func provisional(_ published: [Publication]) -> [String: Set<Bool>] {
+        var found: [String: Set<Bool>] = [:]
+        for case .segment(let segment) in published { found[segment.rendition, default: []].insert(segment.provisional == true) }
+        return found
+    }
+
     static func segments(_ published: [Publication]) -> [String: [Int]] {
         var found: [String: [Int]] = [:]
         for case .segment(let segment) in published { found[segment.rendition, default: []].append(segment.index) }
@@ -62,6 +69,7 @@ struct AudioPreviewTests {
             #expect(published[track]?.sorted() == Array(0..<previewed), "\(track) published its own segments alone")
         }
         #expect(chunkZero.published.contains { if case .playable = $0 { true } else { false } })
+        #expect(Self.provisional(chunkZero.published).values.allSatisfy { $0 == [false] }, "at the source's level, the task's bytes: final")
         #expect(!FileManager.default.fileExists(atPath: "\(folder)/c0/audio/segment_\(String(format: "%05d", previewed)).m4s"))
 
         options.chunk = .audioTask(seconds: 4)
@@ -92,7 +100,11 @@ struct AudioPreviewTests {
         let folder = Fixtures.temporaryDirectory("audio-preview-level")
         defer { try? FileManager.default.removeItem(atPath: folder); try? FileManager.default.removeItem(atPath: (input as NSString).deletingLastPathComponent) }
         var options = Self.previewOptions(seconds: 4)
-        _ = try await Self.run(input, "\(folder)/c0", options)
+        let chunkZero = try await Self.run(input, "\(folder)/c0", options)
+        // The task's normalised segments replace it: a store keeps it out of caches.
+        let provisional = Self.provisional(chunkZero.published)
+        #expect(provisional["audio"] == [true] && provisional["audio-2"] == [true], "\(provisional)")
+        #expect(provisional.filter { !$0.key.hasPrefix("audio") }.values.allSatisfy { $0 == [false] }, "\(provisional)")
         options.chunk = .audioTask(seconds: 4)
         options.loudness = nil
         _ = try await Self.run(input, "\(folder)/level", options)
@@ -138,6 +150,7 @@ struct AudioPreviewTests {
         options.chunk = .audioTask(seconds: 4)
         let task = try await Self.run(input, "\(folder)/publishing", options)
         #expect(!Self.segments(task.published).isEmpty)
+        #expect(Self.provisional(task.published).values.allSatisfy { $0 == [false] }, "normalised: final")
         try ChunkTests.transcode(input, "\(folder)/cli", ["--only-audio", "--chunk-seconds", "4"])
         let manifest = try JSONDecoder().decode(AudioTaskManifest.self,
                                                 from: Data(contentsOf: URL(fileURLWithPath: "\(folder)/cli/audio.json")))

@@ -114,9 +114,11 @@ struct LoudnessTests {
         let gated = try SecondReaderHeldShut(path: source)
         let transcoder = Transcoder(source: gated, name: source, output: output, options: options)
         let tracks = ["audio", "audio-2"]
-        let watcher = Task { () -> [String: (initialization: Data, segment: Data)] in
+        let watcher = Task { () -> (early: [String: (initialization: Data, segment: Data)], provisional: [String: Set<Bool>]) in
             var early: [String: (initialization: Data, segment: Data)] = [:]
+            var provisional: [String: Set<Bool>] = [:]
             for await publication in transcoder.publications {
+                if case .segment(let segment) = publication { provisional[segment.rendition, default: []].insert(segment.provisional == true) }
                 guard case .playable = publication, early.isEmpty else { continue }
                 // What a viewer who starts now gets: each track's first segment, as published.
                 for track in tracks {
@@ -125,12 +127,15 @@ struct LoudnessTests {
                 }
                 gated.open()
             }
-            return early
+            return (early, provisional)
         }
         let result = try await transcoder.run()
-        let early = await watcher.value
+        let (early, provisional) = await watcher.value
 
         #expect(result.republishedAudio == tracks, "\(result.notes ?? [])")
+        // Every audio segment it published is said to be replaced (a service keeps it out of
+        // caches), and no video segment is.
+        #expect(provisional == ["180p": [false], "audio": [true], "audio-2": [true]], "\(provisional)")
         for (index, (track, level)) in zip(tracks, [-30.0, -8.0]).enumerated() {
             // The early segment: the source's level, published before the gain was known.
             let first = folder + "/early-\(track).mp4"

@@ -76,13 +76,17 @@ struct ChunkRun {
         defer { loudness?.pass.stopAndJoin() }
         // Chunk 0 may publish as it goes (a service makes the video playable from it): its
         // segments are the whole run's first ones. Its EVENT playlists never end here; the
-        // next chunks extend them, so `finish()` is not called.
+        // next chunks extend them, so `finish()` is not called. Audio at the source's level
+        // is provisional when a normalised encode replaces it: its own, or the audio task's.
+        let tracks = [audio].compactMap { $0 } + alternates
+        let replaced = normalised != nil || (preview && options.loudness != nil)
         let progressive = options.progressive && scope.chunk.index == 0
             ? ProgressiveWriter(output: output, renditions: renditions, format: options.segmentFormat,
                                 segmentDuration: options.segmentDuration, frameRate: frameRate.rational.doubleValue,
                                 audioBitrate: audio != nil ? options.audioBitrate : nil,
-                                separateAudio: TranscodePipeline.earlyAudio([audio].compactMap { $0 } + alternates),
-                                captions: captions, publish: TranscodePipeline.publish(pipeline.publish, thenBegin: loudness?.pass))
+                                separateAudio: TranscodePipeline.earlyAudio(tracks), captions: captions,
+                                provisional: replaced ? Set(tracks.map(\.track.folder)) : [],
+                                publish: TranscodePipeline.publish(pipeline.publish, thenBegin: loudness?.pass))
             : nil
         // A preview's tracks stop at the chunk's end: the segments after it are the audio task's.
         let segmentLimit = preview ? scope.chunk.endSegment : nil

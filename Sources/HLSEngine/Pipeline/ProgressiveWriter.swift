@@ -24,6 +24,9 @@ final class ProgressiveWriter: @unchecked Sendable {
     private var ladder: ProgressiveLadder
     private var codecs: [String: String] = [:]
     private var masterWritten = false
+    /// The renditions whose published files are replaced before the run ends
+    /// (`PublishedSegment.provisional`).
+    private let provisional: Set<String>
     private let publish: @Sendable (Publication) -> Void
 
     /// One audio track of the early ladder, with its channel count.
@@ -34,8 +37,9 @@ final class ProgressiveWriter: @unchecked Sendable {
 
     init(output: OutputDirectory, renditions: [Rendition], format: SegmentFormat, segmentDuration: Double,
          frameRate: Double, audioBitrate: Int?, separateAudio: [SeparateAudio] = [], captions: [SidecarCaptions] = [],
-         publish: @escaping @Sendable (Publication) -> Void) {
+         provisional: Set<String> = [], publish: @escaping @Sendable (Publication) -> Void) {
         self.output = output
+        self.provisional = provisional
         self.renditions = renditions
         self.audioBitrate = audioBitrate
         self.frameRate = frameRate
@@ -52,7 +56,9 @@ final class ProgressiveWriter: @unchecked Sendable {
 
     /// A rendition closed segment `index`; `codecs` is its encoder's real `avc1` string, and
     /// `shift` its muxer's timestamp shift (known once it wrote a packet).
-    func segmentClosed(_ segment: PublishedSegment, codecs: String?, shift: Double? = nil) throws(TranscodeError.Reason) {
+    func segmentClosed(_ closed: PublishedSegment, codecs: String?, shift: Double? = nil) throws(TranscodeError.Reason) {
+        var segment = closed
+        if provisional.contains(segment.rendition) { segment.provisional = true }
         lock.lock()
         defer { lock.unlock() }
         if let codecs { self.codecs[segment.rendition] = codecs }

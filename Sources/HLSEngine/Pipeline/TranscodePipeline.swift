@@ -340,7 +340,8 @@ struct TranscodePipeline {
                                 segmentDuration: options.segmentDuration, frameRate: frameRate.rational.doubleValue,
                                 audioBitrate: audio != nil ? options.audioBitrate : nil,
                                 separateAudio: separate ? Self.earlyAudio([audio].compactMap { $0 } + alternates) : [],
-                                captions: captions, publish: Self.publish(publish, thenBegin: loudness?.pass))
+                                captions: captions, provisional: normalised == nil ? [] : Set(chains.map(\.track.folder)),
+                                publish: Self.publish(publish, thenBegin: loudness?.pass))
             : nil
         let audioRendition = try shift.flatMap { shift in
             try audio.map { try audioWorker(for: $0, output: output, videoTimeBase: videoTimeBase, shift: shift, progressive: progressive) }

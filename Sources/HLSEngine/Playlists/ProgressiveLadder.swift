@@ -22,11 +22,19 @@ public struct PublishedSegment: Sendable, Codable, Equatable {
     /// Seconds: until the next segment starts (the last: until its last frame ends).
     public var duration: Double
     public var bytes: Int64
+    /// Its file (and its rendition's `init.mp4`) is written again under the same name before
+    /// the video is finished: audio published at the source's level, ahead of the loudness
+    /// gain, which the normalised encode (or a chunked video's audio task) replaces. A store
+    /// keeps such an object out of caches, or a viewer who started early would keep hearing
+    /// the source's level after the video is done (`HLSContentType.provisional`).
+    public var provisional: Bool?
 
-    public init(rendition: String, index: Int, uri: String, duration: Double, bytes: Int64, start: Double? = nil) {
+    public init(rendition: String, index: Int, uri: String, duration: Double, bytes: Int64, start: Double? = nil,
+                provisional: Bool? = nil) {
         self.rendition = rendition
         self.index = index
         self.start = start
+        self.provisional = provisional
         self.uri = uri
         self.duration = duration
         self.bytes = bytes

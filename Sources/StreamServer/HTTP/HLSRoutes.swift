@@ -62,11 +62,18 @@ struct HLSRoutes {
         guard !file.isEmpty, let key = try? validatedKey("\(video.hlsPrefix)/\(file)") else {
             throw APIError.badRequest("invalid path")
         }
-        let type = HLSContentType.forPath(file)
+        // Until READY an object may still be replaced (the early audio, at the source's
+        // level, by its normalised encode), and this route cannot tell which: none is
+        // cached for good yet.
+        let named = HLSContentType.forPath(file)
+        let type = video.status != .ready && named.isImmutable ? named.provisional : named
         var headers: HTTPFields = [.contentType: type.contentType, .cacheControl: type.cacheControl,
                                    .accessControlAllowOrigin: "*", .acceptRanges: "bytes"]
-        // A private video's objects must not be kept by shared caches.
-        if video.visibility == .private { headers[.cacheControl] = "private, max-age=300" }
+        // A private video's objects must not be kept by shared caches; what must be fetched
+        // fresh (a growing playlist, early media) stays so.
+        if video.visibility == .private {
+            headers[.cacheControl] = type.cacheControl == HLSContentType.noCache ? "private, no-cache" : "private, max-age=300"
+        }
         // A playlist is rewritten (atomically) while the video transcodes: it is read in one
         // go, so its length and its bytes are of the same version. Asking its size first and
         // then reading could serve a newer one cut to the older length, a broken last line.

@@ -84,8 +84,11 @@ actor ProgressiveStore {
     private func store(_ segment: PublishedSegment) async throws {
         // A segment an earlier attempt stored is kept: same index, same timing.
         guard !ladder.has(segment.rendition, segment.index) else { return }
-        try await putFile("\(segment.rendition)/init.mp4")
-        try await putFile("\(segment.rendition)/\(segment.uri)")
+        // A provisional one (audio before its loudness gain) is kept out of caches; the job's
+        // final store (or the stitch) writes its replacement as any other segment.
+        let provisional = segment.provisional == true
+        try await putFile("\(segment.rendition)/init.mp4", provisional: provisional)
+        try await putFile("\(segment.rendition)/\(segment.uri)", provisional: provisional)
         // Stored, so the playlists may name it once every rung has its segment of that index.
         if ladder.add(segment) { try await storePlaylists() }
     }
@@ -117,10 +120,10 @@ actor ProgressiveStore {
         await onPlayable()
     }
 
-    private func putFile(_ relative: String) async throws {
+    private func putFile(_ relative: String, provisional: Bool = false) async throws {
         let key = "\(prefix)/\(relative)"
         guard !stored.contains(key) else { return }
-        let type = HLSContentType.forPath(relative)
+        let type = provisional ? HLSContentType.forPath(relative).provisional : HLSContentType.forPath(relative)
         try await storage.put(file: work.appendingPathComponent(relative), key: key,
                               contentType: type.contentType, cacheControl: type.cacheControl)
         stored.insert(key)

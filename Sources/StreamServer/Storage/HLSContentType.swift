@@ -9,6 +9,22 @@ public struct HLSContentType: Sendable, Equatable {
     /// (media loads ignore the header).
     public var contentDisposition: String? = nil
 
+    /// An object that will be written again under the same name before its video is READY
+    /// (`PublishedSegment.provisional`: audio at the source's level, before the loudness
+    /// gain), or any media served while its video transcodes: no cache may keep it. Media
+    /// is otherwise `immutable`, so a browser or CDN that kept the early copy would serve it
+    /// for a year, and a viewer who started early would hear the source's level after READY.
+    public var provisional: HLSContentType {
+        var type = self
+        type.cacheControl = Self.noCache
+        return type
+    }
+
+    static let noCache = "no-cache"
+
+    /// Whether a cache may keep the object for good (media, and the MP4 rendition).
+    public var isImmutable: Bool { cacheControl.hasSuffix("immutable") }
+
     public static func forPath(_ path: String) -> HLSContentType {
         if path == TranscodeResult.Download.fileName {
             return HLSContentType(contentType: "video/mp4", cacheControl: "public, max-age=31536000, immutable",

@@ -194,7 +194,17 @@ struct ChunkedClusterTests {
         let id = try await cluster.submit(file: Self.source)
         #expect(doomed.child.wait(timeout: 120) == 137, "the failpoint killed it in the audio task: \(doomed.output.suffix(2000))")
         #expect(doomed.output.contains("task=audio/5/3/6"), "\(doomed.output.suffix(2000))")
-        let audioKey = "\(Cluster.prefix(id))/audio/live.m3u8"
+        // Nothing runs now. Chunk 0's preview (segments 0 to 2, at the source's level) is
+        // stored and will be replaced: no cache may keep it. The task's segment 3 and the
+        // video are final.
+        let prefix = Cluster.prefix(id)
+        for file in ["audio/init.mp4", "audio/segment_00000.m4s", "audio/segment_00002.m4s"] {
+            #expect(try await Self.cacheControl(of: "\(prefix)/\(file)", in: cluster) == "no-cache", "\(file) while transcoding")
+        }
+        for file in ["audio/segment_00003.m4s", "720p/segment_00000.m4s"] {
+            #expect(try await Self.cacheControl(of: "\(prefix)/\(file)", in: cluster)?.hasSuffix("immutable") == true, "\(file)")
+        }
+        let audioKey = "\(prefix)/audio/live.m3u8"
         let watcher = Task { () -> [[String]] in
             var seen: [[String]] = []
             while !Task.isCancelled {
@@ -220,7 +230,10 @@ struct ChunkedClusterTests {
         #expect(versions.last?.count == 15)
         let (plays, errors) = try cluster.playsCleanly(id)
         #expect(plays, "\(errors)")
-        let prefix = Cluster.prefix(id)
+        // The normalised replacements are final.
+        for file in ["audio/init.mp4", "audio/segment_00000.m4s", "audio/segment_00002.m4s"] {
+            #expect(try await Self.cacheControl(of: "\(prefix)/\(file)", in: cluster)?.hasSuffix("immutable") == true, "\(file) once READY")
+        }
         for segment in [0, 2, 3, 14] {
             let file = FileManager.default.temporaryDirectory.appendingPathComponent("audio-task-\(UUID().uuidString).mp4")
             defer { try? FileManager.default.removeItem(at: file) }
@@ -254,6 +267,11 @@ struct ChunkedClusterTests {
         #expect(cluster.logLines(id, "transcoding whole").isEmpty, "a damaged chunk is not a reason to try whole")
         #expect(await cluster.sourceExists(id), "the original is kept for inspection")
         #expect(try await cluster.settledPendingCount() == 0)
+    }
+
+    /// The `Cache-Control` the bucket serves `key` with (a CDN in front of it follows it).
+    static func cacheControl(of key: String, in cluster: Cluster) async throws -> String? {
+        try await cluster.storage.request("HEAD", path: "/vstream/\(key)").headers["cache-control"]
     }
 
     /// The consumer holding one of the video's chunk entries (`task` chunk/K with K ≥ 1).
