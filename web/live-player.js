@@ -12,6 +12,8 @@
 // a viewer either sees an error or misses the start. Firefox has no native HLS at all.
 // Our segments are CMAF fragments, which MSE takes as they are: this is little code.
 
+import { oneSample, repeated, timescale } from "./held-picture.js";
+
 const POLL_MS = 1000;
 /** How far ahead of the playhead segments are fetched; the rest waits. */
 const AHEAD_SECONDS = 60;
@@ -61,31 +63,76 @@ async function run(video, address, control, onCaptions) {
   URL.revokeObjectURL(video.src);
   if (control.stopped) return;
   const buffers = tracks.map((track) => source.addSourceBuffer(track.type));
-  await Promise.all(tracks.map((track, index) => follow(track.url, buffers[index], video, control)));
+  const following = tracks.map((track, index) => follow(track.url, buffers[index], video, control));
+  if (audio) {
+    // A still picture's playlist ends long before its sound's: hold the picture meanwhile.
+    let soundEnded = false;
+    following[1].then(() => { soundEnded = true; }, () => {});
+    following.push(following[0].then((picture) => holdPicture(picture, buffers[0], buffers[1], video, control, () => soundEnded)));
+  }
+  await Promise.all(following);
   if (!control.stopped && source.readyState === "open") source.endOfStream();
 }
 
-/** Appends the playlist's segments in order as it grows, until EXT-X-ENDLIST. */
+/** Appends the playlist's segments in order as it grows, until EXT-X-ENDLIST. Returns the
+ * init segment and the last fragment it appended. */
 async function follow(url, buffer, video, control) {
   let appended = 0;
-  let initialised = false;
+  let init = null;
+  let last = null;
   for (;;) {
-    if (control.stopped) return;
+    if (control.stopped) return { init, last };
     const playlist = parseMedia(await fetchText(url), url);
-    if (!initialised && playlist.map) {
-      await append(buffer, await fetchBytes(playlist.map), video);
-      initialised = true;
+    if (!init && playlist.map) {
+      init = await fetchBytes(playlist.map);
+      await append(buffer, init, video);
     }
     while (appended < playlist.segments.length) {
       await waitForRoom(buffer, video, control);
-      if (control.stopped) return;
-      await append(buffer, await fetchBytes(playlist.segments[appended]), video);
+      if (control.stopped) return { init, last };
+      last = await fetchBytes(playlist.segments[appended]);
+      await append(buffer, last, video);
       appended += 1;
     }
-    if (playlist.ended) return;
+    if (playlist.ended) return { init, last };
     await sleep(POLL_MS);
   }
 }
+
+/**
+ * The picture's playlist has ended: while the sound is buffered further, the picture's
+ * one-frame fragment is appended again after it, lasting to the sound's buffered end
+ * (held-picture.js), so the playhead goes on with the sound. A last fragment of several
+ * frames (a picture that stops early, not a still one) is left as it is.
+ */
+async function holdPicture({ init, last }, pictureBuffer, soundBuffer, video, control, soundEnded) {
+  const scale = init && last ? timescale(init) : null;
+  const sample = scale ? oneSample(last) : null;
+  if (!sample) return;
+  const pictureEnd = bufferedEnd(pictureBuffer);
+  let next = sample.start + sample.duration; // where the next copy starts, in ticks
+  let heldTo = pictureEnd;
+  for (;;) {
+    if (control.stopped) return;
+    const ended = soundEnded();
+    const soundEnd = bufferedEnd(soundBuffer);
+    if (soundEnd > heldTo + (ended ? 0.001 : HOLD_STEP_SECONDS)) {
+      const duration = Math.round((soundEnd - heldTo) * scale);
+      const copy = repeated(last, next, duration);
+      if (!copy) return;
+      await append(pictureBuffer, copy, video);
+      next += duration;
+      heldTo += duration / scale;
+    }
+    if (ended) return;
+    await sleep(POLL_MS);
+  }
+}
+
+/** How far the sound runs past the held picture before the picture is held further. */
+const HOLD_STEP_SECONDS = 1;
+
+const bufferedEnd = (buffer) => (buffer.buffered.length ? buffer.buffered.end(buffer.buffered.length - 1) : 0);
 
 /** Waits while the buffer already holds AHEAD_SECONDS past the playhead. */
 async function waitForRoom(buffer, video, control) {

@@ -85,6 +85,8 @@ struct ProgressiveTests {
                     // Every rung names the same segments: a switch never lands short.
                     let lengths = Set(transcoderRungs.compactMap { Self.read("\(output)/\($0)/live.m3u8").map { Playlist($0).segments.count } })
                     if lengths.count > 1 { problems.append("rungs differ: \(lengths)") }
+                case .ended(let rendition):
+                    problems.append("\(rendition) ended before the others: only a still picture's rungs do")
                 case .playable(let variants):
                     playableBeforeEnd = true
                     let master = Self.read(output + "/live.m3u8") ?? ""
@@ -207,5 +209,32 @@ struct ProgressiveTests {
         #expect(ladder.eventPlaylist("360p", ended: true).contains("segment_2.m4s"))
         #expect(!ladder.eventPlaylist("720p", ended: true).contains("segment_2.m4s"))
         #expect(ladder.targetDuration == 3)
+    }
+
+    /// A still picture's rung ends with its one segment while the sound goes on: its playlist
+    /// ends there, the sound's grows without waiting for it, and captions follow the rung.
+    @Test func aRenditionThatEndsFirstHoldsTheOthersBackNoLonger() {
+        var ladder = ProgressiveLadder(renditions: ["180p", "audio"], initializationURI: "init.mp4", segmentDuration: 2)
+        ladder.includeCaptions("captions/eng", following: "180p")
+        let segment = { (rendition: String, index: Int) in
+            PublishedSegment(rendition: rendition, index: index, uri: "segment_\(index).m4s", duration: rendition == "180p" ? 0.04 : 2, bytes: 10)
+        }
+        #expect(ladder.add(segment("180p", 0)) == false)
+        #expect(ladder.end("audio") == true && ladder.ended == ["audio"] && ladder.segments(of: "180p").count == 1,
+                "the rung no longer waits for a rendition that ended")
+        #expect(!ladder.isPlayable, "but every rendition needs a segment for the ladder to be playable")
+        ladder = ProgressiveLadder(renditions: ["180p", "audio"], initializationURI: "init.mp4", segmentDuration: 2)
+        ladder.includeCaptions("captions/eng", following: "180p")
+        #expect(ladder.add(segment("180p", 0)) == false && ladder.add(segment("audio", 0)) == true)
+        for index in 1...3 { #expect(ladder.add(segment("audio", index)) == false, "held back to the picture's one segment") }
+        #expect(ladder.end("180p") == true && ladder.publishedCount == 4 && ladder.isPlayable)
+        #expect(ladder.end("180p") == false, "once")
+        let rung = ladder.eventPlaylist("180p", ended: false)
+        #expect(rung.hasSuffix("#EXT-X-ENDLIST\n") && rung.components(separatedBy: ".m4s").count - 1 == 1, "\(rung)")
+        let sound = ladder.eventPlaylist("audio", ended: false)
+        #expect(!sound.contains("ENDLIST") && sound.components(separatedBy: ".m4s").count - 1 == 4, "\(sound)")
+        #expect(ladder.add(segment("audio", 4)) == true, "the sound grows alone")
+        let captions = ladder.eventPlaylist("captions/eng", ended: false)
+        #expect(captions.hasSuffix("#EXT-X-ENDLIST\n") && captions.components(separatedBy: ".vtt").count - 1 == 1, "\(captions)")
     }
 }

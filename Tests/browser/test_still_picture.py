@@ -56,12 +56,14 @@ def test_a_still_picture_with_long_audio_plays_all_of_it(server):
         browser.close()
 
 
-def test_a_viewer_who_watched_it_transcode_plays_on_from_the_mp4(server):
-    """Uploaded from the page, watched while it transcodes: the page's player for the growing
-    ladder (MSE) stops once the picture's one segment has played (paused at 2.03 s of 120,
-    buffered [0.02, 2.03]: MSE buffers no further than the video). At READY the page moves to
-    download.mp4, where the viewer was, and the sound plays on."""
-    seconds = 120
+def test_a_viewer_who_watches_it_transcode_hears_the_sound_past_the_picture(server):
+    """Uploaded from the page, watched while it transcodes. The picture's one segment is out
+    at once (the engine ends its rung once the container's frames are read and the sound has
+    run 10 s past them), and its playlist ends while the sound's grows. The page's player for
+    the growing ladder (MSE) holds the picture while the sound plays on (live-player.js);
+    before, it stopped once the picture's segment had played (at 2.03 s of 120) until READY.
+    At READY the page moves to download.mp4, where the viewer was, and the sound plays on."""
+    seconds = 600
     with tempfile.TemporaryDirectory() as folder, sync_playwright() as p:
         source = still_source(Path(folder), seconds)
         browser = launch_chromium(p)
@@ -70,11 +72,28 @@ def test_a_viewer_who_watched_it_transcode_plays_on_from_the_mp4(server):
         page.set_input_files("#file", str(source))
         # `playable` comes before `ready`, so the page is on the growing ladder first.
         page.wait_for_function("window.vstreamStartedLive === true", timeout=120_000)
+        page.evaluate("""() => {
+            const player = document.getElementById('player');
+            window.liveReached = 0;
+            player.addEventListener('timeupdate', () => {
+                if (player.dataset.live === 'true') window.liveReached = Math.max(window.liveReached, player.currentTime);
+            });
+            // Loading the growing ladder resets the rate to the default one.
+            player.defaultPlaybackRate = player.playbackRate = 8;
+        }""")
+        # Well past the picture's 2 s, on the growing ladder, before the video is READY.
+        page.wait_for_function("window.liveReached > 20 || document.getElementById('transcode-text').textContent.startsWith('ready')",
+                               timeout=120_000)
+        reached = page.evaluate("window.liveReached")
+        assert reached > 20, f"the growing ladder stopped at {reached} s"
         page.wait_for_function("document.getElementById('transcode-text').textContent.startsWith('ready')", timeout=180_000)
         page.wait_for_function("(document.getElementById('player').dataset.source || '').endsWith('download.mp4')", timeout=30_000)
         assert "sound plays on past the picture" in page.text_content("#playback-kind")
         page.wait_for_function("document.getElementById('player').readyState >= 1", timeout=30_000)
         assert abs(page.evaluate("document.getElementById('player').duration") - seconds) < 0.2
+        # The MP4 goes on from where the viewer was, not from the start.
+        page.wait_for_function("document.getElementById('player').currentTime > 20", timeout=30_000)
+        position = page.evaluate("document.getElementById('player').currentTime")
         page.evaluate("document.getElementById('player').playbackRate = 8")
-        page.wait_for_function("document.getElementById('player').currentTime > 20", timeout=60_000)
+        page.wait_for_function(f"document.getElementById('player').currentTime > {position + 10}", timeout=60_000)
         browser.close()

@@ -96,6 +96,10 @@ final class AudioRenditionWorker: @unchecked Sendable {
             case .audio(let packet):
                 let own = try packet.reference()  // the muxer rescales timestamps in place
                 try perform(cutter.audio(.packet(own), time: Double(own.pts) * audioTimeBase.doubleValue))
+            case .videoEnd:
+                // A still picture's picture is over: what sound follows is cut alone now,
+                // not once it runs `SegmentCutter.videoEndedLead` past the picture.
+                try perform(cutter.videoFinished())
             case .audioEnd:
                 audioEnded = true
                 try perform(cutter.audioFinished())

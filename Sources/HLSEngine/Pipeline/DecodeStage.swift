@@ -99,6 +99,20 @@ final class DecodeStage {
     private let audioPreviewEnd: Double?
     static let previewMarginSeconds = 2.0
 
+    /// A still picture's early end (`endVideoIfOnlySoundRemains`): the frames its container
+    /// declares (nil: the video ends with the input).
+    private let declaredFrames: Int?
+    /// How far the sound must run past the last of the declared frames before the video is
+    /// taken to be over: a file's streams interleave within a second or two.
+    static let stillPictureLeadSeconds = 10.0
+    private var videoPackets = 0
+    /// The rungs were told `.videoEnd` before the input ended.
+    private(set) var videoEndedEarly = false
+    /// Video packets after the early end (a container that declared too few frames): left out.
+    private(set) var videoPacketsPastDeclaredEnd = 0
+    /// `normalised` has been told the video's end.
+    private var normalisedToldVideoEnd = false
+
     private(set) var decodedFrames = 0
     private var corruptVideoPackets = 0
     /// Counted over the video and every track; read once `run` has returned.
@@ -117,7 +131,8 @@ final class DecodeStage {
          alternateAudio: [(chain: AudioChain, queue: BoundedQueue<RenditionInput>)] = [],
          loudness: (pass: LoudnessPass, target: Double, hold: LoudnessPass.Hold)? = nil,
          normalised: NormalisedAudio? = nil, keepsAudioPastVideo: Bool = false, audioTask: Bool = false,
-         audioPreviewEnd: Double? = nil, cancellation: CancellationFlag) {
+         audioPreviewEnd: Double? = nil, declaredFrames: Int? = nil, cancellation: CancellationFlag) {
+        self.declaredFrames = declaredFrames
         self.keepsAudioPastVideo = keepsAudioPastVideo
         self.audioPreviewEnd = audioPreviewEnd
         self.audioTask = audioTask
@@ -199,7 +214,12 @@ final class DecodeStage {
             }
             guard more else { break }
             if packet.streamIndex == videoIndex {
+                if videoEndedEarly {
+                    videoPacketsPastDeclaredEnd += 1
+                    continue
+                }
                 if chunkVideoEnded { continue }  // chunk 0 reads on for the audio alone
+                videoPackets += 1
                 if awaitingKeyframe {
                     guard packet.isKeyframe else { continue }  // no reference to decode it from
                     awaitingKeyframe = false
@@ -213,13 +233,14 @@ final class DecodeStage {
                 noteAudioEnd(packet, timeBase: audioEncoder.chain.decoder.timeBase)
                 try audioEncoder.take(packet, videoTime: audioLeadReference, emit: broadcastAudio)
                 if let end = audioPreviewEnd, chunkVideoClosed, audioEnd > end + Self.previewMarginSeconds { break }
+                try endVideoIfOnlySoundRemains()
             } else if let track = alternateThreads.first(where: { $0.encoder.chain.streamIndex == packet.streamIndex }) {
                 guard track.queue.push(.packet(try packet.reference(), videoTime: audioLeadReference)) else {
                     throw TranscodeError.Reason.cancelled  // the track's thread has stopped: its failure says why
                 }
             }
         }
-        if !chunkVideoEnded { try decode(nil, with: video, deliver: deliverVideo) }
+        if !chunkVideoEnded, !videoEndedEarly { try decode(nil, with: video, deliver: deliverVideo) }
         if chunk != nil, !chunkVideoClosed { try endChunkVideo() }
         for track in alternateThreads { track.queue.push(.end(videoTime: audioLeadReference)) }
         if let audioEncoder {
@@ -230,6 +251,28 @@ final class DecodeStage {
         alternateThreads.forEach { $0.join() }
         if let failure = alternateThreads.compactMap(\.failure).first { throw failure }
         broadcast(.end)
+    }
+
+    /// A still picture (or a picture that stops long before its sound): once every frame
+    /// the container declares is read and the sound has run `stillPictureLeadSeconds` past
+    /// the last, the rungs close their segments at once. Before, they closed only once the
+    /// whole sound was read and encoded, so one picture with an hour of sound was playable
+    /// only after a minute or more. Nothing else changes: the same frames, segments and bytes.
+    private func endVideoIfOnlySoundRemains() throws {
+        guard let declaredFrames, !videoEndedEarly, declaredFrames > 0, videoPackets >= declaredFrames,
+              audioEnd >= videoEnd + Self.stillPictureLeadSeconds else { return }
+        try decode(nil, with: video, deliver: deliverVideo)
+        videoEndedEarly = true
+        // The rungs close their segments; the audio renditions cut what follows alone.
+        for queue in queues + alternateAudio.map(\.queue) { queue.push(.videoEnd, cost: 0) }
+        // The normalised encode need not wait for video that will not come.
+        tellNormalisedTheVideoEnded()
+    }
+
+    private func tellNormalisedTheVideoEnded() {
+        guard let normalised, !normalisedToldVideoEnd else { return }
+        normalisedToldVideoEnd = true
+        normalised.videoEnded(lastFrame: lastFrameTime)
     }
 
     /// The video's packet (nil drains), every frame delivered; a damaged one is counted.
@@ -367,7 +410,7 @@ final class DecodeStage {
         // The other tracks' renditions cut where the video does; their audio is their own.
         switch input {
         case .video, .cut, .end: for alternate in alternateAudio { alternate.queue.push(input, cost: cost) }
-        case .audio, .audioEnd: break
+        case .audio, .audioEnd, .videoEnd: break
         }
         // The normalised renditions need the segments' first frames alone (no picture is
         // held for them), and the last frame at the end.
@@ -377,8 +420,8 @@ final class DecodeStage {
             let time = Double(frame.pts) * video.timeBase.doubleValue
             lastFrameTime = time
             if startsSegment { normalised.segmentStarts(at: time) }
-        case .end: normalised.videoEnded(lastFrame: lastFrameTime)
-        case .cut, .audio, .audioEnd: break
+        case .end: tellNormalisedTheVideoEnded()
+        case .cut, .audio, .audioEnd, .videoEnd: break
         }
     }
 }

@@ -74,12 +74,32 @@ final class ProgressiveWriter: @unchecked Sendable {
             }
         }
         publish(.segment(segment))
-        if grew, !masterWritten, ladder.isPlayable {
-            let variants = earlyVariants()
-            try output.writeAtomically(ladder.master(variants), to: ProgressiveLadder.masterName)
-            masterWritten = true
-            publish(.playable(variants))
+        if grew { try writeMasterIfPlayable() }
+    }
+
+    /// The early master, once every rendition has a segment (under `lock`).
+    private func writeMasterIfPlayable() throws(TranscodeError.Reason) {
+        guard !masterWritten, ladder.isPlayable else { return }
+        let variants = earlyVariants()
+        try output.writeAtomically(ladder.master(variants), to: ProgressiveLadder.masterName)
+        masterWritten = true
+        publish(.playable(variants))
+    }
+
+    /// `rendition` has closed its last segment while the others go on (a still picture's
+    /// rung): its playlist ends, and the others' grow without waiting for it. Said to the
+    /// publisher too, whose own ladder must know it (`Publication.ended`).
+    func renditionEnded(_ rendition: String) throws(TranscodeError.Reason) {
+        lock.lock()
+        defer { lock.unlock() }
+        let before = ladder.publishedCount
+        let grew = ladder.end(rendition)
+        try writeCaptions(from: before)
+        for name in ladder.renditions + ladder.captions {
+            try output.writeAtomically(ladder.eventPlaylist(name, ended: false), to: "\(name)/\(ProgressiveLadder.playlistName)")
         }
+        publish(.ended(rendition))
+        if grew { try writeMasterIfPlayable() }
     }
 
     /// Every segment is in: each EVENT playlist gets EXT-X-ENDLIST (before `master.m3u8`) and

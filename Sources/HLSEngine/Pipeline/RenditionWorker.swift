@@ -45,6 +45,9 @@ final class RenditionWorker: @unchecked Sendable {
     private(set) var downloadBytes: Int64?
     /// A DASH ladder's: told when this rung is done, so the audio never waits past it.
     private let timelineShift: TimelineShift?
+    private let progressive: ProgressiveWriter?
+    /// `.videoEnd` closed the segments: only the download's audio is left.
+    private var videoFinished = false
 
     struct Configuration {
         var source: MediaInfo.Video
@@ -110,6 +113,7 @@ final class RenditionWorker: @unchecked Sendable {
         muxer.wholeRunVideoDelay = wholeRunTiming?.firstPacketDelay(reorderDelay: reorderDelay)
         muxer.finalVideoDuration = wholeRunTiming?.lastPacketDuration(reorderDelay: reorderDelay)
         timelineShift = configuration.separateAudio
+        progressive = configuration.progressive
         if let shift = configuration.separateAudio {
             muxer.readsFragmentTiming = true
             muxer.onShiftFixed = { shift.set($0) }
@@ -147,6 +151,7 @@ final class RenditionWorker: @unchecked Sendable {
             if cancellation.isCancelled { throw TranscodeError.Reason.cancelled }
             switch input {
             case .video(let frame, let startsSegment):
+                guard !videoFinished else { continue }
                 try encode(frame, startsSegment: startsSegment)
             case .audio(let packet):
                 guard let timeBase = audioTimeBase else { continue }
@@ -161,15 +166,26 @@ final class RenditionWorker: @unchecked Sendable {
             case .audioEnd:
                 guard audioTimeBase != nil else { continue }
                 try perform(cutter.audioFinished())
+            case .videoEnd:
+                // A still picture: its segment is published now, not after all of its sound.
+                try finishVideo()
+                try progressive?.renditionEnded(rendition.name)
             case .end:
-                try encoder.encode(nil) { try self.encoded($0) }
-                try perform(cutter.finish())
-                try muxer.finish()
+                try finishVideo()
                 downloadBytes = try download?.finish()
                 return
             }
         }
         throw TranscodeError.Reason.cancelled  // the queue closed before `.end`
+    }
+
+    /// Drains the encoder and closes the last segment, once.
+    private func finishVideo() throws {
+        guard !videoFinished else { return }
+        videoFinished = true
+        try encoder.encode(nil) { try self.encoded($0) }
+        try perform(cutter.finish())
+        try muxer.finish()
     }
 
     /// Scales (only when the size or format differs), rotates, and encodes one frame.

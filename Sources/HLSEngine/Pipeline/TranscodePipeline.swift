@@ -249,6 +249,21 @@ struct TranscodePipeline {
             + "a muxed ladder ends with its video (--dash keeps them)"
     }
 
+    /// A still picture's rungs may end before its sound (`DecodeStage.endVideoIfOnlySoundRemains`)
+    /// where the sound has renditions of its own (muxed segments need the video to carry it),
+    /// after the frames its container counts (its sample table; a count of packets is no promise).
+    static func declaredFrames(info: MediaInfo, separateAudio: Bool) -> Int? {
+        guard separateAudio, info.audio != nil, info.video.frameCountSource == "container", info.video.frameCount > 0 else { return nil }
+        return info.video.frameCount
+    }
+
+    /// Video the container did not declare, past the still picture's early end, was left out.
+    private static func undeclaredFramesNote(_ decode: DecodeStage) -> String? {
+        guard decode.videoPacketsPastDeclaredEnd > 0 else { return nil }
+        return "video: \(decode.videoPacketsPastDeclaredEnd) frames past the \(decode.decodedFrames) the container declares, "
+            + "more than \(Int(DecodeStage.stillPictureLeadSeconds)) s after them, were left out"
+    }
+
     /// The container says the audio ends more than the cutter's tail after the video.
     private static func audioOutlastsVideo(_ input: InputFile, info: MediaInfo) -> Bool {
         let declared = { (index: Int) in input.stream(Int32(clamping: index)).flatMap { DeclaredLength.of($0, in: input.context) } }
@@ -389,7 +404,9 @@ struct TranscodePipeline {
                                  alternateAudio: zip(alternates, alternateRenditions).map { ($0, $1.queue) },
                                  // Normalised later: the early encode takes the source's level at once.
                                  loudness: normalised == nil ? loudness : nil, normalised: normalised,
-                                 keepsAudioPastVideo: separate, cancellation: cancellation)
+                                 keepsAudioPastVideo: separate,
+                                 declaredFrames: Self.declaredFrames(info: info, separateAudio: separate),
+                                 cancellation: cancellation)
         let earlyAudio = [audioRendition].compactMap { $0 } + alternateRenditions
         try Self.runStages(decode: decode, workers: workers, audio: earlyAudio + (normalised?.workers ?? []),
                            plan: plan, cancellation: cancellation, decoded: { loudness?.pass.begin() })
@@ -449,7 +466,8 @@ struct TranscodePipeline {
         return (written.duration, written.renditions, decode.corruptPackets, decode.filledAudioGaps, download, written.dash, published,
                 workers.first?.timelineShiftApplied, tracks.isEmpty ? nil : tracks,
                 [loudness?.pass.note].compactMap { $0 } + decode.loudnessNotes + (adoption?.notes ?? [])
-                    + [Self.droppedSoundNote(decode, separateAudio: separate, hasAudio: audio != nil)].compactMap { $0 },
+                    + [Self.droppedSoundNote(decode, separateAudio: separate, hasAudio: audio != nil),
+                       Self.undeclaredFramesNote(decode)].compactMap { $0 },
                 adoption?.replaced ?? [])
     }
 }

@@ -7,6 +7,9 @@ public enum Publication: Sendable, Codable, Equatable {
     case segment(PublishedSegment)
     /// Every rung has a segment: a progressive master can be written.
     case playable([ProgressiveLadder.Variant])
+    /// The rendition has published its last segment while others go on (a still picture's
+    /// rungs, long before its sound ends): the others' playlists no longer wait for it.
+    case ended(String)
 }
 
 /// One finished segment of one rendition. `index` orders it: segments may be reported by
@@ -131,6 +134,8 @@ public struct ProgressiveLadder: Sendable, Equatable {
     public let targetDuration: Int
     private var received: [String: [Int: PublishedSegment]] = [:]
     private var published: [String: Int] = [:]
+    /// Renditions that have published their last segment (`end`).
+    public private(set) var ended: Set<String> = []
 
     public init(renditions: [String], initializationURI: String?, segmentDuration: Double) {
         self.renditions = renditions
@@ -173,12 +178,31 @@ public struct ProgressiveLadder: Sendable, Equatable {
     /// Whether segment `index` of `rendition` was added (it may still wait for others).
     public func has(_ rendition: String, _ index: Int) -> Bool { received[rendition]?[index] != nil }
 
-    /// How many segments every playlist names: the contiguous run the slowest rung has.
-    public var publishedCount: Int { renditions.map { published[$0] ?? 0 }.min() ?? 0 }
+    /// The rendition has published its last segment: its playlist ends with what it has,
+    /// and the others grow without it (a still picture's sound goes on past its picture).
+    /// Returns whether the playlists grew.
+    @discardableResult
+    public mutating func end(_ rendition: String) -> Bool {
+        guard renditions.contains(rendition), !ended.contains(rendition) else { return false }
+        let before = publishedCount
+        ended.insert(rendition)
+        return publishedCount > before
+    }
 
-    /// The rendition's playlist: segments 0 … `publishedCount`-1.
+    /// How many segments every playlist names: the contiguous run the slowest rung has
+    /// (one that has ended holds no other back, unless all have).
+    public var publishedCount: Int {
+        let going = renditions.filter { !ended.contains($0) }
+        return (going.isEmpty ? renditions : going).map { published[$0] ?? 0 }.min() ?? 0
+    }
+
+    /// Every rendition has its first segment.
+    private var everyRenditionHasOne: Bool { renditions.allSatisfy { (published[$0] ?? 0) > 0 } }
+
+    /// The rendition's playlist: segments 0 … `publishedCount`-1, or all of an ended one's.
     public func segments(of rendition: String) -> [PublishedSegment] {
-        (0..<publishedCount).compactMap { received[rendition]?[$0] }
+        if ended.contains(rendition) { return allSegments(of: rendition) }
+        return (0..<publishedCount).compactMap { received[rendition]?[$0] }
     }
 
     /// The rendition's whole contiguous run from 0, which its ended playlist names. Before,
@@ -190,7 +214,7 @@ public struct ProgressiveLadder: Sendable, Equatable {
     }
 
     /// Every rung has its first segment.
-    public var isPlayable: Bool { publishedCount > 0 }
+    public var isPlayable: Bool { publishedCount > 0 && everyRenditionHasOne }
 
     /// The rendition's EVENT playlist; `ended` adds EXT-X-ENDLIST (no segment will follow)
     /// and names all of the rendition's segments (`allSegments`). A caption track's names a
@@ -208,6 +232,7 @@ public struct ProgressiveLadder: Sendable, Equatable {
             "#EXT-X-INDEPENDENT-SEGMENTS",
         ]
         if let initializationURI, !isCaptions { lines.append("#EXT-X-MAP:URI=\"\(initializationURI)\"") }
+        let ended = ended || self.ended.contains(rendition) || (isCaptions && self.ended.contains(captionRung ?? ""))
         let run = { (rendition: String) in ended ? self.allSegments(of: rendition) : self.segments(of: rendition) }
         let named = isCaptions
             ? run(captionRung ?? "").map { ($0.duration, SubtitleRendition.segmentName($0.index)) }

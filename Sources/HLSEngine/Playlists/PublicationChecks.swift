@@ -11,6 +11,7 @@ extension Publication {
     public var isWellFormed: Bool {
         switch self {
         case .segment(let segment): segment.isWellFormed
+        case .ended(let rendition): (try? LadderStitcher.checkPlainNames([rendition], in: "a publication")) != nil
         case .playable(let variants):
             variants.allSatisfy { variant in
                 let parts = variant.name.split(separator: "/", omittingEmptySubsequences: false).map(String.init)

@@ -96,6 +96,14 @@ struct SegmentCutter<Payload> {
         return drain()
     }
 
+    /// No more video will come, while audio may (a still picture's early end): audio past
+    /// the tail is cut alone from here, on the same clock as `finish` would cut it.
+    mutating func videoFinished() -> [Action] {
+        videoEnded = true
+        if latestVideoTime > -Double.infinity, latestAudioTime > latestVideoTime + maxAudioTail { cutAloneIfAudioOnly() }
+        return drain()
+    }
+
     /// No more of anything: writes out whatever waits.
     mutating func finish() -> [Action] {
         audioEnded = true

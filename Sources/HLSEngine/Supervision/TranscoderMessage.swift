@@ -49,7 +49,7 @@ public enum TranscoderMessage: Codable, Sendable, Equatable {
 /// with a message that says so, never as "stopped unexpectedly".
 public struct TranscoderRequest: Codable, Sendable, Equatable {
     /// Bumped whenever this request or `TranscoderMessage` changes shape.
-    public static let protocolVersion = 2
+    public static let protocolVersion = 3
     /// The largest request line a child reads.
     public static let maxBytes = 1 << 20
 

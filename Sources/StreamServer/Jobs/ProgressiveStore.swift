@@ -73,6 +73,10 @@ actor ProgressiveStore {
                 }
                 self.variants = variants
                 try await storePlaylists()
+            case .ended(let rendition):
+                // A still picture's rung is done: the sound's playlists stop waiting for it.
+                ladder.end(rendition)
+                try await storePlaylists()
             }
             try await storeMasterIfPlayable()
         } catch {
@@ -106,9 +110,12 @@ actor ProgressiveStore {
     /// Each caption track's whole file and the WebVTT segments its playlist is about to
     /// name: the engine wrote them before it reported the video segments they follow.
     private func storeCaptions() async throws {
+        // As many as the rung they follow has in its playlist (fewer than the sound's, once
+        // a still picture's rung has ended).
+        let indices = ladder.captionRung.map { ladder.segments(of: $0).map(\.index) } ?? []
         for folder in ladder.captions {
             try await putFile(folder + ".vtt")
-            for index in 0..<ladder.publishedCount { try await putFile(ProgressiveLadder.captionSegment(folder, index)) }
+            for index in indices { try await putFile(ProgressiveLadder.captionSegment(folder, index)) }
         }
     }
 
