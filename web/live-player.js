@@ -67,7 +67,8 @@ async function run(video, address, control, onCaptions) {
   if (audio) {
     // A still picture's playlist ends long before its sound's: hold the picture meanwhile.
     let soundEnded = false;
-    following[1].then(() => { soundEnded = true; }, () => {});
+    const soundDone = () => { soundEnded = true; };
+    following[1].then(soundDone, soundDone);
     following.push(following[0].then((picture) => holdPicture(picture, buffers[0], buffers[1], video, control, () => soundEnded)));
   }
   await Promise.all(following);

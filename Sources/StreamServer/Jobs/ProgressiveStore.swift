@@ -47,9 +47,14 @@ actor ProgressiveStore {
             let rendition = String(key.dropFirst(prefix.count + 1).dropLast(suffix.count))
             guard !rendition.isEmpty, !rendition.contains("/"), let text = try? await storage.data(key: key) else { continue }
             ladder.include(rendition)
-            for segment in Self.segments(inPlaylist: String(decoding: text, as: UTF8.self), rendition: rendition) {
+            let playlist = String(decoding: text, as: UTF8.self)
+            for segment in Self.segments(inPlaylist: playlist, rendition: rendition) {
                 ladder.add(segment)
             }
+            // Ended while the others went on (a still picture's rung): it holds none back,
+            // and stays ended (read as growing, it shrank the sound's playlist to its one
+            // segment on the heir's first `playable`).
+            if playlist.contains("#EXT-X-ENDLIST") { ladder.end(rendition) }
         }
     }
 
