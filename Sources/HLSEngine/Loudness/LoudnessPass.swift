@@ -26,8 +26,10 @@ final class LoudnessPass: @unchecked Sendable {
     private let durationSeconds: Double?
     private var started = false
     private var startedAt = Date()
-    /// Seconds of audio measured so far (the furthest track), under `condition`.
+    /// Seconds of audio measured so far (the furthest track, over every span), under `condition`.
     private var measuredSeconds = 0.0
+    /// Each span's share of `measuredSeconds`, under `condition`.
+    private var spanSeconds: [Double] = [0]
 
     /// - Parameter streams: the source's stream index of each track to measure.
     init(source: any ByteSource, name: String, streams: [Int], maxDurationSeconds: Double?, durationSeconds: Double?,
@@ -52,6 +54,17 @@ final class LoudnessPass: @unchecked Sendable {
         didSet { beginning = startsAfterPlayable ? DispatchSemaphore(value: 0) : nil }
     }
     private var beginning: DispatchSemaphore?
+    /// How many of the source's spans are read at once, each over a read of its own: more
+    /// than one for the audio task, whose encode waits for the whole measurement; elsewhere
+    /// the pass overlaps the video's encode, on one thread. Set before `start`.
+    var threads = 1
+    /// Past 4 reads at once, the measurement is a few percent of the audio task, and each
+    /// more read holds about 6 MB (a decoder, a demuxer's index, a meter's 3 s window) beside
+    /// the chunks' encoders on a one-host run (docs/performance.md).
+    static let maximumThreads = 4
+    /// How many spans the measurement was made in, once it has ended (1: one read of the
+    /// whole source). Read after `wait` returns.
+    private(set) var spansRead = 0
     private let begun = NSLock()
     private var hasBegun = false
 
@@ -167,53 +180,101 @@ final class LoudnessPass: @unchecked Sendable {
 
     private var isStopped: Bool { stopFlag.isCancelled || cancellation.isCancelled }
 
+    /// Measures over `reader`, in the source's spans (`LoudnessRead.spans`), `threads` of
+    /// them at once. A source whose spans cannot be read exactly is measured in one read.
     private func measure(_ reader: any ByteSource) throws -> [Int: Loudness.Measurement] {
-        let input = try MediaProbe.open(reader, name: name, cancellation: stopFlag)
-        var chains: [Int32: (decoder: Decoder, resampler: Resampler, meter: LoudnessMeter)] = [:]
-        for index in streams {
-            guard let stream = input.stream(Int32(index)) else { continue }
-            let decoder = try Decoder(stream: stream, threads: 1, maxPixels: SourceBounds.maxPixels)
-            let resampler = try Resampler(decoder: decoder.context, sampleRate: 48_000, layout: cav_channel_layout_stereo(),
-                                          format: AV_SAMPLE_FMT_FLTP)
-            guard let meter = LoudnessMeter() else { throw TranscodeError.Reason.outOfMemory }
-            chains[Int32(index)] = (decoder, resampler, meter)
-        }
-        // The demuxer skips every other stream's packets.
-        for stream in input.streams where chains[stream.pointee.index] == nil { stream.pointee.discard = AVDISCARD_ALL }
-        let packet = Packet()
-        let limit = maxDurationSeconds.map { Int64($0 * 48_000) }
-        var measured: [Int32: Int64] = [:]
-        while try input.read(into: packet) {
-            if isStopped { throw TranscodeError.Reason.cancelled }
-            guard let chain = chains[packet.streamIndex] else { continue }
-            if let limit, measured[packet.streamIndex, default: 0] > limit { continue }
-            measured[packet.streamIndex, default: 0] += try feed(packet, to: chain)
-            let seconds = Double(measured[packet.streamIndex, default: 0]) / 48_000
-            if seconds >= measuredSeconds + 1 {
-                condition.lock()
-                measuredSeconds = seconds
-                condition.unlock()
+        let spans = LoudnessRead.spans(durationSeconds: durationSeconds)
+        if spans.count > 1 {
+            do {
+                return try measure(spans, first: reader)
+            } catch is LoudnessRead.NotSplittable {
+                resetProgress(spans: 1)
             }
         }
-        for chain in chains.values { _ = try feed(nil, to: chain) }
-        return Dictionary(uniqueKeysWithValues: chains.map { (Int($0.key), $0.value.meter.measurement) })
+        spansRead = 1
+        return try read(.whole, index: 0, reader).mapValues(\.measurement)
     }
 
-    /// Decodes `packet` (nil drains), resamples and meters; returns the samples metered. A
-    /// packet the decoder rejects is skipped, as the decode stage skips it.
-    private func feed(_ packet: Packet?, to chain: (decoder: Decoder, resampler: Resampler, meter: LoudnessMeter)) throws -> Int64 {
-        var samples: Int64 = 0
-        try chain.decoder.decodeSkippingDamage(packet) { frame in
-            do { try chain.resampler.push(frame) } catch { return }  // a frame the resampler cannot take
-            while let block = try chain.resampler.pop(count: 4096) {
-                chain.meter.add(block)
-                samples += Int64(block.sampleCount)
+    /// Reads the spans, each on the first of `threads` that is free (one of them this one),
+    /// and merges their meters.
+    private func measure(_ spans: [LoudnessRead.Span], first reader: any ByteSource) throws -> [Int: Loudness.Measurement] {
+        resetProgress(spans: spans.count)
+        let results = SpanResults(count: spans.count)
+        let readSpans: @Sendable (any ByteSource) -> Void = { [self] reader in
+            while let index = results.next() {
+                results.set(index, Result { try read(spans[index], index: index, reader) })
             }
         }
-        if packet == nil {
-            try chain.resampler.push(nil)
-            while let block = try chain.resampler.pop(count: 4096, final: true) { chain.meter.add(block) }
+        let group = DispatchGroup()
+        for helper in 1..<max(1, min(threads, spans.count)) {
+            let helperReader = source.concurrentReader()
+            group.enter()
+            let thread = Thread {
+                if self.startsAfterPlayable { ThreadPriority.lowerCurrentThread() }
+                readSpans(helperReader)
+                group.leave()
+            }
+            thread.name = "vstream.loudness.\(helper)"
+            thread.start()
         }
-        return samples
+        readSpans(reader)
+        group.wait()
+        var meters: [Int: [LoudnessMeter]] = [:]
+        for outcome in try results.all() {
+            for (stream, meter) in outcome { meters[stream, default: []].append(meter) }
+        }
+        spansRead = spans.count
+        return meters.mapValues { LoudnessMeter.measurement(of: $0) }
+    }
+
+    private func read(_ span: LoudnessRead.Span, index: Int, _ reader: any ByteSource) throws -> [Int: LoudnessMeter] {
+        try LoudnessRead(streams: streams, span: span, maxDurationSeconds: maxDurationSeconds)
+            .run(reader, name: name, stop: stopFlag, isStopped: { isStopped }) { seconds in
+                condition.lock()
+                spanSeconds[index] = seconds
+                measuredSeconds = spanSeconds.reduce(0, +)
+                condition.unlock()
+            }
+    }
+
+    private func resetProgress(spans: Int) {
+        condition.lock()
+        spanSeconds = Array(repeating: 0, count: spans)
+        measuredSeconds = 0
+        condition.unlock()
+    }
+}
+
+/// What each span's read gave, and which span is the next to read; set from every thread.
+private final class SpanResults: @unchecked Sendable {
+    // @unchecked: every field is guarded by `lock`.
+    private let lock = NSLock()
+    private var results: [Result<[Int: LoudnessMeter], any Error>?]
+    private var nextIndex = 0
+
+    init(count: Int) { results = Array(repeating: nil, count: count) }
+
+    /// The next span nobody reads yet; nil once all are taken, or one has failed.
+    func next() -> Int? {
+        lock.withLock {
+            guard nextIndex < results.count, !results.contains(where: { if case .failure = $0 { true } else { false } }) else { return nil }
+            defer { nextIndex += 1 }
+            return nextIndex
+        }
+    }
+
+    func set(_ index: Int, _ result: Result<[Int: LoudnessMeter], any Error>) {
+        lock.withLock { results[index] = result }
+    }
+
+    /// Every span's meters; the first failure if any failed (a span that cannot be read
+    /// exactly before any other reason, so the caller can read the source whole instead).
+    func all() throws -> [[Int: LoudnessMeter]] {
+        let outcomes = lock.withLock { results }
+        for case .failure(let error as LoudnessRead.NotSplittable) in outcomes { throw error }
+        return try outcomes.map { outcome in
+            guard let outcome else { throw TranscodeError.Reason.cancelled }
+            return try outcome.get()
+        }
     }
 }

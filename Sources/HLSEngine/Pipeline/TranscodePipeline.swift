@@ -199,6 +199,11 @@ struct TranscodePipeline {
                 normalised.encode(measurements: measurements, reader: reader, name: name, stop: stop)
             }
         }
+        // The audio task's encode waits for the whole measurement: it reads a long source's
+        // spans at once. Elsewhere the pass overlaps the video's encode, on one thread.
+        if options.chunk?.audio == .only {
+            pass.threads = min(options.cores ?? ProcessInfo.processInfo.activeProcessorCount, LoudnessPass.maximumThreads)
+        }
         pass.start()
         // The audio task's segments are the normalised ones even when it publishes as it
         // goes: a viewer waits for no segment of it (chunk 0's preview plays first).
