@@ -65,6 +65,41 @@ struct StillPictureWhileTranscodingTests {
         #expect(result.notes?.contains { $0.contains("left out") } != true, "\(result.notes ?? [])")
     }
 
+    /// Matroska counts no frames, so the probe counts the video's packets, reading the file
+    /// to its end before the transcode starts: that count ends the picture's rungs as an MP4's
+    /// sample table does, once the sound has run 10 s past it, not after all of it.
+    @Test func aMatroskaStillPictureEndsItsRungsOnItsCountedFrames() async throws {
+        let folder = Fixtures.temporaryDirectory("still-mkv")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let source = try StillPictureTests.source(in: folder, seconds: 120, container: "mkv")
+        var options = TranscodeOptions()
+        options.progressive = true
+        options.dash = true
+        options.rungs = [180]
+        let output = folder + "/hls"
+        let transcoder = Transcoder(input: source, output: output, options: options)
+        // How many of the sound's segments were out when the picture's rung ended.
+        let soundBeforeTheEnd = Task { () -> Int? in
+            var sound = 0
+            for await publication in transcoder.publications {
+                switch publication {
+                case .segment(let segment) where segment.rendition == "audio": sound += 1
+                case .ended("180p"): return sound
+                default: break
+                }
+            }
+            return nil
+        }
+        let result = try await transcoder.run()
+        let sound = try #require(await soundBeforeTheEnd.value, "the picture's rung never ended early")
+        #expect(sound < 10, "\(sound) of the sound's 60 segments were out before the picture's rung ended")
+        let picture = ProgressiveTests.Playlist(try #require(ProgressiveTests.read("\(output)/180p/live.m3u8")))
+        #expect(picture.ended && picture.segments.count == 1)
+        #expect(abs(result.durationSeconds - 120) < 0.1, "\(result.durationSeconds)")
+        #expect(try StillPictureTests.lastAudioTime(output + "/master.m3u8") > 119)
+        #expect(result.notes?.contains { $0.contains("left out") } != true, "\(result.notes ?? [])")
+    }
+
     /// A normal video never ends its rungs early: its sound stops with its picture.
     @Test func aVideoWithSoundToItsEndEndsNoRenditionEarly() async throws {
         let folder = Fixtures.temporaryDirectory("still-not")

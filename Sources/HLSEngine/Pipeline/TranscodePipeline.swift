@@ -256,9 +256,12 @@ struct TranscodePipeline {
 
     /// A still picture's rungs may end before its sound (`DecodeStage.endVideoIfOnlySoundRemains`)
     /// where the sound has renditions of its own (muxed segments need the video to carry it),
-    /// after the frames its container counts (its sample table; a count of packets is no promise).
+    /// after the video's frames: those its container counts (an MP4's sample table), or, where
+    /// it counts none (Matroska), the video packets the probe counted reading the same bytes to
+    /// their end, exactly as the decode stage counts them.
     static func declaredFrames(info: MediaInfo, separateAudio: Bool) -> Int? {
-        guard separateAudio, info.audio != nil, info.video.frameCountSource == "container", info.video.frameCount > 0 else { return nil }
+        guard separateAudio, info.audio != nil, ["container", "packets"].contains(info.video.frameCountSource),
+              info.video.frameCount > 0 else { return nil }
         return info.video.frameCount
     }
 
