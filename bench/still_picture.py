@@ -2,10 +2,10 @@
 """A still picture while it transcodes (issue 22): how soon the early ladder is out, and what
 the whole run costs, for one or more builds, rounds interleaved, in one call.
 
-    python3 bench/still_picture.py --seconds 600 --rounds 2 BUILD [BUILD...]
+    python3 bench/still_picture.py --seconds 600 --rounds 2 [--container mkv] BUILD [BUILD...]
 
 The source is one 640x360 frame, then SECONDS of a stereo tone in AAC (made with the ffmpeg
-CLI, moov first). Each build runs `vstream transcode SOURCE -o OUT --progressive --dash
+CLI, moov first; or the same streams in Matroska, which counts no frames). Each build runs `vstream transcode SOURCE -o OUT --progressive --dash
 --ladder 360`, as the service does, under GNU time. "early s" is when `live.m3u8` (the early
 master) appears; "sound 1 s later" is how much sound the early ladder names a second after that
 (its audio EVENT playlist's EXTINFs), what a viewer who started then can play. Prints one
@@ -20,13 +20,13 @@ import time
 from pathlib import Path
 
 
-def make_source(folder: Path, seconds: int) -> Path:
-    picture, tone, source = folder / "one.mp4", folder / "tone.m4a", folder / "still.mp4"
+def make_source(folder: Path, seconds: int, container: str) -> Path:
+    picture, tone, source = folder / "one.mp4", folder / "tone.m4a", folder / f"still.{container}"
     for arguments in (["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25", "-frames:v", "1", "-c:v", "libx264", str(picture)],
                       ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds}", "-ac", "2",
                        "-c:a", "aac", "-b:a", "128k", str(tone)],
                       ["-i", str(picture), "-i", str(tone), "-map", "0:v", "-map", "1:a", "-c", "copy",
-                       "-movflags", "+faststart", str(source)]):
+                       *(["-movflags", "+faststart"] if container == "mp4" else []), str(source)]):
         subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", *arguments], check=True)
     return source
 
@@ -67,15 +67,17 @@ def main() -> None:
     parser.add_argument("builds", nargs="+")
     parser.add_argument("--seconds", type=int, default=600)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--container", choices=["mp4", "mkv"], default="mp4")
     arguments = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
-        source = make_source(work, arguments.seconds)
+        source = make_source(work, arguments.seconds, arguments.container)
         results: dict[str, list[dict]] = {build: [] for build in arguments.builds}
         for round_number in range(arguments.rounds):
             for index, build in enumerate(arguments.builds):
                 results[build].append(run(build, source, work / f"out-{round_number}-{index}"))
         print(f"| build | early s | sound 1 s later s | wall s | CPU s | peak RSS MiB |  ({arguments.seconds} s still picture, "
+              f"{arguments.container}, "
               f"{arguments.rounds} rounds, medians)")
         print("|---|---|---|---|---|---|")
         for build, runs in results.items():
