@@ -23,10 +23,11 @@ struct LoudnessSpansTests {
         return source
     }
 
-    static func measure(_ path: String, durationSeconds: Double?, threads: Int) throws -> (figures: [Int: Loudness.Measurement], spans: Int) {
+    /// `spansAtOnce` nil: one read, as a whole run measures.
+    static func measure(_ path: String, spansAtOnce: Int?) throws -> (figures: [Int: Loudness.Measurement], spans: Int) {
         let pass = LoudnessPass(source: try FileByteSource(path: path), name: path, streams: [0, 1], maxDurationSeconds: nil,
-                                durationSeconds: durationSeconds, cancellation: CancellationFlag())
-        pass.threads = threads
+                                durationSeconds: 210, cancellation: CancellationFlag())
+        pass.spansAtOnce = spansAtOnce
         pass.start()
         let figures = try #require(pass.wait())
         pass.stopAndJoin()
@@ -38,9 +39,8 @@ struct LoudnessSpansTests {
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let source = try Self.longSource(in: folder, container: "mp4")
         #expect(LoudnessRead.spans(durationSeconds: 210).count == 3)
-        // No length known: one read of the whole, as before.
-        let whole = try Self.measure(source, durationSeconds: nil, threads: 1)
-        let spans = try Self.measure(source, durationSeconds: 210, threads: 3)
+        let whole = try Self.measure(source, spansAtOnce: nil)
+        let spans = try Self.measure(source, spansAtOnce: 3)
         #expect(whole.spans == 1 && spans.spans == 3)
         for stream in [0, 1] {
             let one = try #require(whole.figures[stream]), split = try #require(spans.figures[stream])
@@ -54,7 +54,7 @@ struct LoudnessSpansTests {
         #expect(abs((whole.figures[0]?.integrated ?? 0) - (whole.figures[1]?.integrated ?? 0)) > 10)
         // A host of one core reads the same spans one after another: the same figures, so the
         // same gain and bytes, wherever the task runs.
-        let oneThread = try Self.measure(source, durationSeconds: 210, threads: 1)
+        let oneThread = try Self.measure(source, spansAtOnce: 1)
         #expect(oneThread.spans == 3 && oneThread.figures == spans.figures)
     }
 
@@ -64,9 +64,9 @@ struct LoudnessSpansTests {
         let folder = Fixtures.temporaryDirectory("loudness-spans-mkv")
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let source = try Self.longSource(in: folder, container: "mkv")
-        let measured = try Self.measure(source, durationSeconds: 210, threads: 3)
+        let measured = try Self.measure(source, spansAtOnce: 3)
         #expect(measured.spans == 1)
-        let whole = try Self.measure(source, durationSeconds: nil, threads: 1)
+        let whole = try Self.measure(source, spansAtOnce: nil)
         #expect(measured.figures == whole.figures)
     }
 }

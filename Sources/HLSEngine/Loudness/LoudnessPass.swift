@@ -54,10 +54,12 @@ final class LoudnessPass: @unchecked Sendable {
         didSet { beginning = startsAfterPlayable ? DispatchSemaphore(value: 0) : nil }
     }
     private var beginning: DispatchSemaphore?
-    /// How many of the source's spans are read at once, each over a read of its own: more
-    /// than one for the audio task, whose encode waits for the whole measurement; elsewhere
-    /// the pass overlaps the video's encode, on one thread. Set before `start`.
-    var threads = 1
+    /// Whether the source is measured in its spans (`LoudnessRead.spans`), this many read at
+    /// once, each over a read of its own: the audio task's, whose encode waits for the whole
+    /// measurement. nil (elsewhere, where the pass overlaps the video's encode): one read,
+    /// as spans read one after another would open the source, and read its index, once each
+    /// for nothing. Set before `start`.
+    var spansAtOnce: Int?
     /// Past 4 reads at once, the measurement is a few percent of the audio task, and each
     /// more read holds about 6 MB (a decoder, a demuxer's index, a meter's 3 s window) beside
     /// the chunks' encoders on a one-host run (docs/performance.md).
@@ -180,13 +182,13 @@ final class LoudnessPass: @unchecked Sendable {
 
     private var isStopped: Bool { stopFlag.isCancelled || cancellation.isCancelled }
 
-    /// Measures over `reader`, in the source's spans (`LoudnessRead.spans`), `threads` of
-    /// them at once. A source whose spans cannot be read exactly is measured in one read.
+    /// Measures over `reader`: in one read, or in the source's spans, `spansAtOnce` of them
+    /// at once. A source whose spans cannot be read exactly is measured in one read.
     private func measure(_ reader: any ByteSource) throws -> [Int: Loudness.Measurement] {
-        let spans = LoudnessRead.spans(durationSeconds: durationSeconds)
-        if spans.count > 1 {
+        let spans = spansAtOnce == nil ? [.whole] : LoudnessRead.spans(durationSeconds: durationSeconds)
+        if let spansAtOnce, spans.count > 1 {
             do {
-                return try measure(spans, first: reader)
+                return try measure(spans, atOnce: spansAtOnce, first: reader)
             } catch is LoudnessRead.NotSplittable {
                 resetProgress(spans: 1)
             }
@@ -195,9 +197,10 @@ final class LoudnessPass: @unchecked Sendable {
         return try read(.whole, index: 0, reader).mapValues(\.measurement)
     }
 
-    /// Reads the spans, each on the first of `threads` that is free (one of them this one),
-    /// and merges their meters.
-    private func measure(_ spans: [LoudnessRead.Span], first reader: any ByteSource) throws -> [Int: Loudness.Measurement] {
+    /// Reads the spans, each on the first of `atOnce` threads that is free (one of them this
+    /// one), and merges their meters.
+    private func measure(_ spans: [LoudnessRead.Span], atOnce: Int, first reader: any ByteSource) throws
+        -> [Int: Loudness.Measurement] {
         resetProgress(spans: spans.count)
         let results = SpanResults(count: spans.count)
         let readSpans: @Sendable (any ByteSource) -> Void = { [self] reader in
@@ -206,7 +209,7 @@ final class LoudnessPass: @unchecked Sendable {
             }
         }
         let group = DispatchGroup()
-        for helper in 1..<max(1, min(threads, spans.count)) {
+        for helper in 1..<max(1, min(atOnce, spans.count)) {
             let helperReader = source.concurrentReader()
             group.enter()
             let thread = Thread {

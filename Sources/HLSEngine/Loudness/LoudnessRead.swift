@@ -38,9 +38,9 @@ struct LoudnessRead {
 
     /// The spans a source of `durationSeconds` is measured in: equal ones, the first from the
     /// start and the last to the end, whatever the declared length says. They depend on the
-    /// length alone, never on the host, so every run of a source (whole, a chunk carrying the
-    /// audio, the audio task on any worker) measures the same figures and encodes the same
-    /// bytes; how many are read at once is the host's (`LoudnessPass.threads`).
+    /// length alone, never on the host, so the audio task of a source measures the same
+    /// figures, and encodes the same bytes, on any worker; how many are read at once is the
+    /// host's (`LoudnessPass.spansAtOnce`).
     static func spans(durationSeconds: Double?) -> [Span] {
         guard let durationSeconds, durationSeconds.isFinite, durationSeconds > 0 else { return [.whole] }
         let count = max(1, min(maximumSpans, Int(durationSeconds / minimumSpanSeconds)))

@@ -200,9 +200,9 @@ struct TranscodePipeline {
             }
         }
         // The audio task's encode waits for the whole measurement: it reads a long source's
-        // spans at once. Elsewhere the pass overlaps the video's encode, on one thread.
+        // spans at once. Elsewhere the pass overlaps the video's encode, in one read.
         if options.chunk?.audio == .only {
-            pass.threads = min(options.cores ?? ProcessInfo.processInfo.activeProcessorCount, LoudnessPass.maximumThreads)
+            pass.spansAtOnce = min(options.cores ?? ProcessInfo.processInfo.activeProcessorCount, LoudnessPass.maximumThreads)
         }
         pass.start()
         // The audio task's segments are the normalised ones even when it publishes as it
