@@ -78,12 +78,33 @@ struct JobPolicyTests {
         #expect(claim.tick(now: start + .seconds(21), graceExpired: false) == [.checkCancel], "the beat was recorded")
     }
 
+    @Test func aShortTimeoutIsRefreshedEveryThirdOfItNotOnTheCheckGrid() {
+        let start = ContinuousClock.now
+        var claim = JobClaim(visibilityTimeout: .seconds(1), now: start)
+        var now = start
+        var beats: [Duration] = []
+        for _ in 0..<40 where beats.count < 6 {
+            now += claim.untilNextTick(now: now)
+            if claim.tick(now: now, graceExpired: false).contains(.heartbeat) {
+                beats.append(now - start)
+                #expect(claim.heartbeatAnswered(mine: true, now: now) == nil)
+            }
+        }
+        // Beats a third of the timeout apart (the 250 ms grid alone beat every 500 ms:
+        // half the timeout, so one late tick let another worker take the entry).
+        let gaps = zip(beats, [.zero] + beats).map { $0 - $1 }
+        #expect(beats.count == 6 && gaps.allSatisfy { $0 < .milliseconds(334) }, "\(beats)")
+        // Deletion is still checked at least every 250 ms.
+        #expect(JobClaim(visibilityTimeout: .seconds(60), now: start).untilNextTick(now: start) == JobClaim.checkInterval)
+    }
+
     @Test func aFailedHeartbeatIsNotALostClaim() {
         let start = ContinuousClock.now
         var claim = JobClaim(visibilityTimeout: .seconds(3), now: start)
         #expect(claim.tick(now: start + .seconds(1), graceExpired: false) == [.checkCancel, .heartbeat])
         #expect(claim.heartbeatAnswered(mine: nil, now: start + .seconds(1)) == nil, "Redis unreachable: carry on")
         #expect(claim.cancelChecked(deleted: nil) == nil)
+        #expect(claim.untilNextTick(now: start + .seconds(1)) == JobClaim.checkInterval, "overdue: no busy loop")
         #expect(claim.tick(now: start + .seconds(1.25), graceExpired: false) == [.checkCancel, .heartbeat], "try again next tick")
         #expect(claim.stopped == nil)
     }

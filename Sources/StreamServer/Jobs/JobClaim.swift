@@ -1,8 +1,10 @@
 /// A worker's hold on one running job, as a value type: the watcher feeds it ticks and
 /// Redis's answers, and it says what to do next. Tested without Redis or clocks.
 ///
-/// Every tick (250 ms) the watcher asks whether the video was deleted; every third of
-/// the visibility timeout it also refreshes the claim. The race this guards against:
+/// Every tick (250 ms at most) the watcher asks whether the video was deleted; every third
+/// of the visibility timeout it also refreshes the claim, on time: a tick falls due when
+/// the heartbeat does, so a short timeout is not refreshed only every half of it (a 1 s
+/// timeout beat every 500 ms on the 250 ms grid). The race this guards against:
 ///
 ///  1. Worker A runs video V. A stalls (a long pause, a partition) for longer than the
 ///     visibility timeout, so its entry looks abandoned.
@@ -33,6 +35,9 @@ public struct JobClaim: Sendable, Equatable {
         case stop(Stop)
     }
 
+    /// How often a running job checks whether its video was deleted.
+    public static let checkInterval: Duration = .milliseconds(250)
+
     public let heartbeatInterval: Duration
     public private(set) var stopped: Stop?
     private var lastHeartbeat: ContinuousClock.Instant
@@ -47,6 +52,14 @@ public struct JobClaim: Sendable, Equatable {
         guard stopped == nil else { return [] }
         if graceExpired { return [stop(.shutdown)] }
         return now - lastHeartbeat >= heartbeatInterval ? [.checkCancel, .heartbeat] : [.checkCancel]
+    }
+
+    /// How long the watcher sleeps before its next tick: a check interval, or less where
+    /// the heartbeat falls due sooner. An overdue heartbeat (the last one got no answer)
+    /// waits a whole interval, so an unreachable Redis is not asked in a busy loop.
+    public func untilNextTick(now: ContinuousClock.Instant) -> Duration {
+        let heartbeatDue = lastHeartbeat + heartbeatInterval - now
+        return heartbeatDue > .zero ? min(Self.checkInterval, heartbeatDue) : Self.checkInterval
     }
 
     /// Redis answered whether the video's cancel key exists (nil: no answer).

@@ -189,7 +189,7 @@ public final class RedisWorker: @unchecked Sendable {
         let watcher = Task { () -> JobClaim in
             var claim = JobClaim(visibilityTimeout: settings.visibilityTimeout, now: .now)
             while !Task.isCancelled, claim.stopped == nil {
-                try? await Task.sleep(for: .milliseconds(250))
+                try? await Task.sleep(for: claim.untilNextTick(now: .now))
                 if Task.isCancelled { break }
                 for action in claim.tick(now: .now, graceExpired: interrupting) {
                     let next: JobClaim.Action? = switch action {

@@ -21,7 +21,7 @@ struct ScaleOutTests {
         let id = try await cluster.submit("h264_1080p30_stereo.mp4")
 
         try await cluster.waitForProgress(id) { $0["stage"] == "transcoding" && (Double($0["percent"] ?? "") ?? 0) > 5 }
-        let video = try await Self.killTheHolderAndAwaitTheHeir(of: id, among: workers, in: cluster)
+        _ = try await Self.killTheHolderAndAwaitTheHeir(of: id, among: workers, in: cluster)
         #expect(cluster.logLines(id, "state change", "status=READY").count == 1, "READY exactly once")
         try await cluster.waitForOriginalDeleted(id)
         let deletions = cluster.logLines(id, "original deleted")
