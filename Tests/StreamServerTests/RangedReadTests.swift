@@ -98,7 +98,7 @@ struct RangedReadTests {
 
     /// Every 8 bytes hold their own offset: a body from the wrong place cannot match.
     static func writePattern(to url: URL) throws {
-        FileManager.default.createFile(atPath: url.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: url.path, contents: nil)
         let handle = try FileHandle(forWritingTo: url)
         defer { try? handle.close() }
         for block in 0..<(objectSize >> 20) {

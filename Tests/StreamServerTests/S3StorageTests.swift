@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import StreamServer
 
@@ -38,6 +39,39 @@ struct S3StorageTests {
         defer { try? FileManager.default.removeItem(at: copy) }
         try await storage.fetch(key: key, to: copy)
         #expect(try Data(contentsOf: copy) == part1 + part2)
+    }
+
+    /// Requests reuse the bucket's connections (`CurlHandles`): to R2 over HTTPS a new one
+    /// costs two round trips more than the request. Ten calls one after another open at
+    /// most one; 32 puts 8 at a time open at most 8, and every object reads back whole.
+    @Test func requestsReuseTheBucketsConnections() async throws {
+        let server = try SeaweedFS()
+        defer { server.stop() }
+        let storage = try await server.ready()
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("reuse-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let files = try (0..<32).map { index in
+            let file = folder.appendingPathComponent("segment_\(index).m4s")
+            try Data((0..<(40_000 + index)).map { UInt8(truncatingIfNeeded: $0 &* (index + 7)) }).write(to: file)
+            return file
+        }
+
+        var opened = 0
+        for index in 0..<10 {
+            opened += try await storage.request("PUT", path: storage.path("one/\(index)"), body: .file(files[index])).connectionsOpened
+        }
+        #expect(opened <= 1, "one after another: \(opened) connections for 10 requests")
+
+        let atOnce = Mutex(0)
+        try await forEach(Array(files.enumerated()), atOnce: 8) { index, file in
+            let response = try await storage.request("PUT", path: storage.path("many/\(index)"), body: .file(file))
+            atOnce.withLock { $0 += response.connectionsOpened }
+        }
+        #expect(atOnce.withLock { $0 } <= 8, "8 at a time: \(atOnce.withLock { $0 }) connections for 32 requests")
+        for (index, file) in files.enumerated() {
+            #expect(try await storage.data(key: "many/\(index)") == Data(contentsOf: file))
+        }
     }
 
     @Test func listPartsFollowsThePaging() async throws {

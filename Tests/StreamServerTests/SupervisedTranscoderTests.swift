@@ -127,7 +127,7 @@ struct SupervisedTranscoderTests {
         }
         // A descriptor of ours that a careless spawn would hand down: no close-on-exec.
         let sentinel = FileManager.default.temporaryDirectory.appendingPathComponent("sentinel-\(UUID().uuidString)").path
-        FileManager.default.createFile(atPath: sentinel, contents: Data("ours".utf8))
+        _ = FileManager.default.createFile(atPath: sentinel, contents: Data("ours".utf8))
         let held = open(sentinel, O_RDONLY)
         defer { close(held); try? FileManager.default.removeItem(atPath: sentinel) }
         #expect(held >= 0)

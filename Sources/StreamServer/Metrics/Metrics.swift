@@ -66,6 +66,10 @@ enum StorageMetrics {
         let received = response.body.count + (downloadTo.map(size) ?? 0)
         Counter(label: "vstream_storage_bytes_total", dimensions: [("direction", "out")]).increment(by: sent)
         Counter(label: "vstream_storage_bytes_total", dimensions: [("direction", "in")]).increment(by: received)
+        // Requests that could not reuse a kept connection (`CurlHandles`): each cost a handshake.
+        if response.connectionsOpened > 0 {
+            Counter(label: "vstream_storage_connections_opened_total").increment(by: response.connectionsOpened)
+        }
     }
 
     private static func size(_ url: URL) -> Int {

@@ -2,13 +2,16 @@ import CCurl
 import Foundation
 
 /// One HTTP exchange through libcurl: the server's own calls to S3-compatible storage.
-/// Blocking; `S3Storage` runs it off the Swift concurrency pool.
+/// Blocking; `S3Storage` runs it off the Swift concurrency pool. It runs on a kept handle
+/// (`CurlHandles`), over the connection an earlier request left open where there is one.
 struct HTTPTransfer {
     struct Response: Sendable {
         var status: Int
         /// Header names lowercased.
         var headers: [String: String]
         var body: Data
+        /// Connections this exchange had to open: 0 where it reused a kept one.
+        var connectionsOpened = 0
     }
 
     enum Body {
@@ -31,13 +34,18 @@ struct HTTPTransfer {
         var failed = false
     }
 
+    /// How long a kept connection may wait idle and still be reused.
+    static let connectionIdleSeconds = 20
+
     private static let initialised: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
 
     static func perform(method: String, url: String, headers: [String: String], body: Body = .none,
                         downloadTo: URL? = nil, timeout: Int = 300) throws -> Response {
         _ = initialised
-        guard let handle = curl_easy_init() else { throw Failure(message: "curl_easy_init failed") }
-        defer { curl_easy_cleanup(handle) }
+        let kept = try CurlHandles.shared.take()
+        let handle = kept.raw
+        var succeeded = false
+        defer { CurlHandles.shared.giveBack(kept, reusable: succeeded) }
         var list: UnsafeMutablePointer<curl_slist>? = nil
         for (name, value) in headers { list = curl_slist_append(list, "\(name): \(value)") }
         list = curl_slist_append(list, "Expect:")  // no 100-continue round trip
@@ -57,6 +65,8 @@ struct HTTPTransfer {
         ccurl_setopt_long(handle, CURLOPT_TIMEOUT, timeout)
         ccurl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT, 10)
         ccurl_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
+        // A connection idle longer is not reused: a server may have closed it meanwhile.
+        ccurl_setopt_long(handle, CURLOPT_MAXAGE_CONN, Self.connectionIdleSeconds)
         ccurl_setopt_pointer(handle, CURLOPT_WRITEDATA, box)
         ccurl_setopt_write(handle, CURLOPT_WRITEFUNCTION) { pointer, size, count, context in
             guard let pointer, let context else { return 0 }
@@ -96,6 +106,7 @@ struct HTTPTransfer {
             let size = (try? FileManager.default.attributesOfItem(atPath: file.path)[.size] as? NSNumber)?.int64Value ?? 0
             ccurl_setopt_long(handle, CURLOPT_UPLOAD, 1)
             ccurl_setopt_pointer(handle, CURLOPT_READDATA, upload)  // libcurl reads it with fread
+            ccurl_setopt_seekable_file(handle, upload)
             ccurl_setopt_off(handle, CURLOPT_INFILESIZE_LARGE, curl_off_t(size))
         }
         let code: CURLcode = payload.withUnsafeBytes { bytes in
@@ -113,6 +124,9 @@ struct HTTPTransfer {
         }
         var status = 0
         ccurl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
-        return Response(status: status, headers: sink.headers, body: sink.body)
+        var opened = 0
+        ccurl_getinfo_long(handle, CURLINFO_NUM_CONNECTS, &opened)
+        succeeded = true
+        return Response(status: status, headers: sink.headers, body: sink.body, connectionsOpened: opened)
     }
 }
