@@ -6,8 +6,8 @@ import Testing
 
 /// An S3 upload is transcoded while it is fetched: the engine reads it through a
 /// `StreamingSource`, in this process or in a supervised child through the source relay.
-/// The upload is a camera-style MP4 with its moov at the end (`upload_30mb.mp4`), fetched
-/// over a deliberately slow link so the overlap shows.
+/// The upload is a camera-style MP4 with its moov at the end (`upload_30mb.mp4`), whose
+/// fetch holds at half the upload so the overlap shows.
 extension SeaweedFSTests {
 @Suite("Streaming source", .serialized)
 struct StreamingSourceTests {
@@ -35,13 +35,24 @@ struct StreamingSourceTests {
         return (key, try #require(try await storage.size(key: key)))
     }
 
-    /// Uploads the fixture and opens a source on it: 1 MiB chunks, 300 ms apart (about
-    /// 3.5 MB/s, a little faster than the 10 s video's own rate: the fetch takes 9 s).
-    func slowSource(_ storage: S3Storage, scratch: URL) async throws -> (StreamingSource, Int64) {
+    /// Uploads the fixture and opens a source on it, in 1 MiB chunks, whose fetch holds
+    /// short of half the upload until the test releases it (`hold`): what the engine
+    /// publishes before that, it made from less than half. Before, the fetch paused 300 ms
+    /// a chunk, a race that a loaded machine's engine could lose.
+    func heldSource(_ storage: S3Storage, scratch: URL) async throws -> (StreamingSource, FetchHold, Int64) {
         let (key, size) = try await uploadFixture(storage)
-        let source = try StreamingSource(storage: storage, key: key, size: size, scratch: scratch,
-                                         chunkBytes: 1 << 20, pauseAfterChunk: .milliseconds(300))
-        return (source, size)
+        let hold = FetchHold(at: size / 2 - (1 << 20))
+        let source = try StreamingSource(storage: storage, key: key, size: size, scratch: scratch, chunkBytes: 1 << 20, hold: hold)
+        return (source, hold, size)
+    }
+
+    /// Releases `hold` after `seconds` if nothing did: an engine that cannot publish from
+    /// half the upload then fails the test's check instead of hanging it.
+    func releasing(_ hold: FetchHold, after seconds: Int = 120) -> Task<Void, Never> {
+        Task {
+            try? await Task.sleep(for: .seconds(seconds))
+            hold.release()
+        }
     }
 
     @Test func theEngineStartsBeforeTheFetchEndsAndReadsTheMoovWithARangedGet() async throws {
@@ -51,7 +62,9 @@ struct StreamingSourceTests {
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("streaming-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: work) }
-        let (source, size) = try await slowSource(storage, scratch: work.appendingPathComponent("source"))
+        let (source, hold, size) = try await heldSource(storage, scratch: work.appendingPathComponent("source"))
+        let deadline = releasing(hold)
+        defer { deadline.cancel() }
         source.start()
 
         var options = TranscodeOptions()
@@ -61,7 +74,10 @@ struct StreamingSourceTests {
         let fetchedAtPlayable = Mutex<Int64?>(nil)
         let watcher = Task {
             for await publication in transcoder.publications {
-                if case .playable = publication { fetchedAtPlayable.withLock { $0 = source.statistics.fetched } }
+                if case .playable = publication {
+                    fetchedAtPlayable.withLock { $0 = source.statistics.fetched }
+                    hold.release()
+                }
             }
         }
         let result = try await transcoder.run()
@@ -86,7 +102,9 @@ struct StreamingSourceTests {
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("relayed-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: work) }
-        let (source, size) = try await slowSource(storage, scratch: work.appendingPathComponent("source"))
+        let (source, hold, size) = try await heldSource(storage, scratch: work.appendingPathComponent("source"))
+        let deadline = releasing(hold)
+        defer { deadline.cancel() }
         source.start()
 
         let fetchedAtFirstSegment = Mutex<Int64?>(nil)
@@ -97,6 +115,7 @@ struct StreamingSourceTests {
                  onEvent: { _ in }, onPublication: { publication in
                      if case .segment = publication {
                          fetchedAtFirstSegment.withLock { $0 = $0 ?? source.statistics.fetched }
+                         hold.release()
                      }
                  })
         #expect(result.sourceFrames == 300)

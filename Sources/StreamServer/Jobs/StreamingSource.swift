@@ -56,8 +56,9 @@ final class StreamingSource: ByteSource {
     private let readAheadBytes: Int64
     private let blockBytes: Int64
     private let waitWindowBytes: Int64
-    /// A pause after each chunk: a slow link, for tests that must see the overlap.
-    private let pauseAfterChunk: Duration?
+    /// Where the fetch waits for a test's release: tests that must see the engine work
+    /// ahead of the fetch, whatever the load on the machine.
+    private let hold: FetchHold?
     private let state = Mutex(State())
     private let progressed = NSCondition()
     private let fetcher = Mutex<Task<Void, Never>?>(nil)
@@ -66,7 +67,7 @@ final class StreamingSource: ByteSource {
 
     /// Creates the scratch file; `start()` begins the fetch.
     init(storage: any ObjectStorage, key: String, size: Int64, scratch file: URL, chunkBytes: Int64 = 8 << 20,
-         readAheadBytes: Int64 = 32 << 20, blockBytes: Int64 = 1 << 20, pauseAfterChunk: Duration? = nil) throws {
+         readAheadBytes: Int64 = 32 << 20, blockBytes: Int64 = 1 << 20, hold: FetchHold? = nil) throws {
         guard size > 0 else { throw TranscodeError.Reason.empty }
         self.size = size
         self.total = size
@@ -78,7 +79,7 @@ final class StreamingSource: ByteSource {
         self.blockBytes = max(1 << 12, blockBytes)
         // Reads in the chunk being fetched, or the next, wait for it; beyond, a ranged GET.
         self.waitWindowBytes = 2 * self.chunkBytes
-        self.pauseAfterChunk = pauseAfterChunk
+        self.hold = hold
         descriptor = open(file.path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw TranscodeError.Reason.io("cannot create \(file.path)") }
     }
@@ -110,6 +111,7 @@ final class StreamingSource: ByteSource {
     private func fetchInOrder() async {
         var offset: Int64 = 0
         var chunk = Self.firstChunkBytes
+        var held = false
         while offset < total {
             await waitForDemand(reaching: offset)
             if Task.isCancelled { return fail("the fetch was stopped") }
@@ -126,7 +128,10 @@ final class StreamingSource: ByteSource {
             }
             let fetched = offset
             change { $0.statistics.fetched = fetched }
-            if let pauseAfterChunk { try? await Task.sleep(for: pauseAfterChunk) }
+            if let hold, !held, offset >= hold.offset {
+                held = true
+                await hold.released()
+            }
         }
         change { $0.statistics.complete = true }
     }
@@ -271,4 +276,21 @@ extension Result where Failure == any Error {
     init(catching body: () async throws -> Success) async {
         do { self = .success(try await body()) } catch { self = .failure(error) }
     }
+}
+
+/// Holds a `StreamingSource`'s fetch once it has `offset` bytes, until `release()`.
+final class FetchHold: Sendable {
+    let offset: Int64
+    private let latch: AsyncStream<Void>
+    private let opener: AsyncStream<Void>.Continuation
+
+    init(at offset: Int64) {
+        self.offset = offset
+        (latch, opener) = AsyncStream.makeStream(of: Void.self)
+    }
+
+    func release() { opener.finish() }
+
+    /// Returns once `release()` was called (at once, if it was before).
+    func released() async { for await _ in latch {} }
 }
