@@ -10,7 +10,10 @@ import Logging
 /// stores the engine's finished playlists (with EXT-X-ENDLIST) after every segment.
 ///
 /// Segments may come from any encoder and in any order (`ProgressiveLadder` keeps the
-/// contiguous run from 0). An attempt that takes over a job first reads what the earlier
+/// contiguous run from 0), and are stored `storesAtOnce` at a time (`publishAll`): to a
+/// remote bucket each put is a round trip, and one after another they held the first
+/// playlists back and fell behind a fast encode. The playlists have one writer at a time,
+/// each round from one state of the ladder, so none is overwritten by an older one. An attempt that takes over a job first reads what the earlier
 /// one published, and continues the same playlists: the heir cuts at the same frames
 /// with the same settings, so its segment i has the timing of the stored segment i,
 /// which is kept, not stored again, and an EVENT playlist never shrinks.
@@ -27,6 +30,14 @@ actor ProgressiveStore {
     private var masterStored = false
     /// The first storage failure: publishing stops, and the job's final store retries.
     private var failure: (any Error)?
+    /// Puts in flight, by key: a rendition's `init.mp4` is stored once, by whichever of its
+    /// segments comes first, and the others wait for that put.
+    private var putting: [String: Task<Void, any Error>] = [:]
+    /// The playlists' writer is at work; `playlistsStale`: the ladder changed since its round began.
+    private var writingPlaylists = false
+    private var playlistsStale = false
+    /// Segments stored at once.
+    static let storesAtOnce = 8
 
     /// - Parameters:
     ///   - work: the engine's output folder, where each reported file already is.
@@ -61,6 +72,31 @@ actor ProgressiveStore {
     /// Whether an earlier attempt already made the video playable.
     var wasPlayable: Bool { masterStored }
 
+    /// Stores the engine's publications as they come, `storesAtOnce` segments at a time, and
+    /// hands each, in order, to `alsoTo`. A `.playable` or `.ended` waits for the segments
+    /// reported before it, as the engine's order says it may.
+    nonisolated func publishAll(_ publications: AsyncStream<Publication>,
+                                alsoTo other: (@Sendable (Publication) async -> Void)?) async {
+        await withTaskGroup(of: Void.self) { group in
+            var running = 0
+            for await publication in publications {
+                if case .segment = publication {
+                    if running == Self.storesAtOnce {
+                        await group.next()
+                        running -= 1
+                    }
+                    group.addTask { await self.publish(publication) }
+                    running += 1
+                } else {
+                    await group.waitForAll()
+                    running = 0
+                    await publish(publication)
+                }
+                await other?(publication)
+            }
+        }
+    }
+
     func publish(_ publication: Publication) async {
         guard failure == nil else { return }
         do {
@@ -77,13 +113,12 @@ actor ProgressiveStore {
                     for track in variants where track.captions != nil { ladder.includeCaptions(track.name, following: rung.name) }
                 }
                 self.variants = variants
-                try await storePlaylists()
+                try await playlistsChanged()
             case .ended(let rendition):
                 // A still picture's rung is done: the sound's playlists stop waiting for it.
                 ladder.end(rendition)
-                try await storePlaylists()
+                try await playlistsChanged()
             }
-            try await storeMasterIfPlayable()
         } catch {
             failure = error
             logger.warning("progressive publishing stopped", metadata: ["error": "\(error)"])
@@ -96,37 +131,60 @@ actor ProgressiveStore {
         // A provisional one (audio before its loudness gain) is kept out of caches; the job's
         // final store (or the stitch) writes its replacement as any other segment.
         let provisional = segment.provisional == true
-        try await putFile("\(segment.rendition)/init.mp4", provisional: provisional)
+        async let initialization: Void = putFile("\(segment.rendition)/init.mp4", provisional: provisional)
         try await putFile("\(segment.rendition)/\(segment.uri)", provisional: provisional)
+        try await initialization
         // Stored, so the playlists may name it once every rung has its segment of that index.
-        if ladder.add(segment) { try await storePlaylists() }
+        if ladder.add(segment) { try await playlistsChanged() }
     }
 
-    /// Every rung's EVENT playlist, once the whole ladder is known (from `.playable`, or
-    /// from an earlier attempt's playlists): before that no master names them.
-    private func storePlaylists() async throws {
-        guard variants != nil || masterStored else { return }
-        try await storeCaptions()
-        for rendition in ladder.renditions + ladder.captions {
-            try await putText(ladder.eventPlaylist(rendition, ended: false), "\(rendition)/\(ProgressiveLadder.playlistName)")
+    /// The ladder changed: its playlists are stored again. One writer at a time: a change
+    /// while it writes sends it round once more, from the ladder as it is then.
+    private func playlistsChanged() async throws {
+        playlistsStale = true
+        guard !writingPlaylists else { return }
+        writingPlaylists = true
+        defer { writingPlaylists = false }
+        while playlistsStale {
+            playlistsStale = false
+            try await storePlaylists(ladder)
         }
+    }
+
+    /// Every rung's EVENT playlist as `snapshot` has them, once the whole ladder is known
+    /// (from `.playable`, or from an earlier attempt's playlists: before that no master
+    /// names them), all at once; then the master, if they make the video playable.
+    private func storePlaylists(_ snapshot: ProgressiveLadder) async throws {
+        guard variants != nil || masterStored else { return }
+        try await storeCaptions(snapshot)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for rendition in snapshot.renditions + snapshot.captions {
+                let text = snapshot.eventPlaylist(rendition, ended: false)
+                group.addTask { try await self.putText(text, "\(rendition)/\(ProgressiveLadder.playlistName)") }
+            }
+            try await group.waitForAll()
+        }
+        try await storeMasterIfPlayable(snapshot)
     }
 
     /// Each caption track's whole file and the WebVTT segments its playlist is about to
     /// name: the engine wrote them before it reported the video segments they follow.
-    private func storeCaptions() async throws {
+    private func storeCaptions(_ snapshot: ProgressiveLadder) async throws {
         // As many as the rung they follow has in its playlist (fewer than the sound's, once
         // a still picture's rung has ended).
-        let indices = ladder.captionRung.map { ladder.segments(of: $0).map(\.index) } ?? []
-        for folder in ladder.captions {
-            try await putFile(folder + ".vtt")
-            for index in indices { try await putFile(ProgressiveLadder.captionSegment(folder, index)) }
+        let indices = snapshot.captionRung.map { snapshot.segments(of: $0).map(\.index) } ?? []
+        let files = snapshot.captions.flatMap { folder in
+            [folder + ".vtt"] + indices.map { ProgressiveLadder.captionSegment(folder, $0) }
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for file in files { group.addTask { try await self.putFile(file) } }
+            try await group.waitForAll()
         }
     }
 
-    private func storeMasterIfPlayable() async throws {
-        guard !masterStored, ladder.isPlayable, let variants else { return }
-        try await putText(ladder.master(variants), ProgressiveLadder.masterName)
+    private func storeMasterIfPlayable(_ snapshot: ProgressiveLadder) async throws {
+        guard !masterStored, snapshot.isPlayable, let variants else { return }
+        try await putText(snapshot.master(variants), ProgressiveLadder.masterName)
         masterStored = true
         logger.info("playable while transcoding")
         await onPlayable()
@@ -135,9 +193,13 @@ actor ProgressiveStore {
     private func putFile(_ relative: String, provisional: Bool = false) async throws {
         let key = "\(prefix)/\(relative)"
         guard !stored.contains(key) else { return }
+        if let running = putting[key] { return try await running.value }
         let type = provisional ? HLSContentType.forPath(relative).provisional : HLSContentType.forPath(relative)
-        try await storage.put(file: work.appendingPathComponent(relative), key: key,
-                              contentType: type.contentType, cacheControl: type.cacheControl)
+        let storage = self.storage, file = work.appendingPathComponent(relative)
+        let put = Task { try await storage.put(file: file, key: key, contentType: type.contentType, cacheControl: type.cacheControl) }
+        putting[key] = put
+        defer { putting[key] = nil }
+        try await withTaskCancellationHandler { try await put.value } onCancel: { put.cancel() }
         stored.insert(key)
     }
 

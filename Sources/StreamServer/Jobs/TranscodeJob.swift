@@ -274,11 +274,13 @@ public struct TranscodeJob: Sendable {
         let follower = Task {
             for await event in events where event.stage == .transcoding { await onEvent(event) }
         }
-        // One at a time, in the engine's order: a segment before the playlist naming it.
+        // In the engine's order (a segment before the playlist naming it), several
+        // segments at once (ProgressiveStore.publishAll).
         let storing = Task {
-            for await publication in publications {
-                await progressive?.publish(publication)
-                await onPublication?(publication)
+            if let progressive {
+                await progressive.publishAll(publications, alsoTo: onPublication)
+            } else {
+                for await publication in publications { await onPublication?(publication) }
             }
         }
         defer {
