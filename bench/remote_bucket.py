@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,18 +28,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "Tests" / "browser"))
-from conftest import free_port, stop, upload  # noqa: E402
+from conftest import free_port, stop, upload, wait_for_port  # noqa: E402
 from test_watch_while_transcoding import events  # noqa: E402
-
-
-def wait_for_port(port, timeout=60):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.2)
-    raise RuntimeError(f"nothing listens on {port}")
 
 
 def start_seaweed(root):
@@ -80,7 +69,7 @@ def start_serve(binary, data, env):
         try:
             wait_for_port(port, timeout=1)
             return process, f"http://127.0.0.1:{port}/"
-        except RuntimeError:
+        except AssertionError:
             if process.poll() is not None:
                 log.seek(0)
                 raise RuntimeError(f"vstream serve ended: {log.read()[-2000:]}")
