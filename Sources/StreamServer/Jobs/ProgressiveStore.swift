@@ -13,10 +13,12 @@ import Logging
 /// contiguous run from 0), and are stored `storesAtOnce` at a time (`publishAll`): to a
 /// remote bucket each put is a round trip, and one after another they held the first
 /// playlists back and fell behind a fast encode. The playlists have one writer at a time,
-/// each round from one state of the ladder, so none is overwritten by an older one. An attempt that takes over a job first reads what the earlier
-/// one published, and continues the same playlists: the heir cuts at the same frames
-/// with the same settings, so its segment i has the timing of the stored segment i,
-/// which is kept, not stored again, and an EVENT playlist never shrinks.
+/// each round from one state of the ladder, so none is overwritten by an older one.
+///
+/// An attempt that takes over a job first reads what the earlier one published, and
+/// continues the same playlists: the heir cuts at the same frames with the same settings,
+/// so its segment i has the timing of the stored segment i, which is kept, not stored
+/// again, and an EVENT playlist never shrinks.
 actor ProgressiveStore {
     private let storage: any ObjectStorage
     private let prefix: String

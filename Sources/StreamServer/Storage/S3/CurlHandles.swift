@@ -43,7 +43,4 @@ final class CurlHandles: @unchecked Sendable {
             if idle.count < kept { idle.append(handle) }
         }
     }
-
-    /// Handles idle now (for tests).
-    var idleCount: Int { lock.withLock { idle.count } }
 }
