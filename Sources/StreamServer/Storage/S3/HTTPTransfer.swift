@@ -31,7 +31,6 @@ struct HTTPTransfer {
         var body = Data()
         var headers: [String: String] = [:]
         var file: UnsafeMutablePointer<FILE>?
-        var failed = false
     }
 
     /// How long a kept connection may wait idle and still be reused.
