@@ -12,7 +12,8 @@ import Foundation
 import HLSEngine
 
 enum FuzzHarness {
-    /// A transcode small enough to run thousands of times: a few frames, one tiny rung.
+    /// A transcode small enough to run thousands of times: a few frames (a chunk's own
+    /// frames bound it there), one tiny rung.
     static var options: TranscodeOptions {
         var options = TranscodeOptions()
         options.rungs = [144]
@@ -39,22 +40,46 @@ enum FuzzHarness {
         return path
     }()
 
+    /// The ways a worker runs one input: the whole file, as one job does; a chunk after the
+    /// first (the plan, the seek to its keyframe, the frames dropped before it); and the
+    /// audio task (every track, the loudness read in spans, the normalised encode).
+    enum Mode: CaseIterable {
+        case whole, secondChunk, audioTask
+
+        var options: TranscodeOptions {
+            var options = FuzzHarness.options
+            switch self {
+            case .whole: break
+            case .secondChunk: options.chunk = ChunkSelection(index: 1, seconds: 0.5, audio: .apart)
+            case .audioTask: options.chunk = .audioTask(seconds: 0.5)
+            }
+            return options
+        }
+
+        /// The fuzzer runs each input one way, chosen by its length, so its executions stay
+        /// fast and every way is reached; the replay runs every input every way.
+        static func chosen(for bytes: [UInt8]) -> Mode { allCases[bytes.count % allCases.count] }
+    }
+
     /// Runs one input. Every outcome is a ladder or a `TranscodeError`; anything else
     /// (a trap, a sanitizer report, a hang) is what the fuzzer looks for.
-    static func run(_ bytes: [UInt8]) {
+    static func run(_ bytes: [UInt8], modes: [Mode]) {
         LibraryLog.setLevel(.quiet)
         let source = MemoryByteSource(bytes)
         _ = try? MediaProbe.probe(source, name: "fuzz-input")
         let output = scratch + "/out"
-        let transcoder = Transcoder(source: source, name: "fuzz-input", output: output, options: options)
-        _ = try? transcoder.runSynchronously()
-        try? FileManager.default.removeItem(atPath: output)
+        for mode in modes {
+            let transcoder = Transcoder(source: source, name: "fuzz-input", output: output, options: mode.options)
+            _ = try? transcoder.runSynchronously()
+            try? FileManager.default.removeItem(atPath: output)
+        }
     }
 }
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
-    FuzzHarness.run(data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? [])
+    let bytes = data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? []
+    FuzzHarness.run(bytes, modes: [.chosen(for: bytes)])
     return 0
 }
 
@@ -86,7 +111,7 @@ enum Replay {
         }
         for path in paths {
             guard let data = FileManager.default.contents(atPath: path) else { continue }
-            FuzzHarness.run([UInt8](data))
+            FuzzHarness.run([UInt8](data), modes: FuzzHarness.Mode.allCases)
             print("replayed \(path) (\(data.count) bytes)")
         }
         print("replayed \(paths.count) inputs")

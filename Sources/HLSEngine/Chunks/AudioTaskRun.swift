@@ -93,9 +93,9 @@ struct AudioTaskRun {
         let reorderDelay = try VideoEncoderSettings(rendition: rung, timeBase: videoTimeBase, frameRate: frameRate,
                                                     options: pipeline.options, threads: 1,
                                                     constantFrameRate: !info.video.isVariableFrameRate)
-            .makeEncoder().context.pointee.has_b_frames
+            .makeEncoder().reorderDelay
         let timing = WholeRunVideoTiming(plan: plan, chunk: plan.chunks[0], secondsPerTick: videoTimeBase.doubleValue)
-        guard let delay = timing.firstPacketDelay(reorderDelay: Int(max(0, reorderDelay))) else {
+        guard let delay = timing.firstPacketDelay(reorderDelay: reorderDelay) else {
             throw TranscodeError.Reason.chunking("the video is too short for its audio to be encoded apart")
         }
         let priming = Double(audio.context.pointee.initial_padding) / Double(max(audio.context.pointee.sample_rate, 1))

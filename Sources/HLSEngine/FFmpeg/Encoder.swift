@@ -25,6 +25,10 @@ final class Encoder {
 
     var timeBase: AVRational { context.pointee.time_base }
 
+    /// x264's reorder delay in frames (`has_b_frames`: 0, 1 or 2). A property, so the read
+    /// keeps the encoder alive: `makeEncoder().context.pointee` read a freed context.
+    var reorderDelay: Int { Int(max(0, context.pointee.has_b_frames)) }
+
     /// Sends a frame (nil to flush) and hands every packet that comes out to `emit`.
     /// The encoder takes its own reference to the frame; the caller keeps `frame`.
     /// An EAGAIN from send (encoder full) is answered by draining, then sending again,

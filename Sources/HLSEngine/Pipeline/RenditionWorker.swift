@@ -108,7 +108,7 @@ final class RenditionWorker: @unchecked Sendable {
             directory: configuration.directory, format: configuration.options.segmentFormat,
             video: encoder, audio: separate ? nil : configuration.audio, primingOf: configuration.audio,
             firstSegmentNumber: configuration.firstSegmentNumber)
-        reorderDelay = Int(max(0, encoder.context.pointee.has_b_frames))
+        reorderDelay = encoder.reorderDelay
         wholeRunTiming = configuration.wholeRunTiming
         muxer.wholeRunVideoDelay = wholeRunTiming?.firstPacketDelay(reorderDelay: reorderDelay)
         muxer.finalVideoDuration = wholeRunTiming?.lastPacketDuration(reorderDelay: reorderDelay)
