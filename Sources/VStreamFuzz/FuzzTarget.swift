@@ -1,5 +1,6 @@
 // The engine's fuzz target: arbitrary bytes through the probe and a bounded transcode,
-// read through an in-memory AVIO (`MemoryByteSource`), exactly as an upload is read.
+// read through an in-memory AVIO (`MemoryByteSource`), exactly as an upload is read, and
+// through the sidecar caption parser.
 //
 // Two builds of one file:
 // - `make fuzz` compiles it with `-sanitize=fuzzer,address -DFUZZING`: `main` hands over to
@@ -65,6 +66,9 @@ enum FuzzHarness {
     /// (a trap, a sanitizer report, a hang) is what the fuzzer looks for.
     static func run(_ bytes: [UInt8], modes: [Mode]) {
         LibraryLog.setLevel(.quiet)
+        // A sidecar caption file is parsed in the server itself (`POST …/captions`), where a
+        // trap is an outage, so every input is also read as one, and written back out.
+        if let captions = try? CaptionFile(data: Data(bytes)) { _ = captions.webVTT }
         let source = MemoryByteSource(bytes)
         _ = try? MediaProbe.probe(source, name: "fuzz-input")
         let output = scratch + "/out"
