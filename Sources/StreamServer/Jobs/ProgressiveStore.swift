@@ -75,8 +75,9 @@ actor ProgressiveStore {
     var wasPlayable: Bool { masterStored }
 
     /// Stores the engine's publications as they come, `storesAtOnce` segments at a time, and
-    /// hands each, in order, to `alsoTo`. A `.playable` or `.ended` waits for the segments
-    /// reported before it, as the engine's order says it may.
+    /// hands each, in order, to `alsoTo` as it comes: a segment there may not be stored yet.
+    /// A `.playable` or `.ended` waits for the segments reported before it, as the engine's
+    /// order says it may.
     nonisolated func publishAll(_ publications: AsyncStream<Publication>,
                                 alsoTo other: (@Sendable (Publication) async -> Void)?) async {
         await withTaskGroup(of: Void.self) { group in
