@@ -67,6 +67,9 @@ public struct TranscodeOptions: Sendable, Equatable, Codable {
     /// by one static gain, its true peak kept at or under −1 dBTP (`Loudness`). nil: off,
     /// the tracks keep the source's level.
     public var loudness: Double? = Loudness.defaultTarget
+    /// The audio task's spans (`AudioSpans`): seconds of each, encoded at once. nil: the
+    /// default (60); 0: one encoder for the whole track.
+    public var audioSpanSeconds: Double? = nil
 
     public init() {}
 }

@@ -53,6 +53,10 @@ struct TranscodeCommand: AsyncParsableCommand {
         Bring every audio track to this integrated loudness (EBU R128, in LUFS, -40 to -5) by one static gain, \
         its true peak kept at or under -1 dBTP; or off, to keep the source's level.
         """, valueName: "LUFS|off")) var loudness = String(Loudness.defaultTarget)
+    @Option(help: ArgumentHelp("""
+        Seconds of each span the audio task (--only-audio, and the audio of --parallel-chunks) encodes at once, \
+        on a core each; 0: one encoder for each whole track.
+        """, visibility: .hidden)) var audioSpanSeconds: Double?
     @Option(help: ArgumentHelp("Decoded frames queued per rendition.", visibility: .hidden)) var queueDepth: Int?
     @Option(help: ArgumentHelp("Video decoder threads (0: libavcodec decides).", visibility: .hidden)) var decoderThreads: Int?
     @Option(help: ArgumentHelp("Plan threads and chunks as on a host of this many cores (to measure another host's memory here).",
@@ -76,6 +80,9 @@ struct TranscodeCommand: AsyncParsableCommand {
         }
         if let parallelChunks, !(1...256).contains(parallelChunks) { throw ValidationError("--parallel-chunks must be within 1...256") }
         if let cores, !(1...1024).contains(cores) { throw ValidationError("--cores must be within 1...1024") }
+        if let audioSpanSeconds, !(audioSpanSeconds >= 0 && audioSpanSeconds <= 3600) {
+            throw ValidationError("--audio-span-seconds must be 0 (one encoder) or a number of seconds up to 3600")
+        }
         if let onlyChunk {
             guard onlyChunk >= 0 else { throw ValidationError("--only-chunk counts from 0") }
             guard (chunkSeconds ?? 0) > 0 else { throw ValidationError("--only-chunk needs --chunk-seconds above 0") }
@@ -128,6 +135,7 @@ struct TranscodeCommand: AsyncParsableCommand {
         if let queueDepth { options.queueDepth = max(1, queueDepth) }
         if let decoderThreads { options.decoderThreads = max(0, decoderThreads) }
         options.cores = cores
+        options.audioSpanSeconds = audioSpanSeconds
         options.prioritizeLargestRung = !fairScheduling
         options.captions = captions.map { Self.sidecar($0) } + captionsSdh.map { Self.sidecar($0, isHearingImpaired: true) }
         options.loudness = loudnessTarget ?? Loudness.defaultTarget

@@ -23,4 +23,10 @@ struct AudioTaskManifest: Codable, Sendable, Equatable {
     var notes: [String]?
     /// Audio packets the decoders rejected.
     var corruptPackets: Int
+    /// How many spans each track was encoded in at once (`AudioSpans`); absent: one
+    /// encoder from the start.
+    var spans: Int?
+    /// Why a source long enough for spans was encoded by one encoder after all (a
+    /// timestamp jump, a damaged packet), for whoever reads the folder.
+    var spansDeclined: String?
 }

@@ -30,7 +30,6 @@ struct AudioTaskRun {
 
     func run() throws -> TranscodeResult {
         let options = pipeline.options
-        let cancellation = pipeline.cancellation
         // The video decoder is opened for its time base alone, and never fed: one thread.
         var unfedVideo = options
         unfedVideo.decoderThreads = 1
@@ -45,13 +44,59 @@ struct AudioTaskRun {
         }
         let loudness = pipeline.startLoudnessPass(source: source, name: input.path, chains: chains, durationSeconds: info.durationSeconds)
         defer { loudness?.pass.stopAndJoin() }
+        pipeline.progress.begin(framesTotal: 0, renditions: [], sourceDuration: info.video.durationSeconds ?? info.durationSeconds)
+        var encoded: Encoded?
+        var declined: String?
+        if let spans = spansIfSplittable(chains) {
+            do {
+                encoded = try encodeInSpans(spans, chains: chains, loudness: loudness, videoTimeBase: videoTimeBase, shift: shift)
+            } catch let reason as AudioSpans.NotSplittable {
+                declined = reason.description
+            }
+        }
+        let result = try encoded ?? encodeWhole(input: input, decoder: decoder, chains: chains, primary: audio, alternates: alternates,
+                                               loudness: loudness, frameRate: frameRate, videoTimeBase: videoTimeBase, shift: shift)
+        let allNotes = notes + [loudness?.pass.note].compactMap { $0 } + result.notes
+        let manifest = AudioTaskManifest(
+            chunkCount: plan.chunks.count, segmentCount: plan.segmentStarts.count, segmentDuration: options.segmentDuration,
+            timelineShift: shift.value ?? 0, tracks: result.tracks,
+            loudness: result.loudness.isEmpty ? nil : result.loudness, notes: allNotes.isEmpty ? nil : allNotes,
+            corruptPackets: result.corruptPackets, spans: result.spans > 1 ? result.spans : nil, spansDeclined: declined)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        try output.writeAtomically(String(decoding: try encoder.encode(manifest), as: UTF8.self), to: AudioTaskManifest.fileName)
+        pipeline.progress.stage(.done)
+        let duration = result.tracks.first.map { $0.segments.reduce(0) { $0 + $1.duration } } ?? 0
+        return TranscodeResult(
+            masterPlaylist: output.path + "/" + AudioTaskManifest.fileName, durationSeconds: duration, sourceFrames: 0,
+            hasAudio: !chains.isEmpty, segmentFormat: options.segmentFormat, renditions: [], poster: nil,
+            wallSeconds: (ContinuousClock.now - started) / .seconds(1), corruptPackets: result.corruptPackets,
+            chunkManifest: AudioTaskManifest.fileName, notes: allNotes.isEmpty ? nil : allNotes,
+            audioTracks: chains.isEmpty ? nil : chains.map(\.track), loudness: result.loudness.isEmpty ? nil : result.loudness)
+    }
+
+    /// What the task encoded, one way or the other.
+    struct Encoded {
+        var tracks: [ChunkManifest.Audio]
+        var loudness: [Loudness.Track]
+        var notes: [String]
+        var corruptPackets: Int
+        /// How many spans each track was encoded in (1: one encoder, from the start).
+        var spans: Int
+    }
+
+    /// Every track from the source's start by one encoder each, as the decode stage runs them.
+    private func encodeWhole(input: InputFile, decoder: Decoder, chains: [AudioEncodingChain], primary audio: AudioEncodingChain?,
+                             alternates: [AudioEncodingChain], loudness: (pass: LoudnessPass, target: Double, hold: LoudnessPass.Hold)?,
+                             frameRate: FrameRate, videoTimeBase: AVRational, shift: TimelineShift) throws -> Encoded {
+        let options = pipeline.options
+        let cancellation = pipeline.cancellation
         // Publishing as it goes (a service's), it reports each segment once closed: the
         // service stores it and extends the audio's EVENT playlists. No playlist is its own.
         let workers = try chains.map {
             try pipeline.audioWorker(for: $0, output: output, videoTimeBase: videoTimeBase, shift: shift, progressive: nil,
                                      reports: options.progressive ? pipeline.publish : nil)
         }
-        pipeline.progress.begin(framesTotal: 0, renditions: [], sourceDuration: info.video.durationSeconds ?? info.durationSeconds)
         let decode = DecodeStage(input: input, info: info, video: decoder, audio: audio, queues: workers.prefix(audio == nil ? 0 : 1).map(\.queue),
                                  frameRate: frameRate, segmentDuration: options.segmentDuration,
                                  maxDurationSeconds: options.maxDurationSeconds, poster: nil, chunk: (plan, plan.chunks[0]),
@@ -61,29 +106,13 @@ struct AudioTaskRun {
         try TranscodePipeline.runStages(decode: decode, workers: [], audio: workers,
                                         plan: ThreadPlan.make(for: [], cores: 1, encoderThreads: nil, prioritizeLargestRung: false),
                                         cancellation: cancellation, decoded: { loudness?.pass.begin() })
-        let allNotes = notes + [loudness?.pass.note].compactMap { $0 } + decode.loudnessNotes
-        let loudnessTracks = decode.loudnessTracks
-        let manifest = AudioTaskManifest(
-            chunkCount: plan.chunks.count, segmentCount: plan.segmentStarts.count, segmentDuration: options.segmentDuration,
-            timelineShift: shift.value ?? 0,
+        return Encoded(
             tracks: zip(chains, workers).map { chain, worker in
                 ChunkManifest.Audio(channels: Int(chain.encoder.context.pointee.ch_layout.nb_channels),
                                     sampleRate: Int(chain.encoder.context.pointee.sample_rate),
                                     timescale: worker.timescale, segments: worker.segments, track: chain.track)
             },
-            loudness: loudnessTracks.isEmpty ? nil : loudnessTracks, notes: allNotes.isEmpty ? nil : allNotes,
-            corruptPackets: decode.corruptPackets)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        try output.writeAtomically(String(decoding: try encoder.encode(manifest), as: UTF8.self), to: AudioTaskManifest.fileName)
-        pipeline.progress.stage(.done)
-        let duration = workers.first.map { $0.segments.reduce(0) { $0 + $1.duration } } ?? 0
-        return TranscodeResult(
-            masterPlaylist: output.path + "/" + AudioTaskManifest.fileName, durationSeconds: duration, sourceFrames: 0,
-            hasAudio: !chains.isEmpty, segmentFormat: options.segmentFormat, renditions: [], poster: nil,
-            wallSeconds: (ContinuousClock.now - started) / .seconds(1), corruptPackets: decode.corruptPackets,
-            chunkManifest: AudioTaskManifest.fileName, notes: allNotes.isEmpty ? nil : allNotes,
-            audioTracks: chains.isEmpty ? nil : chains.map(\.track), loudness: loudnessTracks.isEmpty ? nil : loudnessTracks)
+            loudness: decode.loudnessTracks, notes: decode.loudnessNotes, corruptPackets: decode.corruptPackets, spans: 1)
     }
 
     /// The shift every rung of every chunk applies (`SegmentedMuxer.write`): the whole run's

@@ -101,6 +101,14 @@ final class InputFile {
         return true
     }
 
+    /// Whether the demuxer seeks to a sample from an index of every sample (MP4 and MOV's
+    /// sample tables), so a read that starts mid-file starts where it should. Others
+    /// (Matroska's cues index keyframes, MPEG-TS has no index) are read from the start.
+    var seeksToEverySample: Bool {
+        guard let format = context.pointee.iformat else { return false }
+        return String(cString: format.pointee.name).split(separator: ",").contains("mp4")
+    }
+
     /// Moves to the keyframe of `stream` at or before `timestamp` (in the stream's time
     /// base), so decoding from there reaches that time with every reference it needs.
     func seek(stream: Int32, toKeyframeAtOrBefore timestamp: Int64) throws(AVError) {

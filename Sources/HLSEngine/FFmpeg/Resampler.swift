@@ -90,6 +90,12 @@ final class Resampler {
         try check(written, "av_audio_fifo_write")
     }
 
+    /// Drops the first `count` queued samples (at most what is queued).
+    func discard(_ count: Int32) throws(AVError) {
+        guard count > 0 else { return }
+        try check(av_audio_fifo_drain(fifo, min(count, av_audio_fifo_size(fifo))), "av_audio_fifo_drain")
+    }
+
     /// A frame of exactly `count` samples, or fewer when `final` and less is left; nil
     /// when not enough samples are queued.
     func pop(count: Int32, final: Bool = false) throws(AVError) -> Frame? {

@@ -202,29 +202,18 @@ final class LoudnessPass: @unchecked Sendable {
     private func measure(_ spans: [LoudnessRead.Span], atOnce: Int, first reader: any ByteSource) throws
         -> [Int: Loudness.Measurement] {
         resetProgress(spans: spans.count)
-        let results = SpanResults(count: spans.count)
-        let readSpans: @Sendable (any ByteSource) -> Void = { [self] reader in
-            while let index = results.next() {
-                results.set(index, Result { try read(spans[index], index: index, reader) })
-            }
+        let outcomes = PartsOnThreads.run(parts: spans.count, threads: atOnce, name: "loudness", lowersPriority: startsAfterPlayable,
+                                          callerContext: reader, helperContext: { source.concurrentReader() }) { index, reader in
+            try self.read(spans[index], index: index, reader)
         }
-        let group = DispatchGroup()
-        for helper in 1..<max(1, min(atOnce, spans.count)) {
-            let helperReader = source.concurrentReader()
-            group.enter()
-            let thread = Thread {
-                if self.startsAfterPlayable { ThreadPriority.lowerCurrentThread() }
-                readSpans(helperReader)
-                group.leave()
-            }
-            thread.name = "vstream.loudness.\(helper)"
-            thread.start()
-        }
-        readSpans(reader)
-        group.wait()
+        // A span that cannot be read exactly comes before any other reason, so the caller
+        // reads the source whole instead.
+        for case .failure(let error as LoudnessRead.NotSplittable)? in outcomes { throw error }
+        for case .failure(let error)? in outcomes { throw error }
         var meters: [Int: [LoudnessMeter]] = [:]
-        for outcome in try results.all() {
-            for (stream, meter) in outcome { meters[stream, default: []].append(meter) }
+        for outcome in outcomes {
+            guard let outcome else { throw TranscodeError.Reason.cancelled }
+            for (stream, meter) in try outcome.get() { meters[stream, default: []].append(meter) }
         }
         spansRead = spans.count
         return meters.mapValues { LoudnessMeter.measurement(of: $0) }
@@ -245,39 +234,5 @@ final class LoudnessPass: @unchecked Sendable {
         spanSeconds = Array(repeating: 0, count: spans)
         measuredSeconds = 0
         condition.unlock()
-    }
-}
-
-/// What each span's read gave, and which span is the next to read; set from every thread.
-private final class SpanResults: @unchecked Sendable {
-    // @unchecked: every field is guarded by `lock`.
-    private let lock = NSLock()
-    private var results: [Result<[Int: LoudnessMeter], any Error>?]
-    private var nextIndex = 0
-
-    init(count: Int) { results = Array(repeating: nil, count: count) }
-
-    /// The next span nobody reads yet; nil once all are taken, or one has failed.
-    func next() -> Int? {
-        lock.withLock {
-            guard nextIndex < results.count, !results.contains(where: { if case .failure = $0 { true } else { false } }) else { return nil }
-            defer { nextIndex += 1 }
-            return nextIndex
-        }
-    }
-
-    func set(_ index: Int, _ result: Result<[Int: LoudnessMeter], any Error>) {
-        lock.withLock { results[index] = result }
-    }
-
-    /// Every span's meters; the first failure if any failed (a span that cannot be read
-    /// exactly before any other reason, so the caller can read the source whole instead).
-    func all() throws -> [[Int: LoudnessMeter]] {
-        let outcomes = lock.withLock { results }
-        for case .failure(let error as LoudnessRead.NotSplittable) in outcomes { throw error }
-        return try outcomes.map { outcome in
-            guard let outcome else { throw TranscodeError.Reason.cancelled }
-            return try outcome.get()
-        }
     }
 }

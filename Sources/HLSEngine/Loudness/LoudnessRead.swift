@@ -61,7 +61,7 @@ struct LoudnessRead {
     func run(_ source: any ByteSource, name: String, stop: CancellationFlag, isStopped: () -> Bool,
              progress: (Double) -> Void) throws -> [Int: LoudnessMeter] {
         let input = try MediaProbe.open(source, name: name, cancellation: stop)
-        if span.isPart, !Self.seeksExactly(input) {
+        if span.isPart, !input.seeksToEverySample {
             throw NotSplittable(description: "the container cannot seek to a sample")
         }
         var chains: [Int32: Chain] = [:]
@@ -169,13 +169,5 @@ struct LoudnessRead {
             while let block = try chain.resampler.pop(count: 4096, final: true) { chain.meter.add(block) }
         }
         return samples
-    }
-
-    /// Whether the demuxer seeks to a sample from an index of every sample (MP4 and MOV's
-    /// sample tables), so a span's read starts where it should. Others (Matroska's cues
-    /// index keyframes, MPEG-TS has no index) are measured in one read.
-    private static func seeksExactly(_ input: InputFile) -> Bool {
-        guard let format = input.context.pointee.iformat else { return false }
-        return String(cString: format.pointee.name).split(separator: ",").contains("mp4")
     }
 }

@@ -48,9 +48,19 @@ final class AudioRenditionWorker: @unchecked Sendable {
     var initializationBytes: Int64 { muxer.initializationBytes }
     var timescale: Int { muxer.timescale }
 
+    /// Where one span of the audio task's encode (`AudioSpans`) puts its segments: its
+    /// muxer writes in a folder of its own (every span's muxer writes an `init.mp4`), and
+    /// each segment is moved into the track's folder as it closes, numbered as a run of the
+    /// whole track numbers it.
+    struct SpanDestination {
+        let folder: String
+        let firstSegment: Int
+    }
+
     init(name: String = AudioRenditionWorker.name, audio: Encoder, videoTimeBase: AVRational, directory: String,
          format: SegmentFormat, segmentDuration: Double, queueDepth: Int, shift: TimelineShift, progressive: ProgressiveWriter?,
-         segmentLimit: Int? = nil, reports: (@Sendable (Publication) -> Void)? = nil, cancellation: CancellationFlag) throws {
+         segmentLimit: Int? = nil, reports: (@Sendable (Publication) -> Void)? = nil, span: SpanDestination? = nil,
+         cancellation: CancellationFlag) throws {
         self.name = name
         self.segmentLimit = segmentLimit
         cutter = SegmentCutter(hasAudio: true, audioOnlySegments: segmentDuration)
@@ -59,9 +69,18 @@ final class AudioRenditionWorker: @unchecked Sendable {
         self.videoTimeBase = videoTimeBase
         self.audioTimeBase = audio.timeBase
         self.cancellation = cancellation
-        muxer = try SegmentedMuxer(directory: directory, format: format, video: nil, audio: audio)
+        muxer = try SegmentedMuxer(directory: directory, format: format, video: nil, audio: audio,
+                                   firstSegmentNumber: span?.firstSegment ?? 0)
         muxer.readsFragmentTiming = true
-        if let progressive {
+        if let span {
+            muxer.onSegmentClosed = { segment, index, duration in
+                guard rename(directory + "/" + segment.fileName, span.folder + "/" + segment.fileName) == 0 else {
+                    throw TranscodeError.Reason.io("cannot move \(name)/\(segment.fileName) into place: \(String(cString: strerror(errno)))")
+                }
+                reports?(.segment(PublishedSegment(rendition: name, index: span.firstSegment + index, uri: segment.fileName,
+                                                   duration: duration, bytes: segment.bytes)))
+            }
+        } else if let progressive {
             muxer.onSegmentClosed = { segment, index, duration in
                 try progressive.segmentClosed(
                     PublishedSegment(rendition: name, index: index, uri: segment.fileName, duration: duration, bytes: segment.bytes),
