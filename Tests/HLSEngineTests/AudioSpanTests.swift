@@ -160,4 +160,46 @@ struct AudioSpanTests {
         #expect(AudioSpans.spans(of: plan, seconds: 60).isEmpty, "too short for two spans")
         #expect(AudioSpans.spans(of: plan, seconds: 0).isEmpty, "0: one encoder")
     }
+
+    /// A service's audio task (publishing each segment as it closes, `ChunkTasks+Audio`) in
+    /// spans: every segment is reported once (in whatever order the spans end), each with its
+    /// whole-track number, and its file is in the track's folder with the reported bytes when
+    /// the report comes (the service stores it then). `audio.json` lists the same.
+    struct Seen: Sendable {
+        let segment: PublishedSegment
+        let inPlace: Bool
+    }
+
+    @Test func aPublishingTaskReportsEverySpansSegmentOnceWithItsFileInPlace() async throws {
+        let input = try Self.tonalSource("published", seconds: 44)
+        let folder = Fixtures.temporaryDirectory("audio-spans-published")
+        defer { try? FileManager.default.removeItem(atPath: folder); try? FileManager.default.removeItem(atPath: (input as NSString).deletingLastPathComponent) }
+        var options = TranscodeOptions()
+        options.dash = true
+        options.progressive = true
+        options.chunk = .audioTask(seconds: 4)
+        options.audioSpanSeconds = 6
+        let output = "\(folder)/task"
+        let transcoder = Transcoder(input: input, output: output, options: options)
+        let reports = Task {
+            var seen: [Seen] = []
+            for await case .segment(let segment) in transcoder.publications {
+                let size = (try? FileManager.default.attributesOfItem(atPath: "\(output)/\(segment.rendition)/\(segment.uri)"))?[.size] as? Int
+                seen.append(Seen(segment: segment, inPlace: size.map(Int64.init) == segment.bytes))
+            }
+            return seen
+        }
+        _ = try await transcoder.run()
+        let seen = await reports.value
+        let manifest = try Self.manifest(output)
+        #expect((manifest.spans ?? 0) > 1)
+        let track = try #require(manifest.tracks.first)
+        #expect(seen.map(\.segment.index).sorted() == Array(0..<track.segments.count), "every segment once")
+        #expect(seen.filter { !$0.inPlace }.isEmpty, "each file in place, whole, when reported")
+        for segment in seen.map(\.segment) {
+            #expect(segment.rendition == "audio" && segment.uri == track.segments[segment.index].fileName, "\(segment.index)")
+        }
+        let outline = try AudioTaskOutline(folder: output)
+        #expect(outline.published.map(\.uri) == track.segments.map(\.fileName))
+    }
 }
