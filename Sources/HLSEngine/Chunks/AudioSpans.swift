@@ -12,9 +12,9 @@ import Foundation
 /// and its packets before the span are thrown away. The packets that remain carry the
 /// timestamps a run of the whole track gives them, so the track has the same segments,
 /// sample for sample and `tfdt` for `tfdt`; only the bits of the frames differ slightly
-/// from a whole run's (the encoder's rate control has a shorter past). The decoder
+/// from a whole run's (the encoder's rate control has another past). The decoder
 /// crossfades the two encoders' frames at a seam, as it does any two frames
-/// (`bench/aac_splice.py` measures what a seam costs: nothing audible past 32 frames).
+/// (`bench/aac_splice.py` measures what a seam costs, and why 10 s of pre-roll).
 ///
 /// A span's samples are placed by their timestamps, where a whole run counts them, so the
 /// spans are used only where the two agree: an MP4 or MOV whose track's sample table says
@@ -23,12 +23,12 @@ import Foundation
 /// as it decodes, and one that finds otherwise (a damaged packet, a timestamp jump) sends
 /// the task back to one encoder (`NotSplittable`).
 enum AudioSpans {
-    /// The span length: a second of pre-roll is then about 1% more to encode. The spans
+    /// The span length: its 10 s of pre-roll are then a sixth more to encode. The spans
     /// depend on the source alone, never on the host, so every worker encodes the same.
     static let defaultSeconds = 60.0
     /// AAC frames each span's encoder runs before its span (10 s). FFmpeg's AAC encoder
-    /// steers its bit allocation slowly: an encoder started 0.7 s early coded the next 10 s
-    /// 3.8 dB worse than a run of the whole track (an AAC source, brought down 1.75 dB by the
+    /// steers its bit allocation slowly: encoders started 0.7 s early coded their spans of an
+    /// AAC source 3.5 dB worse than a run of the whole track (brought down 1.75 dB by the
     /// loudness gain); from 10 s early, as well (`bench/aac_splice.py`). Ten seconds a
     /// minute is a sixth more audio to encode, on cores that were idle.
     static let prerollFrames: Int64 = 470
