@@ -43,7 +43,7 @@ enum FuzzHarness {
 
     /// The ways a worker runs one input: the whole file, as one job does; a chunk after the
     /// first (the plan, the seek to its keyframe, the frames dropped before it); and the
-    /// audio task (every track, the loudness read in spans, the normalised encode).
+    /// audio task (every track, the loudness read in spans, the encode in spans).
     enum Mode: CaseIterable {
         case whole, secondChunk, audioTask
 
@@ -52,7 +52,10 @@ enum FuzzHarness {
             switch self {
             case .whole: break
             case .secondChunk: options.chunk = ChunkSelection(index: 1, seconds: 0.5, audio: .apart)
-            case .audioTask: options.chunk = .audioTask(seconds: 0.5)
+            case .audioTask:
+                options.chunk = .audioTask(seconds: 0.5)
+                // Spans of one segment, so that a file of a few segments reaches them too.
+                options.audioSpanSeconds = 0.5
             }
             return options
         }

@@ -10,7 +10,6 @@ struct AudioSpanEncode {
     let span: AudioSpans.Span
     let track: AudioSpans.Track
     let name: String
-    let bitrate: Int
     let options: TranscodeOptions
     let videoTimeBase: AVRational
     let shift: TimelineShift
@@ -32,7 +31,7 @@ struct AudioSpanEncode {
         let input = try MediaProbe.open(reader, name: name, cancellation: cancellation)
         guard let stream = input.stream(track.streamIndex) else { throw AudioSpans.NotSplittable(description: "the track is missing") }
         for other in input.streams where other.pointee.index != track.streamIndex { other.pointee.discard = AVDISCARD_ALL }
-        let chain = try AudioEncodingChain(stream: stream, startTime: input.context.pointee.start_time, bitrate: bitrate,
+        let chain = try AudioEncodingChain(stream: stream, startTime: input.context.pointee.start_time, bitrate: options.audioBitrate,
                                            maxPixels: SourceBounds.maxPixels)
         chain.track = track.track
         chain.gain = track.gain

@@ -51,8 +51,9 @@ extension AudioTaskRun {
         let jobs = spans.flatMap { span in tracks.indices.map { (span: span, track: $0) } }
         let folders = try jobs.map { job in
             let folder = staging + "/\(job.track)-\(job.span.index)"
-            do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
-                throw TranscodeError.Reason.io("cannot prepare the audio spans' folder: \(error.localizedDescription)")
+            // The reason stays out: Foundation's names the folder, an internal path.
+            guard (try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)) != nil else {
+                throw TranscodeError.Reason.io("cannot prepare the audio spans' folder")
             }
             return folder
         }
@@ -60,8 +61,7 @@ extension AudioTaskRun {
         let outcomes = PartsOnThreads.run(parts: jobs.count, threads: max(1, min(cores, AudioSpans.maximumThreads)), name: "audio-span",
                                           callerContext: source, helperContext: { source.concurrentReader() }) { index, reader in
             let job = jobs[index]
-            return try AudioSpanEncode(span: job.span, track: tracks[job.track], name: input.path, bitrate: options.audioBitrate,
-                                       options: options, videoTimeBase: videoTimeBase, shift: shift,
+            return try AudioSpanEncode(span: job.span, track: tracks[job.track], name: input.path, options: options, videoTimeBase: videoTimeBase, shift: shift,
                                        folder: output.directory(for: tracks[job.track].track.folder), spanFolder: folders[index],
                                        reports: options.progressive ? pipeline.publish : nil, cancellation: cancellation)
                 .run(reader)
