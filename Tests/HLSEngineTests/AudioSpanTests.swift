@@ -21,6 +21,29 @@ struct AudioSpanTests {
                                            + ["-c:v", "libx264", "-preset", "ultrafast", "-g", "60", "-c:a", "aac", "-b:a", "192k"])
     }
 
+    /// `tonalSource`, with the AAC packet that starts past `seconds` zeroed in place: the
+    /// decoder refuses it ("channel element 0.0 duplicate"), and the sample table still
+    /// promises every sample, so no check before the spans start can see it.
+    static func damagedSource(_ name: String, seconds: Int, damagedAt: Double) throws -> String {
+        let input = try tonalSource(name, seconds: seconds)
+        let packets = try Command.run(["ffprobe", "-v", "error", "-select_streams", "a", "-show_entries", "packet=pts_time,pos,size",
+                                       "-of", "compact=p=0", input], timeout: 60)
+        // `pts_time=30.016000|size=488|pos=3599062|`, a packet a line.
+        func field(_ name: String, of line: Substring) -> Substring? {
+            line.split(separator: "|").first { $0.hasPrefix(name + "=") }?.dropFirst(name.count + 1)
+        }
+        let packet = try #require(packets.stdout.split(separator: "\n").first { line in
+            field("pts_time", of: line).flatMap { Double($0) }.map { $0 > damagedAt } ?? false
+        })
+        let position = try #require(field("pos", of: packet).flatMap { UInt64($0) })
+        let size = try #require(field("size", of: packet).flatMap { Int($0) })
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: input))
+        defer { try? handle.close() }
+        try handle.seek(toOffset: position)
+        try handle.write(contentsOf: Data(count: size))
+        return input
+    }
+
     static func manifest(_ folder: String) throws -> AudioTaskManifest {
         try JSONDecoder().decode(AudioTaskManifest.self, from: Data(contentsOf: URL(fileURLWithPath: "\(folder)/audio.json")))
     }
@@ -124,19 +147,27 @@ struct AudioSpanTests {
     }
 
     /// Where the spans could not place every sample where one encoder does (44.1 kHz, whose
-    /// resampler would start afresh in each span; a track whose timestamps jump), the task
-    /// encodes the track whole, byte for byte as with `--audio-span-seconds 0`.
-    @Test(arguments: ["44.1 kHz", "a gap"])
+    /// resampler would start afresh in each span; a track whose timestamps jump; a damaged
+    /// packet, which a whole run steps over with its count then behind the timestamps), the
+    /// task encodes the track whole, byte for byte as with `--audio-span-seconds 0`. The
+    /// damaged packet is found only once the spans run, and they are abandoned then: before,
+    /// the span that found it stopped the whole task, which failed as "cancelled".
+    @Test(arguments: ["44.1 kHz", "a gap", "a damaged packet"])
     func aTrackTheSpansCannotPlaceIsEncodedWhole(_ kind: String) throws {
-        let input = kind == "44.1 kHz"
-            ? try Self.tonalSource("cd-rate", seconds: 20, rate: 44_100)
-            : try Self.tonalSource("gap", seconds: 20, audioFilter: "asetpts='PTS+gte(T\\,9)*0.5/TB'")
+        let input = switch kind {
+        case "44.1 kHz": try Self.tonalSource("cd-rate", seconds: 20, rate: 44_100)
+        case "a gap": try Self.tonalSource("gap", seconds: 20, audioFilter: "asetpts='PTS+gte(T\\,9)*0.5/TB'")
+        default: try Self.damagedSource("damaged", seconds: 20, damagedAt: 15)
+        }
         let folder = Fixtures.temporaryDirectory("audio-spans-declined")
         defer { try? FileManager.default.removeItem(atPath: folder); try? FileManager.default.removeItem(atPath: (input as NSString).deletingLastPathComponent) }
         try ChunkTests.transcode(input, "\(folder)/one", ["--only-audio", "--chunk-seconds", "4", "--audio-span-seconds", "0"])
         try ChunkTests.transcode(input, "\(folder)/spans", ["--only-audio", "--chunk-seconds", "4", "--audio-span-seconds", "4"])
         let spans = try Self.manifest("\(folder)/spans")
         #expect(spans.spans == nil, "\(kind): one encoder")
+        // Only the damaged packet is met at run time, once the spans have started.
+        #expect(spans.spansDeclined == (kind == "a damaged packet" ? "a damaged packet" : nil), "\(kind)")
+        #expect(!FileManager.default.fileExists(atPath: "\(folder)/spans/.spans"), "no span's folder is left")
         let files = try FileManager.default.contentsOfDirectory(atPath: "\(folder)/one/audio").sorted()
         #expect(try FileManager.default.contentsOfDirectory(atPath: "\(folder)/spans/audio").sorted() == files)
         for file in files {
@@ -201,5 +232,45 @@ struct AudioSpanTests {
         }
         let outline = try AudioTaskOutline(folder: output)
         #expect(outline.published.map(\.uri) == track.segments.map(\.fileName))
+    }
+
+    /// A service's task whose spans met a damaged packet after some had published: the one
+    /// encoder's rerun reports every segment again as `replaces`, so the store writes it over
+    /// the spans' copy (`AudioTaskStore`); its files are the one encoder's, and `audio.json`
+    /// (whose outline a service stores from) says the same.
+    @Test func abandonedSpansHaveEverySegmentReportedAgainAsReplacing() async throws {
+        let input = try Self.damagedSource("replaced", seconds: 44, damagedAt: 36)
+        let folder = Fixtures.temporaryDirectory("audio-spans-replaced")
+        defer { try? FileManager.default.removeItem(atPath: folder); try? FileManager.default.removeItem(atPath: (input as NSString).deletingLastPathComponent) }
+        try ChunkTests.transcode(input, "\(folder)/one", ["--only-audio", "--chunk-seconds", "4", "--audio-span-seconds", "0"])
+        var options = TranscodeOptions()
+        options.dash = true
+        options.progressive = true
+        options.chunk = .audioTask(seconds: 4)
+        options.audioSpanSeconds = 6
+        options.cores = 2  // the damaged span starts after the first ones have published
+        let output = "\(folder)/task"
+        let transcoder = Transcoder(input: input, output: output, options: options)
+        let reports = Task {
+            var seen: [PublishedSegment] = []
+            for await case .segment(let segment) in transcoder.publications { seen.append(segment) }
+            return seen
+        }
+        _ = try await transcoder.run()
+        let seen = await reports.value
+        let manifest = try Self.manifest(output)
+        #expect(manifest.spans == nil && manifest.spansDeclined == "a damaged packet")
+        let track = try #require(manifest.tracks.first)
+        let first = seen.prefix { $0.replaces != true }, again = seen.dropFirst(first.count)
+        #expect(!first.isEmpty, "the spans published before the damaged one")
+        #expect(again.allSatisfy { $0.replaces == true }, "after the fallback, every report replaces")
+        #expect(again.map(\.index).sorted() == Array(0..<track.segments.count), "every segment once again")
+        #expect(Set(first.map(\.index)).isSubset(of: Set(again.map(\.index))), "every span's report is replaced")
+        for file in try FileManager.default.contentsOfDirectory(atPath: "\(folder)/one/audio") {
+            #expect(FileManager.default.contents(atPath: "\(output)/audio/\(file)")
+                    == FileManager.default.contents(atPath: "\(folder)/one/audio/\(file)"), "audio/\(file)")
+        }
+        let outline = try AudioTaskOutline(folder: output)
+        #expect(outline.published.count == track.segments.count && outline.published.allSatisfy { $0.replaces == true })
     }
 }

@@ -49,6 +49,8 @@ struct AudioSpanEncode {
         } catch {
             worker.queue.closeAndDiscard()
             worker.join()
+            // A muxer that failed stopped this loop, which then read as cancelled.
+            if let failure = worker.failure, (failure as? TranscodeError.Reason) != .cancelled { throw failure }
             throw error
         }
         worker.join()

@@ -15,7 +15,8 @@ public struct AudioTaskOutline: Sendable, Equatable {
     /// Every track's `init.mp4` and segments, relative to the task's folder and to the
     /// ladder alike.
     public var segmentFiles: [String]
-    /// Every track's segments, with their durations, as EVENT playlists name them.
+    /// Every track's segments, with their durations, as EVENT playlists name them; each
+    /// `replaces` where the task abandoned its spans and went back to one encoder.
     public var published: [PublishedSegment]
     /// What a stitch with `segmentsStored` needs in the task's folder besides `audio.json`:
     /// every track's `init.mp4`, and the default track's segments (`download.mp4` is
@@ -44,7 +45,8 @@ public struct AudioTaskOutline: Sendable, Equatable {
                 segmentFiles.append("\(rendition)/\(segment.fileName)")
                 if position == 0 { stitchReadsBack.append("\(rendition)/\(segment.fileName)") }
                 published.append(PublishedSegment(rendition: rendition, index: index, uri: segment.fileName,
-                                                  duration: duration, bytes: segment.bytes, start: segment.start))
+                                                  duration: duration, bytes: segment.bytes, start: segment.start,
+                                                  replaces: manifest.spansDeclined == nil ? nil : true))
             }
         }
     }

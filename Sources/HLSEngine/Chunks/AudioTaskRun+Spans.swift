@@ -28,7 +28,8 @@ extension AudioTaskRun {
                        loudness: (pass: LoudnessPass, target: Double, hold: LoudnessPass.Hold)?, videoTimeBase: AVRational,
                        shift: TimelineShift) throws -> Encoded {
         let options = pipeline.options
-        let cancellation = pipeline.cancellation
+        // A span that fails stops the other spans, not the task: it may go on with one encoder.
+        let cancellation = CancellationFlag(within: pipeline.cancellation)
         // Every span applies the track's one gain, so the whole measurement comes first (as
         // the one encoder waits for it too).
         var gains: [Int32: (measured: Loudness.Measurement?, decibels: Double)] = [:]
@@ -87,7 +88,10 @@ extension AudioTaskRun {
     private func merge(_ outcomes: [Result<AudioSpanEncode.Outcome, any Error>?], jobs: [(span: AudioSpans.Span, track: Int)],
                        folders: [String], tracks: [AudioSpans.Track], spans: Int,
                        gains: [Int32: (measured: Loudness.Measurement?, decibels: Double)], measured: Bool) throws -> Encoded {
+        // The first span to fail stopped the others, which then fail as cancelled: its
+        // reason is the one to give.
         for case .failure(let reason as AudioSpans.NotSplittable)? in outcomes { throw reason }
+        for case .failure(let error)? in outcomes where (error as? TranscodeError.Reason) != .cancelled { throw error }
         for case .failure(let error)? in outcomes { throw error }
         let done = try outcomes.map { outcome in
             guard let outcome else { throw TranscodeError.Reason.cancelled }

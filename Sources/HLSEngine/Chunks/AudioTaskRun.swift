@@ -55,7 +55,8 @@ struct AudioTaskRun {
             }
         }
         let result = try encoded ?? encodeWhole(input: input, decoder: decoder, chains: chains, primary: audio, alternates: alternates,
-                                               loudness: loudness, frameRate: frameRate, videoTimeBase: videoTimeBase, shift: shift)
+                                               loudness: loudness, frameRate: frameRate, videoTimeBase: videoTimeBase, shift: shift,
+                                               replacingSpans: declined != nil)
         let allNotes = notes + [loudness?.pass.note].compactMap { $0 } + result.notes
         let manifest = AudioTaskManifest(
             chunkCount: plan.chunks.count, segmentCount: plan.segmentStarts.count, segmentDuration: options.segmentDuration,
@@ -86,16 +87,28 @@ struct AudioTaskRun {
     }
 
     /// Every track from the source's start by one encoder each, as the decode stage runs them.
+    /// `replacingSpans`: spans were abandoned, and may have reported some of the same names.
     private func encodeWhole(input: InputFile, decoder: Decoder, chains: [AudioEncodingChain], primary audio: AudioEncodingChain?,
                              alternates: [AudioEncodingChain], loudness: (pass: LoudnessPass, target: Double, hold: LoudnessPass.Hold)?,
-                             frameRate: FrameRate, videoTimeBase: AVRational, shift: TimelineShift) throws -> Encoded {
+                             frameRate: FrameRate, videoTimeBase: AVRational, shift: TimelineShift,
+                             replacingSpans: Bool) throws -> Encoded {
         let options = pipeline.options
         let cancellation = pipeline.cancellation
         // Publishing as it goes (a service's), it reports each segment once closed: the
         // service stores it and extends the audio's EVENT playlists. No playlist is its own.
+        // After abandoned spans, each report says it replaces: the spans' files of the same
+        // names had their timing (a jump, a damaged packet) placed otherwise, and a store
+        // that kept them would mix two encodes.
+        let publish = pipeline.publish
+        let replacing: @Sendable (Publication) -> Void = { publication in
+            guard case .segment(var segment) = publication else { return publish(publication) }
+            segment.replaces = true
+            publish(.segment(segment))
+        }
+        let reports = options.progressive ? (replacingSpans ? replacing : publish) : nil
         let workers = try chains.map {
             try pipeline.audioWorker(for: $0, output: output, videoTimeBase: videoTimeBase, shift: shift, progressive: nil,
-                                     reports: options.progressive ? pipeline.publish : nil)
+                                     reports: reports)
         }
         let decode = DecodeStage(input: input, info: info, video: decoder, audio: audio, queues: workers.prefix(audio == nil ? 0 : 1).map(\.queue),
                                  frameRate: frameRate, segmentDuration: options.segmentDuration,

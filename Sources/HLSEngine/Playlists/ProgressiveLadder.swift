@@ -31,13 +31,19 @@ public struct PublishedSegment: Sendable, Codable, Equatable {
     /// keeps such an object out of caches, or a viewer who started early would keep hearing
     /// the source's level after the video is done (`HLSContentType.provisional`).
     public var provisional: Bool?
+    /// An abandoned attempt may have reported this name already, for a file it wrote
+    /// differently: the audio task's spans, when one met what the sample table had not said
+    /// and the task went back to one encoder (`AudioTaskManifest.spansDeclined`). A store that
+    /// keeps the first copy of a name writes this one over it.
+    public var replaces: Bool?
 
     public init(rendition: String, index: Int, uri: String, duration: Double, bytes: Int64, start: Double? = nil,
-                provisional: Bool? = nil) {
+                provisional: Bool? = nil, replaces: Bool? = nil) {
         self.rendition = rendition
         self.index = index
         self.start = start
         self.provisional = provisional
+        self.replaces = replaces
         self.uri = uri
         self.duration = duration
         self.bytes = bytes

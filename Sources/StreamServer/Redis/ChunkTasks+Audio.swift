@@ -119,6 +119,8 @@ actor AudioTaskStore {
     private var stored: Set<String>
     /// Told to Redis by this run (a rerun tells again what an earlier one stored).
     private var announced: Set<String> = []
+    /// Written by this run's one encoder over what abandoned spans stored.
+    private var replaced: Set<String> = []
     private let logger: Logger
     private var failed = false
     private var extended = ContinuousClock.now
@@ -166,13 +168,17 @@ actor AudioTaskStore {
 
     /// Stores `segment` at its key (the previewed numbers wait for the stitch), once, and
     /// tells Redis of those at their keys: the EVENT playlists name the preview's before.
+    /// Once means once per encode: a segment that `replaces` (the task went back to one
+    /// encoder after abandoned spans) goes over the spans' copy, once in this run.
     func store(_ segment: PublishedSegment) async throws {
         let file = "\(segment.rendition)/\(segment.uri)"
         let previewed = segment.index < previewSegments
         let key = previewed ? ChunkTasks.waitingKey(prefix, file) : "\(prefix)/\(file)"
-        if !stored.contains(key) {
+        let replacing = segment.replaces == true && !replaced.contains(key)
+        if replacing || !stored.contains(key) {
             try await tasks.job.storage.put(file: output.appendingPathComponent(file), key: key, type: HLSContentType.forPath(file))
             stored.insert(key)
+            if replacing { replaced.insert(key) }
             if !previewed { Failpoint.hit(.afterAudioSegmentStored) }
         }
         guard !previewed, !announced.contains(key) else { return }
