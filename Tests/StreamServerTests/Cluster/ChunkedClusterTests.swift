@@ -269,6 +269,61 @@ struct ChunkedClusterTests {
         #expect(try await cluster.settledPendingCount() == 0)
     }
 
+    /// An upload long enough for the audio task's spans (60 s each), with one AAC packet
+    /// zeroed in its second span: the decoder refuses it, though the sample table promised
+    /// it, so only the span that decodes it can know. The task goes back to one encoder and
+    /// the video is READY with all its sound. Before, that span stopped the whole task, which
+    /// failed as "cancelled", and the video failed after three attempts.
+    @Test func aDamagedAudioPacketPastTheFirstSpanStillGivesAReadyVideo() async throws {
+        let damaged = FileManager.default.temporaryDirectory.appendingPathComponent("vstream-chunked-aac-damaged-\(UUID()).mp4")
+        defer { try? FileManager.default.removeItem(at: damaged) }
+        let made = try runFFmpeg(["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=15:duration=130",
+                                  "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=130",
+                                  "-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-pix_fmt", "yuv420p", "-c:a", "aac",
+                                  "-movflags", "+faststart", damaged.path])
+        #expect(made.status == 0, "\(made.stderr)")
+        try Self.zeroAudioPacket(after: 90, in: damaged)
+
+        let cluster = try await Cluster()
+        defer { cluster.stop() }
+        try ["w1", "w2"].forEach { _ = try cluster.startWorker($0, environment: ["VSTREAM_CHUNK_SECONDS": "30"]) }
+        let id = try await cluster.submit(file: damaged)
+        let video = try await cluster.waitForFinal(id, timeout: .seconds(240))
+        #expect(video.status == .ready, "\(video.error ?? "") \(cluster.logs.suffix(3000))")
+        #expect(cluster.logLines(id, "audio encoded").count == 1, "one run of the audio task: \(cluster.logs.suffix(3000))")
+        let prefix = Cluster.prefix(id)
+        let audio = String(decoding: try await cluster.storage.data(key: "\(prefix)/audio/index.m3u8") ?? Data(), as: UTF8.self)
+        let seconds = audio.split(separator: "\n").compactMap { $0.firstMatch(of: /#EXTINF:([\d.]+),/).flatMap { Double($0.1) } }.reduce(0, +)
+        #expect(abs(seconds - 130) < 2.1, "the sound lasts \(seconds) s: \(audio)")
+        let (plays, errors) = try cluster.playsCleanly(id)
+        #expect(plays, "\(errors)")
+    }
+
+    /// Zeroes the first AAC packet of `file` that starts past `seconds`, in place.
+    static func zeroAudioPacket(after seconds: Double, in file: URL) throws {
+        let probe = Process()
+        probe.executableURL = URL(fileURLWithPath: "/usr/bin/ffprobe")
+        probe.arguments = ["-v", "error", "-select_streams", "a", "-show_entries", "packet=pts_time,pos,size", "-of", "compact=p=0", file.path]
+        let pipe = Pipe()
+        probe.standardOutput = pipe
+        try probe.run()
+        let listing = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        probe.waitUntilExit()
+        // `pts_time=90.005333|size=371|pos=2214861|`, a packet a line.
+        func field(_ name: String, of line: Substring) -> Substring? {
+            line.split(separator: "|").first { $0.hasPrefix(name + "=") }?.dropFirst(name.count + 1)
+        }
+        let packet = try #require(listing.split(separator: "\n").first { line in
+            field("pts_time", of: line).flatMap { Double($0) }.map { $0 > seconds } ?? false
+        })
+        let position = try #require(field("pos", of: packet).flatMap { UInt64($0) })
+        let size = try #require(field("size", of: packet).flatMap { Int($0) })
+        let handle = try FileHandle(forWritingTo: file)
+        defer { try? handle.close() }
+        try handle.seek(toOffset: position)
+        try handle.write(contentsOf: Data(count: size))
+    }
+
     /// The `Cache-Control` the bucket serves `key` with (a CDN in front of it follows it).
     static func cacheControl(of key: String, in cluster: Cluster) async throws -> String? {
         try await cluster.storage.request("HEAD", path: "/vstream/\(key)").headers["cache-control"]
