@@ -18,13 +18,14 @@ struct AudioTaskStoreTests {
         let prefix = "hls/spans"
 
         init() throws {
-            redis = try RedisServer()
             root = FileManager.default.temporaryDirectory.appendingPathComponent("audio-task-store-\(UUID().uuidString)")
             work = root.appendingPathComponent("work")
             try FileManager.default.createDirectory(at: work.appendingPathComponent("audio"), withIntermediateDirectories: true)
             storage = try LocalStorage(root: root.appendingPathComponent("objects"))
             let job = TranscodeJob(storage: storage, store: try SQLiteStore(path: root.appendingPathComponent("meta.sqlite").path),
                                    publisher: ProgressHub(), scratch: root.appendingPathComponent("scratch"), playbackBase: "/")
+            // Last, so that nothing after it can throw and leave the server running.
+            redis = try RedisServer()
             tasks = ChunkTasks(job: job, queue: RedisJobQueue(url: redis.url), seconds: 4)
         }
 
