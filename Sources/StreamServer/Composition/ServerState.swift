@@ -36,6 +36,8 @@ public struct ServerState: Sendable {
     /// Where players fetch HLS: "" (this server's /hls) or PUBLIC_BASE_URL.
     public let playbackBase: String
     public let store: any MetadataStore
+    /// The owner's changes to a video's stored files, one at a time across the API nodes.
+    public let edits: VideoEdits
     /// This node's fan-out to its SSE clients.
     public let hub: ProgressHub
     /// One attempt at a transcode, as every kind of worker runs it.
@@ -59,6 +61,7 @@ public struct ServerState: Sendable {
         let root = try Self.dataRoot(configuration)
         (backend, playbackBase) = try await Self.makeStorage(configuration, root: root)
         store = try Self.makeStore(configuration, root: root)
+        edits = VideoEdits(store: store)
         hub = ProgressHub()
         partSigner = LocalPartSigner(secret: try Self.loadSecret(root.appendingPathComponent("signing.key")))
         let counter: any RateCounter = configuration.redisURL.map { RedisRateCounter(client: RedisClient(url: $0)) }

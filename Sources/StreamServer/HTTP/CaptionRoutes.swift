@@ -9,10 +9,6 @@ import Hummingbird
 struct CaptionRoutes {
     let state: ServerState
 
-    /// One change at a time per video on this node: two at once would each rewrite the
-    /// master from the same old one, and one track would be lost.
-    static let edits = KeyedSerializer()
-
     func add(to router: Router<VStreamRequestContext>) {
         let videos = router.group("api/videos")
         videos.post(":id/captions") { request, context in try await addCaptions(request, context) }
@@ -51,7 +47,7 @@ struct CaptionRoutes {
         } catch let refusal as CaptionFile.Refusal {
             throw APIError.badRequest("the captions were refused: \(refusal.description)")
         }
-        let updated = try await Self.edits.run(video.id) {
+        let updated = try await state.edits.run(video.id) {
             try await edit(video.id, context: context) { ladder, existing in try ladder.add(track, to: existing) }
         }
         context.logger.notice("captions added", metadata: ["video": "\(video.id.uuidString.lowercased())",
@@ -68,7 +64,7 @@ struct CaptionRoutes {
         guard (video.outputs?.captions ?? []).contains(where: { $0.language == language }) else {
             throw APIError.notFound("the video has no captions in \(language.prefix(16))")
         }
-        _ = try await Self.edits.run(video.id) {
+        _ = try await state.edits.run(video.id) {
             try await edit(video.id, context: context) { ladder, existing in
                 guard let change = try ladder.remove(language: language, from: existing) else {
                     throw APIError.notFound("the video has no captions in \(language.prefix(16))")
@@ -174,22 +170,5 @@ struct CaptionRoutes {
         }
         let bytes = data.starts(with: [0xEF, 0xBB, 0xBF]) ? data.dropFirst(3) : data[...]
         return bytes.starts(with: Array("WEBVTT".utf8))
-    }
-}
-
-/// Runs one body at a time per key, in arrival order.
-actor KeyedSerializer {
-    private var tails: [UUID: Task<Void, Never>] = [:]
-
-    func run<T: Sendable>(_ key: UUID, _ body: @Sendable @escaping () async throws -> T) async throws -> T {
-        let previous = tails[key]
-        let task = Task { () async throws -> T in
-            await previous?.value
-            return try await body()
-        }
-        let tail = Task { _ = try? await task.value }
-        tails[key] = tail
-        defer { if tails[key] == tail { tails[key] = nil } }
-        return try await task.value
     }
 }

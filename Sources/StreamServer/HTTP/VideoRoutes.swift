@@ -200,24 +200,30 @@ struct VideoRoutes {
 
     /// `PATCH /api/videos/{id}` `{title?, visibility?}`: the owner's or a key's.
     func changeSettings(_ request: Request, _ context: VStreamRequestContext) async throws -> VideoResponse {
-        var (video, view) = try await state.authorize(.change, context.parameters.get("id"), context)
+        let (authorized, view) = try await state.authorize(.change, context.parameters.get("id"), context)
         let body = try await JSONBody.decode(SettingsRequest.self, request, context)
-        let title = try body.title.map(VideoSettings.title) ?? video.title
-        let visibility = try body.visibility.map(VideoSettings.visibility) ?? video.visibility
-        let prefix = try await VideoSettings.movePrivacy(video, to: visibility, state: state)
-        // Only while the state is the one the move was made for: a video that completed
-        // its upload meanwhile must keep the prefix its job writes to.
-        guard try await state.store.updateSettings(video.id, title: title, visibility: visibility, hlsPrefix: prefix,
-                                                   expected: video.status) else {
-            if prefix != video.hlsPrefix { try? await state.storage.deletePrefix(prefix) }
-            throw APIError.conflict("the video changed meanwhile; try again")
+        // A move of privacy copies every object: never beside a caption change, which would
+        // write to the prefix being left.
+        let video = try await state.edits.run(authorized.id) { [state] in
+            guard var video = try await state.store.video(authorized.id) else { throw APIError.notFound("no such video") }
+            let title = try body.title.map(VideoSettings.title) ?? video.title
+            let visibility = try body.visibility.map(VideoSettings.visibility) ?? video.visibility
+            let prefix = try await VideoSettings.movePrivacy(video, to: visibility, state: state)
+            // Only while the state is the one the move was made for: a video that completed
+            // its upload meanwhile must keep the prefix its job writes to.
+            guard try await state.store.updateSettings(video.id, title: title, visibility: visibility, hlsPrefix: prefix,
+                                                       expected: video.status) else {
+                if prefix != video.hlsPrefix { try? await state.storage.deletePrefix(prefix) }
+                throw APIError.conflict("the video changed meanwhile; try again")
+            }
+            if prefix != video.hlsPrefix { try? await state.storage.deletePrefix(video.hlsPrefix) }
+            video.title = title
+            video.visibility = visibility
+            video.hlsPrefix = prefix
+            return video
         }
-        if prefix != video.hlsPrefix { try? await state.storage.deletePrefix(video.hlsPrefix) }
         context.logger.notice("settings changed", metadata: ["video": "\(video.id.uuidString.lowercased())",
-                                                             "visibility": "\(visibility.rawValue)"])
-        video.title = title
-        video.visibility = visibility
-        video.hlsPrefix = prefix
+                                                             "visibility": "\(video.visibility.rawValue)"])
         return await response(video, view: view)
     }
 
@@ -247,19 +253,25 @@ struct VideoRoutes {
     /// Removes the row and every object: the upload's parts, the source, the HLS output.
     /// A running transcode is told to stop first; it removes what it stored after that.
     func delete(_ context: VStreamRequestContext) async throws -> Response {
-        let (video, _) = try await state.authorize(.change, context.parameters.get("id"), context)
-        // The transcode is told to stop first: it is the step that needs the queue, so a
-        // stalled Redis answers 503 before anything is changed, and the retried DELETE
-        // finds the video whole. Then the row: a worker racing to READY finds nothing to
-        // update (its update is conditional), and a job that stops or finishes after this
-        // sees the row gone and removes what it stored. Then the purge.
-        if video.status == .processing { try await state.cancelTranscode(video.id) }
-        try await state.store.delete(video.id)
-        if let uploadID = video.uploadID, video.status == .uploading {
-            try? await state.storage.abortMultipartUpload(key: video.sourceKey, uploadID: uploadID)
+        let (authorized, _) = try await state.authorize(.change, context.parameters.get("id"), context)
+        // Not beside a caption change or a move of privacy: either would store files after
+        // the purge, or move them out of its way.
+        let video = try await state.edits.run(authorized.id) { [state] in
+            guard let video = try await state.store.video(authorized.id) else { throw APIError.notFound("no such video") }
+            // The transcode is told to stop first: it is the step that needs the queue, so a
+            // stalled Redis answers 503 before anything is changed, and the retried DELETE
+            // finds the video whole. Then the row: a worker racing to READY finds nothing to
+            // update (its update is conditional), and a job that stops or finishes after this
+            // sees the row gone and removes what it stored. Then the purge.
+            if video.status == .processing { try await state.cancelTranscode(video.id) }
+            try await state.store.delete(video.id)
+            if let uploadID = video.uploadID, video.status == .uploading {
+                try? await state.storage.abortMultipartUpload(key: video.sourceKey, uploadID: uploadID)
+            }
+            try await state.storage.delete(key: video.sourceKey)
+            try await state.storage.deletePrefix(video.hlsPrefix)
+            return video
         }
-        try await state.storage.delete(key: video.sourceKey)
-        try await state.storage.deletePrefix(video.hlsPrefix)
         await state.hub.forget(video.id)
         context.logger.notice("state change", metadata: ["video": "\(video.id.uuidString.lowercased())", "status": "deleted",
                                                          "was": "\(video.status.rawValue)"])

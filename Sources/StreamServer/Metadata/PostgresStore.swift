@@ -65,6 +65,11 @@ public final class PostgresStore: MetadataStore, Sendable {
             """),
         // What a READY video has besides its ladder (see SQLiteStore).
         (4, "ALTER TABLE videos ADD COLUMN outputs jsonb"),
+        // Who is changing the video's stored files, until when (see SQLiteStore).
+        (5, """
+            ALTER TABLE videos ADD COLUMN edit_lease text;
+            ALTER TABLE videos ADD COLUMN edit_lease_until timestamptz;
+            """),
     ]
 
     /// Idempotent: each migration runs once, in a transaction, under an advisory lock so
@@ -153,6 +158,26 @@ public final class PostgresStore: MetadataStore, Sendable {
                       video.width.map(String.init), video.height.map(String.init), RenditionSummary.json(video.renditions), video.error,
                       video.id.uuidString, expected?.rawValue, video.outputs?.json])
             return !rows.isEmpty
+        }
+    }
+
+    public func takeEditLease(_ id: UUID, holder: String, seconds: Double) async throws -> EditLease {
+        try await lane.run { [connection] in
+            let taken = try connection.query("""
+                UPDATE videos SET edit_lease = $2, edit_lease_until = now() + $3::double precision * interval '1 second'
+                WHERE id = $1 AND (edit_lease IS NULL OR edit_lease_until < now())
+                RETURNING id
+                """, [id.uuidString, holder, String(seconds)])
+            if !taken.isEmpty { return .taken }
+            let exists = try connection.query("SELECT 1 FROM videos WHERE id = $1", [id.uuidString])
+            return exists.isEmpty ? .noSuchVideo : .heldByAnother
+        }
+    }
+
+    public func releaseEditLease(_ id: UUID, holder: String) async throws {
+        try await lane.run { [connection] in
+            try connection.query("UPDATE videos SET edit_lease = NULL, edit_lease_until = NULL WHERE id = $1 AND edit_lease = $2",
+                                 [id.uuidString, holder])
         }
     }
 

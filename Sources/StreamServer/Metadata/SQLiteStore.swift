@@ -68,6 +68,12 @@ public final class SQLiteStore: Sendable {
             """),
         // What a READY video has besides its ladder (the storyboard), as JSON.
         (4, "ALTER TABLE videos ADD COLUMN outputs TEXT"),
+        // Who is changing the video's stored files (captions, a move of privacy), and until
+        // when: one change at a time, across every API node (`VideoEdits`).
+        (5, """
+            ALTER TABLE videos ADD COLUMN edit_lease TEXT;
+            ALTER TABLE videos ADD COLUMN edit_lease_until REAL
+            """),
     ]
 
     static func migrate(_ database: SQLiteConnection) throws {
@@ -159,6 +165,26 @@ public final class SQLiteStore: Sendable {
         try await lane.run { [database] in
             try database.query("SELECT COALESCE(SUM(size), 0) FROM videos WHERE uploader = ? AND status = 'UPLOADING'",
                                [.text(uploader)]).first?[0].integer ?? 0
+        }
+    }
+
+    public func takeEditLease(_ id: UUID, holder: String, seconds: Double) async throws -> EditLease {
+        try await lane.run { [database] in
+            let now = Date().timeIntervalSince1970
+            try database.run("""
+                UPDATE videos SET edit_lease = ?, edit_lease_until = ?
+                WHERE id = ? AND (edit_lease IS NULL OR edit_lease_until < ?)
+                """, [.text(holder), .real(now + seconds), .text(id.uuidString), .real(now)])
+            if database.changes > 0 { return .taken }
+            let exists = try database.query("SELECT 1 FROM videos WHERE id = ?", [.text(id.uuidString)])
+            return exists.isEmpty ? .noSuchVideo : .heldByAnother
+        }
+    }
+
+    public func releaseEditLease(_ id: UUID, holder: String) async throws {
+        try await lane.run { [database] in
+            try database.run("UPDATE videos SET edit_lease = NULL, edit_lease_until = NULL WHERE id = ? AND edit_lease = ?",
+                             [.text(id.uuidString), .text(holder)])
         }
     }
 
