@@ -186,17 +186,17 @@ public final class RedisJobQueue: Sendable {
         try await client.perform { try $0.command("SET", Self.cancelKey(video), "1", "EX", "3600") }
     }
 
-    /// The job is over: the entry is acknowledged and the video has no job any more (but
-    /// for a chunk's entry: the video's other tasks go on).
-    func acknowledge(_ delivery: Delivery) async throws {
+    /// The entry is over and acknowledged. So is the video's job, unless the entry is a
+    /// chunk's and `endsJob` is false: the video's other tasks go on.
+    func acknowledge(_ delivery: Delivery, endsJob: Bool = false) async throws {
         let script = """
             redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
             if ARGV[4] == '1' then redis.call('SREM', KEYS[2], ARGV[3]) end
             return 1
             """
         let id = delivery.entryID, video = delivery.video.uuidString.lowercased()
-        let endsJob = if case .chunk = delivery.task { "0" } else { "1" }
-        try await client.perform { try $0.command("EVAL", script, "2", Self.stream, Self.tracked, Self.group, id, video, endsJob) }
+        let ends = if case .chunk = delivery.task { endsJob } else { true }
+        try await client.perform { try $0.command("EVAL", script, "2", Self.stream, Self.tracked, Self.group, id, video, ends ? "1" : "0") }
     }
 
     /// Schedules attempt `attempt` after `delay` and ends this delivery, atomically.

@@ -142,9 +142,11 @@ public final class RedisWorker: @unchecked Sendable {
                 await chunks.extendLivePlaylists(delivery.video, logger: logger)
                 return
             }
-            await settle { try await self.control.acknowledge(delivery) }
-            // The stitch ends a chunked video; a deletion ends any.
-            let ended = if case .stitch = delivery.task { true } else { outcome == .cancelled }
+            // The stitch ends a chunked video; a deletion ends any, and so does a task that
+            // found its video gone, FAILED or READY. A chunk's entry says so too: else a
+            // video deleted mid-chunks stayed in the set of videos with a job for good.
+            let ended = if case .stitch = delivery.task { true } else { outcome == .cancelled || outcome == .skipped }
+            await settle { try await self.control.acknowledge(delivery, endsJob: ended) }
             if ended {
                 try? await control.clearChunks(delivery.video)
                 chunks.liveSegments.forget(delivery.video)

@@ -128,6 +128,7 @@ struct ChunkedClusterTests {
         #expect(try await cluster.settledPendingCount() == 0)
         let redis = try RedisConnection(url: cluster.redis.url)
         #expect(try RedisJobQueue.chunkKeys(id).allSatisfy { try redis.command("EXISTS", $0) == .integer(0) })
+        #expect(try redis.command("SISMEMBER", RedisJobQueue.tracked, id.uuidString.lowercased()) == .integer(0))
     }
 
     /// `kill -9` of the worker holding a chunk: the other takes it over and the video is
