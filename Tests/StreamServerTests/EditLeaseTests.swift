@@ -27,6 +27,7 @@ struct EditLeaseTests {
                                            partCount: 1, createdAt: now, updatedAt: now))
         #expect(try await store.takeEditLease(id, holder: "a", seconds: 60) == .taken)
         #expect(try await store.takeEditLease(id, holder: "b", seconds: 60) == .heldByAnother)
+        #expect(try await store.takeEditLease(id, holder: "a", seconds: 60) == .taken, "its holder renews it")
         // Only the holder gives it back.
         try await store.releaseEditLease(id, holder: "b")
         #expect(try await store.takeEditLease(id, holder: "c", seconds: 60) == .heldByAnother)
@@ -57,6 +58,22 @@ struct EditLeaseTests {
             if outcome != .taken { try await Task.sleep(for: .milliseconds(50)) }
         }
         #expect(outcome == .taken)
+        try await store.releaseEditLease(id, holder: "e")
+
+        // A change that outlasts the lease (a film's thousands of caption files) keeps it: it
+        // is renewed while the change runs. Another node tries to take it all along.
+        let shortLeases = VideoEdits(store: store, patience: .milliseconds(300), leaseSeconds: 1.5)
+        let intruderGotIn = try await shortLeases.run(id) {
+            let end = ContinuousClock.now + .seconds(4.5)
+            while ContinuousClock.now < end {
+                if try await store.takeEditLease(id, holder: "intruder", seconds: 60) == .taken { return true }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            return false
+        }
+        #expect(!intruderGotIn)
+        #expect(try await store.takeEditLease(id, holder: "e", seconds: 60) == .taken, "given back after")
+
         // The row's other writes leave the lease alone.
         var record = try #require(try await store.video(id))
         record.error = "unchanged status"

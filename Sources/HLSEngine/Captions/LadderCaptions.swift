@@ -34,6 +34,14 @@ public struct LadderCaptions: Sendable {
         /// The files of a replaced or removed track that are no longer named.
         public var removed: [String]
         public var captions: [TranscodeResult.Caption]
+
+        /// What `written` stores first, in any order: the track's files (a film's are
+        /// thousands of segments).
+        public var trackFiles: [String] { written.filter { !Self.manifestNames.contains($0) } }
+        /// Then these, in this order: the master last.
+        public var manifests: [String] { written.filter { Self.manifestNames.contains($0) } }
+
+        static let manifestNames: Set = [DASHManifest.fileName, "master.m3u8"]
     }
 
     /// Publishes `track` as a SUBTITLES rendition in `captions/LANG/`; the track already

@@ -108,10 +108,13 @@ struct CaptionRoutes {
             context.logger.error("captions could not be written", metadata: ["video": "\(id)", "error": "\(reason)"])
             throw APIError(500, "the captions could not be written")
         }
-        for file in result.written {
+        // A film's track is thousands of segment files, a round trip each to a distant
+        // bucket: stored several at once, then the manifests in order, the master last.
+        try await state.storage.put(result.trackFiles.map { (file: work.appendingPathComponent($0), key: "\(prefix)/\($0)") })
+        for file in result.manifests {
             try await state.storage.put(file: work.appendingPathComponent(file), key: "\(prefix)/\(file)", type: .forPath(file))
         }
-        for file in result.removed { try? await state.storage.delete(key: "\(prefix)/\(file)") }
+        try? await state.storage.delete(result.removed.map { "\(prefix)/\($0)" })
         var outputs = video.outputs ?? VideoOutputs()
         outputs.captions = result.captions.isEmpty ? nil : result.captions
         video.outputs = outputs

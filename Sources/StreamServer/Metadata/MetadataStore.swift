@@ -31,8 +31,9 @@ public protocol MetadataStore: Sendable {
     func forgetAttempt(_ id: UUID) async throws
     /// One round trip to the store (`/readyz`).
     func ping() async throws
-    /// Takes the video's edit lease for `seconds`, unless another holder's has not expired;
-    /// the store's clock decides, so the API nodes' clocks need not agree (`VideoEdits`).
+    /// Takes the video's edit lease for `seconds`, unless another holder's has not expired
+    /// (its holder takes it again to renew it); the store's clock decides, so the API nodes'
+    /// clocks need not agree (`VideoEdits`).
     func takeEditLease(_ id: UUID, holder: String, seconds: Double) async throws -> EditLease
     /// Gives the lease back, if `holder` still has it.
     func releaseEditLease(_ id: UUID, holder: String) async throws

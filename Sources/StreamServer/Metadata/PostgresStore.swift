@@ -165,7 +165,7 @@ public final class PostgresStore: MetadataStore, Sendable {
         try await lane.run { [connection] in
             let taken = try connection.query("""
                 UPDATE videos SET edit_lease = $2, edit_lease_until = now() + $3::double precision * interval '1 second'
-                WHERE id = $1 AND (edit_lease IS NULL OR edit_lease_until < now())
+                WHERE id = $1 AND (edit_lease IS NULL OR edit_lease_until < now() OR edit_lease = $2)
                 RETURNING id
                 """, [id.uuidString, holder, String(seconds)])
             if !taken.isEmpty { return .taken }

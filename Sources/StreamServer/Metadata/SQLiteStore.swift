@@ -173,8 +173,8 @@ public final class SQLiteStore: Sendable {
             let now = Date().timeIntervalSince1970
             try database.run("""
                 UPDATE videos SET edit_lease = ?, edit_lease_until = ?
-                WHERE id = ? AND (edit_lease IS NULL OR edit_lease_until < ?)
-                """, [.text(holder), .real(now + seconds), .text(id.uuidString), .real(now)])
+                WHERE id = ? AND (edit_lease IS NULL OR edit_lease_until < ? OR edit_lease = ?)
+                """, [.text(holder), .real(now + seconds), .text(id.uuidString), .real(now), .text(holder)])
             if database.changes > 0 { return .taken }
             let exists = try database.query("SELECT 1 FROM videos WHERE id = ?", [.text(id.uuidString)])
             return exists.isEmpty ? .noSuchVideo : .heldByAnother

@@ -20,6 +20,11 @@ extension ObjectStorage {
             try await self.put(file: file, key: key, type: HLSContentType.forPath((key as NSString).lastPathComponent))
         }
     }
+
+    /// Deletes each key (one that is not there is no error).
+    func delete(_ keys: [String]) async throws {
+        try await forEach(keys, atOnce: Self.transfersAtOnce) { try await self.delete(key: $0) }
+    }
 }
 
 /// Runs `work` on every item, at most `width` at once; the first failure stops the rest

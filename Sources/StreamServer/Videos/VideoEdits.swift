@@ -6,20 +6,21 @@ import Foundation
 /// success, and one change was lost.
 ///
 /// In arrival order on this node (`KeyedSerializer`), and under the row's edit lease against
-/// the other nodes. A lease expires, so a node that dies holding one holds up that video's
-/// changes for `leaseSeconds` at most; meanwhile they answer 409.
+/// the other nodes. The lease is renewed while the change runs (a film's captions are
+/// thousands of files to store) and expires without it, so a node that dies holding one holds
+/// up that video's changes for `leaseSeconds` at most; meanwhile they answer 409.
 public struct VideoEdits: Sendable {
     let store: any MetadataStore
     /// How long a change waits for another node's to end before it answers 409.
     let patience: Duration
+    /// How long a lease lasts unless renewed; it is renewed every third of it.
+    let leaseSeconds: Double
     private let local = KeyedSerializer()
 
-    /// Longer than an edit's storage calls, retries included (about 50 s at worst).
-    static let leaseSeconds = 90.0
-
-    public init(store: any MetadataStore, patience: Duration = .seconds(20)) {
+    public init(store: any MetadataStore, patience: Duration = .seconds(20), leaseSeconds: Double = 60) {
         self.store = store
         self.patience = patience
+        self.leaseSeconds = leaseSeconds
     }
 
     /// Runs `change` holding the video's lease; 404 when the video is gone, 409 when
@@ -29,7 +30,7 @@ public struct VideoEdits: Sendable {
             let holder = UUID().uuidString
             try await takeLease(id, holder: holder)
             do {
-                let result = try await change()
+                let result = try await holding(id, holder: holder, change)
                 try? await store.releaseEditLease(id, holder: holder)
                 return result
             } catch {
@@ -43,20 +44,38 @@ public struct VideoEdits: Sendable {
         let deadline = ContinuousClock.now + patience
         var pause = Duration.milliseconds(20)
         while true {
-            switch try await store.takeEditLease(id, holder: holder, seconds: Self.leaseSeconds) {
+            switch try await store.takeEditLease(id, holder: holder, seconds: leaseSeconds) {
             case .taken:
                 return
             case .noSuchVideo:
                 throw APIError.notFound("no such video")
             case .heldByAnother:
-                // Another node's change is storing a few small files: it ends in well under
-                // a second, unless that node died holding the lease.
+                // Another node's change is storing its files: most end in under a second,
+                // unless that node died holding the lease.
                 guard ContinuousClock.now + pause < deadline else {
                     throw APIError.conflict("another change to this video is in progress; try again")
                 }
                 try await Task.sleep(for: pause)
                 pause = min(pause * 2, .milliseconds(500))
             }
+        }
+    }
+
+    /// `change`, with the lease renewed every third of its length until it ends.
+    private func holding<T: Sendable>(_ id: UUID, holder: String, _ change: @Sendable @escaping () async throws -> T) async throws -> T {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await change() }
+            group.addTask { [store, leaseSeconds] in
+                while true {
+                    try await Task.sleep(for: .seconds(leaseSeconds / 3))
+                    _ = try? await store.takeEditLease(id, holder: holder, seconds: leaseSeconds)
+                }
+            }
+            defer { group.cancelAll() }
+            while let finished = try await group.next() {
+                if let result = finished { return result }
+            }
+            throw CancellationError()  // the renewal never ends by itself
         }
     }
 }
