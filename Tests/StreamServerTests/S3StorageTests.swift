@@ -132,5 +132,31 @@ struct S3StorageTests {
         try await storage.deletePrefix("hls/v1")
         await #expect(throws: S3Storage.Failure.self) { try await storage.request("HEAD", path: "/vstream/hls/v1/360p/index.m3u8") }
     }
+
+    /// A ladder's worth of objects, more than a page of ListObjectsV2 and more than one
+    /// DeleteObjects request, and names that XML must escape: copied to another prefix, then
+    /// both deleted, to the last object.
+    @Test func wholePrefixesAreCopiedAndDeletedPastAThousandObjects() async throws {
+        let server = try SeaweedFS()
+        defer { server.stop() }
+        let storage = try await server.ready()
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("segment-\(UUID().uuidString).vtt")
+        try "WEBVTT\n".write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let names = (0..<1003).map { String(format: "captions/eng/segment_%05d.vtt", $0) } + ["odd/a&b <c> 'd'.vtt", "odd/é ü.vtt"]
+        try await storage.put(names.map { (file: file, key: "hls/film/\($0)") })
+        #expect(try await storage.keys(under: "hls/film").count == names.count)
+
+        try await storage.copyPrefix(from: "hls/film", to: "private/hls/film")
+        #expect(Set(try await storage.keys(under: "private/hls/film")) == Set(names.map { "private/hls/film/\($0)" }))
+        let copied = try await storage.request("HEAD", path: "/vstream/private/hls/film/captions/eng/segment_01002.vtt")
+        #expect(copied.headers["content-type"]?.hasPrefix("text/vtt") == true, "the copy keeps its type")
+
+        try await storage.deletePrefix("hls/film")
+        #expect(try await storage.keys(under: "hls/film").isEmpty)
+        #expect(try await storage.keys(under: "private/hls/film").count == names.count, "another prefix is left alone")
+        try await storage.deletePrefix("private/hls/film")
+        #expect(try await storage.keys(under: "private/hls").isEmpty)
+    }
 }
 }

@@ -251,43 +251,6 @@ public struct S3Storage: ObjectStorage {
         try await request("DELETE", path: path(try validatedKey(key)))
     }
 
-    /// Deletes every object under `prefix/`.
-    public func deletePrefix(_ prefix: String) async throws {
-        for key in try await keys(under: prefix) { try await request("DELETE", path: path(key)) }
-    }
-
-    /// Copies every object under `from/` to the same name under `to/`, inside the bucket
-    /// (CopyObject keeps each object's content type and cache headers).
-    public func copyPrefix(from: String, to: String) async throws {
-        let source = try validatedKey(from), target = try validatedKey(to)
-        for key in try await keys(under: source) {
-            let destination = target + key.dropFirst(source.count)
-            try await request("PUT", path: path(try validatedKey(destination)),
-                              headers: ["x-amz-copy-source": S3Storage.copySource(path(key))])
-        }
-    }
-
-    /// `x-amz-copy-source`: the source's path, percent-encoded as a URI path.
-    static func copySource(_ path: String) -> String {
-        path.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? path
-    }
-
-    /// The keys of every object under `prefix/`, with ListObjectsV2.
-    public func keys(under prefix: String) async throws -> [String] {
-        let clean = try validatedKey(prefix)
-        var keys: [String] = []
-        var token: String?
-        repeat {
-            var query = ["list-type": "2", "prefix": clean + "/"]
-            if let token { query["continuation-token"] = token }
-            let response = try await request("GET", path: "/\(configuration.bucket)", query: query)
-            guard let xml = S3XML.parse(response.body) else { break }
-            keys += xml.all("Contents").compactMap { $0.value("Key") }
-            token = xml.value("IsTruncated") == "true" ? xml.value("NextContinuationToken") : nil
-        } while token != nil
-        return keys
-    }
-
     /// A presigned URL the browser PUTs one part to.
     public func partUploadURL(key: String, uploadID: String, partNumber: Int, expires: Int, now: Date = Date()) -> String {
         signer.presignedURL(method: "PUT", scheme: scheme, host: host, path: path(key),
