@@ -152,6 +152,11 @@ struct S3StorageTests {
         let copied = try await storage.request("HEAD", path: "/vstream/private/hls/film/captions/eng/segment_01002.vtt")
         #expect(copied.headers["content-type"]?.hasPrefix("text/vtt") == true, "the copy keeps its type")
 
+        // Named keys (a caption track's files), the XML-escaped ones among them.
+        let named = ["odd/a&b <c> 'd'.vtt", "odd/é ü.vtt", "captions/eng/segment_00000.vtt"].map { "hls/film/\($0)" }
+        try await storage.delete(keys: named)
+        #expect(Set(try await storage.keys(under: "hls/film")) == Set(names.map { "hls/film/\($0)" }).subtracting(named))
+
         try await storage.deletePrefix("hls/film")
         #expect(try await storage.keys(under: "hls/film").isEmpty)
         #expect(try await storage.keys(under: "private/hls/film").count == names.count, "another prefix is left alone")

@@ -114,7 +114,7 @@ struct CaptionRoutes {
         for file in result.manifests {
             try await state.storage.put(file: work.appendingPathComponent(file), key: "\(prefix)/\(file)", type: .forPath(file))
         }
-        try? await state.storage.delete(result.removed.map { "\(prefix)/\($0)" })
+        try? await state.storage.delete(keys: result.removed.map { "\(prefix)/\($0)" })
         var outputs = video.outputs ?? VideoOutputs()
         outputs.captions = result.captions.isEmpty ? nil : result.captions
         video.outputs = outputs

@@ -21,8 +21,8 @@ extension ObjectStorage {
         }
     }
 
-    /// Deletes each key (one that is not there is no error).
-    func delete(_ keys: [String]) async throws {
+    /// Deletes each key, several at once (S3Storage sends DeleteObjects instead).
+    public func delete(keys: [String]) async throws {
         try await forEach(keys, atOnce: Self.transfersAtOnce) { try await self.delete(key: $0) }
     }
 }

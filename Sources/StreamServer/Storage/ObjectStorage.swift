@@ -28,6 +28,9 @@ public protocol ObjectStorage: Sendable {
     /// The object as a local file the engine can read in place, when storage is local.
     func localPath(key: String) throws -> String?
     func delete(key: String) async throws
+    /// Deletes each key (one that is not there is no error): a caption track's thousands of
+    /// segments. Several requests at once, or S3's DeleteObjects.
+    func delete(keys: [String]) async throws
     /// The object's size in bytes, nil when there is none.
     func size(key: String) async throws -> Int64?
     func deletePrefix(_ prefix: String) async throws

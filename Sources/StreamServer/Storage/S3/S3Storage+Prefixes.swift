@@ -11,7 +11,12 @@ extension S3Storage {
 
     /// Deletes every object under `prefix/`, a thousand per request (DeleteObjects).
     public func deletePrefix(_ prefix: String) async throws {
-        let keys = try await keys(under: prefix)
+        try await delete(keys: try await keys(under: prefix))
+    }
+
+    /// Deletes each key, a thousand per request (DeleteObjects).
+    public func delete(keys: [String]) async throws {
+        for key in keys { _ = try validatedKey(key) }
         for start in stride(from: 0, to: keys.count, by: Self.keysPerDeletion) {
             try await deleteObjects(keys[start..<min(start + Self.keysPerDeletion, keys.count)])
         }
