@@ -108,9 +108,10 @@ struct CaptionRoutes {
             context.logger.error("captions could not be written", metadata: ["video": "\(id)", "error": "\(reason)"])
             throw APIError(500, "the captions could not be written")
         }
-        // A film's track is thousands of segment files, a round trip each to a distant
-        // bucket: stored several at once, then the manifests in order, the master last.
-        try await state.storage.put(result.trackFiles.map { (file: work.appendingPathComponent($0), key: "\(prefix)/\($0)") })
+        // A film's track is thousands of small segment files, a round trip each to a distant
+        // bucket: stored 16 at once, then the manifests in order, the master last.
+        try await state.storage.put(result.trackFiles.map { (file: work.appendingPathComponent($0), key: "\(prefix)/\($0)") },
+                                    atOnce: BatchWidth.roundTrips)
         for file in result.manifests {
             try await state.storage.put(file: work.appendingPathComponent(file), key: "\(prefix)/\(file)", type: .forPath(file))
         }

@@ -39,10 +39,10 @@ extension S3Storage {
     }
 
     /// Copies every object under `from/` to the same name under `to/`, inside the bucket
-    /// (CopyObject keeps each object's content type and cache headers), several at once.
+    /// (CopyObject keeps each object's content type and cache headers), 16 at once.
     public func copyPrefix(from: String, to: String) async throws {
         let source = try validatedKey(from), target = try validatedKey(to)
-        try await forEach(try await keys(under: source), atOnce: Self.transfersAtOnce) { key in
+        try await forEach(try await keys(under: source), atOnce: BatchWidth.roundTrips) { key in
             let destination = target + key.dropFirst(source.count)
             try await self.request("PUT", path: self.path(try validatedKey(destination)),
                                    headers: ["x-amz-copy-source": S3Storage.copySource(self.path(key))])
