@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "Tests" / "browser"))
 sys.path.insert(0, str(ROOT / "bench"))
 from conftest import free_port, start_seaweed, stop, upload, wait_ready  # noqa: E402
-from remote_bucket import start_link, start_serve  # noqa: E402
+from remote_bucket import publish, start_link, start_serve  # noqa: E402
 
 STEPS = ["add captions", "make private", "make public", "remove captions", "delete video"]
 
@@ -135,11 +135,7 @@ def main():
     for name in ("before", "after"):
         medians = [statistics.median(run[index] for run in results[name]) for index in range(len(STEPS))]
         lines.append(f"| {name} | " + " | ".join(f"{value:.2f}" for value in medians) + " |")
-    table = "\n".join(lines)
-    print(table)
-    out = ROOT / ".build" / "bench-owner-edits.md"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(table + "\n")
+    publish("\n".join(lines), "bench-owner-edits.md")
 
 
 if __name__ == "__main__":

@@ -126,9 +126,13 @@ def main():
         playables, readies = [v[0] for v in values], [v[1] for v in values]
         lines.append(f"| {rtt:g} | {name} | {', '.join(f'{v:.2f}' for v in playables)} | {statistics.median(playables):.2f} "
                      f"| {', '.join(f'{v:.2f}' for v in readies)} | {statistics.median(readies):.2f} |")
-    table = "\n".join(lines)
+    publish("\n".join(lines), "bench-remote-bucket.md")
+
+
+def publish(table, name):
+    """Prints a bench's table and keeps it in .build/NAME."""
     print(table)
-    out = ROOT / ".build" / "bench-remote-bucket.md"
+    out = ROOT / ".build" / name
     out.parent.mkdir(exist_ok=True)
     out.write_text(table + "\n")
 
