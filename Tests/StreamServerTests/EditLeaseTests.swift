@@ -62,9 +62,9 @@ struct EditLeaseTests {
 
         // A change that outlasts the lease (a film's thousands of caption files) keeps it: it
         // is renewed while the change runs. Another node tries to take it all along.
-        let shortLeases = VideoEdits(store: store, patience: .milliseconds(300), leaseSeconds: 1.5)
+        let shortLeases = VideoEdits(store: store, patience: .milliseconds(300), leaseSeconds: 3)
         let intruderGotIn = try await shortLeases.run(id) {
-            let end = ContinuousClock.now + .seconds(4.5)
+            let end = ContinuousClock.now + .seconds(7)
             while ContinuousClock.now < end {
                 if try await store.takeEditLease(id, holder: "intruder", seconds: 60) == .taken { return true }
                 try await Task.sleep(for: .milliseconds(100))
